@@ -1,0 +1,368 @@
+//! Command-line interface. Raw arguments (`Cli`) become validated `Settings`
+//! here; the exit code is decided at the end of each command:
+//! 0 = success and nothing pending, 1 = error, 2 = `plan` found changes.
+
+use crate::engine::{Project, Runner, Settings};
+use crate::error::Error;
+use crate::report::{self, RunReport, Style};
+use crate::source::Vars;
+use crate::transport::{ConnectOptions, Connection, Target};
+use clap::{Args, Parser, Subcommand};
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::time::Instant;
+
+#[derive(Parser, Debug)]
+#[command(name = "rigger", version, about = "Agentless provisioning: a role graph across hosts, applied over SSH, idempotently.",
+    after_help = "Examples:\n  rigger check                      # offline: parse, resolve, render every template\n  rigger plan -i inventory/lab      # what would change, with diffs (exit 2 if anything)\n  rigger apply -i inventory/lab --yes\n  rigger graph --dot | dot -Tsvg > graph.svg\n  rigger inventory -i hosts.ini --list")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct Common {
+    /// Inventory file or directory (Ansible YAML or INI).
+    #[arg(short = 'i', long = "inventory", global = true, default_value = "inventory/", env = "RIGGER_INVENTORY")]
+    pub inventory: PathBuf,
+    /// Only these hosts or groups: names and globs separated by `,` or `:`; `!x` excludes, `&x` intersects.
+    #[arg(short = 'l', long, global = true)]
+    pub limit: Option<String>,
+    /// Only resources with one of these tags (a role's name is also its tag).
+    #[arg(short = 't', long, global = true, value_delimiter = ',')]
+    pub tags: Vec<String>,
+    /// Extra variables, highest precedence: `key=value` (value parsed as YAML) or `@file.yaml`.
+    #[arg(short = 'e', long = "extra-vars", global = true)]
+    pub extra_vars: Vec<String>,
+    /// Machine-readable report on stdout (schema: docs/json.md); human text goes to stderr.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// At most this many hosts in flight (default: all).
+    #[arg(short = 'f', long, global = true)]
+    pub forks: Option<usize>,
+    /// Accept and record host keys of hosts seen for the first time (changed keys are still refused).
+    #[arg(long, global = true)]
+    pub accept_new_host_keys: bool,
+    /// Show unchanged resources too.
+    #[arg(short = 'v', long, global = true)]
+    pub verbose: bool,
+    /// Only errors and the recap.
+    #[arg(short = 'q', long, global = true)]
+    pub quiet: bool,
+    /// Colors: auto (on a terminal), always, never.
+    #[arg(long, global = true, default_value = "auto", value_parser = ["auto", "always", "never"])]
+    pub color: String,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Offline: parse everything, resolve the graph, render every template for every host. No SSH.
+    Check {
+        #[arg(default_value = "site.yaml")]
+        site: PathBuf,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Connect, probe and show what would change, with diffs. Changes nothing. Exit 2 if changes are pending.
+    Plan {
+        #[arg(default_value = "site.yaml")]
+        site: PathBuf,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Plan, then converge the hosts. Asks first unless --yes.
+    Apply {
+        #[arg(default_value = "site.yaml")]
+        site: PathBuf,
+        /// Do not ask for confirmation.
+        #[arg(short = 'y', long)]
+        yes: bool,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// The resolved (host, role) dependency graph, by wave; --dot for Graphviz.
+    Graph {
+        #[arg(default_value = "site.yaml")]
+        site: PathBuf,
+        #[arg(long)]
+        dot: bool,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// What rigger knows about a host: its vars and (unless --offline) its probed facts.
+    Facts {
+        host: String,
+        /// Only vars from the inventory; do not connect.
+        #[arg(long)]
+        offline: bool,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Hosts, groups and merged vars; --list prints JSON like `ansible-inventory --list`.
+    Inventory {
+        #[arg(long)]
+        list: bool,
+        /// Vars of one host as JSON.
+        #[arg(long)]
+        host: Option<String>,
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+/// Parses `-e` values: `k=v` pairs (v as YAML) or `@file`.
+pub fn parse_extra_vars(items: &[String]) -> Result<Vars, Error> {
+    let mut vars = Vars::new();
+    for item in items {
+        if let Some(path) = item.strip_prefix('@') {
+            crate::source::merge_into(&mut vars, &crate::source::read_vars(std::path::Path::new(path))?);
+            continue;
+        }
+        let (k, v) = item.split_once('=').ok_or_else(|| Error::usage(format!("-e {item:?}: expected key=value or @file.yaml")))?;
+        let value: serde_json::Value = serde_yaml::from_str(v).unwrap_or_else(|_| serde_json::Value::String(v.to_string()));
+        vars.insert(k.to_string(), if v.is_empty() { serde_json::Value::String(String::new()) } else { value });
+    }
+    Ok(vars)
+}
+
+fn settings(site: &PathBuf, c: &Common) -> Result<Settings, Error> {
+    if c.forks == Some(0) {
+        return Err(Error::usage("--forks must be at least 1"));
+    }
+    Ok(Settings {
+        inventory: c.inventory.clone(),
+        site: site.clone(),
+        limit: c.limit.clone(),
+        tags: c.tags.clone(),
+        extra_vars: parse_extra_vars(&c.extra_vars)?,
+        forks: c.forks,
+        connect: ConnectOptions { accept_new_host_keys: c.accept_new_host_keys, connect_timeout: None },
+    })
+}
+
+/// Human output: stdout normally, stderr when --json owns stdout.
+struct Out {
+    json: bool,
+    quiet: bool,
+}
+
+impl Out {
+    fn human(&self, s: &str) {
+        if s.is_empty() {
+            return;
+        }
+        if self.json {
+            eprint!("{s}");
+        } else {
+            print!("{s}");
+            let _ = std::io::stdout().flush();
+        }
+    }
+    fn info(&self, s: &str) {
+        if !self.quiet {
+            self.human(s);
+        }
+    }
+}
+
+pub fn run(cli: Cli) -> i32 {
+    let (common, name) = match &cli.command {
+        Command::Check { common, .. } => (common, "check"),
+        Command::Plan { common, .. } => (common, "plan"),
+        Command::Apply { common, .. } => (common, "apply"),
+        Command::Graph { common, .. } => (common, "graph"),
+        Command::Facts { common, .. } => (common, "facts"),
+        Command::Inventory { common, .. } => (common, "inventory"),
+    };
+    let style = Style::detect(common.json, &common.color);
+    match dispatch(&cli.command, style) {
+        Ok(code) => code,
+        Err(e) => {
+            let msg = format!("{} {e}\n", style_err(&style));
+            eprint!("{msg}");
+            if common.json {
+                let doc = serde_json::json!({ "schema": 1, "command": name, "failed": true, "error": e.to_string() });
+                println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+            }
+            1
+        }
+    }
+}
+
+fn style_err(style: &Style) -> String {
+    style.paint("1;31", "error:")
+}
+
+fn dispatch(cmd: &Command, style: Style) -> Result<i32, Error> {
+    match cmd {
+        Command::Check { site, common } => {
+            let out = Out { json: common.json, quiet: common.quiet };
+            let project = Project::load(&settings(site, common)?)?;
+            for w in &project.warnings {
+                eprintln!("{} {w}", style.paint("33", "warning:"));
+            }
+            let errors = project.check();
+            let units = project.graph.units.len();
+            let hosts = project.hosts().len();
+            if common.json {
+                println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "schema": 1, "command": "check", "failed": !errors.is_empty(), "hosts": hosts, "units": units, "errors": errors })).unwrap_or_default());
+            }
+            if !errors.is_empty() {
+                for e in &errors {
+                    eprintln!("{} {e}", style_err(&style));
+                }
+                return Ok(1);
+            }
+            out.info(&format!("ok: {units} units on {hosts} hosts, every template rendered\n"));
+            Ok(0)
+        }
+        Command::Graph { site, dot, common } => {
+            let project = Project::load(&settings(site, common)?)?;
+            for w in &project.warnings {
+                eprintln!("{} {w}", style.paint("33", "warning:"));
+            }
+            print!("{}", if *dot { project.graph.to_dot() } else { project.graph.to_text() });
+            Ok(0)
+        }
+        Command::Inventory { list, host, common } => {
+            let inv = crate::inventory::Inventory::load(&common.inventory)?;
+            let extra = parse_extra_vars(&common.extra_vars)?;
+            if let Some(h) = host {
+                if !inv.hosts.contains_key(h) {
+                    return Err(Error::usage(format!("no host `{h}` in {}", common.inventory.display())));
+                }
+                let mut v = inv.host_vars(h);
+                crate::source::merge_into(&mut v, &extra);
+                println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+            } else if *list || common.json {
+                println!("{}", serde_json::to_string_pretty(&inv.to_ansible_json()).unwrap_or_default());
+            } else {
+                for (name, g) in &inv.groups {
+                    let hosts = inv.group_hosts(name);
+                    if name == "ungrouped" && hosts.is_empty() {
+                        continue;
+                    }
+                    println!("{}: {}", style.paint("1", name), hosts.join(", "));
+                    if !g.children.is_empty() && name != "all" {
+                        println!("  children: {}", g.children.join(", "));
+                    }
+                }
+            }
+            Ok(0)
+        }
+        Command::Facts { host, offline, common } => {
+            let s = settings(&PathBuf::from("site.yaml"), common)?;
+            let inv = crate::inventory::Inventory::load(&s.inventory)?;
+            if !inv.hosts.contains_key(host) {
+                return Err(Error::usage(format!("no host `{host}` in {}", s.inventory.display())));
+            }
+            let mut vars = inv.host_vars(host);
+            crate::source::merge_into(&mut vars, &s.extra_vars);
+            let mut doc = serde_json::json!({ "host": host, "vars": vars });
+            if !offline {
+                let target = Target::from_vars(host, &vars).map_err(|e| Error::host(host, e))?;
+                let rt = tokio::runtime::Runtime::new().map_err(|e| Error::usage(e.to_string()))?;
+                let facts = rt.block_on(async {
+                    let conn = Connection::open(&target, &s.connect).await?;
+                    let m = format!("@@rigger-facts-{}@@", std::process::id());
+                    let q = Default::default();
+                    let out = conn.run(&crate::probe::script(&q, true, &m)).await?;
+                    let st = crate::probe::parse(&q, &out.stdout, &m)?;
+                    conn.close().await;
+                    Ok::<_, String>(st.facts)
+                });
+                doc["facts"] = facts.map_err(|e| Error::host(host, e))?;
+            }
+            println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+            Ok(0)
+        }
+        Command::Plan { site, common } => run_site(site, common, style, false, false),
+        Command::Apply { site, yes, common } => run_site(site, common, style, true, *yes),
+    }
+}
+
+fn run_site(site: &PathBuf, common: &Common, style: Style, apply: bool, yes: bool) -> Result<i32, Error> {
+    let started = Instant::now();
+    let out = Out { json: common.json, quiet: common.quiet };
+    let s = settings(site, common)?;
+    let project = Project::load(&s)?;
+    let mut warnings = project.warnings.clone();
+    for w in &warnings {
+        eprintln!("{} {w}", style.paint("33", "warning:"));
+    }
+    let forks = s.forks;
+    let rt = tokio::runtime::Runtime::new().map_err(|e| Error::usage(e.to_string()))?;
+    let command = if apply { "apply" } else { "plan" };
+    let code = rt.block_on(async {
+        let (project, phase) = Runner { project, settings: s }.plan().await;
+        let planned = phase.reports(&project);
+        if !common.quiet {
+            out.human(&report::render_units(&style, &planned.hosts, false, common.verbose));
+        }
+        let emit = |outcome: &crate::engine::Outcome, warnings: &[String]| {
+            out.human(&report::recap(&style, &outcome.hosts));
+            if common.json {
+                let doc = RunReport {
+                    schema: 1,
+                    command: command.into(),
+                    changes_pending: !apply && outcome.changes > 0,
+                    failed: outcome.failed,
+                    seconds: started.elapsed().as_secs_f64(),
+                    warnings: warnings.to_vec(),
+                    hosts: outcome.hosts.clone(),
+                };
+                println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+            }
+        };
+        if !apply || planned.failed || planned.changes == 0 {
+            if apply && planned.failed {
+                warnings.push("nothing was applied: fix the errors above first".into());
+                eprintln!("{} nothing was applied: fix the errors above first", style_err(&style));
+            } else if planned.changes == 0 {
+                out.info("no changes: every host is in sync\n");
+            }
+            emit(&planned, &warnings);
+            phase.close().await;
+            return if planned.failed { 1 } else if planned.changes > 0 { 2 } else { 0 };
+        }
+        if !yes {
+            if !std::io::stdin().is_terminal() {
+                eprintln!("{} refusing to apply {} change(s) without confirmation: stdin is not a terminal (pass --yes)", style_err(&style), planned.changes);
+                phase.close().await;
+                return 1;
+            }
+            eprint!("Apply {} change(s)? [y/N] ", planned.changes);
+            let mut answer = String::new();
+            let _ = std::io::stdin().read_line(&mut answer);
+            if !matches!(answer.trim(), "y" | "Y" | "yes") {
+                eprintln!("aborted: nothing was changed");
+                phase.close().await;
+                return 1;
+            }
+        }
+        let quiet = common.quiet;
+        let json = common.json;
+        let outcome = phase
+            .apply(project, forks, move |line| {
+                if !quiet {
+                    if json {
+                        eprintln!("{line}");
+                    } else {
+                        println!("{line}");
+                    }
+                }
+            })
+            .await;
+        if !common.quiet {
+            let failures: Vec<_> = outcome.hosts.iter().filter(|h| h.counts.failed > 0 || h.error.is_some()).cloned().collect();
+            out.human(&report::render_units(&style, &failures, true, false));
+        }
+        emit(&outcome, &warnings);
+        if outcome.failed {
+            1
+        } else {
+            0
+        }
+    });
+    Ok(code)
+}

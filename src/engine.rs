@@ -1,0 +1,670 @@
+//! Runs a site: load everything, open one connection per host, probe each
+//! host once, plan every unit, then (apply) walk the graph on tokio — a unit
+//! starts as soon as its predecessors are done; a failure skips only its
+//! descendants. Bad input or an unreachable host stops the run before any
+//! host is changed.
+
+use crate::error::{Error, Result};
+use crate::graph::{Graph, Node};
+use crate::inventory::Inventory;
+use crate::plan::{self, Prepared, Status, UnitPlan};
+use crate::probe::{self, HostState, Query};
+use crate::report::{HostReport, UnitReport};
+use crate::resource::Resource;
+use crate::role::Roles;
+use crate::site::Site;
+use crate::source::{merge_into, Vars};
+use crate::template::{self, Renderer};
+use crate::transport::{ConnectOptions, Connection, Target};
+use indexmap::IndexMap;
+use petgraph::graph::NodeIndex;
+use petgraph::Direction;
+use serde_json::{json, Value};
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use tokio::sync::Semaphore;
+
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    pub inventory: PathBuf,
+    pub site: PathBuf,
+    pub limit: Option<String>,
+    pub tags: Vec<String>,
+    pub extra_vars: Vars,
+    pub forks: Option<usize>,
+    pub connect: ConnectOptions,
+}
+
+/// Everything loaded from disk and checked: the input of every command.
+pub struct Project {
+    pub root: PathBuf,
+    pub inv: Inventory,
+    pub site: Site,
+    pub roles: Roles,
+    pub graph: Graph,
+    pub renderer: Renderer,
+    /// Merged vars per host of the run (defaults < inventory < binding vars < -e).
+    pub vars: IndexMap<String, Vars>,
+    pub tags: Vec<String>,
+    pub warnings: Vec<String>,
+}
+
+impl Project {
+    pub fn load(s: &Settings) -> Result<Self> {
+        let inv = Inventory::load(&s.inventory)?;
+        let site = Site::load(&s.site)?;
+        let root = s.site.parent().filter(|p| !p.as_os_str().is_empty()).map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+        let mut roles = Roles::new(&root.join("roles"));
+        for (i, b) in site.bindings.iter().enumerate() {
+            for r in &b.roles {
+                roles.load(r, &|| site.locate(i, r))?;
+            }
+        }
+        let limit = match &s.limit {
+            Some(p) => Some(inv.select(p).map_err(|m| Error::usage(format!("--limit {p}: {m}")))?),
+            None => None,
+        };
+        let full = Graph::build(&inv, &site, &roles, None)?;
+        let graph = match &limit {
+            Some(l) => Graph::build(&inv, &site, &roles, Some(l))?,
+            None => Graph::build(&inv, &site, &roles, None)?,
+        };
+        let renderer = Renderer::new(&root, roles.roles.values())?;
+        let mut warnings = Vec::new();
+        if !graph.assumed.is_empty() {
+            warnings.push(format!("outside --limit, taken as converged: {}", graph.assumed.join(", ")));
+        }
+        if graph.units.is_empty() {
+            warnings.push("no host matches any binding of the site: nothing to do".into());
+        }
+        let mut p = Project { root, inv, site, roles, graph, renderer, vars: IndexMap::new(), tags: s.tags.clone(), warnings };
+        // Vars come from the full graph, so `--limit` does not change what templates see.
+        let mut host_roles: IndexMap<String, Vec<String>> = IndexMap::new();
+        let mut host_bindings: IndexMap<String, Vec<usize>> = IndexMap::new();
+        for n in petgraph::algo::toposort(&full.g, None).unwrap_or_default() {
+            if let Node::Unit { host, role, binding } = &full.g[n] {
+                host_roles.entry(host.clone()).or_default().push(role.clone());
+                if let Some(b) = binding {
+                    let e = host_bindings.entry(host.clone()).or_default();
+                    if !e.contains(b) {
+                        e.push(*b);
+                    }
+                }
+            }
+        }
+        for h in p.inv.hosts.keys().cloned().collect::<Vec<_>>() {
+            let mut v = Vars::new();
+            for r in host_roles.get(&h).into_iter().flatten() {
+                merge_into(&mut v, &p.roles.get(r).defaults);
+            }
+            merge_into(&mut v, &p.inv.host_vars(&h));
+            let mut bindings = host_bindings.get(&h).cloned().unwrap_or_default();
+            bindings.sort();
+            for b in bindings {
+                merge_into(&mut v, &p.site.bindings[b].vars);
+                if let Some(become_) = p.site.bindings[b].become_ {
+                    v.insert("ansible_become".into(), Value::Bool(become_));
+                }
+            }
+            merge_into(&mut v, &s.extra_vars);
+            v.insert("inventory_hostname".into(), Value::String(h.clone()));
+            let groups: Vec<String> = p.inv.host_groups(&h).into_iter().filter(|g| g != "all" && g != "ungrouped").collect();
+            v.insert("group_names".into(), json!(groups));
+            p.vars.insert(h, v);
+        }
+        p.set_globals(&HashMap::new());
+        Ok(p)
+    }
+
+    /// `groups` and `hosts` for every template; facts for the hosts probed so far.
+    pub fn set_globals(&mut self, facts: &HashMap<String, Value>) {
+        let groups: serde_json::Map<String, Value> = self.inv.groups.keys().map(|g| (g.clone(), json!(self.inv.group_hosts(g)))).collect();
+        let hosts: serde_json::Map<String, Value> = self
+            .vars
+            .iter()
+            .map(|(h, v)| {
+                let mut v = v.clone();
+                if let Some(f) = facts.get(h) {
+                    v.insert("facts".into(), f.clone());
+                }
+                (h.clone(), Value::Object(v))
+            })
+            .collect();
+        self.renderer.set_global("groups", &Value::Object(groups));
+        self.renderer.set_global("hosts", &Value::Object(hosts));
+    }
+
+    pub fn context(&self, host: &str, facts: Option<&Value>) -> tera::Context {
+        let mut ctx = template::context(&self.vars[host]);
+        if let Some(f) = facts {
+            ctx.insert("facts", f);
+        }
+        ctx
+    }
+
+    /// Units of the run in a stable order (topological, then by host).
+    pub fn units(&self) -> Vec<NodeIndex> {
+        petgraph::algo::toposort(&self.graph.g, None).unwrap_or_default().into_iter().filter(|n| matches!(self.graph.g[*n], Node::Unit { .. })).collect()
+    }
+
+    pub fn hosts(&self) -> Vec<String> {
+        let mut hs: Vec<String> = Vec::new();
+        for (h, _) in self.graph.units.keys() {
+            if !hs.contains(h) {
+                hs.push(h.clone());
+            }
+        }
+        let order: Vec<String> = self.inv.hosts.keys().filter(|h| hs.contains(h)).cloned().collect();
+        order
+    }
+
+    /// Prepares a unit's resources and handlers for `host`.
+    pub fn prepare_unit(&self, host: &str, role: &str, facts: Option<&Value>, full: bool) -> Result<(Vec<Prepared>, IndexMap<String, Resource>), String> {
+        let r = self.roles.get(role);
+        let ctx = self.context(host, facts);
+        let mut prepared = Vec::new();
+        for (decl, spec) in &r.resources {
+            match plan::prepare(&self.root, r, decl, spec, &self.renderer, &ctx, &self.tags, full) {
+                Ok(p) => prepared.push(p),
+                // Before facts are known a field may not render yet; the full pass decides.
+                Err(_) if !full => {}
+                Err(e) => return Err(format!("role {role}, resource {}:\n{e}", crate::role::item_location(&r.source, "resources", prepared.len()))),
+            }
+        }
+        let mut handlers = IndexMap::new();
+        for (name, spec) in &r.handlers {
+            match plan::resolve(&self.root, r, spec, &self.renderer, &ctx, full) {
+                Ok(res) => {
+                    handlers.insert(name.clone(), res);
+                }
+                Err(_) if !full => {}
+                Err(e) => return Err(format!("role {role}, handler `{name}`: {e}")),
+            }
+        }
+        Ok((prepared, handlers))
+    }
+
+    /// `rigger check`: render every resource and template for every host, offline.
+    pub fn check(&self) -> Vec<String> {
+        let mut errors = Vec::new();
+        for n in self.units() {
+            if let Node::Unit { host, role, .. } = &self.graph.g[n] {
+                if let Err(e) = self.prepare_unit(host, role, None, true) {
+                    errors.push(format!("host {host}: {e}"));
+                }
+                if let Err(e) = Target::from_vars(host, &self.vars[host]) {
+                    errors.push(format!("host {host}: {e}"));
+                }
+            }
+        }
+        errors.dedup();
+        errors
+    }
+}
+
+fn marker() -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    format!("@@rigger-{:x}-{}@@", nanos, std::process::id())
+}
+
+/// Per-host knowledge during a run.
+struct HostRun {
+    conn: Option<Arc<Connection>>,
+    state: HostState,
+    probed: BTreeSet<Query>,
+    error: Option<String>,
+    started: Instant,
+    seconds: f64,
+}
+
+async fn probe(conn: &Connection, queries: &BTreeSet<Query>, facts: bool) -> Result<HostState, String> {
+    let m = marker();
+    let out = conn.run(&probe::script(queries, facts, &m)).await?;
+    probe::parse(queries, &out.stdout, &m).map_err(|e| {
+        let err = out.stderr.trim();
+        if err.contains("sudo") {
+            format!("become failed: {err}")
+        } else {
+            format!("probe failed: {e}{}", if err.is_empty() { String::new() } else { format!(": {err}") })
+        }
+    })
+}
+
+/// The result of planning (and maybe applying) a whole run.
+pub struct Outcome {
+    pub hosts: Vec<HostReport>,
+    pub changes: usize,
+    pub failed: bool,
+    pub aborted: bool,
+}
+
+pub struct Runner {
+    pub project: Project,
+    pub settings: Settings,
+}
+
+impl Runner {
+    /// Connects and probes every host (one round trip each), then plans every unit.
+    pub async fn plan(mut self) -> (Arc<Project>, Phase) {
+        let hosts = self.project.hosts();
+        let forks = Arc::new(Semaphore::new(self.settings.forks.unwrap_or(hosts.len().max(1))));
+        // What to ask each host: every unit's queries, computed without facts.
+        let mut tasks = tokio::task::JoinSet::new();
+        for h in &hosts {
+            let mut queries = BTreeSet::new();
+            for ((uh, role), _) in &self.project.graph.units {
+                if uh == h {
+                    if let Ok((prepared, handlers)) = self.project.prepare_unit(h, role, None, false) {
+                        queries.extend(plan::queries(role, &prepared, &handlers));
+                    }
+                }
+            }
+            let target = Target::from_vars(h, &self.project.vars[h]);
+            let opts = self.settings.connect.clone();
+            let forks = forks.clone();
+            let h = h.clone();
+            tasks.spawn(async move {
+                let _permit = forks.acquire_owned().await;
+                let started = Instant::now();
+                let res = async {
+                    let target = target?;
+                    let conn = Connection::open(&target, &opts).await?;
+                    let state = probe(&conn, &queries, true).await;
+                    Ok::<_, String>((conn, state))
+                }
+                .await;
+                (h, started, queries, res)
+            });
+        }
+        let mut runs: HashMap<String, HostRun> = HashMap::new();
+        while let Some(Ok((h, started, queries, res))) = tasks.join_next().await {
+            let run = match res {
+                Ok((conn, Ok(state))) => HostRun { conn: Some(Arc::new(conn)), state, probed: queries, error: None, started, seconds: 0.0 },
+                Ok((conn, Err(e))) => HostRun { conn: Some(Arc::new(conn)), state: HostState::default(), probed: queries, error: Some(e), started, seconds: 0.0 },
+                Err(e) => HostRun { conn: None, state: HostState::default(), probed: queries, error: Some(e), started, seconds: 0.0 },
+            };
+            runs.insert(h, run);
+        }
+        let facts: HashMap<String, Value> = runs.iter().filter(|(_, r)| r.error.is_none()).map(|(h, r)| (h.clone(), r.state.facts.clone())).collect();
+        self.project.set_globals(&facts);
+        let project = Arc::new(self.project);
+
+        // Plan every unit against its host's state; probe again only for what the first pass could not know.
+        let mut plans: HashMap<NodeIndex, std::result::Result<UnitPlan, String>> = HashMap::new();
+        for n in project.units() {
+            let Node::Unit { host, role, .. } = &project.graph.g[n] else { continue };
+            let run = runs.get_mut(host).expect("every host was probed");
+            if run.error.is_some() {
+                continue;
+            }
+            let res = match project.prepare_unit(host, role, Some(&run.state.facts), true) {
+                Err(e) => Err(e),
+                Ok((prepared, handlers)) => {
+                    let want = plan::queries(role, &prepared, &handlers);
+                    let missing: BTreeSet<Query> = want.difference(&run.probed).cloned().collect();
+                    if !missing.is_empty() {
+                        let conn = run.conn.clone().expect("connected");
+                        match probe(&conn, &missing, false).await {
+                            Ok(more) => {
+                                run.state.update(more);
+                                run.probed.extend(missing);
+                            }
+                            Err(e) => run.error = Some(e),
+                        }
+                    }
+                    Ok(plan::plan_unit(role, &prepared, &handlers, &run.state))
+                }
+            };
+            plans.insert(n, res);
+        }
+        for run in runs.values_mut() {
+            run.seconds = run.started.elapsed().as_secs_f64();
+        }
+        (project, Phase { runs, plans })
+    }
+}
+
+/// The state between planning and applying.
+pub struct Phase {
+    runs: HashMap<String, HostRun>,
+    plans: HashMap<NodeIndex, std::result::Result<UnitPlan, String>>,
+}
+
+impl Phase {
+    /// Reports of the plan as it stands (before anything is applied).
+    pub fn reports(&self, project: &Project) -> Outcome {
+        let mut hosts = Vec::new();
+        let mut changes = 0;
+        let mut failed = false;
+        for h in project.hosts() {
+            let run = &self.runs[&h];
+            let mut rep = HostReport::new(&h);
+            rep.round_trips = run.conn.as_ref().map_or(0, |c| c.round_trips());
+            rep.seconds = run.seconds;
+            if let Some(e) = &run.error {
+                rep.reachable = run.conn.is_some();
+                rep.error = Some(e.clone());
+                failed = true;
+            }
+            for n in project.units() {
+                let Node::Unit { host, role, .. } = &project.graph.g[n] else { continue };
+                if *host != h {
+                    continue;
+                }
+                let Some(p) = self.plans.get(&n) else { continue };
+                let unit = match p {
+                    Ok(plan) => {
+                        changes += plan.changes();
+                        let bad = plan.resources.iter().any(|r| r.status == Status::Failed);
+                        failed |= bad;
+                        UnitReport {
+                            role: role.clone(),
+                            status: if bad { Status::Failed } else if plan.changes() > 0 { Status::Changed } else { Status::Ok },
+                            message: None,
+                            resources: plan.resources.clone(),
+                            handlers: plan.handlers.iter().map(|h| h.handler.clone()).collect(),
+                            seconds: 0.0,
+                        }
+                    }
+                    Err(e) => {
+                        failed = true;
+                        UnitReport { role: role.clone(), status: Status::Failed, message: Some(e.clone()), resources: vec![], handlers: vec![], seconds: 0.0 }
+                    }
+                };
+                rep.units.push(unit);
+            }
+            rep.recount();
+            hosts.push(rep);
+        }
+        Outcome { hosts, changes, failed, aborted: false }
+    }
+
+    /// Walks the graph, converging each unit as soon as its predecessors are done.
+    pub async fn apply(self, project: Arc<Project>, forks: Option<usize>, progress: impl Fn(&str) + Send + Sync + 'static) -> Outcome {
+        let g = &project.graph.g;
+        let runs: Arc<Mutex<HashMap<String, HostRun>>> = Arc::new(Mutex::new(self.runs));
+        let plans = Arc::new(self.plans);
+        let dirty: Arc<Mutex<HashSet<String>>> = Arc::new(Mutex::new(HashSet::new()));
+        let host_locks: HashMap<String, Arc<tokio::sync::Mutex<()>>> = project.hosts().into_iter().map(|h| (h, Arc::new(tokio::sync::Mutex::new(())))).collect();
+        let forks = Arc::new(Semaphore::new(forks.unwrap_or(host_locks.len().max(1))));
+        let progress = Arc::new(progress);
+
+        let mut remaining: HashMap<NodeIndex, usize> = g.node_indices().map(|n| (n, g.neighbors_directed(n, Direction::Incoming).count())).collect();
+        // Why a node cannot run: the first failure upstream of it.
+        let mut blocked: HashMap<NodeIndex, String> = HashMap::new();
+        let mut results: HashMap<NodeIndex, UnitReport> = HashMap::new();
+        let mut ready: Vec<NodeIndex> = remaining.iter().filter(|(_, c)| **c == 0).map(|(n, _)| *n).collect();
+        ready.sort();
+        let mut tasks: tokio::task::JoinSet<(NodeIndex, UnitReport)> = tokio::task::JoinSet::new();
+        let mut running = 0usize;
+        loop {
+            while let Some(n) = ready.pop() {
+                if let Some(why) = blocked.get(&n).cloned() {
+                    let rep = skipped_report(&g[n], &why);
+                    finish(g, n, &rep, &mut remaining, &mut ready, &mut blocked, &project);
+                    results.insert(n, rep);
+                    continue;
+                }
+                running += 1;
+                let (project, runs, plans, dirty, forks, progress) = (project.clone(), runs.clone(), plans.clone(), dirty.clone(), forks.clone(), progress.clone());
+                let lock = match &g[n] {
+                    Node::Unit { host, .. } => host_locks.get(host).cloned(),
+                    Node::Gate { .. } => None,
+                };
+                let batch_results: Vec<(String, Status)> = match &g[n] {
+                    Node::Gate { binding, hosts, .. } => results
+                        .iter()
+                        .filter_map(|(m, r)| match &g[*m] {
+                            Node::Unit { host, binding: Some(b), .. } if b == binding && hosts.contains(host) => Some((host.clone(), r.status)),
+                            _ => None,
+                        })
+                        .collect(),
+                    _ => vec![],
+                };
+                tasks.spawn(async move {
+                    let _host = match &lock {
+                        Some(l) => Some(l.lock().await),
+                        None => None,
+                    };
+                    let _permit = forks.acquire_owned().await;
+                    let rep = match project.graph.g[n].clone() {
+                        Node::Unit { host, role, .. } => run_unit(&project, &runs, &plans, &dirty, n, &host, &role).await,
+                        Node::Gate { binding, batch, hosts } => run_gate(&project, &runs, binding, batch, &hosts, &batch_results).await,
+                    };
+                    let line = match &project.graph.g[n] {
+                        Node::Gate { .. } => format!("{:<8} {} {}", status_word(rep.status), project.graph.g[n], rep.message.clone().unwrap_or_default()),
+                        node => format!("{:<8} {node} ({:.1}s)", status_word(rep.status), rep.seconds),
+                    };
+                    progress(&line);
+                    (n, rep)
+                });
+            }
+            if running == 0 {
+                break;
+            }
+            let Some(Ok((n, rep))) = tasks.join_next().await else { break };
+            running -= 1;
+            finish(g, n, &rep, &mut remaining, &mut ready, &mut blocked, &project);
+            results.insert(n, rep);
+        }
+
+        let runs = Arc::try_unwrap(runs).ok().map(|m| m.into_inner().unwrap_or_default()).unwrap_or_default();
+        let mut hosts = Vec::new();
+        let mut changes = 0;
+        let mut failed = false;
+        for h in project.hosts() {
+            let mut rep = HostReport::new(&h);
+            if let Some(run) = runs.get(&h) {
+                rep.round_trips = run.conn.as_ref().map_or(0, |c| c.round_trips());
+                rep.seconds = run.started.elapsed().as_secs_f64();
+                if let Some(e) = &run.error {
+                    rep.error = Some(e.clone());
+                    rep.reachable = run.conn.is_some();
+                }
+            }
+            for n in project.units() {
+                if let (Node::Unit { host, .. }, Some(r)) = (&g[n], results.get(&n)) {
+                    if *host == h {
+                        rep.units.push(r.clone());
+                    }
+                }
+            }
+            rep.recount();
+            changes += rep.counts.changed;
+            failed |= rep.counts.failed > 0 || rep.error.is_some();
+            hosts.push(rep);
+        }
+        failed |= results.values().any(|r| r.status == Status::Failed);
+        for run in runs.into_values() {
+            if let Some(c) = run.conn {
+                if let Ok(c) = Arc::try_unwrap(c) {
+                    c.close().await;
+                }
+            }
+        }
+        Outcome { hosts, changes, failed, aborted: false }
+    }
+
+    pub async fn close(self) {
+        for run in self.runs.into_values() {
+            if let Some(c) = run.conn {
+                if let Ok(c) = Arc::try_unwrap(c) {
+                    c.close().await;
+                }
+            }
+        }
+    }
+}
+
+fn status_word(s: Status) -> &'static str {
+    match s {
+        Status::Ok => "ok",
+        Status::Changed => "changed",
+        Status::Failed => "FAILED",
+        Status::Skipped => "skipped",
+    }
+}
+
+fn skipped_report(node: &Node, why: &str) -> UnitReport {
+    let role = match node {
+        Node::Unit { role, .. } => role.clone(),
+        other => other.to_string(),
+    };
+    UnitReport { role, status: Status::Skipped, message: Some(why.to_string()), resources: vec![], handlers: vec![], seconds: 0.0 }
+}
+
+/// Releases a finished node's successors; a failure blocks all of them.
+fn finish(
+    g: &petgraph::graph::DiGraph<Node, crate::graph::Why>,
+    n: NodeIndex,
+    rep: &UnitReport,
+    remaining: &mut HashMap<NodeIndex, usize>,
+    ready: &mut Vec<NodeIndex>,
+    blocked: &mut HashMap<NodeIndex, String>,
+    _project: &Project,
+) {
+    let why = match rep.status {
+        Status::Failed => Some(match &g[n] {
+            Node::Unit { host, role, .. } => format!("because {role} failed on host {host}"),
+            gate => format!("because {gate} failed: {}", rep.message.clone().unwrap_or_default()),
+        }),
+        Status::Skipped => blocked.get(&n).cloned(),
+        _ => None,
+    };
+    for m in g.neighbors_directed(n, Direction::Outgoing) {
+        if let Some(w) = &why {
+            blocked.entry(m).or_insert_with(|| w.clone());
+        }
+        let c = remaining.get_mut(&m).expect("node");
+        *c -= 1;
+        if *c == 0 {
+            ready.push(m);
+        }
+    }
+}
+
+async fn run_unit(
+    project: &Project,
+    runs: &Mutex<HashMap<String, HostRun>>,
+    plans: &HashMap<NodeIndex, std::result::Result<UnitPlan, String>>,
+    dirty: &Mutex<HashSet<String>>,
+    n: NodeIndex,
+    host: &str,
+    role: &str,
+) -> UnitReport {
+    let started = Instant::now();
+    let fail = |msg: String, resources: Vec<crate::plan::ResourcePlan>| UnitReport { role: role.into(), status: Status::Failed, message: Some(msg), resources, handlers: vec![], seconds: started.elapsed().as_secs_f64() };
+    let (conn, facts, host_error) = {
+        let r = runs.lock().unwrap();
+        let run = &r[host];
+        (run.conn.clone(), run.state.facts.clone(), run.error.clone())
+    };
+    if let Some(e) = host_error {
+        return fail(e, vec![]);
+    }
+    let Some(conn) = conn else { return fail("not connected".into(), vec![]) };
+    let mut plan = match plans.get(&n) {
+        Some(Ok(p)) => p.clone(),
+        Some(Err(e)) => return fail(e.clone(), vec![]),
+        None => return fail("not planned".into(), vec![]),
+    };
+    // An earlier unit changed this host: what it found may be stale, so look again.
+    if dirty.lock().unwrap().contains(host) {
+        let (prepared, handlers) = match project.prepare_unit(host, role, Some(&facts), true) {
+            Ok(x) => x,
+            Err(e) => return fail(e, vec![]),
+        };
+        let queries = plan::queries(role, &prepared, &handlers);
+        match probe(&conn, &queries, false).await {
+            Ok(mut st) => {
+                st.facts = facts.clone();
+                plan = plan::plan_unit(role, &prepared, &handlers, &st);
+            }
+            Err(e) => {
+                runs.lock().unwrap().get_mut(host).map(|r| r.error = Some(e.clone()));
+                return fail(e, vec![]);
+            }
+        }
+    }
+    if let Some(bad) = plan.resources.iter().find(|r| r.status == Status::Failed) {
+        return fail(format!("{}: {}", bad.resource, bad.message.clone().unwrap_or_default()), plan.resources);
+    }
+    let handlers: Vec<String> = plan.handlers.iter().map(|h| h.handler.clone()).collect();
+    if plan.changes() == 0 {
+        return UnitReport { role: role.into(), status: Status::Ok, message: None, resources: plan.resources, handlers: vec![], seconds: started.elapsed().as_secs_f64() };
+    }
+    let m = marker();
+    dirty.lock().unwrap().insert(host.to_string());
+    let out = conn.run(&plan::apply_script(role, &plan, &m)).await;
+    let mut resources = plan.resources.clone();
+    let out = match out {
+        Ok(o) => o,
+        Err(e) => {
+            runs.lock().unwrap().get_mut(host).map(|r| r.error = Some(format!("unreachable: {e}")));
+            return fail(format!("unreachable during apply: {e}"), resources);
+        }
+    };
+    let res = plan::parse_apply(&out.stdout, &m);
+    if let Some((id, code, output)) = res.failed {
+        // Mark the failed resource; the ones after it never ran.
+        let idx = id.strip_prefix('r').and_then(|s| s.split('.').next()).and_then(|s| s.parse::<usize>().ok());
+        let mut after = false;
+        for (i, r) in resources.iter_mut().enumerate() {
+            if Some(i) == idx {
+                r.status = Status::Failed;
+                r.message = Some(format!("exit {code}: {}", output.trim()));
+                after = true;
+            } else if after && r.status == Status::Changed {
+                r.status = Status::Skipped;
+                r.message = Some("not run: an earlier step failed".into());
+            }
+        }
+        let what = if idx.is_some() { String::new() } else { format!(" ({id})") };
+        return fail(format!("a step failed{what}: exit {code}: {}", output.trim()), resources);
+    }
+    if !res.completed {
+        let err = out.stderr.trim().to_string();
+        runs.lock().unwrap().get_mut(host).map(|r| r.error = Some(format!("unreachable: connection lost during apply {err}")));
+        return fail(format!("the connection was lost during apply {err}"), resources);
+    }
+    UnitReport { role: role.into(), status: Status::Changed, message: None, resources, handlers, seconds: started.elapsed().as_secs_f64() }
+}
+
+async fn run_gate(project: &Project, runs: &Mutex<HashMap<String, HostRun>>, binding: usize, batch: usize, hosts: &[String], results: &[(String, Status)]) -> UnitReport {
+    let started = Instant::now();
+    let b = &project.site.bindings[binding];
+    let name = format!("gate(binding {} batch {})", binding + 1, batch + 1);
+    let report = |status, msg: String| UnitReport { role: name.clone(), status, message: Some(msg), resources: vec![], handlers: vec![], seconds: started.elapsed().as_secs_f64() };
+    let failed_hosts: HashSet<&String> = results.iter().filter(|(_, s)| *s == Status::Failed).map(|(h, _)| h).collect();
+    let pct = if hosts.is_empty() { 0 } else { failed_hosts.len() * 100 / hosts.len() };
+    let max = b.max_fail_percentage.unwrap_or(0) as usize;
+    if !failed_hosts.is_empty() && pct > max {
+        return report(Status::Failed, format!("{} of {} hosts failed in this batch (max_fail_percentage {max})", failed_hosts.len(), hosts.len()));
+    }
+    let Some(hc) = &b.health_check else { return report(Status::Ok, "batch done".into()) };
+    for h in hosts.iter().filter(|h| !failed_hosts.contains(h)) {
+        let conn = runs.lock().unwrap().get(h).and_then(|r| r.conn.clone());
+        let Some(conn) = conn else { return report(Status::Failed, format!("health check: {h} is not connected")) };
+        let mut ok = false;
+        let mut last = String::new();
+        for attempt in 0..=hc.retries {
+            if attempt > 0 {
+                tokio::time::sleep(std::time::Duration::from_secs_f64(hc.delay)).await;
+            }
+            match conn.run(&format!("sh -c {} </dev/null\n", crate::shell::quote(&hc.cmd))).await {
+                Ok(o) if o.code == Some(0) => {
+                    ok = true;
+                    break;
+                }
+                Ok(o) => last = format!("exit {:?}: {}", o.code, o.stderr.trim()),
+                Err(e) => last = e,
+            }
+        }
+        if !ok {
+            return report(Status::Failed, format!("health check `{}` failed on {h} after {} tries: {last}", hc.cmd, hc.retries + 1));
+        }
+    }
+    report(Status::Ok, format!("health check passed on {}", hosts.join(", ")))
+}

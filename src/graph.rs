@@ -1,0 +1,258 @@
+//! The (host, role) dependency graph. Edges come from `requires` (same host),
+//! `after` (every host carrying a role) and `serial` batches (a gate node per
+//! batch runs the health check). Execution follows the graph, not file order.
+
+use crate::error::{Error, Location, Result};
+use crate::inventory::Inventory;
+use crate::role::Roles;
+use crate::site::Site;
+use indexmap::IndexMap;
+use petgraph::graph::{DiGraph, NodeIndex};
+use petgraph::visit::EdgeRef;
+use petgraph::Direction;
+use std::collections::HashSet;
+use std::fmt;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Node {
+    Unit { host: String, role: String, binding: Option<usize> },
+    /// Between serial batches: the health check on `hosts` gates what follows.
+    Gate { binding: usize, batch: usize, hosts: Vec<String> },
+}
+
+impl fmt::Display for Node {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Node::Unit { host, role, .. } => write!(f, "{role}@{host}"),
+            Node::Gate { binding, batch, .. } => write!(f, "gate(binding {} batch {})", binding + 1, batch + 1),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Why {
+    Requires(Location),
+    After(Location),
+    Serial(Location),
+}
+
+impl Why {
+    fn describe(&self, from: &Node, to: &Node) -> String {
+        match self {
+            Why::Requires(l) => format!("{to} requires {from} (declared at {l})"),
+            Why::After(l) => format!("{to} runs after {from} (declared at {l})"),
+            Why::Serial(l) => format!("{to} waits for {from} (serial batches, {l})"),
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Graph {
+    pub g: DiGraph<Node, Why>,
+    pub units: IndexMap<(String, String), NodeIndex>,
+    /// Predecessors dropped by `--limit`, taken as converged.
+    pub assumed: Vec<String>,
+}
+
+impl Graph {
+    pub fn build(inv: &Inventory, site: &Site, roles: &Roles, limit: Option<&[String]>) -> Result<Self> {
+        let mut gr = Graph::default();
+        let mut binding_units: Vec<Vec<(String, NodeIndex)>> = Vec::new();
+        for (i, b) in site.bindings.iter().enumerate() {
+            let hosts = inv.select(&b.hosts).map_err(|m| Error::at(site.locate(i, &b.hosts), m))?;
+            let mut mine = Vec::new();
+            for h in &hosts {
+                for r in &b.roles {
+                    let n = gr.unit(h, r, Some(i), roles)?;
+                    mine.push((h.clone(), n));
+                }
+            }
+            binding_units.push(mine);
+        }
+        // Cross-host `after` edges.
+        let all: Vec<((String, String), NodeIndex)> = gr.units.iter().map(|(k, v)| (k.clone(), *v)).collect();
+        for ((_, role), n) in &all {
+            let r = roles.get(role);
+            for before in &r.after {
+                for ((_, other_role), m) in &all {
+                    if other_role == before && m != n {
+                        gr.g.update_edge(*m, *n, Why::After(r.locate(before)));
+                    }
+                }
+            }
+        }
+        // Serial batches: every unit of batch k before the gate, the gate before batch k+1.
+        for (i, b) in site.bindings.iter().enumerate() {
+            let Some(serial) = b.serial else { continue };
+            let mut hosts: Vec<String> = Vec::new();
+            for (h, _) in &binding_units[i] {
+                if !hosts.contains(h) && limit.is_none_or(|l| l.contains(h)) {
+                    hosts.push(h.clone());
+                }
+            }
+            let size = serial.batch_size(hosts.len());
+            let loc = site.locate(i, "serial");
+            let mut prev_gate: Option<NodeIndex> = None;
+            for (k, batch) in hosts.chunks(size).enumerate() {
+                let in_batch: Vec<NodeIndex> = binding_units[i].iter().filter(|(h, _)| batch.contains(h)).map(|(_, n)| *n).collect();
+                if let Some(gate) = prev_gate {
+                    for n in &in_batch {
+                        gr.g.update_edge(gate, *n, Why::Serial(loc.clone()));
+                    }
+                }
+                if (k + 1) * size < hosts.len() {
+                    let gate = gr.g.add_node(Node::Gate { binding: i, batch: k, hosts: batch.to_vec() });
+                    for n in &in_batch {
+                        gr.g.update_edge(*n, gate, Why::Serial(loc.clone()));
+                    }
+                    prev_gate = Some(gate);
+                }
+            }
+        }
+        gr.check_cycles()?;
+        if let Some(limit) = limit {
+            gr.restrict(limit);
+        }
+        Ok(gr)
+    }
+
+    /// The unit (host, role), created with its `requires` chain on first use.
+    fn unit(&mut self, host: &str, role: &str, binding: Option<usize>, roles: &Roles) -> Result<NodeIndex> {
+        let key = (host.to_string(), role.to_string());
+        if let Some(n) = self.units.get(&key) {
+            return Ok(*n);
+        }
+        let n = self.g.add_node(Node::Unit { host: host.into(), role: role.into(), binding });
+        self.units.insert(key, n);
+        let r = roles.get(role);
+        for req in &r.requires {
+            let m = self.unit(host, req, binding, roles)?;
+            self.g.update_edge(m, n, Why::Requires(r.locate(req)));
+        }
+        Ok(n)
+    }
+
+    fn check_cycles(&self) -> Result<()> {
+        let Err(cycle) = petgraph::algo::toposort(&self.g, None) else { return Ok(()) };
+        let start = cycle.node_id();
+        // Walk forward from `start` until we come back: that is the whole cycle.
+        let path = self.path_back_to(start).unwrap_or_else(|| vec![start, start]);
+        let names: Vec<String> = path.iter().map(|n| self.g[*n].to_string()).collect();
+        let mut details = Vec::new();
+        for w in path.windows(2) {
+            if let Some(e) = self.g.find_edge(w[0], w[1]) {
+                details.push(format!("  {}", self.g[e].describe(&self.g[w[0]], &self.g[w[1]])));
+            }
+        }
+        Err(Error::Cycle { path: names.join(" → "), details: details.join("\n") })
+    }
+
+    fn path_back_to(&self, start: NodeIndex) -> Option<Vec<NodeIndex>> {
+        let mut stack = vec![(start, vec![start])];
+        let mut seen = HashSet::new();
+        while let Some((n, path)) = stack.pop() {
+            for m in self.g.neighbors_directed(n, Direction::Outgoing) {
+                if m == start {
+                    let mut p = path.clone();
+                    p.push(start);
+                    return Some(p);
+                }
+                if seen.insert(m) {
+                    let mut p = path.clone();
+                    p.push(m);
+                    stack.push((m, p));
+                }
+            }
+        }
+        None
+    }
+
+    /// Drops units of hosts outside `limit`, remembering the ones that were predecessors.
+    fn restrict(&mut self, limit: &[String]) {
+        let outside = |n: &Node| matches!(n, Node::Unit { host, .. } if !limit.contains(host));
+        let mut assumed = Vec::new();
+        for e in self.g.edge_references() {
+            let (a, b) = (&self.g[e.source()], &self.g[e.target()]);
+            if outside(a) && !outside(b) && !assumed.contains(&a.to_string()) {
+                assumed.push(a.to_string());
+            }
+        }
+        self.g.retain_nodes(|g, n| !outside(&g[n]));
+        self.units = self
+            .g
+            .node_indices()
+            .filter_map(|n| match &self.g[n] {
+                Node::Unit { host, role, .. } => Some(((host.clone(), role.clone()), n)),
+                _ => None,
+            })
+            .collect();
+        self.assumed = assumed;
+    }
+
+    /// Nodes grouped by wave: wave k runs after everything in waves < k it depends on.
+    pub fn waves(&self) -> Vec<Vec<NodeIndex>> {
+        let order = petgraph::algo::toposort(&self.g, None).unwrap_or_default();
+        let mut level = vec![0usize; self.g.node_count()];
+        for n in &order {
+            for m in self.g.neighbors_directed(*n, Direction::Outgoing) {
+                level[m.index()] = level[m.index()].max(level[n.index()] + 1);
+            }
+        }
+        let mut waves: Vec<Vec<NodeIndex>> = Vec::new();
+        for n in order {
+            let l = level[n.index()];
+            if waves.len() <= l {
+                waves.resize(l + 1, Vec::new());
+            }
+            waves[l].push(n);
+        }
+        waves
+    }
+
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        for (i, wave) in self.waves().iter().enumerate() {
+            out.push_str(&format!("wave {}:\n", i + 1));
+            for n in wave {
+                let preds: Vec<String> = self.g.neighbors_directed(*n, Direction::Incoming).map(|p| self.g[p].to_string()).collect();
+                if preds.is_empty() {
+                    out.push_str(&format!("  {}\n", self.g[*n]));
+                } else {
+                    out.push_str(&format!("  {}  ← {}\n", self.g[*n], preds.join(", ")));
+                }
+            }
+        }
+        out
+    }
+
+    pub fn to_dot(&self) -> String {
+        let mut out = String::from("digraph rigger {\n  rankdir=LR;\n  node [shape=box, fontname=\"monospace\"];\n");
+        let mut hosts: IndexMap<String, Vec<NodeIndex>> = IndexMap::new();
+        for n in self.g.node_indices() {
+            if let Node::Unit { host, .. } = &self.g[n] {
+                hosts.entry(host.clone()).or_default().push(n);
+            } else {
+                out.push_str(&format!("  n{} [label=\"{}\", shape=diamond];\n", n.index(), self.g[n]));
+            }
+        }
+        for (h, nodes) in hosts {
+            out.push_str(&format!("  subgraph \"cluster_{h}\" {{\n    label=\"{h}\";\n"));
+            for n in nodes {
+                if let Node::Unit { role, .. } = &self.g[n] {
+                    out.push_str(&format!("    n{} [label=\"{role}\"];\n", n.index()));
+                }
+            }
+            out.push_str("  }\n");
+        }
+        for e in self.g.edge_references() {
+            let style = match e.weight() {
+                Why::Requires(_) => "",
+                Why::After(_) => " [style=dashed]",
+                Why::Serial(_) => " [style=dotted]",
+            };
+            out.push_str(&format!("  n{} -> n{}{style};\n", e.source().index(), e.target().index()));
+        }
+        out.push_str("}\n");
+        out
+    }
+}

@@ -1,0 +1,218 @@
+//! Roles: `roles/<name>/role.yaml` plus its `templates/` and `files/`.
+//! Loading checks everything that can be checked without a host: the shape
+//! of every resource, that notified handlers exist, that templates exist.
+
+use crate::error::{Error, Location, Result};
+use crate::resource::spec::{Decl, Spec};
+use crate::source::{Source, Vars};
+use indexmap::IndexMap;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum AfterSpec {
+    Name(String),
+    Role { role: String },
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RoleFile {
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    requires: Vec<String>,
+    #[serde(default)]
+    after: Vec<AfterSpec>,
+    #[serde(default)]
+    defaults: Vars,
+    #[serde(default)]
+    resources: Vec<Decl>,
+    #[serde(default)]
+    handlers: IndexMap<String, Decl>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Role {
+    pub name: String,
+    pub dir: PathBuf,
+    pub source: Source,
+    pub description: Option<String>,
+    /// Roles converged first on the same host.
+    pub requires: Vec<String>,
+    /// Roles converged first on every host that carries them.
+    pub after: Vec<String>,
+    pub defaults: Vars,
+    pub resources: Vec<(Decl, Spec)>,
+    pub handlers: IndexMap<String, Spec>,
+}
+
+impl Role {
+    pub fn load(roles_dir: &Path, name: &str) -> Result<Self> {
+        let dir = roles_dir.join(name);
+        let file = dir.join("role.yaml");
+        let source = Source::read(&file)?;
+        let raw: RoleFile = source.parse()?;
+        let mut resources = Vec::new();
+        for (i, decl) in raw.resources.into_iter().enumerate() {
+            let spec = decl.spec().map_err(|m| Error::at(item_location(&source, "resources", i), m))?;
+            resources.push((decl, spec));
+        }
+        let mut handlers = IndexMap::new();
+        for (hname, decl) in raw.handlers {
+            let spec = decl.spec().map_err(|m| Error::at(source.locate(&hname), format!("handler `{hname}`: {m}")))?;
+            handlers.insert(hname, spec);
+        }
+        let role = Role {
+            name: name.to_string(),
+            dir,
+            source,
+            description: raw.description,
+            requires: raw.requires,
+            after: raw.after.into_iter().map(|a| match a { AfterSpec::Name(n) | AfterSpec::Role { role: n } => n }).collect(),
+            defaults: raw.defaults,
+            resources,
+            handlers,
+        };
+        role.check()?;
+        Ok(role)
+    }
+
+    /// Cross-checks inside the role: notify targets and template/file sources.
+    fn check(&self) -> Result<()> {
+        for (i, (_, spec)) in self.resources.iter().enumerate() {
+            for n in notify_of(spec) {
+                if !self.handlers.contains_key(n) {
+                    let known: Vec<&str> = self.handlers.keys().map(String::as_str).collect();
+                    return Err(Error::at_with_help(
+                        Location::of_token_after(&self.source.path, &self.source.text, n, item_location(&self.source, "resources", i).line),
+                        format!("resource notifies handler `{n}`, which role `{}` does not define", self.name),
+                        if known.is_empty() { "this role has no `handlers:`".to_string() } else { format!("handlers here: {}", known.join(", ")) },
+                    ));
+                }
+            }
+            let (src, sub) = match spec {
+                Spec::Template(t) => (Some(&t.src), "templates"),
+                Spec::File(f) => (f.src.as_ref(), "files"),
+                Spec::AptRepository(r) => (r.key_src.as_ref(), "files"),
+                _ => (None, ""),
+            };
+            if let Some(src) = src.filter(|s| !s.contains("{{")) {
+                if !self.dir.join(sub).join(src).is_file() {
+                    return Err(Error::at(
+                        Location::of_token_after(&self.source.path, &self.source.text, src, item_location(&self.source, "resources", i).line),
+                        format!("{} `{src}` not found in {}", &sub[..sub.len() - 1], self.dir.join(sub).display()),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub fn template_path(&self, src: &str) -> PathBuf {
+        self.dir.join("templates").join(src)
+    }
+
+    pub fn file_path(&self, src: &str) -> PathBuf {
+        self.dir.join("files").join(src)
+    }
+
+    /// Where `requires`/`after` name `other`, for cycle and missing-role messages.
+    pub fn locate(&self, token: &str) -> Location {
+        self.source.locate(token)
+    }
+}
+
+fn notify_of(spec: &Spec) -> Vec<&String> {
+    let n = match spec {
+        Spec::Package(s) => &s.notify,
+        Spec::File(s) => &s.notify,
+        Spec::Directory(s) => &s.notify,
+        Spec::Template(s) => &s.notify,
+        Spec::Service(s) => &s.notify,
+        Spec::Command(s) => &s.notify,
+        Spec::Line(s) => &s.notify,
+        Spec::Sysctl(s) => &s.notify,
+        Spec::AptRepository(s) => &s.notify,
+        Spec::User(_) | Spec::Group(_) => return vec![],
+    };
+    n.0.iter().collect()
+}
+
+/// The line of the `index`-th item of the top-level list `key`.
+pub fn item_location(src: &Source, key: &str, index: usize) -> Location {
+    let lines: Vec<&str> = src.text.lines().collect();
+    let Some(start) = lines.iter().position(|l| l.starts_with(&format!("{key}:"))) else {
+        return Location::new(&src.path, &src.text, 1, 1);
+    };
+    let mut indent: Option<usize> = None;
+    let mut n = 0;
+    for (i, l) in lines.iter().enumerate().skip(start + 1) {
+        let t = l.trim_start();
+        if t.is_empty() || t.starts_with('#') {
+            continue;
+        }
+        let ind = l.len() - t.len();
+        if ind == 0 && !t.starts_with('-') {
+            break;
+        }
+        if t.starts_with("- ") || t == "-" {
+            if indent.is_none() {
+                indent = Some(ind);
+            }
+            if Some(ind) == indent {
+                if n == index {
+                    return Location::new(&src.path, &src.text, i + 1, ind + 3);
+                }
+                n += 1;
+            }
+        }
+    }
+    Location::new(&src.path, &src.text, start + 1, 1)
+}
+
+/// All roles a site needs: those it binds and, recursively, those they require.
+#[derive(Debug, Default)]
+pub struct Roles {
+    pub dir: PathBuf,
+    pub roles: IndexMap<String, Role>,
+}
+
+impl Roles {
+    pub fn new(dir: &Path) -> Self {
+        Roles { dir: dir.to_path_buf(), roles: IndexMap::new() }
+    }
+
+    /// Loads `name` and what it requires; `referrer` says where it was named, for the error.
+    pub fn load(&mut self, name: &str, referrer: &dyn Fn() -> Location) -> Result<()> {
+        if self.roles.contains_key(name) {
+            return Ok(());
+        }
+        let file = self.dir.join(name).join("role.yaml");
+        if !file.is_file() {
+            let mut known: Vec<String> = std::fs::read_dir(&self.dir)
+                .map(|rd| rd.filter_map(|e| e.ok()).filter(|e| e.path().join("role.yaml").is_file()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+                .unwrap_or_default();
+            known.sort();
+            return Err(Error::at_with_help(
+                referrer(),
+                format!("role `{name}` not found: no {}", file.display()),
+                format!("roles in {}: {}", self.dir.display(), if known.is_empty() { "none".into() } else { known.join(", ") }),
+            ));
+        }
+        let role = Role::load(&self.dir, name)?;
+        let requires = role.requires.clone();
+        let after = role.after.clone();
+        let src = role.source.clone();
+        self.roles.insert(name.to_string(), role);
+        for r in requires.iter().chain(&after) {
+            self.load(r, &|| src.locate(r))?;
+        }
+        Ok(())
+    }
+
+    pub fn get(&self, name: &str) -> &Role {
+        &self.roles[name]
+    }
+}

@@ -1,0 +1,155 @@
+//! `site.yaml`: which roles run on which hosts. Declarative: the graph, not
+//! the order of entries, decides what runs when.
+
+use crate::error::{Error, Location, Result};
+use crate::source::{Source, Vars};
+use serde::de::{self, Deserializer};
+use serde::Deserialize;
+use std::path::Path;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Binding {
+    /// A host pattern: names, groups, globs, `,`/`:` separated.
+    pub hosts: String,
+    pub roles: Vec<String>,
+    /// Rolling: how many hosts of this binding converge at a time.
+    #[serde(default)]
+    pub serial: Option<Serial>,
+    /// Stop further batches when more than this share of a batch's hosts failed.
+    #[serde(default)]
+    pub max_fail_percentage: Option<u8>,
+    /// A command that must succeed on every host of a batch before the next batch starts.
+    #[serde(default)]
+    pub health_check: Option<HealthCheck>,
+    /// Vars for the hosts of this binding (above inventory vars, below `-e`).
+    #[serde(default)]
+    pub vars: Vars,
+    /// Run every step through `sudo -n` (overrides `ansible_become`).
+    #[serde(default, rename = "become")]
+    pub become_: Option<bool>,
+    #[serde(skip)]
+    pub line: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Serial {
+    Count(usize),
+    Percent(u8),
+}
+
+impl Serial {
+    /// Batch size for `n` hosts (at least 1).
+    pub fn batch_size(self, n: usize) -> usize {
+        match self {
+            Serial::Count(c) => c.max(1),
+            Serial::Percent(p) => ((n * p as usize) / 100).max(1),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Serial {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            N(u64),
+            S(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::N(0) => Err(de::Error::custom("serial must be at least 1")),
+            Raw::N(n) => Ok(Serial::Count(n as usize)),
+            Raw::S(s) => {
+                let p = s
+                    .strip_suffix('%')
+                    .and_then(|p| p.trim().parse::<u8>().ok())
+                    .filter(|p| (1..=100).contains(p))
+                    .ok_or_else(|| de::Error::custom(format!("serial must be a number or a percentage like \"50%\", not {s:?}")))?;
+                Ok(Serial::Percent(p))
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthCheck {
+    /// Shell command run on each host of the batch; exit 0 means healthy.
+    pub cmd: String,
+    #[serde(default = "default_retries")]
+    pub retries: u32,
+    /// Seconds between tries.
+    #[serde(default = "default_delay")]
+    pub delay: f64,
+}
+
+fn default_retries() -> u32 {
+    10
+}
+fn default_delay() -> f64 {
+    1.0
+}
+
+#[derive(Debug, Clone)]
+pub struct Site {
+    pub bindings: Vec<Binding>,
+    pub source: Source,
+}
+
+impl Site {
+    pub fn load(path: &Path) -> Result<Self> {
+        let source = Source::read(path)?;
+        let mut bindings: Vec<Binding> = source.parse::<Option<Vec<Binding>>>()?.unwrap_or_default();
+        // Remember where each binding starts, so later errors can point at it.
+        let starts: Vec<usize> = source
+            .text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| l.trim_start().starts_with("- "))
+            .filter(|(_, l)| l.starts_with("- "))
+            .map(|(i, _)| i + 1)
+            .collect();
+        for (i, b) in bindings.iter_mut().enumerate() {
+            b.line = starts.get(i).copied().unwrap_or(1);
+            if b.roles.is_empty() {
+                return Err(Error::at(Location::new(&source.path, &source.text, b.line, 1), "this binding lists no roles"));
+            }
+        }
+        Ok(Site { bindings, source })
+    }
+
+    /// Where `token` appears in binding `index`, for messages.
+    pub fn locate(&self, index: usize, token: &str) -> Location {
+        let after = self.bindings.get(index).map(|b| b.line).unwrap_or(1);
+        Location::of_token_after(&self.source.path, &self.source.text, token, after)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<Site> {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("site.yaml");
+        std::fs::write(&p, text).unwrap();
+        Site::load(&p)
+    }
+
+    #[test]
+    fn serial_forms() {
+        let s = load("- hosts: lb\n  roles: [a]\n  serial: 1\n- hosts: web\n  roles: [b]\n  serial: \"50%\"\n").unwrap();
+        assert_eq!(s.bindings[0].serial, Some(Serial::Count(1)));
+        assert_eq!(s.bindings[1].serial, Some(Serial::Percent(50)));
+        assert_eq!(s.bindings[1].line, 4);
+        assert_eq!(Serial::Percent(50).batch_size(5), 2);
+        assert_eq!(Serial::Percent(10).batch_size(5), 1);
+    }
+
+    #[test]
+    fn unknown_key_is_located() {
+        let e = load("- hosts: lb\n  rolez: [a]\n").unwrap_err().to_string();
+        assert!(e.contains("unknown field `rolez`"), "{e}");
+        assert!(e.contains("site.yaml:2:3"), "{e}");
+    }
+}

@@ -1,0 +1,55 @@
+//! Reading input files. Only this module and the loaders built on it touch
+//! YAML text; everything downstream gets typed, validated data.
+
+use crate::error::{Error, Result};
+use serde::de::DeserializeOwned;
+use std::path::Path;
+
+/// A file's text, kept so later errors can quote its lines.
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub path: std::path::PathBuf,
+    pub text: String,
+}
+
+impl Source {
+    pub fn read(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        Ok(Source { path: path.to_path_buf(), text })
+    }
+
+    /// Deserializes the whole file; any error names file:line:col.
+    pub fn parse<T: DeserializeOwned>(&self) -> Result<T> {
+        if self.text.trim().is_empty() {
+            // An empty file is an empty document: serde_yaml would call it a type error.
+            return serde_yaml::from_str("{}")
+                .or_else(|_| serde_yaml::from_str("[]"))
+                .map_err(|e| Error::yaml(&self.path, &self.text, &e));
+        }
+        serde_yaml::from_str(&self.text).map_err(|e| Error::yaml(&self.path, &self.text, &e))
+    }
+
+    pub fn locate(&self, token: &str) -> crate::error::Location {
+        crate::error::Location::of_token(&self.path, &self.text, token)
+    }
+}
+
+/// Variables as JSON values: what templates see and what `--json` prints.
+pub type Vars = serde_json::Map<String, serde_json::Value>;
+
+/// Reads a vars file (YAML mapping); an empty file is no vars.
+pub fn read_vars(path: &Path) -> Result<Vars> {
+    let src = Source::read(path)?;
+    if src.text.trim().is_empty() {
+        return Ok(Vars::new());
+    }
+    let value: Option<Vars> = src.parse()?;
+    Ok(value.unwrap_or_default())
+}
+
+/// Overlays `top` onto `base`: later wins, key by key (no deep merge, like Ansible's default).
+pub fn merge_into(base: &mut Vars, top: &Vars) {
+    for (k, v) in top {
+        base.insert(k.clone(), v.clone());
+    }
+}

@@ -1,0 +1,140 @@
+//! Tera templates for config files: autoescape off, undefined variables are
+//! errors naming template, line and variable. Role templates are registered
+//! under their path (`roles/web/templates/index.html.tera`) so errors point at
+//! the real file; shared partials in `templates/` are found by bare name.
+
+use crate::error::{Error, Result};
+use crate::role::Role;
+use serde_json::Value;
+use std::path::Path;
+use tera::{Context, Kwargs, State, Tera};
+
+pub struct Renderer {
+    tera: Tera,
+}
+
+fn to_json(v: tera::Value, _: Kwargs, _: &State) -> String {
+    serde_json::to_string(&v).unwrap_or_default()
+}
+
+impl Renderer {
+    /// Loads shared partials under `root/templates` and every role's templates.
+    pub fn new<'a>(root: &Path, roles: impl IntoIterator<Item = &'a Role>) -> Result<Self> {
+        let mut tera = Tera::new();
+        tera.autoescape_on(Vec::<&str>::new());
+        tera.set_fallback_prefixes(["templates/"]).map_err(|e| Error::Template(e.to_string()))?;
+        tera.register_filter("json", to_json);
+        let mut files: Vec<(String, String)> = Vec::new();
+        collect(&root.join("templates"), root, &mut files)?;
+        for role in roles {
+            collect(&role.dir.join("templates"), root, &mut files)?;
+        }
+        tera.add_raw_templates(files).map_err(|e| Error::Template(e.to_string()))?;
+        Ok(Renderer { tera })
+    }
+
+    /// A variable every template sees (`groups`, `hosts`).
+    pub fn set_global(&mut self, key: &str, v: &Value) {
+        self.tera.global_context().insert(key.to_string(), v);
+    }
+
+    /// The name a role template is registered under.
+    pub fn name_of(root: &Path, path: &Path) -> String {
+        path.strip_prefix(root).unwrap_or(path).to_string_lossy().into_owned()
+    }
+
+    pub fn render_file(&self, name: &str, ctx: &Context) -> Result<String, String> {
+        self.tera.render(name, ctx).map_err(|e| e.to_string())
+    }
+
+    /// Renders a string field; plain strings pass through untouched.
+    pub fn render_str(&self, s: &str, ctx: &Context) -> Result<String, String> {
+        if !s.contains("{{") && !s.contains("{%") {
+            return Ok(s.to_string());
+        }
+        self.tera.render_str(s, ctx, false).map_err(|e| e.to_string())
+    }
+
+    /// Evaluates a `when:` expression.
+    pub fn eval_bool(&self, expr: &str, ctx: &Context) -> Result<bool, String> {
+        let out = self.tera.render_str(&format!("{{% if {expr} %}}true{{% else %}}false{{% endif %}}"), ctx, false).map_err(|e| e.to_string())?;
+        Ok(out == "true")
+    }
+
+    /// Renders every string inside a JSON value (a resource spec).
+    pub fn render_value(&self, v: &mut Value, ctx: &Context) -> Result<(), String> {
+        match v {
+            Value::String(s) => {
+                let rendered = self.render_str(s, ctx)?;
+                *s = rendered;
+            }
+            Value::Array(a) => {
+                for x in a {
+                    self.render_value(x, ctx)?;
+                }
+            }
+            Value::Object(m) => {
+                for (_, x) in m.iter_mut() {
+                    self.render_value(x, ctx)?;
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+fn collect(dir: &Path, root: &Path, out: &mut Vec<(String, String)>) -> Result<()> {
+    let Ok(rd) = std::fs::read_dir(dir) else { return Ok(()) };
+    let mut entries: Vec<_> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            collect(&p, root, out)?;
+        } else {
+            let text = std::fs::read_to_string(&p).map_err(|e| Error::io(&p, e))?;
+            out.push((Renderer::name_of(root, &p), text));
+        }
+    }
+    Ok(())
+}
+
+/// A template context from vars plus the extras every template sees.
+pub fn context(vars: &serde_json::Map<String, Value>) -> Context {
+    let mut ctx = Context::new();
+    for (k, v) in vars {
+        ctx.insert(k.clone(), v);
+    }
+    ctx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn undefined_variable_names_template_line_and_variable() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(d.path().join("templates")).unwrap();
+        std::fs::write(d.path().join("templates/a.tera"), "ok\nport {{ prot }}\n").unwrap();
+        let r = Renderer::new(d.path(), []).unwrap();
+        let mut vars = serde_json::Map::new();
+        vars.insert("port".into(), 80.into());
+        let e = r.render_file("templates/a.tera", &context(&vars)).unwrap_err();
+        assert!(e.contains("Variable `prot` is not defined"), "{e}");
+        assert!(e.contains("templates/a.tera:2:9"), "{e}");
+    }
+
+    #[test]
+    fn no_html_escaping_and_when_expressions() {
+        let d = tempfile::tempdir().unwrap();
+        let r = Renderer::new(d.path(), []).unwrap();
+        let mut vars = serde_json::Map::new();
+        vars.insert("acl".into(), "path_beg /a && <b>".into());
+        vars.insert("n".into(), 3.into());
+        let ctx = context(&vars);
+        assert_eq!(r.render_str("{{ acl }}", &ctx).unwrap(), "path_beg /a && <b>");
+        assert!(r.eval_bool("n > 2", &ctx).unwrap());
+        assert!(!r.eval_bool("n == 2", &ctx).unwrap());
+    }
+}

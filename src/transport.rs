@@ -1,0 +1,268 @@
+//! The only module that touches the network. One multiplexed SSH master per
+//! host (openssh native-mux): the handshake is paid once, and every script
+//! after that is one channel — one round trip — counted per host.
+//! `ansible_connection: local` runs the same scripts with the local `sh`.
+
+use crate::source::Vars;
+use openssh::{KnownHosts, SessionBuilder};
+use serde_json::Value;
+use std::process::Stdio;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+use tokio::io::AsyncWriteExt;
+
+#[derive(Debug, Clone, Default)]
+pub struct ConnectOptions {
+    /// Accept (and record) keys of hosts seen for the first time.
+    pub accept_new_host_keys: bool,
+    pub connect_timeout: Option<Duration>,
+}
+
+/// Where and how to reach a host, from Ansible's connection vars.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Target {
+    pub name: String,
+    pub address: String,
+    pub port: Option<u16>,
+    pub user: Option<String>,
+    pub key: Option<String>,
+    pub known_hosts_file: Option<String>,
+    pub strict: Option<bool>,
+    pub jump: Option<String>,
+    pub local: bool,
+    pub become_: bool,
+    pub become_user: Option<String>,
+}
+
+fn var_str(vars: &Vars, k: &str) -> Option<String> {
+    match vars.get(k)? {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+fn truthy(v: Option<&Value>) -> bool {
+    match v {
+        Some(Value::Bool(b)) => *b,
+        Some(Value::String(s)) => matches!(s.to_ascii_lowercase().as_str(), "yes" | "true" | "1" | "on"),
+        Some(Value::Number(n)) => n.as_u64() == Some(1),
+        _ => false,
+    }
+}
+
+impl Target {
+    pub fn from_vars(name: &str, vars: &Vars) -> Result<Self, String> {
+        let port = match vars.get("ansible_port").or_else(|| vars.get("ansible_ssh_port")) {
+            None => None,
+            Some(v) => {
+                let s = var_str(vars, if vars.contains_key("ansible_port") { "ansible_port" } else { "ansible_ssh_port" }).unwrap_or_default();
+                Some(s.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| format!("ansible_port {v} is not a port number (1-65535)"))?)
+            }
+        };
+        let mut t = Target {
+            name: name.to_string(),
+            address: var_str(vars, "ansible_host").or_else(|| var_str(vars, "ansible_ssh_host")).unwrap_or_else(|| name.to_string()),
+            port,
+            user: var_str(vars, "ansible_user").or_else(|| var_str(vars, "ansible_ssh_user")),
+            key: var_str(vars, "ansible_ssh_private_key_file"),
+            known_hosts_file: None,
+            strict: None,
+            jump: None,
+            local: var_str(vars, "ansible_connection").as_deref() == Some("local"),
+            become_: truthy(vars.get("ansible_become")),
+            become_user: var_str(vars, "ansible_become_user"),
+        };
+        for k in ["ansible_ssh_common_args", "ansible_ssh_extra_args"] {
+            if let Some(args) = var_str(vars, k) {
+                t.apply_ssh_args(&args)?;
+            }
+        }
+        Ok(t)
+    }
+
+    /// Understands the ssh options inventories commonly carry; anything else is refused, not ignored.
+    fn apply_ssh_args(&mut self, args: &str) -> Result<(), String> {
+        let words: Vec<&str> = args.split_whitespace().collect();
+        let mut i = 0;
+        while i < words.len() {
+            let (flag, val) = match words[i] {
+                "-o" | "-J" => {
+                    i += 1;
+                    (words[i - 1], words.get(i).copied().ok_or("ssh option without a value")?)
+                }
+                w if w.starts_with("-o") => ("-o", &w[2..]),
+                w if w.starts_with("-J") => ("-J", &w[2..]),
+                w => return Err(format!("unsupported ssh argument `{w}` (rigger understands -o Key=Value and -J)")),
+            };
+            i += 1;
+            if flag == "-J" {
+                self.jump = Some(val.to_string());
+                continue;
+            }
+            let (k, v) = val.split_once('=').ok_or_else(|| format!("ssh option `{val}` needs Key=Value"))?;
+            match k.to_ascii_lowercase().as_str() {
+                "userknownhostsfile" => self.known_hosts_file = Some(v.to_string()),
+                "stricthostkeychecking" => self.strict = Some(!matches!(v.to_ascii_lowercase().as_str(), "no" | "off" | "accept-new")),
+                "proxyjump" => self.jump = Some(v.to_string()),
+                other => return Err(format!("unsupported ssh option `{other}` (use ~/.ssh/config for it)")),
+            }
+        }
+        Ok(())
+    }
+
+    /// The remote command that runs a script fed on stdin.
+    fn shell(&self) -> String {
+        match (self.become_, &self.become_user) {
+            (false, _) => "sh -s".into(),
+            (true, None) => "sudo -n sh -s".into(),
+            (true, Some(u)) => format!("sudo -n -u {} sh -s", crate::shell::quote(u)),
+        }
+    }
+}
+
+pub struct Output {
+    pub stdout: String,
+    pub stderr: String,
+    pub code: Option<i32>,
+}
+
+enum Kind {
+    Ssh(openssh::Session),
+    Local,
+}
+
+pub struct Connection {
+    kind: Kind,
+    pub target: Target,
+    round_trips: AtomicUsize,
+}
+
+impl Connection {
+    pub async fn open(target: &Target, opts: &ConnectOptions) -> Result<Self, String> {
+        if target.local {
+            return Ok(Connection { kind: Kind::Local, target: target.clone(), round_trips: AtomicUsize::new(0) });
+        }
+        let mut b = SessionBuilder::default();
+        b.control_directory(std::env::temp_dir());
+        b.connect_timeout(opts.connect_timeout.unwrap_or(Duration::from_secs(10)));
+        b.server_alive_interval(Duration::from_secs(15));
+        if let Some(u) = &target.user {
+            b.user(u.clone());
+        }
+        if let Some(p) = target.port {
+            b.port(p);
+        }
+        if let Some(k) = &target.key {
+            b.keyfile(k);
+        }
+        if let Some(f) = &target.known_hosts_file {
+            b.user_known_hosts_file(f);
+        }
+        if let Some(j) = &target.jump {
+            b.jump_hosts(j.split(','));
+        }
+        let check = if opts.accept_new_host_keys || target.strict == Some(false) { KnownHosts::Add } else { KnownHosts::Strict };
+        b.known_hosts_check(check);
+        let session = b.connect_mux(&target.address).await.map_err(|e| explain_connect_error(target, &e))?;
+        Ok(Connection { kind: Kind::Ssh(session), target: target.clone(), round_trips: AtomicUsize::new(0) })
+    }
+
+    pub fn round_trips(&self) -> usize {
+        self.round_trips.load(Ordering::Relaxed)
+    }
+
+    /// Sends `script` to the host's sh on stdin: one round trip.
+    pub async fn run(&self, script: &str) -> Result<Output, String> {
+        self.round_trips.fetch_add(1, Ordering::Relaxed);
+        let shell = self.target.shell();
+        let out = match &self.kind {
+            Kind::Local => {
+                let mut child = tokio::process::Command::new("sh")
+                    .arg("-c")
+                    .arg(&shell)
+                    .stdin(Stdio::piped())
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .map_err(|e| format!("cannot start sh: {e}"))?;
+                let mut stdin = child.stdin.take().ok_or("no stdin")?;
+                stdin.write_all(script.as_bytes()).await.map_err(|e| format!("cannot send the script: {e}"))?;
+                drop(stdin);
+                child.wait_with_output().await.map_err(|e| e.to_string())?
+            }
+            Kind::Ssh(s) => {
+                let mut child = s
+                    .raw_command(&shell)
+                    .stdin(openssh::Stdio::piped())
+                    .stdout(openssh::Stdio::piped())
+                    .stderr(openssh::Stdio::piped())
+                    .spawn()
+                    .await
+                    .map_err(|e| format!("lost the connection: {e}"))?;
+                let mut stdin = child.stdin().take().ok_or("no stdin")?;
+                stdin.write_all(script.as_bytes()).await.map_err(|e| format!("cannot send the script: {e}"))?;
+                stdin.shutdown().await.ok();
+                drop(stdin);
+                child.wait_with_output().await.map_err(|e| format!("lost the connection: {e}"))?
+            }
+        };
+        Ok(Output { stdout: String::from_utf8_lossy(&out.stdout).into_owned(), stderr: String::from_utf8_lossy(&out.stderr).into_owned(), code: out.status.code() })
+    }
+
+    pub async fn close(self) {
+        if let Kind::Ssh(s) = self.kind {
+            let _ = s.close().await;
+        }
+    }
+}
+
+fn explain_connect_error(t: &Target, e: &openssh::Error) -> String {
+    let mut detail = e.to_string();
+    let mut src: Option<&dyn std::error::Error> = std::error::Error::source(e);
+    while let Some(s) = src {
+        detail.push_str(&format!(": {s}"));
+        src = s.source();
+    }
+    let detail = detail.trim().replace('\n', " ");
+    let dest = format!("{}{}:{}", t.user.as_ref().map(|u| format!("{u}@")).unwrap_or_default(), t.address, t.port.unwrap_or(22));
+    let hint = if detail.contains("Host key verification failed") || detail.contains("REMOTE HOST IDENTIFICATION HAS CHANGED") {
+        "the host key is unknown or has changed; check it, add it to known_hosts, or pass --accept-new-host-keys for a first contact"
+    } else if detail.contains("Permission denied") {
+        "authentication failed; check ansible_user and ansible_ssh_private_key_file"
+    } else if detail.contains("timed out") || detail.contains("No route") || detail.contains("refused") {
+        "is the host up and is sshd listening?"
+    } else {
+        "check that `ssh` to this address works from here"
+    };
+    format!("unreachable: cannot connect to {dest}: {detail} ({hint})")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(y: &str) -> Vars {
+        serde_yaml::from_str(y).unwrap()
+    }
+
+    #[test]
+    fn ansible_connection_vars() {
+        let t = Target::from_vars("h1", &vars("ansible_host: 10.77.0.11\nansible_port: 2222\nansible_user: deploy\nansible_become: yes\nansible_ssh_common_args: '-o UserKnownHostsFile=/x/known -o StrictHostKeyChecking=yes -J jump'\n")).unwrap();
+        assert_eq!(t.address, "10.77.0.11");
+        assert_eq!(t.port, Some(2222));
+        assert!(t.become_);
+        assert_eq!(t.known_hosts_file.as_deref(), Some("/x/known"));
+        assert_eq!(t.strict, Some(true));
+        assert_eq!(t.jump.as_deref(), Some("jump"));
+        assert_eq!(t.shell(), "sudo -n sh -s");
+    }
+
+    #[test]
+    fn bad_port_and_unknown_ssh_option_are_errors() {
+        assert!(Target::from_vars("h", &vars("ansible_port: 99999")).unwrap_err().contains("not a port"));
+        assert!(Target::from_vars("h", &vars("ansible_port: abc")).is_err());
+        assert!(Target::from_vars("h", &vars("ansible_ssh_common_args: '-o Ciphers=x'")).unwrap_err().contains("unsupported"));
+    }
+}
