@@ -206,6 +206,9 @@ impl Graph {
             }
             waves[l].push(n);
         }
+        for w in &mut waves {
+            w.sort_by_key(|n| self.g[*n].to_string());
+        }
         waves
     }
 
