@@ -318,7 +318,7 @@ fn run_site(site: &PathBuf, common: &Common, style: Style, apply: bool, yes: boo
             if apply && planned.failed {
                 warnings.push("nothing was applied: fix the errors above first".into());
                 eprintln!("{} nothing was applied: fix the errors above first", style_err(&style));
-            } else if planned.changes == 0 {
+            } else if planned.changes == 0 && !planned.failed {
                 out.info("no changes: every host is in sync\n");
             }
             emit(&planned, &warnings);

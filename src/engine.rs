@@ -55,7 +55,7 @@ impl Project {
     pub fn load(s: &Settings) -> Result<Self> {
         let inv = Inventory::load(&s.inventory)?;
         let site = Site::load(&s.site)?;
-        let root = s.site.parent().filter(|p| !p.as_os_str().is_empty()).map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+        let root = s.site.parent().map(Path::to_path_buf).unwrap_or_default();
         let mut roles = Roles::new(&root.join("roles"));
         for (i, b) in site.bindings.iter().enumerate() {
             for r in &b.roles {

@@ -115,6 +115,8 @@ impl Error {
     pub fn yaml(file: &Path, src: &str, err: &serde_yaml::Error) -> Self {
         let full = err.to_string();
         let message = strip_yaml_position(&full);
+        // serde_yaml names the top-level document `.`: `.[0]: …` reads better as `[0]: …`.
+        let message = message.strip_prefix('.').map(str::to_string).unwrap_or(message);
         let (line, col) = err.location().map(|l| (l.line(), l.column())).unwrap_or((1, 1));
         Error::at(Location::new(file, src, line, col), message)
     }

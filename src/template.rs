@@ -13,6 +13,12 @@ pub struct Renderer {
     tera: Tera,
 }
 
+/// Tera's report starts with its own `error: `; ours already says so.
+fn tidy(e: tera::Error) -> String {
+    let s = e.to_string();
+    s.strip_prefix("error: ").unwrap_or(&s).to_string()
+}
+
 fn to_json(v: tera::Value, _: Kwargs, _: &State) -> String {
     serde_json::to_string(&v).unwrap_or_default()
 }
@@ -29,7 +35,7 @@ impl Renderer {
         for role in roles {
             collect(&role.dir.join("templates"), root, &mut files)?;
         }
-        tera.add_raw_templates(files).map_err(|e| Error::Template(e.to_string()))?;
+        tera.add_raw_templates(files).map_err(|e| Error::Template(tidy(e)))?;
         Ok(Renderer { tera })
     }
 
@@ -44,7 +50,7 @@ impl Renderer {
     }
 
     pub fn render_file(&self, name: &str, ctx: &Context) -> Result<String, String> {
-        self.tera.render(name, ctx).map_err(|e| e.to_string())
+        self.tera.render(name, ctx).map_err(tidy)
     }
 
     /// Renders a string field; plain strings pass through untouched.
@@ -52,12 +58,12 @@ impl Renderer {
         if !s.contains("{{") && !s.contains("{%") {
             return Ok(s.to_string());
         }
-        self.tera.render_str(s, ctx, false).map_err(|e| e.to_string())
+        self.tera.render_str(s, ctx, false).map_err(tidy)
     }
 
     /// Evaluates a `when:` expression.
     pub fn eval_bool(&self, expr: &str, ctx: &Context) -> Result<bool, String> {
-        let out = self.tera.render_str(&format!("{{% if {expr} %}}true{{% else %}}false{{% endif %}}"), ctx, false).map_err(|e| e.to_string())?;
+        let out = self.tera.render_str(&format!("{{% if {expr} %}}true{{% else %}}false{{% endif %}}"), ctx, false).map_err(tidy)?;
         Ok(out == "true")
     }
 

@@ -1,0 +1,127 @@
+//! Offline CLI tests: drive the real binary in a temp project and pin what it
+//! prints. No host is contacted (hosts point at an address nothing uses,
+//! and none of these commands connect).
+
+use std::path::Path;
+use std::process::Command;
+
+fn project() -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    let w = |rel: &str, text: &str| {
+        let p = d.path().join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    };
+    w("inventory/hosts.yaml", "all:\n  children:\n    lb:\n      hosts:\n        lb1: { ansible_host: 10.77.0.91 }\n    web:\n      hosts:\n        web1: { ansible_host: 10.77.0.92 }\n");
+    w("site.yaml", "- hosts: web\n  roles: [app]\n- hosts: lb\n  roles: [proxy]\n");
+    w("roles/app/role.yaml", "defaults:\n  port: 8080\nresources:\n  - template: { src: app.conf.tera, dest: /etc/app.conf, notify: restart app }\nhandlers:\n  restart app: { service: { name: app, state: restarted } }\n");
+    w("roles/app/templates/app.conf.tera", "port = {{ port }}\n");
+    w("roles/proxy/role.yaml", "after: [app]\nresources:\n  - template: { src: proxy.conf.tera, dest: /etc/proxy.conf }\n");
+    w("roles/proxy/templates/proxy.conf.tera", "{% for h in groups.web %}server {{ h }} {{ hosts[h].ansible_host }}:{{ hosts[h].port }}\n{% endfor %}");
+    d
+}
+
+fn rigger(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_rigger")).args(args).current_dir(dir).env("NO_COLOR", "1").output().unwrap();
+    (out.status.code().unwrap(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+}
+
+#[test]
+fn check_renders_everything_offline() {
+    let d = project();
+    let (code, out, err) = rigger(d.path(), &["check"]);
+    assert_eq!((code, out.as_str(), err.as_str()), (0, "ok: 2 units on 2 hosts, every template rendered\n", ""));
+}
+
+#[test]
+fn graph_orders_cross_host() {
+    let d = project();
+    let (code, out, _) = rigger(d.path(), &["graph"]);
+    assert_eq!(code, 0);
+    assert_eq!(out, "wave 1:\n  app@web1\nwave 2:\n  proxy@lb1  ← app@web1\n");
+    let (_, dot, _) = rigger(d.path(), &["graph", "--dot"]);
+    assert!(dot.starts_with("digraph rigger {") && dot.contains("style=dashed"), "{dot}");
+}
+
+#[test]
+fn cycle_is_reported_with_the_whole_path() {
+    let d = project();
+    std::fs::write(d.path().join("roles/app/role.yaml"), "requires: [base]\nresources: []\n").unwrap();
+    std::fs::create_dir_all(d.path().join("roles/base")).unwrap();
+    std::fs::write(d.path().join("roles/base/role.yaml"), "requires: [app]\n").unwrap();
+    let (code, out, err) = rigger(d.path(), &["check"]);
+    assert_eq!(code, 1);
+    assert_eq!(out, "");
+    assert_eq!(
+        err,
+        "error: dependency cycle: base@web1 → app@web1 → base@web1\n  app@web1 requires base@web1 (declared at roles/app/role.yaml:1:12)\n  base@web1 requires app@web1 (declared at roles/base/role.yaml:1:12)\n"
+    );
+}
+
+#[test]
+fn unknown_key_points_at_the_line() {
+    let d = project();
+    std::fs::write(d.path().join("site.yaml"), "- hosts: web\n  roles: [app]\n  seriel: 1\n").unwrap();
+    let (code, _, err) = rigger(d.path(), &["check"]);
+    assert_eq!(code, 1);
+    assert_eq!(err, "error: [0]: unknown field `seriel`, expected one of `hosts`, `roles`, `serial`, `max_fail_percentage`, `health_check`, `vars`, `become`\n  --> site.yaml:3:3\n   |\n 3 |   seriel: 1\n   |   ^\n");
+}
+
+#[test]
+fn missing_role_lists_the_known_ones() {
+    let d = project();
+    std::fs::write(d.path().join("site.yaml"), "- hosts: web\n  roles: [app, nope]\n").unwrap();
+    let (code, _, err) = rigger(d.path(), &["check"]);
+    assert_eq!(code, 1);
+    assert!(err.starts_with("error: role `nope` not found: no roles/nope/role.yaml\n  --> site.yaml:2:16\n"), "{err}");
+    assert!(err.contains("= help: roles in roles: app, proxy"), "{err}");
+}
+
+#[test]
+fn unknown_host_pattern_is_an_error() {
+    let d = project();
+    std::fs::write(d.path().join("site.yaml"), "- hosts: webz\n  roles: [app]\n").unwrap();
+    let (code, _, err) = rigger(d.path(), &["check"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("`webz` is neither a host nor a group") && err.contains("site.yaml:1:10"), "{err}");
+}
+
+#[test]
+fn undefined_variable_names_template_line_and_host() {
+    let d = project();
+    std::fs::write(d.path().join("roles/app/templates/app.conf.tera"), "port = {{ prot }}\n").unwrap();
+    let (code, _, err) = rigger(d.path(), &["check"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("host web1: role app") && err.contains("Variable `prot` is not defined") && err.contains("roles/app/templates/app.conf.tera:1:11"), "{err}");
+}
+
+#[test]
+fn inventory_list_is_ansible_shaped() {
+    let d = project();
+    let (code, out, _) = rigger(d.path(), &["inventory", "--list"]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["web"]["hosts"], serde_json::json!(["web1"]));
+    assert_eq!(v["_meta"]["hostvars"]["lb1"]["ansible_host"], "10.77.0.91");
+}
+
+#[test]
+fn unreachable_hosts_fail_the_run_before_anything_runs() {
+    let d = project();
+    // Nothing listens on the local discard port: the connection is refused at once, on this machine.
+    let inv = d.path().join("inventory/hosts.yaml");
+    std::fs::write(&inv, "all:\n  children:\n    web:\n      hosts:\n        web1: { ansible_host: 127.0.0.1, ansible_port: 9 }\n    lb:\n      hosts:\n        lb1: { ansible_host: 127.0.0.1, ansible_port: 9 }\n").unwrap();
+    let (code, out, err) = rigger(d.path(), &["plan"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("web1: unreachable: cannot connect to 127.0.0.1:9") && !out.contains("no changes"), "{out}");
+    let (code, _, err) = rigger(d.path(), &["apply"]);
+    assert_eq!(code, 1, "{err}");
+}
+
+#[test]
+fn extra_vars_override_everything() {
+    let d = project();
+    let (code, out, _) = rigger(d.path(), &["inventory", "--host", "web1", "-e", "port=9"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("\"port\": 9"), "{out}");
+}

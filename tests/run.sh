@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Every test rigger has: unit and offline CLI tests, then the lab tests on
+# freshly started lab hosts. Installs what it needs (run as root on Debian 12).
+# Usage: tests/run.sh            (everything)
+#        LAB=0 tests/run.sh      (offline tests only)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" = 0 ] && ! command -v systemd-nspawn >/dev/null 2>&1 && [ "${LAB:-1}" = 1 ]; then
+    apt-get update -q
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q debootstrap systemd-container socat iproute2 openssh-client >/dev/null
+fi
+
+echo "== build"
+cargo build --release --locked
+
+echo "== unit and offline tests"
+cargo test --release --locked
+
+if [ "${LAB:-1}" = 1 ]; then
+    echo "== lab: fresh hosts"
+    tests/lab/lab.sh down >/dev/null 2>&1 || true
+    tests/lab/lab.sh up 4
+    trap 'tests/lab/lab.sh down >/dev/null 2>&1 || true' EXIT
+    rm -f target/lab-figures.txt
+    echo "== lab tests"
+    cargo test --release --locked --test lab -- --include-ignored --test-threads=1 --nocapture
+    echo "== figures"
+    cat target/lab-figures.txt
+fi
