@@ -60,6 +60,9 @@ pub enum Command {
     Check {
         #[arg(default_value = "site.yaml")]
         site: PathBuf,
+        /// Also write every rendered file to DIR/<host>/<path> (secrets excepted).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
         #[command(flatten)]
         common: Common,
     },
@@ -195,13 +198,13 @@ fn style_err(style: &Style) -> String {
 
 fn dispatch(cmd: &Command, style: Style) -> Result<i32, Error> {
     match cmd {
-        Command::Check { site, common } => {
+        Command::Check { site, out: render_dir, common } => {
             let out = Out { json: common.json, quiet: common.quiet };
             let project = Project::load(&settings(site, common)?)?;
             for w in &project.warnings {
                 eprintln!("{} {w}", style.paint("33", "warning:"));
             }
-            let errors = project.check();
+            let errors = project.check(render_dir.as_deref());
             let units = project.graph.units.len();
             let hosts = project.hosts().len();
             if common.json {

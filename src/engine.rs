@@ -187,12 +187,26 @@ impl Project {
     }
 
     /// `rigger check`: render every resource and template for every host, offline.
-    pub fn check(&self) -> Vec<String> {
+    /// With `out`, every rendered file is written to `out/<host>/<path>` for review or snapshots.
+    pub fn check(&self, out: Option<&Path>) -> Vec<String> {
         let mut errors = Vec::new();
         for n in self.units() {
             if let Node::Unit { host, role, .. } = &self.graph.g[n] {
-                if let Err(e) = self.prepare_unit(host, role, None, true) {
-                    errors.push(format!("host {host}: {e}"));
+                match self.prepare_unit(host, role, None, true) {
+                    Err(e) => errors.push(format!("host {host}: {e}")),
+                    Ok((prepared, _)) => {
+                        for r in prepared.iter().filter_map(|p| p.resource.as_ref()) {
+                            if let (Some(dir), Resource::File(f)) = (out, r) {
+                                if let (Some(content), false) = (&f.content, f.secret) {
+                                    let dest = dir.join(host).join(f.path.trim_start_matches('/'));
+                                    let written = dest.parent().map(std::fs::create_dir_all).transpose().and_then(|_| std::fs::write(&dest, content));
+                                    if let Err(e) = written {
+                                        errors.push(format!("cannot write {}: {e}", dest.display()));
+                                    }
+                                }
+                            }
+                        }
+                    }
                 }
                 if let Err(e) = Target::from_vars(host, &self.vars[host]) {
                     errors.push(format!("host {host}: {e}"));
