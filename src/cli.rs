@@ -101,6 +101,17 @@ pub enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Print shell completions (bash, zsh, fish, elvish, powershell) to stdout.
+    Completions {
+        shell: clap_complete::Shell,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Print the man page (roff) to stdout: `rigger man > rigger.1`.
+    Man {
+        #[command(flatten)]
+        common: Common,
+    },
     /// Hosts, groups and merged vars; --list prints JSON like `ansible-inventory --list`.
     Inventory {
         #[arg(long)]
@@ -176,6 +187,8 @@ pub fn run(cli: Cli) -> i32 {
         Command::Graph { common, .. } => (common, "graph"),
         Command::Facts { common, .. } => (common, "facts"),
         Command::Inventory { common, .. } => (common, "inventory"),
+        Command::Completions { common, .. } => (common, "completions"),
+        Command::Man { common } => (common, "man"),
     };
     let style = Style::detect(common.json, &common.color);
     match dispatch(&cli.command, style) {
@@ -277,6 +290,18 @@ fn dispatch(cmd: &Command, style: Style) -> Result<i32, Error> {
                 doc["facts"] = facts.map_err(|e| Error::host(host, e))?;
             }
             println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+            Ok(0)
+        }
+        Command::Completions { shell, .. } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(*shell, &mut cmd, "rigger", &mut std::io::stdout());
+            Ok(0)
+        }
+        Command::Man { .. } => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            let mut buf = Vec::new();
+            clap_mangen::Man::new(cmd).render(&mut buf).map_err(|e| Error::usage(e.to_string()))?;
+            std::io::stdout().write_all(&buf).map_err(|e| Error::usage(e.to_string()))?;
             Ok(0)
         }
         Command::Plan { site, common } => run_site(site, common, style, false, false),
