@@ -70,10 +70,13 @@ pub enum Command {
     Plan {
         #[arg(default_value = "site.yaml")]
         site: PathBuf,
+        /// Save the plan and the observed state; `rigger apply FILE` applies exactly it, or refuses if stale.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
         #[command(flatten)]
         common: Common,
     },
-    /// Plan, then converge the hosts. Asks first unless --yes.
+    /// Plan, then converge the hosts. Asks first unless --yes. SITE may be a plan saved with `plan --out`.
     Apply {
         #[arg(default_value = "site.yaml")]
         site: PathBuf,
@@ -304,15 +307,29 @@ fn dispatch(cmd: &Command, style: Style) -> Result<i32, Error> {
             std::io::stdout().write_all(&buf).map_err(|e| Error::usage(e.to_string()))?;
             Ok(0)
         }
-        Command::Plan { site, common } => run_site(site, common, style, false, false),
-        Command::Apply { site, yes, common } => run_site(site, common, style, true, *yes),
+        Command::Plan { site, out, common } => run_site(site, common, style, false, false, out.as_deref()),
+        Command::Apply { site, yes, common } => run_site(site, common, style, true, *yes, None),
     }
 }
 
-fn run_site(site: &PathBuf, common: &Common, style: Style, apply: bool, yes: bool) -> Result<i32, Error> {
+fn run_site(site: &PathBuf, common: &Common, style: Style, apply: bool, yes: bool, save_to: Option<&std::path::Path>) -> Result<i32, Error> {
     let started = Instant::now();
     let out = Out { json: common.json, quiet: common.quiet };
-    let s = settings(site, common)?;
+    // `apply plan.json`: the saved plan says which site, inventory and vars it was made from.
+    let saved: Option<crate::engine::SavedPlan> = if apply && site.extension().is_some_and(|e| e == "json") {
+        let text = std::fs::read_to_string(site).map_err(|e| Error::io(site, e))?;
+        let plan: crate::engine::SavedPlan = serde_json::from_str(&text).map_err(|e| Error::usage(format!("{}: not a saved rigger plan: {e}", site.display())))?;
+        if plan.kind != "rigger-plan" || plan.schema != 1 {
+            return Err(Error::usage(format!("{}: not a saved rigger plan (kind {:?}, schema {})", site.display(), plan.kind, plan.schema)));
+        }
+        Some(plan)
+    } else {
+        None
+    };
+    let s = match &saved {
+        Some(p) => p.settings(settings(site, common)?.connect, common.forks),
+        None => settings(site, common)?,
+    };
     let project = Project::load(&s)?;
     let mut warnings = project.warnings.clone();
     for w in &warnings {
@@ -321,9 +338,28 @@ fn run_site(site: &PathBuf, common: &Common, style: Style, apply: bool, yes: boo
     let forks = s.forks;
     let rt = tokio::runtime::Runtime::new().map_err(|e| Error::usage(e.to_string()))?;
     let command = if apply { "apply" } else { "plan" };
+    let save_settings = s.clone();
     let code = rt.block_on(async {
-        let (project, phase) = Runner { project, settings: s }.plan().await;
+        let (project, mut phase) = Runner { project, settings: s }.plan().await;
+        if let Some(saved) = saved {
+            if let Err(stale) = phase.adopt(&project, saved) {
+                eprintln!("{} the saved plan is stale; nothing was applied. Run `rigger plan --out` again.", style_err(&style));
+                for s in stale {
+                    eprintln!("  {s}");
+                }
+                phase.close().await;
+                return 1;
+            }
+        }
         let planned = phase.reports(&project);
+        if let Some(path) = save_to {
+            let doc = serde_json::to_string_pretty(&phase.save(&project, &save_settings)).unwrap_or_default();
+            if let Err(e) = std::fs::write(path, doc) {
+                eprintln!("{} cannot write {}: {e}", style_err(&style), path.display());
+                phase.close().await;
+                return 1;
+            }
+        }
         if !common.quiet {
             out.human(&report::render_units(&style, &planned.hosts, false, common.verbose));
         }

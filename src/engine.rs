@@ -336,7 +336,7 @@ impl Runner {
         for run in runs.values_mut() {
             run.seconds = run.started.elapsed().as_secs_f64();
         }
-        (project, Phase { runs, plans })
+        (project, Phase { runs, plans, exact: false })
     }
 }
 
@@ -344,9 +344,96 @@ impl Runner {
 pub struct Phase {
     runs: HashMap<String, HostRun>,
     plans: HashMap<NodeIndex, std::result::Result<UnitPlan, String>>,
+    /// Apply the plans as they are (a saved plan): never re-plan a unit.
+    exact: bool,
+}
+
+/// A plan saved by `plan --out`: the steps and what each host looked like.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct SavedPlan {
+    pub kind: String,
+    pub schema: u32,
+    pub site: PathBuf,
+    pub inventory: PathBuf,
+    #[serde(default)]
+    pub limit: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub extra_vars: Vars,
+    pub hosts: IndexMap<String, SavedHost>,
+}
+
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct SavedHost {
+    /// Digest of the state the probe observed (see `probe::HostState::digest`).
+    pub digest: String,
+    pub units: IndexMap<String, UnitPlan>,
+}
+
+impl SavedPlan {
+    pub fn settings(&self, connect: ConnectOptions, forks: Option<usize>) -> Settings {
+        Settings { inventory: self.inventory.clone(), site: self.site.clone(), limit: self.limit.clone(), tags: self.tags.clone(), extra_vars: self.extra_vars.clone(), forks, connect }
+    }
 }
 
 impl Phase {
+    /// The plan with each host's observed state, for `plan --out`.
+    pub fn save(&self, project: &Project, s: &Settings) -> SavedPlan {
+        let mut hosts = IndexMap::new();
+        for h in project.hosts() {
+            let mut units = IndexMap::new();
+            for n in project.units() {
+                if let (Node::Unit { host, role, .. }, Some(Ok(p))) = (&project.graph.g[n], self.plans.get(&n)) {
+                    if *host == h {
+                        units.insert(role.clone(), p.clone());
+                    }
+                }
+            }
+            let digest = self.runs.get(&h).map(|r| r.state.digest.clone()).unwrap_or_default();
+            hosts.insert(h, SavedHost { digest, units });
+        }
+        SavedPlan { kind: "rigger-plan".into(), schema: 1, site: s.site.clone(), inventory: s.inventory.clone(), limit: s.limit.clone(), tags: s.tags.clone(), extra_vars: s.extra_vars.clone(), hosts }
+    }
+
+    /// Takes a saved plan's steps in place of fresh ones, refusing when any
+    /// host's observed state (or the set of hosts and units) has changed since.
+    pub fn adopt(&mut self, project: &Project, saved: SavedPlan) -> std::result::Result<(), Vec<String>> {
+        let mut stale = Vec::new();
+        let hosts = project.hosts();
+        for h in &hosts {
+            let Some(sh) = saved.hosts.get(h) else {
+                stale.push(format!("{h} is in this run but not in the saved plan"));
+                continue;
+            };
+            match self.runs.get(h) {
+                Some(r) if r.error.is_some() => stale.push(format!("{h}: {}", r.error.clone().unwrap_or_default())),
+                Some(r) if r.state.digest != sh.digest => stale.push(format!("{h}: the observed state changed since the plan was made")),
+                _ => {}
+            }
+        }
+        for h in saved.hosts.keys().filter(|h| !hosts.contains(h)) {
+            stale.push(format!("{h} is in the saved plan but not in this run"));
+        }
+        let mut plans = HashMap::new();
+        for n in project.units() {
+            if let Node::Unit { host, role, .. } = &project.graph.g[n] {
+                match saved.hosts.get(host).and_then(|sh| sh.units.get(role)) {
+                    Some(p) => {
+                        plans.insert(n, Ok(p.clone()));
+                    }
+                    None => stale.push(format!("{role}@{host} is not in the saved plan")),
+                }
+            }
+        }
+        if !stale.is_empty() {
+            return Err(stale);
+        }
+        self.plans = plans;
+        self.exact = true;
+        Ok(())
+    }
+
     /// Reports of the plan as it stands (before anything is applied).
     pub fn reports(&self, project: &Project) -> Outcome {
         let mut hosts = Vec::new();
@@ -377,7 +464,7 @@ impl Phase {
                             role: role.clone(),
                             status: if bad { Status::Failed } else if plan.changes() > 0 { Status::Changed } else { Status::Ok },
                             message: None,
-                            resources: plan.resources.clone(),
+                            resources: plan.resources.iter().map(|r| r.public()).collect(),
                             handlers: plan.handlers.iter().map(|h| h.handler.clone()).collect(),
                             seconds: 0.0,
                         }
@@ -400,6 +487,7 @@ impl Phase {
         let g = &project.graph.g;
         let runs: Arc<Mutex<HashMap<String, HostRun>>> = Arc::new(Mutex::new(self.runs));
         let plans = Arc::new(self.plans);
+        let exact = self.exact;
         let dirty: Arc<Mutex<HashSet<String>>> = Arc::new(Mutex::new(HashSet::new()));
         let host_locks: HashMap<String, Arc<tokio::sync::Mutex<()>>> = project.hosts().into_iter().map(|h| (h, Arc::new(tokio::sync::Mutex::new(())))).collect();
         let forks = Arc::new(Semaphore::new(forks.unwrap_or(host_locks.len().max(1))));
@@ -438,13 +526,18 @@ impl Phase {
                     _ => vec![],
                 };
                 tasks.spawn(async move {
+                    let exact = exact;
                     let _host = match &lock {
                         Some(l) => Some(l.lock().await),
                         None => None,
                     };
                     let _permit = forks.acquire_owned().await;
                     let rep = match project.graph.g[n].clone() {
-                        Node::Unit { host, role, .. } => run_unit(&project, &runs, &plans, &dirty, n, &host, &role).await,
+                        Node::Unit { host, role, .. } => {
+                            let mut rep = run_unit(&project, &runs, &plans, &dirty, n, &host, &role, exact).await;
+                            rep.resources = rep.resources.iter().map(|r| r.public()).collect();
+                            rep
+                        }
                         Node::Gate { binding, batch, hosts } => run_gate(&project, &runs, binding, batch, &hosts, &batch_results).await,
                     };
                     let line = match &project.graph.g[n] {
@@ -567,6 +660,7 @@ async fn run_unit(
     n: NodeIndex,
     host: &str,
     role: &str,
+    exact: bool,
 ) -> UnitReport {
     let started = Instant::now();
     let fail = |msg: String, resources: Vec<crate::plan::ResourcePlan>| UnitReport { role: role.into(), status: Status::Failed, message: Some(msg), resources, handlers: vec![], seconds: started.elapsed().as_secs_f64() };
@@ -585,7 +679,7 @@ async fn run_unit(
         None => return fail("not planned".into(), vec![]),
     };
     // An earlier unit changed this host: what it found may be stale, so look again.
-    if dirty.lock().unwrap().contains(host) {
+    if !exact && dirty.lock().unwrap().contains(host) {
         let (prepared, handlers) = match project.prepare_unit(host, role, Some(&facts), true) {
             Ok(x) => x,
             Err(e) => return fail(e, vec![]),

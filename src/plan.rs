@@ -28,7 +28,7 @@ pub struct Prepared {
     pub skipped: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Ok,
@@ -37,24 +37,35 @@ pub enum Status {
     Skipped,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct ResourcePlan {
     pub resource: String,
     pub status: Status,
     pub steps: Vec<Step>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notify: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+impl ResourcePlan {
+    /// The same plan without its shell scripts: what reports show.
+    pub fn public(&self) -> Self {
+        let mut r = self.clone();
+        for s in &mut r.steps {
+            s.script.clear();
+        }
+        r
+    }
+}
+
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct HandlerPlan {
     pub handler: String,
     pub steps: Vec<Step>,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
 pub struct UnitPlan {
     pub resources: Vec<ResourcePlan>,
     pub handlers: Vec<HandlerPlan>,

@@ -67,6 +67,9 @@ pub struct UserState {
 #[derive(Debug, Clone, Default)]
 pub struct HostState {
     pub facts: Value,
+    /// sha256 of everything the probe observed except facts: a saved plan is
+    /// stale when a fresh probe of the same queries gives another digest.
+    pub digest: String,
     pub paths: HashMap<String, PathState>,
     /// Package → installed version (absent when not installed).
     pub packages: HashMap<String, Option<String>>,
@@ -213,6 +216,19 @@ pub fn parse(queries: &BTreeSet<Query>, output: &str, marker: &str) -> Result<Ho
         return Err("the probe's answer was cut short".into());
     }
     let mut st = HostState::default();
+    {
+        use sha2::Digest;
+        let mut names: Vec<&String> = sections.keys().filter(|k| *k != "facts").collect();
+        names.sort();
+        let mut h = sha2::Sha256::new();
+        for n in names {
+            h.update(n.as_bytes());
+            h.update(b"\n");
+            h.update(sections[n].join("\n").as_bytes());
+            h.update(b"\n");
+        }
+        st.digest = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    }
     if let Some(lines) = sections.get("facts") {
         st.facts = parse_facts(lines);
     }

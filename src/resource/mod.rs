@@ -15,15 +15,16 @@ use crate::probe::{HostState, Query};
 pub use spec::{Decl, Spec};
 
 /// One shell action that converges part of a resource.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Step {
     /// What it does, for humans: `create`, `install haproxy`, `mode 0600 → 0644`.
     pub action: String,
     /// A unified diff for file content changes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub diff: Option<String>,
-    /// POSIX sh run on the host, every value quoted.
-    #[serde(skip)]
+    /// POSIX sh run on the host, every value quoted. Kept in saved plans
+    /// (`plan --out`), left out of reports.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub script: String,
 }
 

@@ -1,0 +1,49 @@
+//! `plan --out` then `apply plan.json`: applies exactly the saved steps, or
+//! refuses when a host's observed state changed in between (Terraform-style).
+//! Uses an `ansible_connection: local` host writing into a temp dir.
+
+use std::path::Path;
+use std::process::Command;
+
+fn setup(dir: &Path) {
+    let w = |rel: &str, text: String| {
+        let p = dir.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    };
+    w("inventory/hosts.yaml", "all:\n  hosts:\n    me: { ansible_connection: local }\n".into());
+    w("site.yaml", "- hosts: all\n  roles: [conf]\n".into());
+    w("roles/conf/role.yaml", format!("defaults: {{ v: one }}\nresources:\n  - file: {{ path: {}, content: \"v={{{{ v }}}}\\n\" }}\n", dir.join("out/app.conf").display()));
+    std::fs::create_dir_all(dir.join("out")).unwrap();
+}
+
+fn rigger(dir: &Path, args: &[&str]) -> (i32, String) {
+    let o = Command::new(env!("CARGO_BIN_EXE_rigger")).args(args).current_dir(dir).env("NO_COLOR", "1").output().unwrap();
+    (o.status.code().unwrap(), format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr)))
+}
+
+#[test]
+fn saved_plan_applies_exactly_or_refuses_when_stale() {
+    let d = tempfile::tempdir().unwrap();
+    setup(d.path());
+    let conf = d.path().join("out/app.conf");
+    let (code, out) = rigger(d.path(), &["plan", "--out", "plan.json", "-e", "v=two"]);
+    assert_eq!(code, 2, "{out}");
+    let saved = std::fs::read_to_string(d.path().join("plan.json")).unwrap();
+    assert!(saved.contains("\"kind\": \"rigger-plan\"") && saved.contains("base64 -d"), "the plan carries its steps");
+
+    // The saved plan carries its own vars: applying it writes v=two, not the default.
+    let (code, out) = rigger(d.path(), &["apply", "plan.json", "--yes"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(std::fs::read_to_string(&conf).unwrap(), "v=two\n");
+
+    // A new plan, then someone edits the file: the plan is stale and nothing is applied.
+    std::fs::write(&conf, "v=zero\n").unwrap();
+    let (code, _) = rigger(d.path(), &["plan", "--out", "plan.json", "-e", "v=three"]);
+    assert_eq!(code, 2);
+    std::fs::write(&conf, "v=edited by hand\n").unwrap();
+    let (code, out) = rigger(d.path(), &["apply", "plan.json", "--yes"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("the saved plan is stale") && out.contains("me: the observed state changed since the plan was made"), "{out}");
+    assert_eq!(std::fs::read_to_string(&conf).unwrap(), "v=edited by hand\n", "nothing applied");
+}
