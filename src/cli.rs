@@ -136,6 +136,9 @@ pub fn parse_extra_vars(items: &[String]) -> Result<Vars, Error> {
             continue;
         }
         let (k, v) = item.split_once('=').ok_or_else(|| Error::usage(format!("-e {item:?}: expected key=value or @file.yaml")))?;
+        if k.trim().is_empty() {
+            return Err(Error::usage(format!("-e {item:?}: the variable name before `=` is empty (expected key=value)")));
+        }
         let value: serde_json::Value = serde_yaml::from_str(v).unwrap_or_else(|_| serde_json::Value::String(v.to_string()));
         vars.insert(k.to_string(), if v.is_empty() { serde_json::Value::String(String::new()) } else { value });
     }

@@ -63,7 +63,13 @@ impl Project {
             }
         }
         let limit = match &s.limit {
-            Some(p) => Some(inv.select(p).map_err(|m| Error::usage(format!("--limit {p}: {m}")))?),
+            Some(p) => {
+                let hosts = inv.select(p).map_err(|m| Error::usage(format!("--limit {p}: {m}")))?;
+                if hosts.is_empty() {
+                    return Err(Error::usage(format!("--limit {p}: matches no host")));
+                }
+                Some(hosts)
+            }
             None => None,
         };
         let full = Graph::build(&inv, &site, &roles, None)?;

@@ -111,21 +111,92 @@ impl Error {
         Error::Host { host: host.to_string(), message: message.into() }
     }
 
-    /// Converts a serde_yaml error into a located error for `file`.
+    /// Converts a serde_yaml error into a located error for `file`, pointing
+    /// where the mistake is: the duplicate key, the bracket never closed.
     pub fn yaml(file: &Path, src: &str, err: &serde_yaml::Error) -> Self {
         let full = err.to_string();
-        let message = strip_yaml_position(&full);
-        // serde_yaml names the top-level document `.`: `.[0]: …` reads better as `[0]: …`.
-        let message = message.strip_prefix('.').map(str::to_string).unwrap_or(message);
         let (line, col) = err.location().map(|l| (l.line(), l.column())).unwrap_or((1, 1));
+        let (mut message, line, col) = explain_yaml(src, &full, line, col);
+        // A numeric mode: quote what the user wrote, not what YAML made of it.
+        if let Some(i) = message.find("is a number; write it as a quoted octal string") {
+            let written: String = src.lines().nth(line.saturating_sub(1)).unwrap_or("").chars().skip(col.saturating_sub(1)).take_while(|c| c.is_ascii_alphanumeric()).collect();
+            let value = message[..i].rsplit(' ').nth(1).unwrap_or("").to_string();
+            if !written.is_empty() && written != value {
+                let digits = written.trim_start_matches("0o").trim_start_matches('0');
+                let head = &message[..message[..i].rfind("mode ").unwrap_or(0)];
+                message = format!("{head}mode {written} is a number; write it as a quoted octal string like \"0{digits}\" (YAML reads {written} as the number {value})");
+            }
+        }
+        let yaml11 = ["\"yes\"", "\"no\"", "\"on\"", "\"off\"", "\"y\"", "\"n\""].iter().any(|w| message.contains(&format!("invalid type: string {w}, expected a boolean")));
+        if yaml11 {
+            return Error::at_with_help(Location::new(file, src, line, col), message, "rigger reads YAML 1.2, where yes/no/on/off are strings: write `true` or `false`");
+        }
         Error::at(Location::new(file, src, line, col), message)
     }
 }
 
-fn strip_yaml_position(message: &str) -> String {
-    match message.rfind(" at line ") {
-        Some(i) if message[i..].contains(" column ") => message[..i].to_string(),
-        _ => message.to_string(),
+/// Rewords libyaml/serde_yaml messages and picks the right position.
+fn explain_yaml(src: &str, full: &str, line: usize, col: usize) -> (String, usize, usize) {
+    let re = regex::Regex::new(r"^(?s)(.*?) at line (\d+) column (\d+)(?:, while (.*?)(?: at line (\d+) column (\d+))?)?$").expect("static regex");
+    let Some(c) = re.captures(full) else {
+        return (full.strip_prefix('.').unwrap_or(full).to_string(), line, col);
+    };
+    let problem = c[1].strip_prefix('.').unwrap_or(&c[1]).to_string();
+    let (pl, pc): (usize, usize) = (c[2].parse().unwrap_or(line), c[3].parse().unwrap_or(col));
+    let context = c.get(4).map(|m| m.as_str().to_string());
+    let ctx_pos: Option<(usize, usize)> = c.get(5).zip(c.get(6)).map(|(l, k)| (l.as_str().parse().unwrap_or(1), k.as_str().parse().unwrap_or(1)));
+    // A duplicate key: serde_yaml points at the first one; the mistake is the second.
+    if let Some(key) = problem.split("duplicate entry with key ").nth(1) {
+        let key = key.trim_matches('"');
+        // The key sits at column `pc` on its first line; the duplicate sits at the same column.
+        let indent = pc.saturating_sub(1);
+        for (i, l) in src.lines().enumerate().skip(pl) {
+            let t = l.get(indent..).unwrap_or("");
+            let lead = l.get(..indent).unwrap_or("");
+            if lead.trim_start_matches([' ', '-']).is_empty() && (t.starts_with(&format!("{key}:")) || t.starts_with(&format!("\"{key}\":"))) {
+                return (format!("{problem} (first defined at line {pl})"), i + 1, indent + 1);
+            }
+        }
+        return (problem, pl, pc);
+    }
+    let at_end = pl > src.lines().count() || problem.contains("end of stream");
+    match (context, ctx_pos) {
+        (Some(ctx), Some((cl, cc))) if at_end || ctx.contains("flow") => {
+            let what = if ctx.contains("quoted scalar") {
+                "the quoted string that starts here is never closed".to_string()
+            } else if ctx.contains("flow sequence") || (ctx.contains("flow") && src.lines().nth(cl - 1).is_some_and(|l| l.chars().nth(cc - 1) == Some('['))) {
+                "the `[` that starts here is never closed".to_string()
+            } else if ctx.contains("flow mapping") || src.lines().nth(cl - 1).is_some_and(|l| l.chars().nth(cc - 1) == Some('{')) {
+                "the `{` that starts here is never closed".to_string()
+            } else {
+                format!("{problem}, while {ctx}")
+            };
+            if problem.contains("end of stream") {
+                (what, cl, cc)
+            } else {
+                (format!("{what} ({problem})"), cl, cc)
+            }
+        }
+        (Some(ctx), Some((cl, cc))) => {
+            let hint = if problem.contains("did not find expected key") {
+                format!("{problem}: this line's indentation does not match the mapping that starts at line {cl} column {cc}")
+            } else {
+                format!("{problem}, while {ctx} that starts at line {cl} column {cc}")
+            };
+            (hint, pl, pc)
+        }
+        (ctx, _) => {
+            let problem = match ctx {
+                Some(c) => format!("{problem}, while {c}"),
+                None => problem,
+            };
+            let tab = src.lines().nth(pl.saturating_sub(1)).and_then(|l| l.chars().nth(pc.saturating_sub(1))) == Some('\t');
+            if tab {
+                ("this line is indented with a tab; YAML allows only spaces for indentation".to_string(), pl, pc)
+            } else {
+                (problem, pl, pc)
+            }
+        }
     }
 }
 

@@ -109,7 +109,12 @@ impl Inventory {
         }
         for (child, def) in group.children.unwrap_or_default() {
             if child == name {
-                return Err(Error::at(src.locate(&child), format!("group `{name}` lists itself as a child")));
+                let first = crate::error::find_token(&src.text, &child).map(|(l, _)| l).unwrap_or(1);
+                let loc = Location::of_token_after(&src.path, &src.text, &child, first + 1);
+                return Err(Error::at(loc, format!("group `{name}` lists itself as a child")));
+            }
+            if let Some(path) = self.child_path(&child, name) {
+                return Err(Error::at(src.locate(&child), format!("adding `{child}` as a child of `{name}` makes a loop: {}", path.join(" → "))));
             }
             let g = self.group_mut(name);
             if !g.children.contains(&child) {
@@ -141,6 +146,9 @@ impl Inventory {
                     return Err(Error::at(here(1), "section header is missing its closing `]`"));
                 };
                 let (name, kind) = header.split_once(':').unwrap_or((header, ""));
+                if name.trim().is_empty() {
+                    return Err(Error::at(here(1), format!("section header `[{header}]` names no group")));
+                }
                 section = match kind {
                     "" => Section::Hosts,
                     "vars" => Section::Vars,
@@ -159,7 +167,10 @@ impl Inventory {
             let col = raw.len() - raw.trim_start().len() + 1;
             match section {
                 Section::Hosts => {
-                    let words = split_ini_words(line).map_err(|m| Error::at(here(col), m))?;
+                    let words = split_ini_words(line).map_err(|(m, at)| Error::at(here(col + at), m))?;
+                    if words.is_empty() || words[0].is_empty() {
+                        return Err(Error::at(here(col), "expected a host name, found an empty quoted string"));
+                    }
                     let mut vars = Vars::new();
                     for word in &words[1..] {
                         let Some((k, v)) = word.split_once('=') else {
@@ -182,6 +193,9 @@ impl Inventory {
                 }
                 Section::Children => {
                     let child = line.to_string();
+                    if let Some(path) = self.child_path(&child, &group) {
+                        return Err(Error::at(here(col), format!("adding `{child}` as a child of `{group}` makes a loop: {}", path.join(" → "))));
+                    }
                     let g = self.group_mut(&group);
                     if !g.children.contains(&child) {
                         g.children.push(child.clone());
@@ -254,6 +268,31 @@ impl Inventory {
         if !g.hosts.iter().any(|h| h == host) {
             g.hosts.push(host.to_string());
         }
+    }
+
+    /// The chain of children from `from` down to `to` closed back on `from`, if `to` is
+    /// already below `from` (so making `from` a child of `to` would loop).
+    fn child_path(&self, from: &str, to: &str) -> Option<Vec<String>> {
+        let mut stack = vec![vec![from.to_string()]];
+        while let Some(path) = stack.pop() {
+            let last = path.last().expect("non-empty");
+            if last == to {
+                let mut p = path.clone();
+                p.push(from.to_string());
+                return Some(p);
+            }
+            if path.len() > self.groups.len() + 1 {
+                continue;
+            }
+            for c in self.groups.get(last).map(|g| g.children.clone()).unwrap_or_default() {
+                if !path.contains(&c) || c == to {
+                    let mut p = path.clone();
+                    p.push(c);
+                    stack.push(p);
+                }
+            }
+        }
+        None
     }
 
     /// Hosts of a group, its children's included, in inventory order.
@@ -470,6 +509,9 @@ pub fn expand_host_range(pattern: &str) -> Result<Vec<String>, String> {
         }
     } else if start.len() == 1 && end.len() == 1 {
         let (a, b) = (start.as_bytes()[0], end.as_bytes()[0]);
+        if a > b {
+            return Err(format!("host range `[{inner}]` runs backwards"));
+        }
         for c in a..=b {
             for r in &rest {
                 out.push(format!("{prefix}{}{r}", c as char));
@@ -481,28 +523,34 @@ pub fn expand_host_range(pattern: &str) -> Result<Vec<String>, String> {
     Ok(out)
 }
 
-fn split_ini_words(line: &str) -> Result<Vec<String>, String> {
+/// Splits a host line into words; an error carries the column (0-based, in chars) at fault.
+fn split_ini_words(line: &str) -> Result<Vec<String>, (String, usize)> {
     let mut words = Vec::new();
     let mut cur = String::new();
-    let mut quote: Option<char> = None;
-    for c in line.chars() {
+    let mut quote: Option<(char, usize)> = None;
+    let mut quoted_empty = false;
+    for (i, c) in line.chars().enumerate() {
         match (quote, c) {
-            (Some(q), c) if c == q => quote = None,
+            (Some((q, _)), c) if c == q => {
+                quote = None;
+                quoted_empty = cur.is_empty();
+            }
             (Some(_), c) => cur.push(c),
-            (None, '"' | '\'') => quote = Some(c),
+            (None, '"' | '\'') => quote = Some((c, i)),
             (None, '#') if cur.is_empty() => break,
             (None, c) if c.is_whitespace() => {
-                if !cur.is_empty() {
+                if !cur.is_empty() || quoted_empty {
                     words.push(std::mem::take(&mut cur));
                 }
+                quoted_empty = false;
             }
             (None, c) => cur.push(c),
         }
     }
-    if quote.is_some() {
-        return Err("unterminated quote".into());
+    if let Some((q, at)) = quote {
+        return Err((format!("unterminated quote: the `{q}` here is never closed"), at));
     }
-    if !cur.is_empty() {
+    if !cur.is_empty() || quoted_empty {
         words.push(cur);
     }
     Ok(words)

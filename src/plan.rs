@@ -121,8 +121,21 @@ fn read_role_file(path: &Path) -> Result<Vec<u8>, String> {
 
 /// Renders every string of `spec` for this host, then builds the resource.
 pub fn resolve(root: &Path, role: &Role, spec: &Spec, r: &Renderer, ctx: &Context, content: bool) -> Result<Resource, String> {
+    let res = build(root, role, spec, r, ctx, content)?;
+    // What can be checked without a host is checked here, so `rigger check` catches it.
+    match &res {
+        Resource::File(f) => file::check_path(&f.path)?,
+        Resource::Directory(d) => file::check_path(&d.path)?,
+        Resource::Line(l) => file::check_path(&l.path)?,
+        Resource::Command(c) => c.creates.as_deref().map(file::check_path).transpose().map(|_| ())?,
+        _ => {}
+    }
+    Ok(res)
+}
+
+fn build(root: &Path, role: &Role, spec: &Spec, r: &Renderer, ctx: &Context, content: bool) -> Result<Resource, String> {
     let mut v = serde_json::to_value(spec).map_err(|e| e.to_string())?;
-    r.render_value(&mut v, ctx)?;
+    r.render_value(&mut v, ctx, "")?;
     let spec: Spec = serde_json::from_value(v).map_err(|e| format!("after rendering: {e}"))?;
     Ok(match spec {
         Spec::Package(p) => {

@@ -9,11 +9,33 @@ use indexmap::IndexMap;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
-enum AfterSpec {
-    Name(String),
-    Role { role: String },
+/// `- web` or `- role: web`.
+#[derive(Debug, Clone)]
+struct AfterSpec(String);
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AfterMap {
+    role: String,
+}
+
+impl<'de> Deserialize<'de> for AfterSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = AfterSpec;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a role name or `role: NAME`")
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> std::result::Result<AfterSpec, E> {
+                Ok(AfterSpec(s.to_string()))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> std::result::Result<AfterSpec, A::Error> {
+                Ok(AfterSpec(AfterMap::deserialize(serde::de::value::MapAccessDeserializer::new(map))?.role))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -70,7 +92,7 @@ impl Role {
             source,
             description: raw.description,
             requires: raw.requires,
-            after: raw.after.into_iter().map(|a| match a { AfterSpec::Name(n) | AfterSpec::Role { role: n } => n }).collect(),
+            after: raw.after.into_iter().map(|a| a.0).collect(),
             defaults: raw.defaults,
             resources,
             handlers,

@@ -17,7 +17,7 @@ pub struct Binding {
     #[serde(default)]
     pub serial: Option<Serial>,
     /// Stop further batches when more than this share of a batch's hosts failed.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "percentage")]
     pub max_fail_percentage: Option<u8>,
     /// A command that must succeed on every host of a batch before the next batch starts.
     #[serde(default)]
@@ -50,25 +50,64 @@ impl Serial {
 
 impl<'de> Deserialize<'de> for Serial {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            N(u64),
-            S(String),
-        }
-        match Raw::deserialize(d)? {
-            Raw::N(0) => Err(de::Error::custom("serial must be at least 1")),
-            Raw::N(n) => Ok(Serial::Count(n as usize)),
-            Raw::S(s) => {
-                let p = s
-                    .strip_suffix('%')
+        // A visitor, not an untagged enum, so errors keep the value's position.
+        struct V;
+        impl<'de> de::Visitor<'de> for V {
+            type Value = Serial;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a number of hosts or a percentage like \"50%\"")
+            }
+            fn visit_u64<E: de::Error>(self, n: u64) -> Result<Serial, E> {
+                if n == 0 {
+                    return Err(E::custom("serial must be at least 1"));
+                }
+                Ok(Serial::Count(n as usize))
+            }
+            fn visit_i64<E: de::Error>(self, n: i64) -> Result<Serial, E> {
+                if n < 0 {
+                    return Err(E::custom(format!("serial must be a number of hosts (at least 1) or a percentage like \"50%\", not {n}")));
+                }
+                self.visit_u64(n as u64)
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Serial, E> {
+                s.strip_suffix('%')
                     .and_then(|p| p.trim().parse::<u8>().ok())
                     .filter(|p| (1..=100).contains(p))
-                    .ok_or_else(|| de::Error::custom(format!("serial must be a number or a percentage like \"50%\", not {s:?}")))?;
-                Ok(Serial::Percent(p))
+                    .map(Serial::Percent)
+                    .ok_or_else(|| E::custom(format!("serial must be a number of hosts (at least 1) or a percentage like \"50%\", not {s:?}")))
             }
         }
+        d.deserialize_any(V)
     }
+}
+
+/// A number checked inside the visitor, so an error points at the value itself.
+struct Checked<F: Fn(f64) -> Result<(), String>>(F);
+
+impl<'de, F: Fn(f64) -> Result<(), String>> de::Visitor<'de> for Checked<F> {
+    type Value = f64;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a number")
+    }
+    fn visit_u64<E: de::Error>(self, n: u64) -> Result<f64, E> {
+        self.visit_f64(n as f64)
+    }
+    fn visit_i64<E: de::Error>(self, n: i64) -> Result<f64, E> {
+        self.visit_f64(n as f64)
+    }
+    fn visit_f64<E: de::Error>(self, n: f64) -> Result<f64, E> {
+        (self.0)(n).map(|_| n).map_err(E::custom)
+    }
+}
+
+fn percentage<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u8>, D::Error> {
+    let check = |n: f64| if (0.0..=100.0).contains(&n) && n.fract() == 0.0 { Ok(()) } else { Err(format!("max_fail_percentage must be a percentage from 0 to 100, not {n}")) };
+    d.deserialize_any(Checked(check)).map(|n| Some(n as u8))
+}
+
+fn seconds<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    let check = |n: f64| if n.is_finite() && n >= 0.0 { Ok(()) } else { Err(format!("delay must be a number of seconds, 0 or more, not {n}")) };
+    d.deserialize_any(Checked(check))
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -79,7 +118,7 @@ pub struct HealthCheck {
     #[serde(default = "default_retries")]
     pub retries: u32,
     /// Seconds between tries.
-    #[serde(default = "default_delay")]
+    #[serde(default = "default_delay", deserialize_with = "seconds")]
     pub delay: f64,
 }
 
@@ -100,6 +139,13 @@ impl Site {
     pub fn load(path: &Path) -> Result<Self> {
         let source = Source::read(path)?;
         let mut bindings: Vec<Binding> = source.parse::<Option<Vec<Binding>>>()?.unwrap_or_default();
+        if bindings.is_empty() {
+            return Err(Error::at_with_help(
+                Location::new(&source.path, &source.text, 1, 1),
+                format!("{} is empty: it binds no roles to any host", source.path.display()),
+                "a binding looks like `- hosts: web` with `roles: [app]` under it",
+            ));
+        }
         // Remember where each binding starts, so later errors can point at it.
         let starts: Vec<usize> = source
             .text

@@ -26,6 +26,9 @@ impl Source {
                 .or_else(|_| serde_yaml::from_str("[]"))
                 .map_err(|e| Error::yaml(&self.path, &self.text, &e));
         }
+        // A first pass into an untyped value catches what typed maps let through:
+        // duplicate keys anywhere (an IndexMap would keep the last silently).
+        serde_yaml::from_str::<serde_yaml::Value>(&self.text).map_err(|e| Error::yaml(&self.path, &self.text, &e))?;
         serde_yaml::from_str(&self.text).map_err(|e| Error::yaml(&self.path, &self.text, &e))
     }
 

@@ -54,40 +54,67 @@ impl Renderer {
     }
 
     /// Renders a string field; plain strings pass through untouched.
-    pub fn render_str(&self, s: &str, ctx: &Context) -> Result<String, String> {
+    /// Errors name the field (`label`) and show its text.
+    pub fn render_str(&self, s: &str, ctx: &Context, label: &str) -> Result<String, String> {
         if !s.contains("{{") && !s.contains("{%") {
             return Ok(s.to_string());
         }
-        self.tera.render_str(s, ctx, false).map_err(tidy)
+        self.tera.render_str(s, ctx, false).map_err(|e| relabel(&tidy(e), label, s, 0))
     }
 
-    /// Evaluates a `when:` expression.
+    /// Evaluates a `when:` expression. Unlike Tera's `if`, an undefined
+    /// variable is an error (`x is defined` still works): a misspelled
+    /// condition must not silently skip a resource.
     pub fn eval_bool(&self, expr: &str, ctx: &Context) -> Result<bool, String> {
-        let out = self.tera.render_str(&format!("{{% if {expr} %}}true{{% else %}}false{{% endif %}}"), ctx, false).map_err(tidy)?;
+        self.tera.render_str(&format!("{{{{ {expr} }}}}"), ctx, false).map_err(|e| relabel(&tidy(e), "when", expr, 3))?;
+        let out = self.tera.render_str(&format!("{{% if {expr} %}}true{{% else %}}false{{% endif %}}"), ctx, false).map_err(|e| relabel(&tidy(e), "when", expr, 6))?;
         Ok(out == "true")
     }
 
-    /// Renders every string inside a JSON value (a resource spec).
-    pub fn render_value(&self, v: &mut Value, ctx: &Context) -> Result<(), String> {
+    /// Renders every string inside a JSON value (a resource spec); `path` names it in errors.
+    pub fn render_value(&self, v: &mut Value, ctx: &Context, path: &str) -> Result<(), String> {
         match v {
             Value::String(s) => {
-                let rendered = self.render_str(s, ctx)?;
+                let rendered = self.render_str(s, ctx, path)?;
                 *s = rendered;
             }
             Value::Array(a) => {
-                for x in a {
-                    self.render_value(x, ctx)?;
+                for (i, x) in a.iter_mut().enumerate() {
+                    self.render_value(x, ctx, &format!("{path}[{i}]"))?;
                 }
             }
             Value::Object(m) => {
-                for (_, x) in m.iter_mut() {
-                    self.render_value(x, ctx)?;
+                for (k, x) in m.iter_mut() {
+                    let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                    self.render_value(x, ctx, &p)?;
                 }
             }
             _ => {}
         }
         Ok(())
     }
+}
+
+/// Tera reports one-off renders as `__tera_one_off` with our wrapper's text;
+/// rebuild the caret block around the user's own text (`src`), named `label`.
+fn relabel(err: &str, label: &str, src: &str, offset: usize) -> String {
+    let Some(at) = err.find(" --> __tera_one_off:") else { return err.to_string() };
+    let message = err[..at].trim_end();
+    let pos = err[at + " --> __tera_one_off:".len()..].lines().next().unwrap_or("");
+    let mut nums = pos.split(':').filter_map(|n| n.trim().parse::<usize>().ok());
+    let (line, col) = (nums.next().unwrap_or(1), nums.next().unwrap_or(1));
+    let mut carets = err.lines().last().map(|l| l.matches('^').count()).unwrap_or(1).max(1);
+    let mut col = col.saturating_sub(offset).max(1);
+    let text = src.lines().nth(line - 1).unwrap_or("");
+    let mut message = message.to_string();
+    // Past the user's text means our wrapper's closing delimiter: the expression just ended.
+    if col > text.chars().count() {
+        col = text.chars().count() + 1;
+        carets = 1;
+        message = message.replace("Found `}}`", "Found end of expression").replace("Found `%}`", "Found end of expression");
+    }
+    let gutter = " ".repeat(line.to_string().len());
+    format!("{message}\n --> {label}:{line}:{col}\n{gutter} |\n{line} | {text}\n{gutter} | {}{}", " ".repeat(col - 1), "^".repeat(carets))
 }
 
 fn collect(dir: &Path, root: &Path, out: &mut Vec<(String, String)>) -> Result<()> {
@@ -139,8 +166,13 @@ mod tests {
         vars.insert("acl".into(), "path_beg /a && <b>".into());
         vars.insert("n".into(), 3.into());
         let ctx = context(&vars);
-        assert_eq!(r.render_str("{{ acl }}", &ctx).unwrap(), "path_beg /a && <b>");
+        assert_eq!(r.render_str("{{ acl }}", &ctx, "x").unwrap(), "path_beg /a && <b>");
         assert!(r.eval_bool("n > 2", &ctx).unwrap());
         assert!(!r.eval_bool("n == 2", &ctx).unwrap());
+        assert!(!r.eval_bool("missing is defined", &ctx).unwrap());
+        let e = r.eval_bool("nn", &ctx).unwrap_err();
+        assert!(e.contains("Variable `nn` is not defined") && e.contains(" --> when:1:1\n  |\n1 | nn\n  | ^^"), "{e}");
+        let e = r.eval_bool("nn > 2", &ctx).unwrap_err();
+        assert!(e.contains("undefined") && e.contains(" --> when:1:1"), "{e}");
     }
 }

@@ -106,7 +106,7 @@ impl Target {
                 "userknownhostsfile" => self.known_hosts_file = Some(v.to_string()),
                 "stricthostkeychecking" => self.strict = Some(!matches!(v.to_ascii_lowercase().as_str(), "no" | "off" | "accept-new")),
                 "proxyjump" => self.jump = Some(v.to_string()),
-                other => return Err(format!("unsupported ssh option `{other}` (use ~/.ssh/config for it)")),
+                _ => return Err(format!("unsupported ssh option `{k}` (use ~/.ssh/config for it)")),
             }
         }
         Ok(())
