@@ -22,7 +22,7 @@ pub struct Cli {
 
 #[derive(Args, Debug, Clone)]
 pub struct Common {
-    /// Inventory file or directory (Ansible YAML or INI).
+    /// Inventory file or directory (Ansible YAML or INI), or `vagrant:DIR` for the Vagrant machines in DIR.
     #[arg(short = 'i', long = "inventory", global = true, default_value = "inventory/", env = "RIGGER_INVENTORY")]
     pub inventory: PathBuf,
     /// Only these hosts or groups: names and globs separated by `,` or `:`; `!x` excludes, `&x` intersects.
@@ -122,6 +122,9 @@ pub enum Command {
         /// Vars of one host as JSON.
         #[arg(long)]
         host: Option<String>,
+        /// Print an Ansible YAML inventory of the Vagrant machines in DIR (runs `vagrant ssh-config` there).
+        #[arg(long, value_name = "DIR", conflicts_with_all = ["list", "host"])]
+        from_vagrant: Option<PathBuf>,
         #[command(flatten)]
         common: Common,
     },
@@ -246,7 +249,12 @@ fn dispatch(cmd: &Command, style: Style) -> Result<i32, Error> {
             print!("{}", if *dot { project.graph.to_dot() } else { project.graph.to_text() });
             Ok(0)
         }
-        Command::Inventory { list, host, common } => {
+        Command::Inventory { list, host, from_vagrant, common } => {
+            if let Some(dir) = from_vagrant {
+                let inv = crate::vagrant::from_dir(dir).map_err(Error::usage)?;
+                print!("{}", crate::vagrant::to_yaml(&inv));
+                return Ok(0);
+            }
             let inv = crate::inventory::Inventory::load(&common.inventory)?;
             let extra = parse_extra_vars(&common.extra_vars)?;
             if let Some(h) = host {

@@ -48,6 +48,9 @@ struct YamlGroup {
 impl Inventory {
     /// Loads `path`: an inventory file (YAML or INI) or a directory of them.
     pub fn load(path: &Path) -> Result<Self> {
+        if let Some(dir) = crate::vagrant::spec(path) {
+            return crate::vagrant::load(dir).map_err(Error::usage);
+        }
         let mut inv = Inventory { origin: path.to_path_buf(), ..Default::default() };
         inv.group_mut("all");
         let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;

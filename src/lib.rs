@@ -19,3 +19,4 @@ pub mod site;
 pub mod source;
 pub mod template;
 pub mod transport;
+pub mod vagrant;

@@ -1,0 +1,754 @@
+//! Vagrant machines as an inventory. `vagrant ssh-config` prints one
+//! OpenSSH `Host` block per machine; this module turns that output into an
+//! `Inventory` with Ansible's connection vars, the way `Inventory::load` would
+//! have built it from a YAML file. Uses:
+//!
+//! - `rigger inventory --from-vagrant DIR` prints it as YAML (`to_yaml`).
+//! - `-i vagrant:DIR` uses it directly (`load`). If DIR also holds an
+//!   inventory (as `inventory/lab/` does), that inventory keeps its groups and
+//!   vars, and Vagrant adds the login for each machine (`overlay`).
+//!
+//! If `RIGGER_VAGRANT_SSH_CONFIG=FILE` is set, FILE (a recorded
+//! `vagrant ssh-config` output) is read instead of running Vagrant. Tests
+//! and CI machines that have no hypervisor use it.
+
+use crate::inventory::{Group, Host, Inventory};
+use crate::source::{merge_into, Vars};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// Names a recorded `vagrant ssh-config` output to read instead of running Vagrant.
+pub const RECORDED_ENV: &str = "RIGGER_VAGRANT_SSH_CONFIG";
+
+/// `-i vagrant:DIR`: the inventory of the Vagrant environment in DIR.
+pub const PREFIX: &str = "vagrant:";
+
+/// One `Host` block of `vagrant ssh-config`: what rigger needs to reach a machine.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Machine {
+    pub name: String,
+    /// Line of the `Host` line, for messages.
+    pub line: usize,
+    pub host_name: Option<String>,
+    pub user: Option<String>,
+    pub port: Option<u16>,
+    /// Every `IdentityFile`, in order. ssh tries them in turn; rigger uses the first.
+    pub identity_files: Vec<String>,
+    pub user_known_hosts_file: Option<String>,
+    pub strict_host_key_checking: Option<String>,
+    /// (line, command): rigger's transport cannot use a ProxyCommand.
+    pub proxy_command: Option<(usize, String)>,
+}
+
+/// Where a text came from, so every error can name the line.
+struct Origin<'a> {
+    label: &'a str,
+    file: bool,
+}
+
+impl Origin<'_> {
+    fn at(&self, line: usize, msg: impl std::fmt::Display) -> String {
+        if self.file {
+            format!("{}:{line}: {msg}", self.label)
+        } else {
+            format!("{}, line {line}: {msg}", self.label)
+        }
+    }
+}
+
+/// Splits a directive's arguments on whitespace, keeping "double quoted" words whole.
+fn words(args: &str) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut in_word = false;
+    let mut quoted = false;
+    for c in args.chars() {
+        match c {
+            '"' => {
+                quoted = !quoted;
+                in_word = true;
+            }
+            c if c.is_whitespace() && !quoted => {
+                if in_word {
+                    out.push(std::mem::take(&mut cur));
+                    in_word = false;
+                }
+            }
+            c => {
+                cur.push(c);
+                in_word = true;
+            }
+        }
+    }
+    if quoted {
+        return Err("unterminated double quote".into());
+    }
+    if in_word {
+        out.push(cur);
+    }
+    Ok(out)
+}
+
+/// The single argument of a directive.
+fn one(origin: &Origin, line: usize, key: &str, args: &str) -> Result<String, String> {
+    let w = words(args).map_err(|e| origin.at(line, format!("`{key}`: {e}")))?;
+    match w.as_slice() {
+        [v] => Ok(v.clone()),
+        [] => Err(origin.at(line, format!("`{key}` needs a value"))),
+        _ => Err(origin.at(line, format!("`{key}` takes one value, found {} (quote a path that contains spaces)", w.len()))),
+    }
+}
+
+/// Parses `vagrant ssh-config` output (`origin` names it in errors). Directives
+/// rigger does not use are ignored. As in ssh, the first value of a directive in
+/// a block wins, except for `IdentityFile`, which can be given more than once.
+pub fn parse(text: &str, origin: &str) -> Result<Vec<Machine>, String> {
+    parse_from(text, &Origin { label: origin, file: true })
+}
+
+fn parse_from(text: &str, origin: &Origin) -> Result<Vec<Machine>, String> {
+    let mut machines: Vec<Machine> = Vec::new();
+    for (i, raw) in text.lines().enumerate() {
+        let line_no = i + 1;
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        // `Keyword value`, `Keyword=value` or `Keyword = value`, as ssh_config(5) allows.
+        let split = match line.find(|c: char| c.is_whitespace() || c == '=') {
+            Some(0) | None => line.find(char::is_whitespace).unwrap_or(line.len()),
+            Some(n) => n,
+        };
+        let (key, rest) = line.split_at(split);
+        let rest = rest.trim_start();
+        let args = rest.strip_prefix('=').map(str::trim_start).unwrap_or(rest);
+        let lower = key.to_ascii_lowercase();
+        if lower == "host" {
+            let names = words(args).map_err(|e| origin.at(line_no, format!("`Host`: {e}")))?;
+            let name = match names.as_slice() {
+                [n] if !n.contains(['*', '?', '!', ',']) => n.clone(),
+                [] => return Err(origin.at(line_no, "`Host` needs a machine name")),
+                _ => return Err(origin.at(line_no, format!("`Host {args}` is a pattern, not one machine name (Vagrant prints `Host NAME`)"))),
+            };
+            if let Some(first) = machines.iter().find(|m| m.name == name) {
+                return Err(origin.at(line_no, format!("machine `{name}` appears twice (first at line {})", first.line)));
+            }
+            machines.push(Machine { name, line: line_no, ..Default::default() });
+            continue;
+        }
+        if lower == "match" {
+            return Err(origin.at(line_no, "`Match` blocks are not part of `vagrant ssh-config` output and are not supported"));
+        }
+        let Some(m) = machines.last_mut() else {
+            return Err(origin.at(line_no, format!("`{key}` before any `Host` line: this does not look like `vagrant ssh-config` output")));
+        };
+        match lower.as_str() {
+            "hostname" => {
+                let v = one(origin, line_no, key, args)?;
+                m.host_name.get_or_insert(v);
+            }
+            "user" => {
+                let v = one(origin, line_no, key, args)?;
+                m.user.get_or_insert(v);
+            }
+            "port" => {
+                let v = one(origin, line_no, key, args)?;
+                let port = v.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| origin.at(line_no, format!("`Port {v}` is not a port number (1-65535)")))?;
+                m.port.get_or_insert(port);
+            }
+            "identityfile" => {
+                let v = one(origin, line_no, key, args)?;
+                m.identity_files.push(v);
+            }
+            "userknownhostsfile" => {
+                let v = one(origin, line_no, key, args)?;
+                m.user_known_hosts_file.get_or_insert(v);
+            }
+            "stricthostkeychecking" => {
+                let v = one(origin, line_no, key, args)?;
+                m.strict_host_key_checking.get_or_insert(v.to_ascii_lowercase());
+            }
+            "proxycommand" => {
+                if args.is_empty() {
+                    return Err(origin.at(line_no, "`ProxyCommand` needs a command"));
+                }
+                m.proxy_command.get_or_insert((line_no, args.to_string()));
+            }
+            // PasswordAuthentication, IdentitiesOnly, LogLevel, ForwardAgent,
+            // ForwardX11, Include, PubkeyAcceptedKeyTypes, HostKeyAlgorithms...
+            _ => {}
+        }
+    }
+    Ok(machines)
+}
+
+/// Ansible's connection vars for one machine.
+fn machine_vars(m: &Machine, origin: &Origin) -> Result<Vars, String> {
+    if let Some((line, cmd)) = &m.proxy_command {
+        return Err(origin.at(
+            *line,
+            format!(
+                "machine `{}` is reached through `ProxyCommand {cmd}`, and rigger cannot use a ProxyCommand \
+                 (it supports only ProxyJump/-J). Make the machine reachable directly, or put the proxy for {} in ~/.ssh/config \
+                 and delete this line from a recorded output that you pass in {RECORDED_ENV}",
+                m.name,
+                m.host_name.as_deref().unwrap_or(&m.name)
+            ),
+        ));
+    }
+    let mut v = Vars::new();
+    if let Some(h) = &m.host_name {
+        v.insert("ansible_host".into(), Value::String(h.clone()));
+    }
+    if let Some(p) = m.port {
+        v.insert("ansible_port".into(), Value::from(p));
+    }
+    if let Some(u) = &m.user {
+        v.insert("ansible_user".into(), Value::String(u.clone()));
+    }
+    if let Some(k) = m.identity_files.first() {
+        v.insert("ansible_ssh_private_key_file".into(), Value::String(k.clone()));
+    }
+    // Vagrant prints `UserKnownHostsFile /dev/null` + `StrictHostKeyChecking no`:
+    // a machine's host key changes every time it is re-created.
+    let mut args = Vec::new();
+    if let Some(f) = &m.user_known_hosts_file {
+        if f.contains(char::is_whitespace) {
+            return Err(origin.at(m.line, format!("machine `{}`: rigger cannot pass a UserKnownHostsFile path that contains spaces (`{f}`)", m.name)));
+        }
+        args.push(format!("-o UserKnownHostsFile={f}"));
+    }
+    if let Some(s) = &m.strict_host_key_checking {
+        args.push(format!("-o StrictHostKeyChecking={s}"));
+    }
+    if !args.is_empty() {
+        v.insert("ansible_ssh_common_args".into(), Value::String(args.join(" ")));
+    }
+    // Vagrant boxes log in as `vagrant`, which has passwordless sudo (a base box requirement).
+    if m.user.as_deref().is_some_and(|u| u != "root") {
+        v.insert("ansible_become".into(), Value::Bool(true));
+    }
+    Ok(v)
+}
+
+fn build(machines: &[Machine], origin: &Origin, path: &Path) -> Result<Inventory, String> {
+    if machines.is_empty() {
+        return Err(format!("{}: no machine (no `Host` line): is any machine created? (`vagrant up`)", origin.label));
+    }
+    let mut inv = Inventory { origin: path.to_path_buf(), ..Default::default() };
+    // The shape Inventory::load gives hosts listed in no group: `all` → `ungrouped` → hosts.
+    inv.groups.insert("all".into(), Group { name: "all".into(), children: vec!["ungrouped".into()], ..Default::default() });
+    let mut ungrouped = Group { name: "ungrouped".into(), ..Default::default() };
+    for m in machines {
+        inv.hosts.insert(m.name.clone(), Host { name: m.name.clone(), vars: machine_vars(m, origin)? });
+        ungrouped.hosts.push(m.name.clone());
+    }
+    inv.groups.insert("ungrouped".into(), ungrouped);
+    Ok(inv)
+}
+
+/// An inventory from `vagrant ssh-config` output read from `path` (named in errors).
+pub fn from_ssh_config(text: &str, path: &Path) -> Result<Inventory, String> {
+    let label = path.display().to_string();
+    let origin = Origin { label: &label, file: true };
+    build(&parse_from(text, &origin)?, &origin, path)
+}
+
+/// The machines of the Vagrant environment in `dir`, from `vagrant ssh-config`
+/// run there (or from the file that `RIGGER_VAGRANT_SSH_CONFIG` names).
+pub fn from_dir(dir: &Path) -> Result<Inventory, String> {
+    let recorded = std::env::var_os(RECORDED_ENV).filter(|v| !v.is_empty()).map(PathBuf::from);
+    from_dir_with(dir, recorded.as_deref(), "vagrant")
+}
+
+fn from_dir_with(dir: &Path, recorded: Option<&Path>, program: &str) -> Result<Inventory, String> {
+    if let Some(file) = recorded {
+        let text = std::fs::read_to_string(file).map_err(|e| format!("cannot read {} (named by {RECORDED_ENV}): {e}", file.display()))?;
+        return from_ssh_config(&text, file);
+    }
+    let text = run_ssh_config(dir, program)?;
+    let label = format!("`vagrant ssh-config` in {}", dir.display());
+    let origin = Origin { label: &label, file: false };
+    build(&parse_from(&text, &origin)?, &origin, dir)
+}
+
+fn run_ssh_config(dir: &Path, program: &str) -> Result<String, String> {
+    if !dir.is_dir() {
+        return Err(format!("{}: not a directory (--from-vagrant and `-i vagrant:DIR` take the directory that holds the Vagrantfile)", dir.display()));
+    }
+    let custom_name = std::env::var_os("VAGRANT_VAGRANTFILE").is_some();
+    if !custom_name && !dir.join("Vagrantfile").is_file() && !dir.join("vagrantfile").is_file() {
+        return Err(format!("no Vagrantfile in {}", dir.display()));
+    }
+    // Absolute: Vagrant resolves a relative VAGRANT_CWD from its own working directory.
+    let abs = dir.canonicalize().map_err(|e| format!("{}: {e}", dir.display()))?;
+    let out = Command::new(program)
+        .arg("ssh-config")
+        .current_dir(&abs)
+        // A VAGRANT_CWD of the user's would make Vagrant look elsewhere; no color codes and no version check on stdout.
+        .env("VAGRANT_CWD", &abs)
+        .env("VAGRANT_NO_COLOR", "1")
+        .env("VAGRANT_CHECKPOINT_DISABLE", "1")
+        .stdin(Stdio::null())
+        .output();
+    let out = match out {
+        Ok(o) => o,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(format!(
+                "Vagrant is not installed (no `{program}` command on PATH). Install it (https://developer.hashicorp.com/vagrant/install), \
+                 or record the output where Vagrant runs (`vagrant ssh-config > ssh-config.txt` in {}) and use that file: \
+                 {RECORDED_ENV}=ssh-config.txt rigger ...",
+                dir.display()
+            ))
+        }
+        Err(e) => return Err(format!("cannot run `{program} ssh-config` in {}: {e}", dir.display())),
+    };
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        let err = err.split_whitespace().collect::<Vec<_>>().join(" ");
+        let code = out.status.code().map_or_else(|| "killed by a signal".to_string(), |c| format!("exit {c}"));
+        return Err(format!(
+            "`vagrant ssh-config` in {} failed ({code}): {}\n(every machine of the Vagrantfile must be created and running: `vagrant up` there; `vagrant status` shows their states)",
+            dir.display(),
+            if err.is_empty() { "no message" } else { &err }
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// `vagrant:DIR` → `DIR`; any other inventory argument → None.
+pub fn spec(inventory_arg: &Path) -> Option<&Path> {
+    inventory_arg.to_str()?.strip_prefix(PREFIX).map(Path::new)
+}
+
+/// `-i vagrant:DIR`. If DIR holds no inventory file, the result is the
+/// machines, ungrouped. If DIR holds one (hosts.yaml, *.yml, *.ini, `hosts`),
+/// that inventory is loaded with its group_vars/ and host_vars/, and each host
+/// gets the login of the Vagrant machine of the same name (`overlay`).
+pub fn load(dir: &Path) -> Result<Inventory, String> {
+    let machines = from_dir(dir)?;
+    with_inventory(dir, machines)
+}
+
+fn with_inventory(dir: &Path, machines: Inventory) -> Result<Inventory, String> {
+    if !has_inventory_file(dir) {
+        return Ok(machines);
+    }
+    let mut inv = Inventory::load(dir).map_err(|e| e.to_string())?;
+    overlay(&mut inv, &machines)?;
+    Ok(inv)
+}
+
+fn has_inventory_file(dir: &Path) -> bool {
+    let Ok(entries) = std::fs::read_dir(dir) else { return false };
+    entries.filter_map(|e| e.ok().map(|e| e.path())).any(|p| {
+        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        p.is_file()
+            && !name.starts_with('.')
+            && !name.ends_with('~')
+            && (matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml" | "ini")) || name == "hosts")
+    })
+}
+
+/// Puts each Vagrant machine's login onto the inventory host of the same name.
+/// The host's vars take `ansible_user`, `ansible_ssh_private_key_file`,
+/// `ansible_ssh_common_args` and `ansible_become` from the machine.
+/// `ansible_host` and `ansible_port` are handled differently: a host that
+/// already has an `ansible_host` keeps it and its own port (22 unless the
+/// inventory says otherwise). That is a private_network address, and
+/// templates also use it as the host's address. A host without one gets the address Vagrant printed
+/// (127.0.0.1 and a forwarded port, for VirtualBox).
+/// Machines that are not in the inventory are added, ungrouped. It is an error
+/// if an inventory host has no machine.
+pub fn overlay(inv: &mut Inventory, machines: &Inventory) -> Result<(), String> {
+    let missing: Vec<&str> = inv.hosts.keys().filter(|h| !machines.hosts.contains_key(*h)).map(String::as_str).collect();
+    if !missing.is_empty() {
+        return Err(format!(
+            "{}: no Vagrant machine for host(s) {} of the inventory; define them in the Vagrantfile (`config.vm.define \"NAME\"`), \
+             or use the inventory without `vagrant:`",
+            machines.origin.display(),
+            missing.join(", ")
+        ));
+    }
+    for (name, machine) in &machines.hosts {
+        match inv.hosts.get_mut(name) {
+            Some(host) => {
+                let mut login = machine.vars.clone();
+                if host.vars.contains_key("ansible_host") {
+                    login.remove("ansible_host");
+                    login.remove("ansible_port");
+                }
+                merge_into(&mut host.vars, &login);
+            }
+            None => {
+                inv.hosts.insert(name.clone(), machine.clone());
+                let u = inv.groups.entry("ungrouped".into()).or_insert_with(|| Group { name: "ungrouped".into(), ..Default::default() });
+                u.hosts.push(name.clone());
+                let all = inv.groups.entry("all".into()).or_insert_with(|| Group { name: "all".into(), ..Default::default() });
+                if !all.children.iter().any(|c| c == "ungrouped") {
+                    all.children.push("ungrouped".into());
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Prints an inventory as Ansible YAML (`all:` / `hosts:` / `children:` / `vars:`).
+/// Hosts in no group are listed under `all: hosts:`. A host's vars are printed
+/// where the host first appears. `Inventory::load` reads the output back to the
+/// same hosts, groups and vars.
+pub fn to_yaml(inv: &Inventory) -> String {
+    let mut done_hosts: Vec<String> = Vec::new();
+    let mut seen_groups: Vec<String> = Vec::new();
+    let all = group_yaml(inv, "all", &mut done_hosts, &mut seen_groups);
+    let mut top = serde_json::Map::new();
+    top.insert("all".into(), all);
+    let body = serde_yaml::to_string(&Value::Object(top)).unwrap_or_default();
+    format!(
+        "# Generated by `rigger inventory --from-vagrant` from `vagrant ssh-config` ({}).\n\
+         # Ports and keys change when machines are re-created: regenerate this file, do not edit it.\n{body}",
+        inv.origin.display()
+    )
+}
+
+fn group_yaml(inv: &Inventory, name: &str, done_hosts: &mut Vec<String>, seen_groups: &mut Vec<String>) -> Value {
+    seen_groups.push(name.to_string());
+    let mut out = serde_json::Map::new();
+    let Some(g) = inv.groups.get(name) else { return Value::Object(out) };
+    if !g.vars.is_empty() {
+        out.insert("vars".into(), Value::Object(g.vars.clone()));
+    }
+    let mut hosts: Vec<String> = g.hosts.clone();
+    let mut children: Vec<String> = g.children.clone();
+    if name == "all" {
+        // `ungrouped` is implicit in Ansible: its hosts go straight under `all`.
+        if let Some(u) = inv.groups.get("ungrouped") {
+            hosts.extend(u.hosts.iter().filter(|h| !hosts.contains(h)).cloned().collect::<Vec<_>>());
+            children.extend(u.children.iter().filter(|c| !children.contains(c)).cloned().collect::<Vec<_>>());
+        }
+        children.retain(|c| c != "ungrouped");
+    }
+    if !hosts.is_empty() {
+        let mut hm = serde_json::Map::new();
+        for h in hosts {
+            let vars = match inv.hosts.get(&h) {
+                Some(host) if !done_hosts.contains(&h) => host.vars.clone(),
+                _ => Vars::new(),
+            };
+            done_hosts.push(h.clone());
+            hm.insert(h, if vars.is_empty() { Value::Null } else { Value::Object(vars) });
+        }
+        out.insert("hosts".into(), Value::Object(hm));
+    }
+    let mut cm = serde_json::Map::new();
+    for c in children {
+        if seen_groups.contains(&c) {
+            // Already printed with its contents; naming it again nests it here too.
+            cm.insert(c, Value::Null);
+            continue;
+        }
+        let v = group_yaml(inv, &c, done_hosts, seen_groups);
+        cm.insert(c, if v.as_object().is_some_and(|o| o.is_empty()) { Value::Null } else { v });
+    }
+    if !cm.is_empty() {
+        out.insert("children".into(), Value::Object(cm));
+    }
+    Value::Object(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transport::Target;
+    use serde_json::json;
+
+    const MULTI: &str = include_str!("../tests/fixtures/vagrant/virtualbox-multi.txt");
+    const QUOTED: &str = include_str!("../tests/fixtures/vagrant/quoted-identity.txt");
+    const LIBVIRT: &str = include_str!("../tests/fixtures/vagrant/libvirt.txt");
+    const PROXY: &str = include_str!("../tests/fixtures/vagrant/libvirt-proxycommand.txt");
+    const INSECURE: &str = include_str!("../tests/fixtures/vagrant/insecure-keys-2.4.txt");
+    const LAB: &str = include_str!("../tests/fixtures/vagrant/lab.txt");
+
+    fn fixture(name: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/vagrant").join(name)
+    }
+
+    fn inv(text: &str) -> Inventory {
+        from_ssh_config(text, Path::new("ssh-config.txt")).unwrap()
+    }
+
+    fn err(text: &str) -> String {
+        from_ssh_config(text, Path::new("ssh-config.txt")).unwrap_err()
+    }
+
+    const VAGRANT_ARGS: &str = "-o UserKnownHostsFile=/dev/null -o StrictHostKeyChecking=no";
+
+    #[test]
+    fn virtualbox_machines_become_ungrouped_hosts_with_connection_vars() {
+        let inv = inv(MULTI);
+        assert_eq!(inv.hosts.keys().collect::<Vec<_>>(), ["web1", "web2", "db1"]);
+        assert_eq!(inv.groups.keys().collect::<Vec<_>>(), ["all", "ungrouped"]);
+        assert_eq!(inv.groups["all"].children, ["ungrouped"]);
+        assert_eq!(inv.group_hosts("ungrouped"), ["web1", "web2", "db1"]);
+        assert_eq!(inv.host_groups("web2"), ["all", "ungrouped"]);
+        assert_eq!(
+            Value::Object(inv.host_vars("web2")),
+            json!({
+                "ansible_host": "127.0.0.1",
+                "ansible_port": 2200,
+                "ansible_user": "vagrant",
+                "ansible_ssh_private_key_file": "/home/alice/src/shop/.vagrant/machines/web2/virtualbox/private_key",
+                "ansible_ssh_common_args": VAGRANT_ARGS,
+                "ansible_become": true,
+            })
+        );
+        let ports: Vec<Value> = inv.hosts.keys().map(|h| inv.host_vars(h)["ansible_port"].clone()).collect();
+        assert_eq!(ports, [json!(2222), json!(2200), json!(2201)]);
+        assert_eq!(inv.host_vars("db1")["ansible_ssh_private_key_file"], "/home/alice/src/shop/.vagrant/machines/db1/virtualbox/private_key");
+        assert_eq!(inv.select("web*").unwrap(), ["web1", "web2"]);
+        let j = inv.to_ansible_json();
+        assert_eq!(j["ungrouped"]["hosts"], json!(["web1", "web2", "db1"]));
+        assert_eq!(j["all"]["children"], json!(["ungrouped"]));
+    }
+
+    /// The vars mean to the transport what the ssh-config meant to ssh.
+    #[test]
+    fn transport_reads_the_vars_as_vagrant_meant_them() {
+        let inv = inv(MULTI);
+        let t = Target::from_vars("web1", &inv.host_vars("web1")).unwrap();
+        assert_eq!((t.address.as_str(), t.port, t.user.as_deref()), ("127.0.0.1", Some(2222), Some("vagrant")));
+        assert_eq!(t.key.as_deref(), Some("/home/alice/src/shop/.vagrant/machines/web1/virtualbox/private_key"));
+        assert_eq!(t.known_hosts_file.as_deref(), Some("/dev/null"));
+        assert_eq!(t.strict, Some(false));
+        assert!(t.become_);
+        assert_eq!(t.jump, None);
+    }
+
+    #[test]
+    fn quoted_identity_file_with_spaces_is_unquoted() {
+        let inv = inv(QUOTED);
+        assert_eq!(inv.hosts.keys().collect::<Vec<_>>(), ["default"]);
+        let v = inv.host_vars("default");
+        assert_eq!(v["ansible_ssh_private_key_file"], "/Users/bob/Projects/Ops Lab/.vagrant/machines/default/virtualbox/private_key");
+        let t = Target::from_vars("default", &v).unwrap();
+        assert_eq!(t.key.as_deref(), Some("/Users/bob/Projects/Ops Lab/.vagrant/machines/default/virtualbox/private_key"));
+    }
+
+    #[test]
+    fn libvirt_machines_have_real_addresses_on_port_22() {
+        let inv = inv(LIBVIRT);
+        let v = inv.host_vars("node2");
+        assert_eq!(v["ansible_host"], "192.168.121.203");
+        assert_eq!(v["ansible_port"], 22);
+        assert_eq!(v["ansible_ssh_private_key_file"], "/home/carol/k8s-lab/.vagrant/machines/node2/libvirt/private_key");
+        assert_eq!(Target::from_vars("node2", &v).unwrap().port, Some(22));
+    }
+
+    #[test]
+    fn first_identity_file_wins_and_unknown_directives_are_ignored() {
+        let machines = parse(INSECURE, "insecure.txt").unwrap();
+        assert_eq!(machines[0].identity_files, ["/home/dave/.vagrant.d/insecure_private_keys/vagrant.key.ed25519", "/home/dave/.vagrant.d/insecure_private_keys/vagrant.key.rsa"]);
+        let v = inv(INSECURE).host_vars("default");
+        assert_eq!(v["ansible_ssh_private_key_file"], "/home/dave/.vagrant.d/insecure_private_keys/vagrant.key.ed25519");
+        assert_eq!(v.len(), 6, "PubkeyAcceptedKeyTypes, HostKeyAlgorithms, LogLevel... add nothing: {v:?}");
+    }
+
+    #[test]
+    fn ssh_config_syntax_variants() {
+        // `=` separators, any case, tabs, CRLF, comments; first value of a directive wins, as in ssh.
+        let text = "# recorded\r\nHost a\r\n\tHOSTNAME=10.0.0.5\r\n\tport = 2201\r\n\tPort 9999\r\n\tuser\tops\r\n\tIdentityFile=\"/k/a b\"\r\n";
+        let v = inv(text).host_vars("a");
+        assert_eq!(Value::Object(v), json!({ "ansible_host": "10.0.0.5", "ansible_port": 2201, "ansible_user": "ops", "ansible_ssh_private_key_file": "/k/a b", "ansible_become": true }));
+        // No known-hosts directives (config.ssh.verify_host_key): no ssh args, strict checking stays on.
+        let root = inv("Host r\n  HostName 10.0.0.6\n  User root\n");
+        assert_eq!(Value::Object(root.host_vars("r")), json!({ "ansible_host": "10.0.0.6", "ansible_user": "root" }));
+    }
+
+    #[test]
+    fn malformed_input_names_the_line() {
+        assert_eq!(err("  HostName 127.0.0.1\nHost a\n"), "ssh-config.txt:1: `HostName` before any `Host` line: this does not look like `vagrant ssh-config` output");
+        assert_eq!(err("Host a\n  HostName 127.0.0.1\n  Port 22x\n"), "ssh-config.txt:3: `Port 22x` is not a port number (1-65535)");
+        assert_eq!(err("Host a\n  Port 70000\n"), "ssh-config.txt:2: `Port 70000` is not a port number (1-65535)");
+        assert_eq!(err("Host a\n\n  IdentityFile \"/x/y z\n"), "ssh-config.txt:3: `IdentityFile`: unterminated double quote");
+        assert_eq!(err("Host a\n  IdentityFile /x/y z\n"), "ssh-config.txt:2: `IdentityFile` takes one value, found 2 (quote a path that contains spaces)");
+        assert_eq!(err("Host a\n  User\n"), "ssh-config.txt:2: `User` needs a value");
+        assert_eq!(err("Host a\nHost b\nHost a\n"), "ssh-config.txt:3: machine `a` appears twice (first at line 1)");
+        assert!(err("Host *\n").starts_with("ssh-config.txt:1: `Host *` is a pattern"));
+        assert!(err("Host a b\n").starts_with("ssh-config.txt:1: `Host a b` is a pattern"));
+        assert!(err("Host a\nMatch all\n").starts_with("ssh-config.txt:2: `Match` blocks"));
+        assert_eq!(err("\n\n"), "ssh-config.txt: no machine (no `Host` line): is any machine created? (`vagrant up`)");
+        // The banner of a failed run, if someone recorded it.
+        assert!(err("==> default: A newer version of the box is available\nHost default\n").starts_with("ssh-config.txt:1: `==>` before any `Host` line"));
+    }
+
+    #[test]
+    fn proxy_command_is_refused_not_dropped() {
+        let e = err(PROXY);
+        assert!(e.starts_with("ssh-config.txt:11: machine `node1` is reached through `ProxyCommand ssh 'kvm01.example.net' -l 'carol'"), "{e}");
+        assert!(e.contains("ProxyJump"), "{e}");
+    }
+
+    #[test]
+    fn yaml_output_loads_back_to_the_same_inventory() {
+        let d = tempfile::tempdir().unwrap();
+        for text in [MULTI, QUOTED, LIBVIRT, INSECURE, LAB] {
+            let inv = inv(text);
+            let yaml = to_yaml(&inv);
+            assert!(yaml.starts_with("# Generated by `rigger inventory --from-vagrant`"), "{yaml}");
+            assert!(yaml.contains("\nall:\n  hosts:\n"), "{yaml}");
+            std::fs::write(d.path().join("vagrant.yaml"), &yaml).unwrap();
+            let back = Inventory::load(&d.path().join("vagrant.yaml")).unwrap();
+            assert_eq!(back.to_ansible_json(), inv.to_ansible_json(), "{yaml}");
+            for h in inv.hosts.keys() {
+                assert_eq!(Target::from_vars(h, &back.host_vars(h)), Target::from_vars(h, &inv.host_vars(h)));
+            }
+        }
+    }
+
+    #[test]
+    fn yaml_output_exact() {
+        let inv = inv("Host web1\n  HostName 127.0.0.1\n  User vagrant\n  Port 2222\n  UserKnownHostsFile /dev/null\n  StrictHostKeyChecking no\n  IdentityFile \"/home/a b/private_key\"\n");
+        assert_eq!(
+            to_yaml(&inv),
+            "# Generated by `rigger inventory --from-vagrant` from `vagrant ssh-config` (ssh-config.txt).\n\
+             # Ports and keys change when machines are re-created: regenerate this file, do not edit it.\n\
+             all:\n  hosts:\n    web1:\n      ansible_host: 127.0.0.1\n      ansible_port: 2222\n      ansible_user: vagrant\n      \
+             ansible_ssh_private_key_file: /home/a b/private_key\n      ansible_ssh_common_args: -o UserKnownHostsFile=/dev/null -o StrictHostKeyChecking=no\n      \
+             ansible_become: true\n"
+        );
+    }
+
+    /// to_yaml is general: a grouped inventory (the lab's, with group_vars) round-trips too.
+    #[test]
+    fn yaml_output_of_a_grouped_inventory_round_trips() {
+        let lab = Inventory::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("inventory/lab")).unwrap();
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("hosts.yaml"), to_yaml(&lab)).unwrap();
+        let back = Inventory::load(&d.path().join("hosts.yaml")).unwrap();
+        assert_eq!(back.to_ansible_json(), lab.to_ansible_json());
+    }
+
+    #[test]
+    fn recorded_output_replaces_running_vagrant() {
+        let inv = from_dir_with(Path::new("/nonexistent"), Some(&fixture("virtualbox-multi.txt")), "vagrant").unwrap();
+        assert_eq!(inv.hosts.len(), 3);
+        assert_eq!(inv.origin, fixture("virtualbox-multi.txt"));
+        let e = from_dir_with(Path::new("."), Some(Path::new("/nonexistent/ssh-config.txt")), "vagrant").unwrap_err();
+        assert!(e.starts_with("cannot read /nonexistent/ssh-config.txt (named by RIGGER_VAGRANT_SSH_CONFIG)"), "{e}");
+    }
+
+    #[test]
+    fn missing_vagrant_says_how_to_use_a_recorded_file() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("Vagrantfile"), "").unwrap();
+        let e = from_dir_with(d.path(), None, "rigger-test-no-such-vagrant").unwrap_err();
+        assert!(e.starts_with("Vagrant is not installed (no `rigger-test-no-such-vagrant` command on PATH)"), "{e}");
+        assert!(e.contains("vagrant ssh-config > ssh-config.txt") && e.contains("RIGGER_VAGRANT_SSH_CONFIG=ssh-config.txt"), "{e}");
+        let e = from_dir_with(&d.path().join("nope"), None, "vagrant").unwrap_err();
+        assert!(e.ends_with("nope: not a directory (--from-vagrant and `-i vagrant:DIR` take the directory that holds the Vagrantfile)"), "{e}");
+        let empty = tempfile::tempdir().unwrap();
+        assert!(from_dir_with(empty.path(), None, "vagrant").unwrap_err().starts_with("no Vagrantfile in "));
+    }
+
+    /// A stand-in `vagrant` shows the command, its directory, and a failure's stderr.
+    #[cfg(unix)]
+    #[test]
+    fn runs_vagrant_ssh_config_in_the_directory() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("Vagrantfile"), "").unwrap();
+        let fake = d.path().join("fake-vagrant");
+        let script = format!(
+            "#!/bin/sh\n[ \"$1\" = ssh-config ] || exit 9\n[ -f Vagrantfile ] && [ \"$VAGRANT_CWD\" = \"$PWD\" ] || exit 8\n\
+             if [ -f broken ]; then echo 'The provider for this Vagrant-managed machine is reporting that it' >&2; echo 'is not yet ready for SSH.' >&2; exit 1; fi\n\
+             cat '{}'\n",
+            fixture("libvirt.txt").display()
+        );
+        std::fs::write(&fake, script).unwrap();
+        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let inv = from_dir_with(d.path(), None, fake.to_str().unwrap()).unwrap();
+        assert_eq!(inv.hosts.keys().collect::<Vec<_>>(), ["node1", "node2"]);
+        assert_eq!(inv.origin, d.path());
+
+        std::fs::write(d.path().join("broken"), "").unwrap();
+        let e = from_dir_with(d.path(), None, fake.to_str().unwrap()).unwrap_err();
+        assert!(e.contains("failed (exit 1): The provider for this Vagrant-managed machine is reporting that it is not yet ready for SSH."), "{e}");
+        assert!(e.contains("`vagrant up`"), "{e}");
+
+        std::fs::remove_file(d.path().join("broken")).unwrap();
+        std::fs::write(&fake, "#!/bin/sh\necho 'Host a'\necho '  Port ssh'\n").unwrap();
+        let e = from_dir_with(d.path(), None, fake.to_str().unwrap()).unwrap_err();
+        assert_eq!(e, format!("`vagrant ssh-config` in {}, line 2: `Port ssh` is not a port number (1-65535)", d.path().display()));
+    }
+
+    /// A relative DIR (as users type it) reaches Vagrant as one absolute directory.
+    #[cfg(unix)]
+    #[test]
+    fn relative_dir_is_passed_absolute() {
+        use std::os::unix::fs::PermissionsExt;
+        let cwd = std::env::current_dir().unwrap();
+        let d = tempfile::tempdir_in(&cwd).unwrap();
+        let rel = d.path().strip_prefix(&cwd).unwrap();
+        assert!(rel.is_relative());
+        std::fs::write(d.path().join("Vagrantfile"), "").unwrap();
+        let fake = d.path().join("fake-vagrant");
+        let script = format!(
+            "#!/bin/sh\ncase \"$VAGRANT_CWD\" in /*) ;; *) echo \"relative VAGRANT_CWD $VAGRANT_CWD\" >&2; exit 1;; esac\n\
+             [ \"$VAGRANT_CWD\" = \"$(pwd -P)\" ] || exit 8\ncat '{}'\n",
+            fixture("libvirt.txt").display()
+        );
+        std::fs::write(&fake, script).unwrap();
+        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let inv = from_dir_with(rel, None, fake.to_str().unwrap()).unwrap();
+        assert_eq!(inv.hosts.len(), 2);
+        assert_eq!(inv.origin, rel, "messages keep the path as the user gave it");
+    }
+
+    #[test]
+    fn inventory_argument_prefix() {
+        assert_eq!(spec(Path::new("vagrant:inventory/lab")), Some(Path::new("inventory/lab")));
+        assert_eq!(spec(Path::new("inventory/lab")), None);
+    }
+
+    /// `-i vagrant:inventory/lab`: the lab's groups and vars, Vagrant's logins,
+    /// the lab addresses (on the private network) kept for connecting and for templates.
+    #[test]
+    fn lab_inventory_with_vagrant_logins() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("inventory/lab");
+        let machines = from_dir_with(&dir, Some(&fixture("lab.txt")), "vagrant").unwrap();
+        let inv = with_inventory(&dir, machines).unwrap();
+        assert_eq!(inv.group_hosts("lb"), ["h1", "h2"]);
+        assert_eq!(inv.group_hosts("web"), ["h3", "h4"]);
+        assert_eq!(inv.group_hosts("ungrouped"), Vec::<String>::new());
+        let v = inv.host_vars("h2");
+        assert_eq!(v["vip"], "10.77.0.100", "group_vars are kept");
+        assert_eq!(v["ansible_host"], "10.77.0.12", "the lab address stays");
+        assert!(!v.contains_key("ansible_port"), "port 22 on the private network, not the NAT port");
+        assert_eq!(v["ansible_user"], "vagrant");
+        assert_eq!(v["ansible_ssh_private_key_file"], "/home/erin/rigger/inventory/lab/.vagrant/machines/h2/virtualbox/private_key");
+        let t = Target::from_vars("h2", &v).unwrap();
+        assert_eq!((t.address.as_str(), t.port, t.known_hosts_file.as_deref(), t.strict, t.become_), ("10.77.0.12", None, Some("/dev/null"), Some(false), true));
+    }
+
+    #[test]
+    fn overlay_adds_unknown_machines_and_refuses_hosts_without_one() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("hosts.yaml"), "all:\n  children:\n    web:\n      hosts:\n        web1:\n        web2: { ansible_port: 2299 }\n").unwrap();
+        let inv = with_inventory(d.path(), inv(MULTI)).unwrap();
+        assert_eq!(inv.group_hosts("web"), ["web1", "web2"]);
+        assert_eq!(inv.group_hosts("ungrouped"), ["db1"]);
+        assert!(inv.groups["all"].children.contains(&"ungrouped".to_string()));
+        // No ansible_host in the inventory: Vagrant's address and port are used.
+        assert_eq!(inv.host_vars("web2")["ansible_port"], 2200);
+        assert_eq!(inv.host_vars("web1")["ansible_host"], "127.0.0.1");
+
+        let e = with_inventory(&Path::new(env!("CARGO_MANIFEST_DIR")).join("inventory/lab"), inv_at(MULTI, "vm/ssh-config.txt")).unwrap_err();
+        assert!(e.starts_with("vm/ssh-config.txt: no Vagrant machine for host(s) h1, h2, h3, h4, h5, h6, h7, h8 of the inventory"), "{e}");
+    }
+
+    fn inv_at(text: &str, path: &str) -> Inventory {
+        from_ssh_config(text, Path::new(path)).unwrap()
+    }
+}
