@@ -180,7 +180,14 @@ impl Project {
             }
         }
         let mut handlers = IndexMap::new();
-        for (name, spec) in &r.handlers {
+        for (name, (decl, spec)) in &r.handlers {
+            if let Some(w) = decl.when.as_ref().filter(|_| full) {
+                match self.renderer.eval_bool(w, &ctx) {
+                    Ok(false) => continue,
+                    Ok(true) => {}
+                    Err(e) => return Err(format!("role {role}, handler `{name}`: {e}")),
+                }
+            }
             match plan::resolve(&self.root, r, spec, &self.renderer, &ctx, full) {
                 Ok(res) => {
                     handlers.insert(name.clone(), res);
@@ -202,7 +209,13 @@ impl Project {
                     Err(e) => errors.push(format!("host {host}: {e}")),
                     Ok((prepared, _)) => {
                         for r in prepared.iter().filter_map(|p| p.resource.as_ref()) {
-                            if let (Some(dir), Resource::File(f)) = (out, r) {
+                            let files = match r {
+                                Resource::File(f) => vec![f.clone()],
+                                Resource::AptRepository(a) => a.files(),
+                                _ => vec![],
+                            };
+                            for f in files.iter().filter(|_| out.is_some()) {
+                                let dir = out.expect("filtered");
                                 if let (Some(content), false) = (&f.content, f.secret) {
                                     let dest = dir.join(host).join(f.path.trim_start_matches('/'));
                                     let written = dest.parent().map(std::fs::create_dir_all).transpose().and_then(|_| std::fs::write(&dest, content));

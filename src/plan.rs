@@ -87,8 +87,9 @@ pub fn prepare(root: &Path, role: &Role, decl: &Decl, spec: &Spec, r: &Renderer,
     }
     if let Some(w) = decl.when.as_ref().filter(|_| full) {
         if !r.eval_bool(w, ctx)? {
-            let res = resolve(root, role, spec, r, ctx, false)?;
-            return Ok(Prepared { label: label_of(&res), resource: None, skipped: Some(format!("when: {w}")) });
+            // A skipped resource is not resolved: its fields may only make sense when it runs.
+            let label = decl.name.clone().or_else(|| resolve(root, role, spec, r, ctx, false).ok().map(|res| res.label())).unwrap_or_else(|| kind(spec).into());
+            return Ok(Prepared { label, resource: None, skipped: Some(format!("when: {w}")) });
         }
     }
     let res = resolve(root, role, spec, r, ctx, full)?;

@@ -67,7 +67,7 @@ pub struct Role {
     pub after: Vec<String>,
     pub defaults: Vars,
     pub resources: Vec<(Decl, Spec)>,
-    pub handlers: IndexMap<String, Spec>,
+    pub handlers: IndexMap<String, (Decl, Spec)>,
 }
 
 impl Role {
@@ -84,7 +84,10 @@ impl Role {
         let mut handlers = IndexMap::new();
         for (hname, decl) in raw.handlers {
             let spec = decl.spec().map_err(|m| Error::at(source.locate(&hname), format!("handler `{hname}`: {m}")))?;
-            handlers.insert(hname, spec);
+            if !decl.tags.is_empty() {
+                return Err(Error::at(source.locate(&hname), format!("handler `{hname}`: handlers take no `tags:` (they run when notified)")));
+            }
+            handlers.insert(hname, (decl, spec));
         }
         let role = Role {
             name: name.to_string(),

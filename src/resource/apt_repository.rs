@@ -42,7 +42,8 @@ impl AptRepository {
         format!("deb {opts}{} {} {}\n", self.uri, self.suite, self.components.join(" "))
     }
 
-    fn files(&self) -> Vec<File> {
+    /// The key and source files this repository is made of.
+    pub fn files(&self) -> Vec<File> {
         let file = |path: String, content: Vec<u8>| File {
             kind: "file",
             path,
