@@ -29,6 +29,8 @@ pub struct Target {
     pub known_hosts_file: Option<String>,
     pub strict: Option<bool>,
     pub jump: Option<String>,
+    /// An ssh_config file used instead of ~/.ssh/config (`-F FILE`).
+    pub config_file: Option<String>,
     pub local: bool,
     pub become_: bool,
     pub become_user: Option<String>,
@@ -70,6 +72,7 @@ impl Target {
             known_hosts_file: None,
             strict: None,
             jump: None,
+            config_file: None,
             local: var_str(vars, "ansible_connection").as_deref() == Some("local"),
             become_: truthy(vars.get("ansible_become")),
             become_user: var_str(vars, "ansible_become_user"),
@@ -88,18 +91,26 @@ impl Target {
         let mut i = 0;
         while i < words.len() {
             let (flag, val) = match words[i] {
-                "-o" | "-J" => {
+                "-o" | "-J" | "-F" => {
                     i += 1;
                     (words[i - 1], words.get(i).copied().ok_or("ssh option without a value")?)
                 }
                 w if w.starts_with("-o") => ("-o", &w[2..]),
                 w if w.starts_with("-J") => ("-J", &w[2..]),
-                w => return Err(format!("unsupported ssh argument `{w}` (rigger understands -o Key=Value and -J)")),
+                w if w.starts_with("-F") => ("-F", &w[2..]),
+                w => return Err(format!("unsupported ssh argument `{w}` (rigger understands -o Key=Value, -J and -F)")),
             };
             i += 1;
-            if flag == "-J" {
-                self.jump = Some(val.to_string());
-                continue;
+            match flag {
+                "-J" => {
+                    self.jump = Some(val.to_string());
+                    continue;
+                }
+                "-F" => {
+                    self.config_file = Some(val.to_string());
+                    continue;
+                }
+                _ => {}
             }
             let (k, v) = val.split_once('=').ok_or_else(|| format!("ssh option `{val}` needs Key=Value"))?;
             match k.to_ascii_lowercase().as_str() {
@@ -162,6 +173,9 @@ impl Connection {
         }
         if let Some(j) = &target.jump {
             b.jump_hosts(j.split(','));
+        }
+        if let Some(f) = &target.config_file {
+            b.config_file(f);
         }
         let check = if opts.accept_new_host_keys || target.strict == Some(false) { KnownHosts::Add } else { KnownHosts::Strict };
         b.known_hosts_check(check);

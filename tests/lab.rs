@@ -295,3 +295,144 @@ fn t4_rolling_change_under_load() {
     // Put the config back.
     converge();
 }
+
+/// A scratch project whose hosts are lab hosts, with the lab's login.
+fn scratch(hosts: &[(&str, &str)], extra_host_vars: &str, site: &str, roles: &[(&str, &str)]) -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    let mut inv = String::from("all:\n  vars:\n    ansible_user: root\n    ansible_ssh_private_key_file: /var/lib/rigger-lab/id_ed25519\n    ansible_ssh_common_args: \"-o UserKnownHostsFile=/var/lib/rigger-lab/known_hosts\"\n  children:\n");
+    let mut groups: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+    for (h, g) in hosts {
+        groups.entry(g).or_default().push(h);
+    }
+    for (g, hs) in groups {
+        inv.push_str(&format!("    {g}:\n      hosts:\n"));
+        for h in hs {
+            let n: u32 = h[1..].parse().unwrap();
+            inv.push_str(&format!("        {h}: {{ ansible_host: 10.77.0.{}{extra_host_vars} }}\n", 10 + n));
+        }
+    }
+    std::fs::create_dir_all(d.path().join("inventory")).unwrap();
+    std::fs::write(d.path().join("inventory/hosts.yaml"), inv).unwrap();
+    std::fs::write(d.path().join("site.yaml"), site).unwrap();
+    for (name, yaml) in roles {
+        std::fs::create_dir_all(d.path().join(format!("roles/{name}"))).unwrap();
+        std::fs::write(d.path().join(format!("roles/{name}/role.yaml")), yaml).unwrap();
+    }
+    d
+}
+
+/// A role whose command logs start/end with the host's clock (all lab hosts share the kernel's).
+fn logging_role(name: &str, extra: &str, secs: &str) -> String {
+    format!("{extra}resources:\n  - command: {{ cmd: 'echo \"$(date +%s.%N) start {name}@$(hostname)\" >> /tmp/rigger-order.log; sleep {secs}; echo \"$(date +%s.%N) end {name}@$(hostname)\" >> /tmp/rigger-order.log' }}\n")
+}
+
+fn order_log(hosts: &[&str]) -> Vec<(f64, String, String)> {
+    let mut ev = Vec::new();
+    for h in hosts {
+        let (out, _) = on(h, "cat /tmp/rigger-order.log 2>/dev/null; rm -f /tmp/rigger-order.log");
+        for l in out.lines() {
+            let p: Vec<&str> = l.split(' ').collect();
+            ev.push((p[0].parse::<f64>().unwrap(), p[1].to_string(), p[2].to_string()));
+        }
+    }
+    ev.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap());
+    ev
+}
+
+fn at(ev: &[(f64, String, String)], what: &str, unit: &str) -> f64 {
+    ev.iter().find(|(_, e, u)| e == what && u == unit).unwrap_or_else(|| panic!("no {what} {unit}: {ev:?}")).0
+}
+
+/// Issue 3 (a) and (b): cross-host order on real hosts; a failure skips only its descendants.
+#[test]
+#[ignore = "needs the lab (tests/run.sh)"]
+fn t5_graph_order_and_failure_isolation_on_hosts() {
+    lab_up();
+    order_log(&["h1", "h2", "h3", "h4"]);
+    let db = logging_role("db", "", "1");
+    let app = logging_role("app", "after: [db]\n", "0.2");
+    let d = scratch(&[("h3", "dbs"), ("h4", "dbs"), ("h1", "apps"), ("h2", "apps")], "", "- hosts: apps\n  roles: [app]\n- hosts: dbs\n  roles: [db]\n", &[("db", &db), ("app", &app)]);
+    let run = rigger_in(d.path(), &["apply", "--yes"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let ev = order_log(&["h1", "h2", "h3", "h4"]);
+    let last_db = at(&ev, "end", "db@h3").max(at(&ev, "end", "db@h4"));
+    for h in ["h1", "h2"] {
+        assert!(at(&ev, "start", &format!("app@{h}")) >= last_db, "app@{h} must start after every db host finished: {ev:?}");
+    }
+    figure(&format!("cross-host order: app started {:.3}s after the last db unit ended", at(&ev, "start", "app@h1").min(at(&ev, "start", "app@h2")) - last_db));
+
+    // (b) bad fails on h3; its dependent on h3 is skipped; h4's chain completes.
+    let bad = "resources:\n  - command: { cmd: 'test \"$(hostname)\" != h3' }\n".to_string();
+    let after_bad = logging_role("after_bad", "requires: [bad]\n", "0");
+    let d = scratch(&[("h3", "all_hosts"), ("h4", "all_hosts")], "", "- hosts: all_hosts\n  roles: [after_bad]\n", &[("bad", &bad), ("after_bad", &after_bad)]);
+    let run = rigger_in(d.path(), &["apply", "--yes", "--json"]);
+    assert_eq!(run.code, 1);
+    let report = json(&run);
+    let unit = |h: usize, role: &str| report["hosts"][h]["units"].as_array().unwrap().iter().find(|u| u["role"] == role).unwrap().clone();
+    assert_eq!(unit(0, "bad")["status"], "failed");
+    assert_eq!(unit(0, "after_bad")["status"], "skipped");
+    assert_eq!(unit(0, "after_bad")["message"], "because bad failed on host h3");
+    assert_eq!(unit(1, "after_bad")["status"], "changed", "the other host's chain completes");
+    let ev = order_log(&["h3", "h4"]);
+    assert!(ev.iter().any(|(_, _, u)| u == "after_bad@h4") && !ev.iter().any(|(_, _, u)| u == "after_bad@h3"), "{ev:?}");
+}
+
+/// Issue 3 (c): serial: 1 with a health gate converges hosts strictly one at a time.
+#[test]
+#[ignore = "needs the lab (tests/run.sh)"]
+fn t6_serial_one_at_a_time_on_hosts() {
+    lab_up();
+    order_log(&["h1", "h2", "h3", "h4"]);
+    let r = logging_role("roll", "", "0.5");
+    let site = "- hosts: all\n  roles: [roll]\n  serial: 1\n  health_check: { cmd: 'echo \"$(date +%s.%N) gate $(hostname)\" >> /tmp/rigger-order.log', retries: 0 }\n";
+    let d = scratch(&[("h1", "g"), ("h2", "g"), ("h3", "g"), ("h4", "g")], "", site, &[("roll", &r)]);
+    let run = rigger_in(d.path(), &["apply", "--yes"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let seq: Vec<String> = order_log(&["h1", "h2", "h3", "h4"]).into_iter().map(|(_, e, u)| format!("{e} {u}")).collect();
+    assert_eq!(
+        seq,
+        ["start roll@h1", "end roll@h1", "gate h1", "start roll@h2", "end roll@h2", "gate h2", "start roll@h3", "end roll@h3", "gate h3", "start roll@h4", "end roll@h4"],
+    );
+}
+
+/// Issue 7: become through sudo -n as the non-root user; a user without sudo gets a clear error.
+#[test]
+#[ignore = "needs the lab (tests/run.sh)"]
+fn t7_become_as_deploy_and_a_clear_error_without_sudo() {
+    lab_up();
+    on("h3", "rm -f /etc/rigger-become-test");
+    let role = "resources:\n  - file: { path: /etc/rigger-become-test, content: \"written as {{ ansible_user }} via sudo\\n\", mode: \"0600\" }\n";
+    let d = scratch(&[("h3", "g")], ", ansible_user: deploy, ansible_become: true", "- hosts: g\n  roles: [r]\n", &[("r", role)]);
+    let run = rigger_in(d.path(), &["apply", "--yes"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let (out, _) = on("h3", "stat -c '%U %a' /etc/rigger-become-test; cat /etc/rigger-become-test");
+    assert_eq!(out, "root 600\nwritten as deploy via sudo");
+    assert_eq!(rigger_in(d.path(), &["plan"]).code, 0, "idempotent through sudo");
+
+    let d = scratch(&[("h3", "g")], ", ansible_user: nosudo, ansible_become: true", "- hosts: g\n  roles: [r]\n", &[("r", role)]);
+    let run = rigger_in(d.path(), &["plan"]);
+    assert_eq!(run.code, 1);
+    let all = format!("{}{}", run.stdout, run.stderr);
+    assert!(all.contains("h3") && all.contains("become failed") && all.contains("password is required"), "{all}");
+}
+
+/// Issue 7: a host reachable only through a jump host, via an ssh_config with Host aliases and ProxyJump.
+#[test]
+#[ignore = "needs the lab (tests/run.sh)"]
+fn t8_reach_a_host_only_through_a_jump_host() {
+    lab_up();
+    // h4 accepts SSH only from h1: from this machine it is unreachable directly.
+    assert!(on("h4", "echo 'AllowUsers root@10.77.0.11' > /etc/ssh/sshd_config.d/jump-only.conf && systemctl reload ssh").1);
+    let d = tempfile::tempdir().unwrap();
+    let cfg = d.path().join("ssh_config");
+    std::fs::write(&cfg, "Host lab-jump\n  HostName 10.77.0.11\n  User root\n  IdentityFile /var/lib/rigger-lab/id_ed25519\n  UserKnownHostsFile /var/lib/rigger-lab/known_hosts\n\nHost lab-hidden\n  HostName 10.77.0.14\n  User root\n  IdentityFile /var/lib/rigger-lab/id_ed25519\n  UserKnownHostsFile /var/lib/rigger-lab/known_hosts\n  ProxyJump lab-jump\n").unwrap();
+    std::fs::create_dir_all(d.path().join("inventory")).unwrap();
+    let inv = format!("all:\n  hosts:\n    hidden: {{ ansible_host: lab-hidden, ansible_ssh_common_args: \"-F {}\" }}\n    direct: {{ ansible_host: 10.77.0.14, ansible_user: root, ansible_ssh_private_key_file: /var/lib/rigger-lab/id_ed25519, ansible_ssh_common_args: \"-o UserKnownHostsFile=/var/lib/rigger-lab/known_hosts\" }}\n", cfg.display());
+    std::fs::write(d.path().join("inventory/hosts.yaml"), inv).unwrap();
+    let direct = rigger_in(d.path(), &["facts", "direct"]);
+    let jumped = rigger_in(d.path(), &["facts", "hidden"]);
+    on("h4", "rm -f /etc/ssh/sshd_config.d/jump-only.conf && systemctl reload ssh");
+    assert_eq!(direct.code, 1, "direct access must be refused: {}", direct.stdout);
+    assert_eq!(jumped.code, 0, "{}", jumped.stderr);
+    assert_eq!(json(&jumped)["facts"]["hostname"], "h4");
+}
