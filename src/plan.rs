@@ -109,6 +109,7 @@ fn kind(spec: &Spec) -> &'static str {
         Spec::Group(_) => "group",
         Spec::Sysctl(_) => "sysctl",
         Spec::AptRepository(_) => "apt_repository",
+        Spec::DockerContainer(_) => "docker_container",
     }
 }
 
@@ -199,6 +200,15 @@ fn build(root: &Path, role: &Role, spec: &Spec, r: &Renderer, ctx: &Context, con
                 (None, None) => None,
             };
             Resource::AptRepository(apt_repository::AptRepository { name: a.name, uri: a.uri, suite: a.suite, components: a.components, key, arch: a.arch, state: a.state, update_cache: a.update_cache, notify: a.notify.0 })
+        }
+        Spec::DockerContainer(d) => {
+            let valid = ["no", "always", "on-failure", "unless-stopped"];
+            if !valid.contains(&d.restart.as_str()) && !d.restart.starts_with("on-failure:") {
+                return Err(format!("restart {:?} is not one of {}", d.restart, valid.join(", ")));
+            }
+            let mut env: Vec<(String, String)> = d.env.into_iter().collect();
+            env.sort();
+            Resource::Container(crate::resource::docker::Container { name: d.name, image: d.image, ports: d.ports, volumes: d.volumes, env, restart: d.restart, command: d.command.map(|c| c.0).unwrap_or_default(), state: d.state, notify: d.notify.0 })
         }
     })
 }

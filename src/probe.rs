@@ -23,6 +23,8 @@ pub enum Query {
     User(String),
     Group(String),
     Sysctl(String),
+    /// A Docker container: its rigger spec label and whether it runs.
+    Container(String),
 }
 
 /// Files larger than this are compared by checksum only.
@@ -55,6 +57,13 @@ pub struct ServiceState {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct ContainerInfo {
+    /// The `rigger.spec` label (empty for a container rigger did not make).
+    pub spec: String,
+    pub running: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct UserState {
     pub uid: u32,
     pub gid: u32,
@@ -79,6 +88,7 @@ pub struct HostState {
     pub users: HashMap<String, Option<UserState>>,
     pub groups: HashMap<String, Option<u32>>,
     pub sysctl: HashMap<String, Option<String>>,
+    pub containers: HashMap<String, Option<ContainerInfo>>,
 }
 
 fn missing(what: &str, key: &str) -> String {
@@ -107,6 +117,9 @@ impl HostState {
     pub fn group(&self, n: &str) -> Result<Option<u32>, String> {
         self.groups.get(n).copied().ok_or_else(|| missing("group", n))
     }
+    pub fn container(&self, n: &str) -> Result<Option<&ContainerInfo>, String> {
+        self.containers.get(n).map(Option::as_ref).ok_or_else(|| missing("container", n))
+    }
     pub fn sysctl(&self, n: &str) -> Result<Option<&str>, String> {
         self.sysctl.get(n).map(|v| v.as_deref()).ok_or_else(|| missing("sysctl", n))
     }
@@ -124,6 +137,7 @@ impl HostState {
         self.users.extend(newer.users);
         self.groups.extend(newer.groups);
         self.sysctl.extend(newer.sysctl);
+        self.containers.extend(newer.containers);
     }
 }
 
@@ -178,6 +192,11 @@ pub fn script(queries: &BTreeSet<Query>, with_facts: bool, marker: &str) -> Stri
             }
             Query::Group(n) => format!("getent group -- {} || echo absent", quote(n)),
             Query::Sysctl(n) => format!("cat -- {} 2>/dev/null || echo absent", quote(&sysctl_path(n))),
+            Query::Container(n) => format!(
+                "docker inspect -f '{{{{index .Config.Labels \"{}\"}}}}|{{{{.State.Running}}}}' -- {} 2>/dev/null || echo absent",
+                crate::resource::docker::LABEL,
+                quote(n)
+            ),
         };
         s.push_str(&format!("echo '{marker} {i}'\n{body}\n"));
     }
@@ -292,6 +311,13 @@ pub fn parse(queries: &BTreeSet<Query>, output: &str, marker: &str) -> Result<Ho
             Query::Sysctl(n) => {
                 let v = lines.first().filter(|l| **l != "absent").map(|v| normalize_ws(v));
                 st.sysctl.insert(n.clone(), v);
+            }
+            Query::Container(n) => {
+                let info = lines.first().filter(|l| **l != "absent").and_then(|l| l.rsplit_once('|')).map(|(spec, running)| ContainerInfo {
+                    spec: if spec == "<no value>" { String::new() } else { spec.to_string() },
+                    running: running == "true",
+                });
+                st.containers.insert(n.clone(), info);
             }
         }
     }
@@ -465,5 +491,22 @@ mod tests {
         assert_eq!(st.path(f.to_str().unwrap()).unwrap().content.as_deref(), Some(&b"content\n"[..]));
         assert!(!st.succeeds("exit 3").unwrap());
         assert!(st.facts["cpus"].as_u64().unwrap() >= 1);
+    }
+}
+
+#[cfg(test)]
+mod container_tests {
+    use super::*;
+
+    #[test]
+    fn container_query_asks_docker_for_the_label_and_state() {
+        let mut q = BTreeSet::new();
+        q.insert(Query::Container("api".into()));
+        let s = script(&q, false, "@@M@@");
+        assert!(s.contains("docker inspect -f '{{index .Config.Labels \"rigger.spec\"}}|{{.State.Running}}' -- api 2>/dev/null || echo absent"), "{s}");
+        let st = parse(&q, "@@M@@ 0\nabc123|true\n@@M@@ end\n", "@@M@@").unwrap();
+        assert_eq!(st.container("api").unwrap(), Some(&ContainerInfo { spec: "abc123".into(), running: true }));
+        let st = parse(&q, "@@M@@ 0\nabsent\n@@M@@ end\n", "@@M@@").unwrap();
+        assert_eq!(st.container("api").unwrap(), None);
     }
 }

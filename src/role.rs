@@ -160,6 +160,7 @@ fn notify_of(spec: &Spec) -> Vec<&String> {
         Spec::Line(s) => &s.notify,
         Spec::Sysctl(s) => &s.notify,
         Spec::AptRepository(s) => &s.notify,
+        Spec::DockerContainer(s) => &s.notify,
         Spec::User(_) | Spec::Group(_) => return vec![],
     };
     n.0.iter().collect()

@@ -5,6 +5,7 @@
 pub mod account;
 pub mod apt_repository;
 pub mod command;
+pub mod docker;
 pub mod file;
 pub mod package;
 pub mod service;
@@ -47,6 +48,7 @@ pub enum Resource {
     Group(account::Group),
     Sysctl(sysctl::Sysctl),
     AptRepository(apt_repository::AptRepository),
+    Container(docker::Container),
 }
 
 impl Resource {
@@ -63,6 +65,7 @@ impl Resource {
             Resource::Group(g) => format!("group {}", g.name),
             Resource::Sysctl(s) => format!("sysctl {}", s.name),
             Resource::AptRepository(r) => format!("apt_repository {}", r.name),
+            Resource::Container(c) => format!("docker_container {}", c.name),
         }
     }
 
@@ -79,6 +82,7 @@ impl Resource {
             Resource::Group(g) => g.queries(),
             Resource::Sysctl(s) => s.queries(),
             Resource::AptRepository(r) => r.queries(),
+            Resource::Container(c) => c.queries(),
         }
     }
 
@@ -95,6 +99,7 @@ impl Resource {
             Resource::Group(g) => g.plan(state),
             Resource::Sysctl(s) => s.plan(state),
             Resource::AptRepository(r) => r.plan(state),
+            Resource::Container(c) => c.plan(state),
         }
     }
 
@@ -117,6 +122,7 @@ impl Resource {
             Resource::Service(s) => &s.notify,
             Resource::Sysctl(s) => &s.notify,
             Resource::AptRepository(r) => &r.notify,
+            Resource::Container(c) => &c.notify,
             Resource::User(_) | Resource::Group(_) => &[],
         }
     }

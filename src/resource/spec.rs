@@ -40,10 +40,12 @@ pub struct Decl {
     sysctl: Option<SysctlSpec>,
     #[serde(default)]
     apt_repository: Option<AptRepositorySpec>,
+    #[serde(default)]
+    docker_container: Option<DockerContainerSpec>,
 }
 
 pub const KINDS: &[&str] =
-    &["package", "file", "directory", "template", "service", "command", "line", "user", "group", "sysctl", "apt_repository"];
+    &["package", "file", "directory", "template", "service", "command", "line", "user", "group", "sysctl", "apt_repository", "docker_container"];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -59,6 +61,7 @@ pub enum Spec {
     Group(GroupSpec),
     Sysctl(SysctlSpec),
     AptRepository(AptRepositorySpec),
+    DockerContainer(DockerContainerSpec),
 }
 
 impl Decl {
@@ -69,7 +72,8 @@ impl Decl {
             ($($field:ident => $variant:ident),*) => { $( if let Some(s) = &self.$field { found.push(Spec::$variant(s.clone())); } )* };
         }
         take!(package => Package, file => File, directory => Directory, template => Template, service => Service,
-              command => Command, line => Line, user => User, group => Group, sysctl => Sysctl, apt_repository => AptRepository);
+              command => Command, line => Line, user => User, group => Group, sysctl => Sysctl, apt_repository => AptRepository,
+              docker_container => DockerContainer);
         match found.len() {
             1 => Ok(found.remove(0)),
             0 => Err(format!("this entry declares no resource; expected one of: {}", KINDS.join(", "))),
@@ -409,6 +413,34 @@ pub struct AptRepositorySpec {
     pub update_cache: bool,
     #[serde(default)]
     pub notify: OneOrMany,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DockerContainerSpec {
+    pub name: String,
+    pub image: String,
+    /// `HOST:CONTAINER[/proto]`, as `docker run -p`.
+    #[serde(default)]
+    pub ports: Vec<String>,
+    /// `SRC:DEST[:opts]`, as `docker run -v`.
+    #[serde(default)]
+    pub volumes: Vec<String>,
+    #[serde(default)]
+    pub env: indexmap::IndexMap<String, String>,
+    /// no, always, on-failure, unless-stopped.
+    #[serde(default = "unless_stopped")]
+    pub restart: String,
+    #[serde(default)]
+    pub command: Option<OneOrMany>,
+    #[serde(default)]
+    pub state: crate::resource::docker::ContainerState,
+    #[serde(default)]
+    pub notify: OneOrMany,
+}
+
+fn unless_stopped() -> String {
+    "unless-stopped".into()
 }
 
 fn main_component() -> Vec<String> {
