@@ -12,6 +12,13 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::Instant;
 
+// Everything rigger prints passes through `secret::redact`: a secret value
+// never reaches a terminal, a log or a JSON document.
+macro_rules! rprintln { ($($t:tt)*) => { println!("{}", crate::secret::redact(&format!($($t)*))) } }
+macro_rules! reprintln { ($($t:tt)*) => { eprintln!("{}", crate::secret::redact(&format!($($t)*))) } }
+macro_rules! rprint { ($($t:tt)*) => { print!("{}", crate::secret::redact(&format!($($t)*))) } }
+macro_rules! reprint { ($($t:tt)*) => { eprint!("{}", crate::secret::redact(&format!($($t)*))) } }
+
 #[derive(Parser, Debug)]
 #[command(name = "rigger", version, about = "Agentless provisioning: a role graph across hosts, applied over SSH, idempotently.",
     after_help = "Examples:\n  rigger check                      # offline: parse, resolve, render every template\n  rigger plan -i inventory/lab      # what would change, with diffs (exit 2 if anything)\n  rigger apply -i inventory/lab --yes\n  rigger graph --dot | dot -Tsvg > graph.svg\n  rigger inventory -i hosts.ini --list")]
@@ -49,6 +56,9 @@ pub struct Common {
     /// Only errors and the recap.
     #[arg(short = 'q', long, global = true)]
     pub quiet: bool,
+    /// age identity file that opens encrypted vars files (*.age); or set RIGGER_VAULT_KEY_FILE / RIGGER_VAULT_PASSWORD.
+    #[arg(long, global = true, value_name = "FILE", env = "RIGGER_VAULT_KEY_FILE")]
+    pub vault_key: Option<PathBuf>,
     /// Colors: auto (on a terminal), always, never.
     #[arg(long, global = true, default_value = "auto", value_parser = ["auto", "always", "never"])]
     pub color: String,
@@ -104,6 +114,13 @@ pub enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Encrypted vars files (age): keygen, encrypt, decrypt, edit. Values from them never appear in any output.
+    Vault {
+        #[command(subcommand)]
+        action: VaultAction,
+        #[command(flatten)]
+        common: Common,
+    },
     /// Print shell completions (bash, zsh, fish, elvish, powershell) to stdout.
     Completions {
         shell: clap_complete::Shell,
@@ -128,6 +145,67 @@ pub enum Command {
         #[command(flatten)]
         common: Common,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum VaultAction {
+    /// Write a new age identity to FILE (mode 0600) and print its public key.
+    Keygen { file: PathBuf },
+    /// Encrypt FILE to FILE.age and remove the plain file (unless --keep).
+    Encrypt {
+        file: PathBuf,
+        #[arg(long)]
+        keep: bool,
+    },
+    /// Print the decrypted content of FILE.age.
+    Decrypt { file: PathBuf },
+    /// Decrypt FILE.age into a private temp file, run $EDITOR on it, encrypt it back.
+    Edit { file: PathBuf },
+}
+
+fn vault(action: &VaultAction) -> Result<i32, Error> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let private = |path: &std::path::Path, data: &[u8]| -> Result<(), Error> {
+        let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).map_err(|e| Error::io(path, e))?;
+        f.write_all(data).map_err(|e| Error::io(path, e))
+    };
+    match action {
+        VaultAction::Keygen { file } => {
+            let (content, public) = crate::secret::keygen();
+            private(file, content.as_bytes())?;
+            eprintln!("wrote {} (keep it out of version control)", file.display());
+            println!("{public}");
+        }
+        VaultAction::Encrypt { file, keep } => {
+            let plain = std::fs::read(file).map_err(|e| Error::io(file, e))?;
+            let out = PathBuf::from(format!("{}.age", file.display()));
+            let cipher = crate::secret::encrypt(&plain).map_err(Error::usage)?;
+            std::fs::write(&out, cipher).map_err(|e| Error::io(&out, e))?;
+            if !keep {
+                std::fs::remove_file(file).map_err(|e| Error::io(file, e))?;
+            }
+            eprintln!("wrote {}", out.display());
+        }
+        VaultAction::Decrypt { file } => {
+            print!("{}", crate::secret::decrypt_file(file).map_err(Error::usage)?);
+        }
+        VaultAction::Edit { file } => {
+            let plain = crate::secret::decrypt_file(file).map_err(Error::usage)?;
+            let dir = tempfile::tempdir().map_err(|e| Error::usage(e.to_string()))?;
+            let tmp = dir.path().join(file.file_name().map(|n| n.to_string_lossy().trim_end_matches(".age").to_string()).unwrap_or_else(|| "vars.yaml".into()));
+            private(&tmp, plain.as_bytes())?;
+            let editor = std::env::var("EDITOR").unwrap_or_else(|_| "vi".into());
+            let status = std::process::Command::new("sh").arg("-c").arg(format!("{editor} \"$1\"")).arg("sh").arg(&tmp).status().map_err(|e| Error::usage(format!("cannot run {editor}: {e}")))?;
+            if !status.success() {
+                return Err(Error::usage(format!("{editor} failed; {} is unchanged", file.display())));
+            }
+            let edited = std::fs::read(&tmp).map_err(|e| Error::io(&tmp, e))?;
+            let cipher = crate::secret::encrypt(&edited).map_err(Error::usage)?;
+            std::fs::write(file, cipher).map_err(|e| Error::io(file, e))?;
+            eprintln!("{} re-encrypted", file.display());
+        }
+    }
+    Ok(0)
 }
 
 /// Parses `-e` values: `k=v` pairs (v as YAML) or `@file`.
@@ -175,9 +253,9 @@ impl Out {
             return;
         }
         if self.json {
-            eprint!("{s}");
+            reprint!("{s}");
         } else {
-            print!("{s}");
+            rprint!("{s}");
             let _ = std::io::stdout().flush();
         }
     }
@@ -197,17 +275,19 @@ pub fn run(cli: Cli) -> i32 {
         Command::Facts { common, .. } => (common, "facts"),
         Command::Inventory { common, .. } => (common, "inventory"),
         Command::Completions { common, .. } => (common, "completions"),
+        Command::Vault { common, .. } => (common, "vault"),
         Command::Man { common } => (common, "man"),
     };
+    crate::secret::configure(common.vault_key.clone());
     let style = Style::detect(common.json, &common.color);
     match dispatch(&cli.command, style) {
         Ok(code) => code,
         Err(e) => {
             let msg = format!("{} {e}\n", style_err(&style));
-            eprint!("{msg}");
+            reprint!("{msg}");
             if common.json {
                 let doc = serde_json::json!({ "schema": 1, "command": name, "failed": true, "error": e.to_string() });
-                println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+                rprintln!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
             }
             1
         }
@@ -224,17 +304,17 @@ fn dispatch(cmd: &Command, style: Style) -> Result<i32, Error> {
             let out = Out { json: common.json, quiet: common.quiet };
             let project = Project::load(&settings(site, common)?)?;
             for w in &project.warnings {
-                eprintln!("{} {w}", style.paint("33", "warning:"));
+                reprintln!("{} {w}", style.paint("33", "warning:"));
             }
             let errors = project.check(render_dir.as_deref());
             let units = project.graph.units.len();
             let hosts = project.hosts().len();
             if common.json {
-                println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "schema": 1, "command": "check", "failed": !errors.is_empty(), "hosts": hosts, "units": units, "errors": errors })).unwrap_or_default());
+                rprintln!("{}", serde_json::to_string_pretty(&serde_json::json!({ "schema": 1, "command": "check", "failed": !errors.is_empty(), "hosts": hosts, "units": units, "errors": errors })).unwrap_or_default());
             }
             if !errors.is_empty() {
                 for e in &errors {
-                    eprintln!("{} {e}", style_err(&style));
+                    reprintln!("{} {e}", style_err(&style));
                 }
                 return Ok(1);
             }
@@ -244,15 +324,15 @@ fn dispatch(cmd: &Command, style: Style) -> Result<i32, Error> {
         Command::Graph { site, dot, common } => {
             let project = Project::load(&settings(site, common)?)?;
             for w in &project.warnings {
-                eprintln!("{} {w}", style.paint("33", "warning:"));
+                reprintln!("{} {w}", style.paint("33", "warning:"));
             }
-            print!("{}", if *dot { project.graph.to_dot() } else { project.graph.to_text() });
+            rprint!("{}", if *dot { project.graph.to_dot() } else { project.graph.to_text() });
             Ok(0)
         }
         Command::Inventory { list, host, from_vagrant, common } => {
             if let Some(dir) = from_vagrant {
                 let inv = crate::vagrant::from_dir(dir).map_err(Error::usage)?;
-                print!("{}", crate::vagrant::to_yaml(&inv));
+                rprint!("{}", crate::vagrant::to_yaml(&inv));
                 return Ok(0);
             }
             let inv = crate::inventory::Inventory::load(&common.inventory)?;
@@ -263,18 +343,18 @@ fn dispatch(cmd: &Command, style: Style) -> Result<i32, Error> {
                 }
                 let mut v = inv.host_vars(h);
                 crate::source::merge_into(&mut v, &extra);
-                println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+                rprintln!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
             } else if *list || common.json {
-                println!("{}", serde_json::to_string_pretty(&inv.to_ansible_json()).unwrap_or_default());
+                rprintln!("{}", serde_json::to_string_pretty(&inv.to_ansible_json()).unwrap_or_default());
             } else {
                 for (name, g) in &inv.groups {
                     let hosts = inv.group_hosts(name);
                     if name == "ungrouped" && hosts.is_empty() {
                         continue;
                     }
-                    println!("{}: {}", style.paint("1", name), hosts.join(", "));
+                    rprintln!("{}: {}", style.paint("1", name), hosts.join(", "));
                     if !g.children.is_empty() && name != "all" {
-                        println!("  children: {}", g.children.join(", "));
+                        rprintln!("  children: {}", g.children.join(", "));
                     }
                 }
             }
@@ -303,9 +383,10 @@ fn dispatch(cmd: &Command, style: Style) -> Result<i32, Error> {
                 });
                 doc["facts"] = facts.map_err(|e| Error::host(host, e))?;
             }
-            println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+            rprintln!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
             Ok(0)
         }
+        Command::Vault { action, .. } => vault(action),
         Command::Completions { shell, .. } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(*shell, &mut cmd, "rigger", &mut std::io::stdout());
@@ -344,7 +425,7 @@ fn run_site(site: &PathBuf, common: &Common, style: Style, apply: bool, yes: boo
     let project = Project::load(&s)?;
     let mut warnings = project.warnings.clone();
     for w in &warnings {
-        eprintln!("{} {w}", style.paint("33", "warning:"));
+        reprintln!("{} {w}", style.paint("33", "warning:"));
     }
     let forks = s.forks;
     let rt = tokio::runtime::Runtime::new().map_err(|e| Error::usage(e.to_string()))?;
@@ -354,9 +435,9 @@ fn run_site(site: &PathBuf, common: &Common, style: Style, apply: bool, yes: boo
         let (project, mut phase) = Runner { project, settings: s }.plan().await;
         if let Some(saved) = saved {
             if let Err(stale) = phase.adopt(&project, saved) {
-                eprintln!("{} the saved plan is stale; nothing was applied. Run `rigger plan --out` again.", style_err(&style));
+                reprintln!("{} the saved plan is stale; nothing was applied. Run `rigger plan --out` again.", style_err(&style));
                 for s in stale {
-                    eprintln!("  {s}");
+                    reprintln!("  {s}");
                 }
                 phase.close().await;
                 return 1;
@@ -366,7 +447,7 @@ fn run_site(site: &PathBuf, common: &Common, style: Style, apply: bool, yes: boo
         if let Some(path) = save_to {
             let doc = serde_json::to_string_pretty(&phase.save(&project, &save_settings)).unwrap_or_default();
             if let Err(e) = std::fs::write(path, doc) {
-                eprintln!("{} cannot write {}: {e}", style_err(&style), path.display());
+                reprintln!("{} cannot write {}: {e}", style_err(&style), path.display());
                 phase.close().await;
                 return 1;
             }
@@ -386,13 +467,13 @@ fn run_site(site: &PathBuf, common: &Common, style: Style, apply: bool, yes: boo
                     warnings: warnings.to_vec(),
                     hosts: outcome.hosts.clone(),
                 };
-                println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+                rprintln!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
             }
         };
         if !apply || planned.failed || planned.changes == 0 {
             if apply && planned.failed {
                 warnings.push("nothing was applied: fix the errors above first".into());
-                eprintln!("{} nothing was applied: fix the errors above first", style_err(&style));
+                reprintln!("{} nothing was applied: fix the errors above first", style_err(&style));
             } else if planned.changes == 0 && !planned.failed {
                 out.info("no changes: every host is in sync\n");
             }
@@ -402,15 +483,15 @@ fn run_site(site: &PathBuf, common: &Common, style: Style, apply: bool, yes: boo
         }
         if !yes {
             if !std::io::stdin().is_terminal() {
-                eprintln!("{} refusing to apply {} change(s) without confirmation: stdin is not a terminal (pass --yes)", style_err(&style), planned.changes);
+                reprintln!("{} refusing to apply {} change(s) without confirmation: stdin is not a terminal (pass --yes)", style_err(&style), planned.changes);
                 phase.close().await;
                 return 1;
             }
-            eprint!("Apply {} change(s)? [y/N] ", planned.changes);
+            reprint!("Apply {} change(s)? [y/N] ", planned.changes);
             let mut answer = String::new();
             let _ = std::io::stdin().read_line(&mut answer);
             if !matches!(answer.trim(), "y" | "Y" | "yes") {
-                eprintln!("aborted: nothing was changed");
+                reprintln!("aborted: nothing was changed");
                 phase.close().await;
                 return 1;
             }
@@ -421,9 +502,9 @@ fn run_site(site: &PathBuf, common: &Common, style: Style, apply: bool, yes: boo
             .apply(project, forks, move |line| {
                 if !quiet {
                     if json {
-                        eprintln!("{line}");
+                        reprintln!("{line}");
                     } else {
-                        println!("{line}");
+                        rprintln!("{line}");
                     }
                 }
             })

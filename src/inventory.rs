@@ -465,7 +465,7 @@ fn looks_like_ini(text: &str) -> bool {
 /// `group_vars/NAME.yaml` (or .yml, .json, no extension) or a directory `group_vars/NAME/`.
 fn read_vars_entry(dir: &Path, name: &str) -> Result<Vars> {
     let mut vars = Vars::new();
-    for ext in ["", ".yaml", ".yml", ".json"] {
+    for ext in ["", ".yaml", ".yml", ".json", ".yaml.age", ".yml.age"] {
         let p = dir.join(format!("{name}{ext}"));
         if p.is_file() {
             merge_into(&mut vars, &read_vars(&p)?);

@@ -14,6 +14,7 @@ pub mod probe;
 pub mod report;
 pub mod resource;
 pub mod role;
+pub mod secret;
 pub mod shell;
 pub mod site;
 pub mod source;
