@@ -77,7 +77,8 @@ impl Project {
             Some(l) => Graph::build(&inv, &site, &roles, Some(l))?,
             None => Graph::build(&inv, &site, &roles, None)?,
         };
-        let renderer = Renderer::new(&root, roles.roles.values())?;
+        let store = std::sync::Arc::new(crate::generated::Store::new(&s.inventory));
+        let renderer = Renderer::new(&root, roles.roles.values(), Some(store))?;
         let mut warnings = Vec::new();
         if !graph.assumed.is_empty() {
             warnings.push(format!("outside --limit, taken as converged: {}", graph.assumed.join(", ")));

@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod engine;
 pub mod error;
+pub mod generated;
 pub mod graph;
 pub mod inventory;
 pub mod plan;

@@ -25,11 +25,19 @@ fn to_json(v: tera::Value, _: Kwargs, _: &State) -> String {
 
 impl Renderer {
     /// Loads shared partials under `root/templates` and every role's templates.
-    pub fn new<'a>(root: &Path, roles: impl IntoIterator<Item = &'a Role>) -> Result<Self> {
+    /// `store` backs `generated(…)`; functions must exist before templates are parsed.
+    pub fn new<'a>(root: &Path, roles: impl IntoIterator<Item = &'a Role>, store: Option<std::sync::Arc<crate::generated::Store>>) -> Result<Self> {
         let mut tera = Tera::new();
         tera.autoescape_on(Vec::<&str>::new());
         tera.set_fallback_prefixes(["templates/"]).map_err(|e| Error::Template(e.to_string()))?;
         tera.register_filter("json", to_json);
+        if let Some(store) = store {
+            tera.register_function("generated", move |kwargs: Kwargs, _: &State| -> tera::TeraResult<String> {
+                let name = kwargs.must_get::<&str>("name")?;
+                let kind = kwargs.get::<&str>("kind")?.unwrap_or("password");
+                store.get(name, kind).map_err(tera::Error::message)
+            });
+        }
         let mut files: Vec<(String, String)> = Vec::new();
         collect(&root.join("templates"), root, &mut files)?;
         for role in roles {
@@ -150,7 +158,7 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(d.path().join("templates")).unwrap();
         std::fs::write(d.path().join("templates/a.tera"), "ok\nport {{ prot }}\n").unwrap();
-        let r = Renderer::new(d.path(), []).unwrap();
+        let r = Renderer::new(d.path(), [], None).unwrap();
         let mut vars = serde_json::Map::new();
         vars.insert("port".into(), 80.into());
         let e = r.render_file("templates/a.tera", &context(&vars)).unwrap_err();
@@ -161,7 +169,7 @@ mod tests {
     #[test]
     fn no_html_escaping_and_when_expressions() {
         let d = tempfile::tempdir().unwrap();
-        let r = Renderer::new(d.path(), []).unwrap();
+        let r = Renderer::new(d.path(), [], None).unwrap();
         let mut vars = serde_json::Map::new();
         vars.insert("acl".into(), "path_beg /a && <b>".into());
         vars.insert("n".into(), 3.into());
