@@ -158,7 +158,10 @@ impl Connection {
         let mut b = SessionBuilder::default();
         b.control_directory(std::env::temp_dir());
         b.connect_timeout(opts.connect_timeout.unwrap_or(Duration::from_secs(10)));
-        b.server_alive_interval(Duration::from_secs(15));
+        // A host that goes silent (power cut) is declared lost after ~3 × 5 s.
+        b.server_alive_interval(Duration::from_secs(5));
+        // If rigger itself is killed, its master connection must not outlive it for long.
+        b.control_persist(openssh::ControlPersist::IdleFor(std::num::NonZeroUsize::new(60).expect("non-zero")));
         if let Some(u) = &target.user {
             b.user(u.clone());
         }
