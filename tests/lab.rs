@@ -549,3 +549,25 @@ fn t11_pending_handler_survives_a_failed_unit() {
     assert!(!on("h3", "test -e /var/lib/rigger/pending/svc").1, "the record is cleared");
     assert_eq!(rigger_in(d.path(), &["plan", "-e", "fail=false"]).code, 0);
 }
+
+/// The README's main job, whole site (lb, web, ELK with packages off on h8): converges,
+/// then a second apply changes nothing. For ELK, PyYAML is installed on h8 first so the
+/// roles' YAML validation really runs on every config before it is put in place.
+#[test]
+#[ignore = "needs the lab (tests/run.sh)"]
+fn t12_main_job_whole_site_including_elk() {
+    lab_up();
+    assert!(on("h8", "DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-yaml >/dev/null 2>&1 || (apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-yaml >/dev/null)").1);
+    let first = rigger(&["apply", "-i", "inventory/lab", "--yes", "--json"]);
+    assert_eq!(first.code, 0, "{}{}", first.stdout, first.stderr);
+    let report = json(&first);
+    let h8 = report["hosts"].as_array().unwrap().iter().find(|h| h["host"] == "h8").expect("h8 in the run").clone();
+    figure(&format!("main job, whole site: {:.1}s; h8 (ELK, packages off): {} changed, {} round trips", report["seconds"].as_f64().unwrap(), h8["counts"]["changed"], h8["round_trips"]));
+    let second = rigger(&["apply", "-i", "inventory/lab", "--yes", "--json"]);
+    assert_eq!(second.code, 0);
+    assert_eq!(total(&json(&second), "changed"), 0, "second apply of the whole site: {}", second.stdout);
+    assert_eq!(rigger(&["plan", "-i", "inventory/lab"]).code, 0);
+    // What the packages-off run lays down on h8.
+    let (out, ok) = on("h8", "test -f /etc/apt/sources.list.d/elastic-8.x.list && test -f /etc/elasticsearch/elasticsearch.yml && test -f /etc/logstash/conf.d/beats.conf && test -f /etc/kibana/kibana.yml && test -f /etc/filebeat/filebeat.yml && id -u elasticsearch && id -u logstash && id -u kibana && python3 -c \"import yaml; [yaml.safe_load(open(f)) for f in ['/etc/elasticsearch/elasticsearch.yml','/etc/kibana/kibana.yml','/etc/filebeat/filebeat.yml','/etc/logstash/logstash.yml']]\" && echo parsed");
+    assert!(ok && out.ends_with("parsed"), "{out}");
+}

@@ -20,11 +20,12 @@ cargo test --release --locked
 if [ "${LAB:-1}" = 1 ]; then
     echo "== lab: fresh hosts"
     tests/lab/lab.sh down >/dev/null 2>&1 || true
-    tests/lab/lab.sh up 4
+    tests/lab/lab.sh up 8
     trap 'tests/lab/lab.sh down >/dev/null 2>&1 || true' EXIT
     rm -f target/lab-figures.txt
     echo "== lab tests"
-    cargo test --release --locked --test lab -- --include-ignored --test-threads=1 --nocapture
+    # Only the #[ignore]d (lab) tests, one at a time: they share the hosts.
+    cargo test --release --locked --test lab -- --ignored --test-threads=1 --nocapture
     echo "== figures"
     cat target/lab-figures.txt
 fi
