@@ -67,6 +67,7 @@ pub struct Common {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Offline: parse everything, resolve the graph, render every template for every host. No SSH.
+    #[command(after_help = "Examples:\n  rigger check                         # site.yaml against inventory/\n  rigger check -i inventory/prod       # another inventory\n  rigger check --out /tmp/rendered     # also write every rendered file, per host")]
     Check {
         #[arg(default_value = "site.yaml")]
         site: PathBuf,
@@ -77,6 +78,7 @@ pub enum Command {
         common: Common,
     },
     /// Connect, probe and show what would change, with diffs. Changes nothing. Exit 2 if changes are pending.
+    #[command(after_help = "Examples:\n  rigger plan -i inventory/lab                  # exit 0: in sync, 2: changes pending, 1: error\n  rigger plan --limit lb -e haproxy_maxconn=8000\n  rigger plan --json > plan.json                # for CI (schema: docs/json.md)\n  rigger plan --out saved.json && rigger apply saved.json   # apply exactly this, or refuse if stale")]
     Plan {
         #[arg(default_value = "site.yaml")]
         site: PathBuf,
@@ -87,6 +89,7 @@ pub enum Command {
         common: Common,
     },
     /// Plan, then converge the hosts. Asks first unless --yes. SITE may be a plan saved with `plan --out`.
+    #[command(after_help = "Examples:\n  rigger apply -i inventory/lab                 # shows the plan, asks, converges\n  rigger apply -i inventory/lab --yes --limit 'web:!h4'\n  rigger apply --tags haproxy --forks 5\n  rigger apply saved.json --yes                 # a plan saved with `plan --out`")]
     Apply {
         #[arg(default_value = "site.yaml")]
         site: PathBuf,
@@ -97,6 +100,7 @@ pub enum Command {
         common: Common,
     },
     /// The resolved (host, role) dependency graph, by wave; --dot for Graphviz.
+    #[command(after_help = "Examples:\n  rigger graph -i inventory/lab\n  rigger graph --dot | dot -Tsvg > graph.svg")]
     Graph {
         #[arg(default_value = "site.yaml")]
         site: PathBuf,
@@ -106,6 +110,7 @@ pub enum Command {
         common: Common,
     },
     /// What rigger knows about a host: its vars and (unless --offline) its probed facts.
+    #[command(after_help = "Examples:\n  rigger facts -i inventory/lab h1\n  rigger facts h1 --offline | jq .vars")]
     Facts {
         host: String,
         /// Only vars from the inventory; do not connect.
@@ -115,6 +120,7 @@ pub enum Command {
         common: Common,
     },
     /// Encrypted vars files (age): keygen, encrypt, decrypt, edit. Values from them never appear in any output.
+    #[command(after_help = "Examples:\n  rigger vault keygen ~/.config/rigger/vault.key\n  export RIGGER_VAULT_KEY_FILE=~/.config/rigger/vault.key\n  rigger vault encrypt inventory/group_vars/all/secrets.yaml   # → secrets.yaml.age\n  rigger vault edit inventory/group_vars/all/secrets.yaml.age")]
     Vault {
         #[command(subcommand)]
         action: VaultAction,
@@ -133,6 +139,7 @@ pub enum Command {
         common: Common,
     },
     /// Hosts, groups and merged vars; --list prints JSON like `ansible-inventory --list`.
+    #[command(after_help = "Examples:\n  rigger inventory -i hosts.ini\n  rigger inventory --list | jq '.web.hosts'\n  rigger inventory --host h1\n  rigger inventory --from-vagrant . > inventory/vagrant.yaml")]
     Inventory {
         #[arg(long)]
         list: bool,
@@ -431,8 +438,20 @@ fn run_site(site: &PathBuf, common: &Common, style: Style, apply: bool, yes: boo
     let rt = tokio::runtime::Runtime::new().map_err(|e| Error::usage(e.to_string()))?;
     let command = if apply { "apply" } else { "plan" };
     let save_settings = s.clone();
+    // On a terminal: a spinner while hosts are probed, a bar while units converge.
+    let tty = std::io::stderr().is_terminal() && !common.quiet;
+    let host_count = project.hosts().len();
+    let unit_count = project.graph.g.node_count();
     let code = rt.block_on(async {
+        let spinner = tty.then(|| {
+            let pb = indicatif::ProgressBar::new_spinner().with_message(format!("probing {host_count} host(s)…"));
+            pb.enable_steady_tick(std::time::Duration::from_millis(100));
+            pb
+        });
         let (project, mut phase) = Runner { project, settings: s }.plan().await;
+        if let Some(pb) = spinner {
+            pb.finish_and_clear();
+        }
         if let Some(saved) = saved {
             if let Err(stale) = phase.adopt(&project, saved) {
                 reprintln!("{} the saved plan is stale; nothing was applied. Run `rigger plan --out` again.", style_err(&style));
@@ -498,17 +517,32 @@ fn run_site(site: &PathBuf, common: &Common, style: Style, apply: bool, yes: boo
         }
         let quiet = common.quiet;
         let json = common.json;
+        let bar = tty.then(|| {
+            let pb = indicatif::ProgressBar::new(unit_count as u64);
+            pb.set_style(indicatif::ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len} units {elapsed} {msg}").unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()).progress_chars("=> "));
+            pb.enable_steady_tick(std::time::Duration::from_millis(100));
+            pb
+        });
+        let bar2 = bar.clone();
         let outcome = phase
             .apply(project, forks, move |line| {
-                if !quiet {
-                    if json {
-                        reprintln!("{line}");
-                    } else {
-                        rprintln!("{line}");
-                    }
+                if let Some(pb) = &bar2 {
+                    pb.inc(1);
+                    pb.set_message(line.split_whitespace().nth(1).unwrap_or("").to_string());
+                }
+                if quiet {
+                    return;
+                }
+                match (&bar2, json) {
+                    (Some(pb), _) => pb.println(crate::secret::redact(line)),
+                    (None, true) => reprintln!("{line}"),
+                    (None, false) => rprintln!("{line}"),
                 }
             })
             .await;
+        if let Some(pb) = bar {
+            pb.finish_and_clear();
+        }
         if !common.quiet {
             let failures: Vec<_> = outcome.hosts.iter().filter(|h| h.counts.failed > 0 || h.error.is_some()).cloned().collect();
             out.human(&report::render_units(&style, &failures, true, false));

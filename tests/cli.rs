@@ -125,3 +125,25 @@ fn extra_vars_override_everything() {
     assert_eq!(code, 0);
     assert!(out.contains("\"port\": 9"), "{out}");
 }
+
+/// Precedence, lowest first: role defaults < group vars (parents before children)
+/// < host vars < binding vars < -e — observed in rendered files.
+#[test]
+fn variable_precedence_end_to_end() {
+    let d = tempfile::tempdir().unwrap();
+    let w = |rel: &str, text: &str| {
+        let p = d.path().join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    };
+    w("inventory/hosts.yaml", "all:\n  vars: { b: all, c: all }\n  children:\n    parent:\n      vars: { c: parent, d: parent }\n      children:\n        child:\n          vars: { d: child, e: child }\n          hosts:\n            h1: { e: host, f: host }\n            h2:\n");
+    w("inventory/group_vars/child.yaml", "g: child-file\n");
+    w("site.yaml", "- hosts: child\n  roles: [r]\n  vars: { f: binding, h: binding }\n");
+    w("roles/r/role.yaml", "defaults: { a: default, b: default, c: default, d: default, e: default, f: default, g: default, h: default, i: default }\nresources:\n  - template: { src: t.tera, dest: /etc/t }\n");
+    w("roles/r/templates/t.tera", "{{ a }} {{ b }} {{ c }} {{ d }} {{ e }} {{ f }} {{ g }} {{ h }} {{ i }}\n");
+    let out = d.path().join("out");
+    let (code, _, err) = rigger(d.path(), &["check", "--out", out.to_str().unwrap(), "-e", "i=extra", "-e", "h=extra"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(std::fs::read_to_string(out.join("h1/etc/t")).unwrap(), "default all parent child host binding child-file extra extra\n");
+    assert_eq!(std::fs::read_to_string(out.join("h2/etc/t")).unwrap(), "default all parent child child binding child-file extra extra\n");
+}
