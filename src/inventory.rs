@@ -326,13 +326,27 @@ impl Inventory {
     /// Every group that contains `host`, directly or through a child, ordered
     /// as Ansible merges them: shallow groups first, then by name.
     pub fn host_groups(&self, host: &str) -> Vec<String> {
+        if !self.hosts.contains_key(host) {
+            return vec![];
+        }
+        // Walk up from the groups that list the host: linear in the inventory's
+        // size, where asking every group for its hosts would be quadratic.
+        let mut parents: std::collections::HashMap<&str, Vec<&str>> = std::collections::HashMap::new();
+        for (name, g) in &self.groups {
+            for c in &g.children {
+                parents.entry(c.as_str()).or_default().push(name.as_str());
+            }
+        }
+        let mut found: IndexSet<String> = IndexSet::new();
+        let mut stack: Vec<&str> = self.groups.iter().filter(|(_, g)| g.hosts.iter().any(|h| h == host)).map(|(n, _)| n.as_str()).collect();
+        stack.push("all");
+        while let Some(g) = stack.pop() {
+            if found.insert(g.to_string()) {
+                stack.extend(parents.get(g).into_iter().flatten().copied());
+            }
+        }
         let depth = self.group_depths();
-        let mut groups: Vec<String> = self
-            .groups
-            .keys()
-            .filter(|g| self.group_hosts(g).iter().any(|h| h == host))
-            .cloned()
-            .collect();
+        let mut groups: Vec<String> = found.into_iter().filter(|g| self.groups.contains_key(g)).collect();
         groups.sort_by(|a, b| depth.get(a).cmp(&depth.get(b)).then_with(|| a.cmp(b)));
         groups
     }
