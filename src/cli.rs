@@ -501,8 +501,15 @@ fn run_site(site: &PathBuf, common: &Common, style: Style, apply: bool, yes: boo
             return if planned.failed { 1 } else if planned.changes > 0 { 2 } else { 0 };
         }
         if !yes {
+            // Refused or declined: nothing applied, but --json still gets its document.
+            let refuse = |why: &str, warnings: &mut Vec<String>| {
+                reprintln!("{} {why}", style_err(&style));
+                warnings.push(why.to_string());
+                let outcome = crate::engine::Outcome { hosts: planned.hosts.clone(), changes: planned.changes, failed: true, aborted: true };
+                emit(&outcome, warnings);
+            };
             if !std::io::stdin().is_terminal() {
-                reprintln!("{} refusing to apply {} change(s) without confirmation: stdin is not a terminal (pass --yes)", style_err(&style), planned.changes);
+                refuse(&format!("refusing to apply {} change(s) without confirmation: stdin is not a terminal (pass --yes)", planned.changes), &mut warnings);
                 phase.close().await;
                 return 1;
             }
@@ -510,7 +517,7 @@ fn run_site(site: &PathBuf, common: &Common, style: Style, apply: bool, yes: boo
             let mut answer = String::new();
             let _ = std::io::stdin().read_line(&mut answer);
             if !matches!(answer.trim(), "y" | "Y" | "yes") {
-                reprintln!("aborted: nothing was changed");
+                refuse("aborted: nothing was changed", &mut warnings);
                 phase.close().await;
                 return 1;
             }

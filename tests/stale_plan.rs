@@ -47,3 +47,15 @@ fn saved_plan_applies_exactly_or_refuses_when_stale() {
     assert!(out.contains("the saved plan is stale") && out.contains("me: the observed state changed since the plan was made"), "{out}");
     assert_eq!(std::fs::read_to_string(&conf).unwrap(), "v=edited by hand\n", "nothing applied");
 }
+
+#[test]
+fn apply_without_yes_and_no_terminal_refuses_but_still_reports_json() {
+    let d = tempfile::tempdir().unwrap();
+    setup(d.path());
+    let o = Command::new(env!("CARGO_BIN_EXE_rigger")).args(["apply", "--json"]).current_dir(d.path()).stdin(std::process::Stdio::null()).output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(doc["failed"], true);
+    assert!(doc["warnings"][0].as_str().unwrap().contains("pass --yes"), "{doc}");
+    assert!(!d.path().join("out/app.conf").exists(), "nothing applied");
+}
