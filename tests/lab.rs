@@ -602,3 +602,29 @@ fn t13_host_keys_strict_accept_new_and_changed() {
     assert_eq!(changed.code, 1, "a changed key is refused even with --accept-new-host-keys");
     assert!(changed.stderr.contains("host key is unknown or has changed"), "{}", changed.stderr);
 }
+
+/// Issue 6 (air-gapped installs): packages from .deb files on the control machine are
+/// pushed and installed; the second apply changes nothing.
+#[test]
+#[ignore = "needs the lab (tests/run.sh)"]
+fn t14_package_from_a_local_deb() {
+    lab_up();
+    on("h3", "dpkg -r rigger-airgap-demo >/dev/null 2>&1; true");
+    let d = scratch(&[("h3", "g")], "", "- hosts: g\n  roles: [airgap]\n", &[("airgap", "resources:\n  - package: { name: rigger-airgap-demo, deb: \"debs/rigger-airgap-demo_*.deb\" }\n")]);
+    // A real (tiny) Debian package, built here with dpkg-deb.
+    let pkg = d.path().join("pkgroot");
+    std::fs::create_dir_all(pkg.join("DEBIAN")).unwrap();
+    std::fs::create_dir_all(pkg.join("usr/share/rigger-airgap-demo")).unwrap();
+    std::fs::write(pkg.join("DEBIAN/control"), "Package: rigger-airgap-demo\nVersion: 1.0\nArchitecture: all\nMaintainer: rigger <rigger@example.invalid>\nDescription: air-gapped install test\n").unwrap();
+    std::fs::write(pkg.join("usr/share/rigger-airgap-demo/README"), "installed from a local .deb\n").unwrap();
+    std::fs::create_dir_all(d.path().join("debs")).unwrap();
+    let built = Command::new("dpkg-deb").args(["--build", "--root-owner-group"]).arg(&pkg).arg(d.path().join("debs/rigger-airgap-demo_1.0_all.deb")).output().unwrap();
+    assert!(built.status.success(), "{}", String::from_utf8_lossy(&built.stderr));
+    let first = rigger_in(d.path(), &["apply", "--yes"]);
+    assert_eq!(first.code, 0, "{}{}", first.stdout, first.stderr);
+    assert!(first.stdout.contains("install rigger-airgap-demo from local .deb files"), "{}", first.stdout);
+    assert_eq!(on("h3", "dpkg-query -W -f='${Version}' rigger-airgap-demo").0, "1.0");
+    assert_eq!(on("h3", "cat /usr/share/rigger-airgap-demo/README").0, "installed from a local .deb");
+    assert_eq!(rigger_in(d.path(), &["plan"]).code, 0, "installed: nothing pending");
+    on("h3", "dpkg -r rigger-airgap-demo >/dev/null 2>&1; true");
+}
