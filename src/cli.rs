@@ -441,7 +441,7 @@ fn run_site(site: &PathBuf, common: &Common, style: Style, apply: bool, yes: boo
     // On a terminal: a spinner while hosts are probed, a bar while units converge.
     let tty = std::io::stderr().is_terminal() && !common.quiet;
     let host_count = project.hosts().len();
-    let unit_count = project.graph.g.node_count();
+    let unit_count = project.graph.g.node_weights().filter(|n| !matches!(n, crate::graph::Node::Barrier { .. })).count();
     let code = rt.block_on(async {
         let spinner = tty.then(|| {
             let pb = indicatif::ProgressBar::new_spinner().with_message(format!("probing {host_count} host(s)…"));

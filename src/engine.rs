@@ -203,37 +203,47 @@ impl Project {
     /// `rigger check`: render every resource and template for every host, offline.
     /// With `out`, every rendered file is written to `out/<host>/<path>` for review or snapshots.
     pub fn check(&self, out: Option<&Path>) -> Vec<String> {
+        // Rendering is the work here (a template per unit, often over every host):
+        // spread the units over the cores; errors come back in unit order.
+        let units = self.units();
+        let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(units.len().max(1));
+        let chunk = units.len().div_ceil(threads).max(1);
+        let mut errors: Vec<String> = std::thread::scope(|scope| {
+            let handles: Vec<_> = units.chunks(chunk).map(|part| scope.spawn(move || part.iter().flat_map(|n| self.check_unit(*n, out)).collect::<Vec<String>>())).collect();
+            handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|_| vec!["internal error: a check thread panicked".into()])).collect()
+        });
+        errors.dedup();
+        errors
+    }
+
+    fn check_unit(&self, n: NodeIndex, out: Option<&Path>) -> Vec<String> {
         let mut errors = Vec::new();
-        for n in self.units() {
-            if let Node::Unit { host, role, .. } = &self.graph.g[n] {
-                match self.prepare_unit(host, role, None, true) {
-                    Err(e) => errors.push(format!("host {host}: {e}")),
-                    Ok((prepared, _)) => {
-                        for r in prepared.iter().filter_map(|p| p.resource.as_ref()) {
-                            let files = match r {
-                                Resource::File(f) => vec![f.clone()],
-                                Resource::AptRepository(a) => a.files(),
-                                _ => vec![],
-                            };
-                            for f in files.iter().filter(|_| out.is_some()) {
-                                let dir = out.expect("filtered");
-                                if let (Some(content), false) = (&f.content, f.secret) {
-                                    let dest = dir.join(host).join(f.path.trim_start_matches('/'));
-                                    let written = dest.parent().map(std::fs::create_dir_all).transpose().and_then(|_| std::fs::write(&dest, content));
-                                    if let Err(e) = written {
-                                        errors.push(format!("cannot write {}: {e}", dest.display()));
-                                    }
-                                }
+        let Node::Unit { host, role, .. } = &self.graph.g[n] else { return errors };
+        match self.prepare_unit(host, role, None, true) {
+            Err(e) => errors.push(format!("host {host}: {e}")),
+            Ok((prepared, _)) => {
+                for r in prepared.iter().filter_map(|p| p.resource.as_ref()).filter(|_| out.is_some()) {
+                    let dir = out.unwrap_or(Path::new("."));
+                    let files = match r {
+                        Resource::File(f) => vec![f.clone()],
+                        Resource::AptRepository(a) => a.files(),
+                        _ => vec![],
+                    };
+                    for f in files {
+                        if let (Some(content), false) = (&f.content, f.secret) {
+                            let dest = dir.join(host).join(f.path.trim_start_matches('/'));
+                            let written = dest.parent().map(std::fs::create_dir_all).transpose().and_then(|_| std::fs::write(&dest, content));
+                            if let Err(e) = written {
+                                errors.push(format!("cannot write {}: {e}", dest.display()));
                             }
                         }
                     }
                 }
-                if let Err(e) = Target::from_vars(host, &self.vars[host]) {
-                    errors.push(format!("host {host}: {e}"));
-                }
             }
         }
-        errors.dedup();
+        if let Err(e) = Target::from_vars(host, &self.vars[host]) {
+            errors.push(format!("host {host}: {e}"));
+        }
         errors
     }
 }
@@ -529,11 +539,18 @@ impl Phase {
                     results.insert(n, rep);
                     continue;
                 }
+                // A barrier has no work: it is done when its members are.
+                if matches!(g[n], Node::Barrier { .. }) {
+                    let rep = UnitReport { role: g[n].to_string(), status: Status::Ok, message: None, resources: vec![], handlers: vec![], seconds: 0.0 };
+                    finish(g, n, &rep, &mut remaining, &mut ready, &mut blocked, &project);
+                    results.insert(n, rep);
+                    continue;
+                }
                 running += 1;
                 let (project, runs, plans, dirty, forks, progress) = (project.clone(), runs.clone(), plans.clone(), dirty.clone(), forks.clone(), progress.clone());
                 let lock = match &g[n] {
                     Node::Unit { host, .. } => host_locks.get(host).cloned(),
-                    Node::Gate { .. } => None,
+                    Node::Gate { .. } | Node::Barrier { .. } => None,
                 };
                 let batch_results: Vec<(String, Status)> = match &g[n] {
                     Node::Gate { binding, hosts, .. } => results
@@ -559,6 +576,7 @@ impl Phase {
                             rep
                         }
                         Node::Gate { binding, batch, hosts } => run_gate(&project, &runs, binding, batch, &hosts, &batch_results).await,
+                        node @ Node::Barrier { .. } => UnitReport { role: node.to_string(), status: Status::Ok, message: None, resources: vec![], handlers: vec![], seconds: 0.0 },
                     };
                     let line = match &project.graph.g[n] {
                         Node::Gate { .. } => format!("{:<8} {} {}", status_word(rep.status), project.graph.g[n], rep.message.clone().unwrap_or_default()),

@@ -18,6 +18,9 @@ pub enum Node {
     Unit { host: String, role: String, binding: Option<usize> },
     /// Between serial batches: the health check on `hosts` gates what follows.
     Gate { binding: usize, batch: usize, hosts: Vec<String> },
+    /// "Every unit of `role` is done": what `after: [role]` waits for. One node
+    /// instead of an edge from every such unit to every dependent (N+M, not N×M).
+    Barrier { role: String },
 }
 
 impl fmt::Display for Node {
@@ -25,6 +28,7 @@ impl fmt::Display for Node {
         match self {
             Node::Unit { host, role, .. } => write!(f, "{role}@{host}"),
             Node::Gate { binding, batch, .. } => write!(f, "gate(binding {} batch {})", binding + 1, batch + 1),
+            Node::Barrier { role } => write!(f, "every {role}"),
         }
     }
 }
@@ -34,11 +38,14 @@ pub enum Why {
     Requires(Location),
     After(Location),
     Serial(Location),
+    /// A unit feeding the barrier of its role.
+    Member,
 }
 
 impl Why {
     fn describe(&self, from: &Node, to: &Node) -> String {
         match self {
+            Why::Member => format!("{to} waits for {from}"),
             Why::Requires(l) => format!("{to} requires {from} (declared at {l})"),
             Why::After(l) => format!("{to} runs after {from} (declared at {l})"),
             Why::Serial(l) => format!("{to} waits for {from} (serial batches, {l})"),
@@ -69,16 +76,24 @@ impl Graph {
             }
             binding_units.push(mine);
         }
-        // Cross-host `after` edges.
+        // Cross-host `after`: units of role X → barrier(X) → every unit that is after X.
         let all: Vec<((String, String), NodeIndex)> = gr.units.iter().map(|(k, v)| (k.clone(), *v)).collect();
+        let mut barriers: IndexMap<String, NodeIndex> = IndexMap::new();
         for ((_, role), n) in &all {
             let r = roles.get(role);
-            for before in &r.after {
-                for ((_, other_role), m) in &all {
-                    if other_role == before && m != n {
-                        gr.g.update_edge(*m, *n, Why::After(r.locate(before)));
-                    }
+            for before in r.after.iter().filter(|b| *b != role) {
+                let members: Vec<NodeIndex> = all.iter().filter(|((_, other), _)| other == before).map(|(_, m)| *m).collect();
+                if members.is_empty() {
+                    continue;
                 }
+                let b = *barriers.entry(before.clone()).or_insert_with(|| {
+                    let b = gr.g.add_node(Node::Barrier { role: before.clone() });
+                    for m in &members {
+                        gr.g.add_edge(*m, b, Why::Member);
+                    }
+                    b
+                });
+                gr.g.add_edge(b, *n, Why::After(r.locate(before)));
             }
         }
         // Serial batches: every unit of batch k before the gate, the gate before batch k+1.
@@ -136,14 +151,28 @@ impl Graph {
         let Err(cycle) = petgraph::algo::toposort(&self.g, None) else { return Ok(()) };
         let start = cycle.node_id();
         // Walk forward from `start` until we come back: that is the whole cycle.
-        let path = self.path_back_to(start).unwrap_or_else(|| vec![start, start]);
-        let names: Vec<String> = path.iter().map(|n| self.g[*n].to_string()).collect();
-        let mut details = Vec::new();
-        for w in path.windows(2) {
-            if let Some(e) = self.g.find_edge(w[0], w[1]) {
-                details.push(format!("  {}", self.g[e].describe(&self.g[w[0]], &self.g[w[1]])));
-            }
+        let mut path = self.path_back_to(start).unwrap_or_else(|| vec![start, start]);
+        // Barriers are bookkeeping: show the cycle between units, starting at one.
+        path.pop();
+        // Start at the smallest unit name, so the message is the same on every run.
+        if let Some(i) = path.iter().enumerate().filter(|(_, n)| !matches!(self.g[**n], Node::Barrier { .. })).min_by_key(|(_, n)| self.g[**n].to_string()).map(|(i, _)| i) {
+            path.rotate_left(i);
         }
+        path.push(path[0]);
+        let mut hops: Vec<(NodeIndex, NodeIndex, &Why)> = Vec::new();
+        let mut from = path[0];
+        for w in path.windows(2) {
+            if matches!(self.g[w[1]], Node::Barrier { .. }) {
+                continue;
+            }
+            if let Some(e) = self.g.find_edge(w[0], w[1]) {
+                hops.push((from, w[1], &self.g[e]));
+            }
+            from = w[1];
+        }
+        let mut names: Vec<String> = vec![self.g[path[0]].to_string()];
+        names.extend(hops.iter().map(|(_, to, _)| self.g[*to].to_string()));
+        let details: Vec<String> = hops.iter().map(|(a, b, why)| format!("  {}", why.describe(&self.g[*a], &self.g[*b]))).collect();
         Err(Error::Cycle { path: names.join(" → "), details: details.join("\n") })
     }
 
@@ -194,12 +223,17 @@ impl Graph {
         let order = petgraph::algo::toposort(&self.g, None).unwrap_or_default();
         let mut level = vec![0usize; self.g.node_count()];
         for n in &order {
+            // A barrier adds no wave of its own: what follows it is one wave after its members.
+            let step = if matches!(self.g[*n], Node::Barrier { .. }) { 0 } else { 1 };
             for m in self.g.neighbors_directed(*n, Direction::Outgoing) {
-                level[m.index()] = level[m.index()].max(level[n.index()] + 1);
+                level[m.index()] = level[m.index()].max(level[n.index()] + step);
             }
         }
         let mut waves: Vec<Vec<NodeIndex>> = Vec::new();
         for n in order {
+            if matches!(self.g[n], Node::Barrier { .. }) {
+                continue;
+            }
             let l = level[n.index()];
             if waves.len() <= l {
                 waves.resize(l + 1, Vec::new());
@@ -217,7 +251,24 @@ impl Graph {
         for (i, wave) in self.waves().iter().enumerate() {
             out.push_str(&format!("wave {}:\n", i + 1));
             for n in wave {
-                let preds: Vec<String> = self.g.neighbors_directed(*n, Direction::Incoming).map(|p| self.g[p].to_string()).collect();
+                let mut preds: Vec<String> = Vec::new();
+                for p in self.g.neighbors_directed(*n, Direction::Incoming) {
+                    match &self.g[p] {
+                        // Show what the barrier stands for; a long list is cut short.
+                        Node::Barrier { role } => {
+                            let mut members: Vec<String> = self.g.neighbors_directed(p, Direction::Incoming).map(|m| self.g[m].to_string()).collect();
+                            members.sort();
+                            if members.len() > 4 {
+                                preds.push(format!("every {role} ({} units)", members.len()));
+                            } else {
+                                preds.extend(members);
+                            }
+                        }
+                        other => preds.push(other.to_string()),
+                    }
+                }
+                preds.sort();
+                preds.dedup();
                 if preds.is_empty() {
                     out.push_str(&format!("  {}\n", self.g[*n]));
                 } else {
@@ -234,6 +285,8 @@ impl Graph {
         for n in self.g.node_indices() {
             if let Node::Unit { host, .. } = &self.g[n] {
                 hosts.entry(host.clone()).or_default().push(n);
+            } else if matches!(self.g[n], Node::Barrier { .. }) {
+                out.push_str(&format!("  n{} [label=\"{}\", shape=ellipse, style=dashed];\n", n.index(), self.g[n]));
             } else {
                 out.push_str(&format!("  n{} [label=\"{}\", shape=diamond];\n", n.index(), self.g[n]));
             }
@@ -252,6 +305,7 @@ impl Graph {
                 Why::Requires(_) => "",
                 Why::After(_) => " [style=dashed]",
                 Why::Serial(_) => " [style=dotted]",
+                Why::Member => " [style=dashed, arrowhead=none]",
             };
             out.push_str(&format!("  n{} -> n{}{style};\n", e.source().index(), e.target().index()));
         }

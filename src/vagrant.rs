@@ -668,18 +668,32 @@ mod tests {
         );
         std::fs::write(&fake, script).unwrap();
         std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let inv = from_dir_with(d.path(), None, fake.to_str().unwrap()).unwrap();
+        // Executing a file just written races with other test threads' forks (ETXTBSY): retry.
+        let run = || {
+            let mut r = from_dir_with(d.path(), None, fake.to_str().unwrap());
+            for _ in 0..20 {
+                match &r {
+                    Err(e) if e.contains("Text file busy") => {
+                        std::thread::sleep(std::time::Duration::from_millis(50));
+                        r = from_dir_with(d.path(), None, fake.to_str().unwrap());
+                    }
+                    _ => break,
+                }
+            }
+            r
+        };
+        let inv = run().unwrap();
         assert_eq!(inv.hosts.keys().collect::<Vec<_>>(), ["node1", "node2"]);
         assert_eq!(inv.origin, d.path());
 
         std::fs::write(d.path().join("broken"), "").unwrap();
-        let e = from_dir_with(d.path(), None, fake.to_str().unwrap()).unwrap_err();
+        let e = run().unwrap_err();
         assert!(e.contains("failed (exit 1): The provider for this Vagrant-managed machine is reporting that it is not yet ready for SSH."), "{e}");
         assert!(e.contains("`vagrant up`"), "{e}");
 
         std::fs::remove_file(d.path().join("broken")).unwrap();
         std::fs::write(&fake, "#!/bin/sh\necho 'Host a'\necho '  Port ssh'\n").unwrap();
-        let e = from_dir_with(d.path(), None, fake.to_str().unwrap()).unwrap_err();
+        let e = run().unwrap_err();
         assert_eq!(e, format!("`vagrant ssh-config` in {}, line 2: `Port ssh` is not a port number (1-65535)", d.path().display()));
     }
 

@@ -54,7 +54,7 @@ fn cycle_is_reported_with_the_whole_path() {
     assert_eq!(out, "");
     assert_eq!(
         err,
-        "error: dependency cycle: base@web1 → app@web1 → base@web1\n  app@web1 requires base@web1 (declared at roles/app/role.yaml:1:12)\n  base@web1 requires app@web1 (declared at roles/base/role.yaml:1:12)\n"
+        "error: dependency cycle: app@web1 → base@web1 → app@web1\n  base@web1 requires app@web1 (declared at roles/base/role.yaml:1:12)\n  app@web1 requires base@web1 (declared at roles/app/role.yaml:1:12)\n"
     );
 }
 
