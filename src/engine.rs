@@ -230,7 +230,7 @@ impl Project {
                         _ => vec![],
                     };
                     for f in files {
-                        if let (Some(content), false) = (&f.content, f.secret) {
+                        if let (Some(content), false, crate::resource::spec::PresentAbsent::Present) = (&f.content, f.secret, f.state) {
                             let dest = dir.join(host).join(f.path.trim_start_matches('/'));
                             let written = dest.parent().map(std::fs::create_dir_all).transpose().and_then(|_| std::fs::write(&dest, content));
                             if let Err(e) = written {

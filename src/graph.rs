@@ -70,8 +70,13 @@ impl Graph {
             let mut mine = Vec::new();
             for h in &hosts {
                 for r in &b.roles {
-                    let n = gr.unit(h, r, Some(i), roles)?;
-                    mine.push((h.clone(), n));
+                    gr.unit(h, r, Some(i), roles)?;
+                }
+            }
+            // Units pulled in by `requires` belong to the binding's batches too.
+            for ((h, _), n) in &gr.units {
+                if hosts.contains(h) && matches!(&gr.g[*n], Node::Unit { binding: Some(bi), .. } if *bi == i) {
+                    mine.push((h.clone(), *n));
                 }
             }
             binding_units.push(mine);
@@ -93,7 +98,7 @@ impl Graph {
                     }
                     b
                 });
-                gr.g.add_edge(b, *n, Why::After(r.locate(before)));
+                gr.g.add_edge(b, *n, Why::After(r.locate_in("after", before)));
             }
         }
         // Serial batches: every unit of batch k before the gate, the gate before batch k+1.
@@ -142,7 +147,7 @@ impl Graph {
         let r = roles.get(role);
         for req in &r.requires {
             let m = self.unit(host, req, binding, roles)?;
-            self.g.update_edge(m, n, Why::Requires(r.locate(req)));
+            self.g.update_edge(m, n, Why::Requires(r.locate_in("requires", req)));
         }
         Ok(n)
     }

@@ -81,14 +81,15 @@ impl UnitPlan {
 /// With `full` false (before facts are known), `when` is not evaluated and
 /// template content is not rendered: enough to know what to probe.
 pub fn prepare(root: &Path, role: &Role, decl: &Decl, spec: &Spec, r: &Renderer, ctx: &Context, tags: &[String], full: bool) -> Result<Prepared, String> {
-    let label_of = |res: &Resource| decl.name.clone().unwrap_or_else(|| res.label());
+    let name = decl.name.as_ref().map(|n| r.render_str(n, ctx, "name")).transpose()?;
+    let label_of = |res: &Resource| name.clone().unwrap_or_else(|| res.label());
     if !tags.is_empty() && !tags.iter().any(|t| decl.tags.contains(t) || *t == role.name) {
-        return Ok(Prepared { label: decl.name.clone().unwrap_or_else(|| kind(spec).into()), resource: None, skipped: Some("not in --tags".into()) });
+        return Ok(Prepared { label: name.clone().unwrap_or_else(|| kind(spec).into()), resource: None, skipped: Some("not in --tags".into()) });
     }
     if let Some(w) = decl.when.as_ref().filter(|_| full) {
         if !r.eval_bool(w, ctx)? {
             // A skipped resource is not resolved: its fields may only make sense when it runs.
-            let label = decl.name.clone().or_else(|| resolve(root, role, spec, r, ctx, false).ok().map(|res| res.label())).unwrap_or_else(|| kind(spec).into());
+            let label = name.clone().or_else(|| resolve(root, role, spec, r, ctx, false).ok().map(|res| res.label())).unwrap_or_else(|| kind(spec).into());
             return Ok(Prepared { label, resource: None, skipped: Some(format!("when: {w}")) });
         }
     }

@@ -147,6 +147,14 @@ impl Role {
     pub fn locate(&self, token: &str) -> Location {
         self.source.locate(token)
     }
+
+    /// Where `token` appears under the top-level `key:` (not in a description above it).
+    pub fn locate_in(&self, key: &str, token: &str) -> Location {
+        match self.source.text.lines().position(|l| l.starts_with(&format!("{key}:"))) {
+            Some(i) => Location::of_token_after(&self.source.path, &self.source.text, token, i + 1),
+            None => self.source.locate(token),
+        }
+    }
 }
 
 fn notify_of(spec: &Spec) -> Vec<&String> {
@@ -232,8 +240,11 @@ impl Roles {
         let after = role.after.clone();
         let src = role.source.clone();
         self.roles.insert(name.to_string(), role);
-        for r in requires.iter().chain(&after) {
-            self.load(r, &|| src.locate(r))?;
+        for r in &requires {
+            self.load(r, &|| crate::error::Location::of_token_after(&src.path, &src.text, r, src.text.lines().position(|l| l.starts_with("requires:")).map_or(1, |i| i + 1)))?;
+        }
+        for r in &after {
+            self.load(r, &|| crate::error::Location::of_token_after(&src.path, &src.text, r, src.text.lines().position(|l| l.starts_with("after:")).map_or(1, |i| i + 1)))?;
         }
         Ok(())
     }

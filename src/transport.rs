@@ -140,21 +140,29 @@ pub struct Output {
 }
 
 enum Kind {
-    Ssh(openssh::Session),
+    /// The master connection; replaced when it has gone away (see `run`).
+    Ssh(tokio::sync::RwLock<std::sync::Arc<openssh::Session>>),
     Local,
 }
 
 pub struct Connection {
     kind: Kind,
     pub target: Target,
+    opts: ConnectOptions,
     round_trips: AtomicUsize,
 }
 
 impl Connection {
     pub async fn open(target: &Target, opts: &ConnectOptions) -> Result<Self, String> {
-        if target.local {
-            return Ok(Connection { kind: Kind::Local, target: target.clone(), round_trips: AtomicUsize::new(0) });
-        }
+        let kind = if target.local {
+            Kind::Local
+        } else {
+            Kind::Ssh(tokio::sync::RwLock::new(std::sync::Arc::new(Self::connect(target, opts).await?)))
+        };
+        Ok(Connection { kind, target: target.clone(), opts: opts.clone(), round_trips: AtomicUsize::new(0) })
+    }
+
+    async fn connect(target: &Target, opts: &ConnectOptions) -> Result<openssh::Session, String> {
         let mut b = SessionBuilder::default();
         b.control_directory(std::env::temp_dir());
         b.connect_timeout(opts.connect_timeout.unwrap_or(Duration::from_secs(10)));
@@ -182,8 +190,22 @@ impl Connection {
         }
         let check = if opts.accept_new_host_keys || target.strict == Some(false) { KnownHosts::Add } else { KnownHosts::Strict };
         b.known_hosts_check(check);
-        let session = b.connect_mux(&target.address).await.map_err(|e| explain_connect_error(target, &e))?;
-        Ok(Connection { kind: Kind::Ssh(session), target: target.clone(), round_trips: AtomicUsize::new(0) })
+        b.connect_mux(&target.address).await.map_err(|e| explain_connect_error(target, &e))
+    }
+
+    /// The live master session. The master exits after 60 s without a channel (so a
+    /// killed rigger leaves nothing behind for long); a host that waited longer than
+    /// that for other hosts gets a fresh master here instead of a failure.
+    async fn session(&self, lock: &tokio::sync::RwLock<std::sync::Arc<openssh::Session>>) -> Result<std::sync::Arc<openssh::Session>, String> {
+        let current = lock.read().await.clone();
+        if current.check().await.is_ok() {
+            return Ok(current);
+        }
+        let mut w = lock.write().await;
+        if std::sync::Arc::ptr_eq(&w, &current) {
+            *w = std::sync::Arc::new(Self::connect(&self.target, &self.opts).await?);
+        }
+        Ok(w.clone())
     }
 
     pub fn round_trips(&self) -> usize {
@@ -209,7 +231,8 @@ impl Connection {
                 drop(stdin);
                 child.wait_with_output().await.map_err(|e| e.to_string())?
             }
-            Kind::Ssh(s) => {
+            Kind::Ssh(lock) => {
+                let s = self.session(lock).await?;
                 let mut child = s
                     .raw_command(&shell)
                     .stdin(openssh::Stdio::piped())
@@ -229,8 +252,10 @@ impl Connection {
     }
 
     pub async fn close(self) {
-        if let Kind::Ssh(s) = self.kind {
-            let _ = s.close().await;
+        if let Kind::Ssh(lock) = self.kind {
+            if let Ok(s) = std::sync::Arc::try_unwrap(lock.into_inner()) {
+                let _ = s.close().await;
+            }
         }
     }
 }

@@ -628,3 +628,19 @@ fn t14_package_from_a_local_deb() {
     assert_eq!(rigger_in(d.path(), &["plan"]).code, 0, "installed: nothing pending");
     on("h3", "dpkg -r rigger-airgap-demo >/dev/null 2>&1; true");
 }
+
+/// A host that waits more than a minute for another host's units keeps working:
+/// its idle SSH master may have exited (it does after 60 s, so a killed rigger
+/// leaves nothing behind), and rigger reconnects instead of failing.
+#[test]
+#[ignore = "needs the lab (tests/run.sh)"]
+fn t15_a_host_waiting_over_a_minute_still_converges() {
+    lab_up();
+    let a = "resources:\n  - command: { cmd: 'sleep 70' }\n";
+    let b = "after: [a]\nresources:\n  - command: { cmd: 'true' }\n";
+    let d = scratch(&[("h1", "first"), ("h2", "second")], "", "- hosts: first\n  roles: [a]\n- hosts: second\n  roles: [b]\n", &[("a", a), ("b", b)]);
+    let run = rigger_in(d.path(), &["apply", "--yes", "--json"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let report = json(&run);
+    assert_eq!(report["hosts"][1]["units"][0]["status"], "changed", "{report:#}");
+}

@@ -150,3 +150,17 @@ fn forks_one_means_one_host_at_a_time() {
         assert_eq!(w[0].2, w[1].2);
     }
 }
+
+#[test]
+fn units_pulled_in_by_requires_are_part_of_the_serial_batches() {
+    let d = tempfile::tempdir().unwrap();
+    inventory(d.path(), &["x", "y"]);
+    role(d.path(), "base", "", "0.1");
+    role(d.path(), "svc", "requires: [base]\n", "0.1");
+    let gate = format!("echo \"$(date +%s.%N) gate -\" >> {}", d.path().join("log").display());
+    write(d.path(), "site.yaml", &format!("- hosts: all\n  roles: [svc]\n  serial: 1\n  health_check: {{ cmd: '{gate}', retries: 0 }}\n"));
+    let (code, _, err) = run(d.path(), &["apply", "--yes"]);
+    assert_eq!(code, 0, "{err}");
+    let seq: Vec<String> = log(d.path()).iter().map(|(_, e, u)| format!("{e} {u}")).collect();
+    assert_eq!(seq, ["start base@x", "end base@x", "start svc@x", "end svc@x", "gate -", "start base@y", "end base@y", "start svc@y", "end svc@y"]);
+}
