@@ -13,6 +13,9 @@
 #                          are closed), or --hard: power cut (peers hear nothing
 #                          more); either way its address leaves the network
 #   lab.sh start hN        start one host again (its disk state is kept)
+#   lab.sh wipe hN [hM...]  power-cut the hosts, throw away their disk state
+#                          (overlay upper dir), boot them fresh from the base;
+#                          returns once they answer SSH
 #   lab.sh ssh hN CMD...   run CMD on hN as root (ssh semantics: the words are
 #                          joined by spaces and run by the remote shell); the
 #                          exit code is propagated, stdin is passed through
@@ -670,6 +673,31 @@ cmd_start() {
     log "$h answers SSH"
 }
 
+remove_host_state() {  # remove_host_state hN: back to the bare base on next start
+    local d
+    d=$(host_dir "$1")
+    [[ -d $d ]] || return 0
+    mountpoint -q "$d/root" && die "$1: $d/root is still mounted"
+    rm -rf "$d"
+}
+
+cmd_wipe() {
+    (($#)) || die "usage: $0 wipe hN [hM...]"
+    local h n=0 i
+    for h in "$@"; do
+        i=$(host_index "$h")
+        ((i > n)) && n=$i
+    done
+    with_lock
+    prepare
+    write_known_hosts "$n"
+    stop_hosts "$@"
+    for h in "$@"; do remove_host_state "$h"; done
+    for h in "$@"; do start_host "$h"; done
+    for h in "$@"; do wait_ssh "$h"; done
+    log "wiped: $* answer SSH"
+}
+
 cmd_ssh() {
     local h=${1:-}
     [[ -n $h ]] || die "usage: $0 ssh hN CMD..."
@@ -690,6 +718,7 @@ main() {
     status) cmd_status ;;
     stop) cmd_stop "$@" ;;
     start) cmd_start "$@" ;;
+    wipe) cmd_wipe "$@" ;;
     ssh) cmd_ssh "$@" ;;
     *) sed -n '/^# Usage:/,/^#$/p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
     esac
