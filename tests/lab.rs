@@ -123,6 +123,8 @@ fn wait_for(what: &str, limit: Duration, mut f: impl FnMut() -> bool) -> Duratio
 #[ignore = "needs the lab (tests/run.sh)"]
 fn t1_core_apply_is_idempotent_and_plan_is_honest() {
     lab_up();
+    // Fresh hosts, whatever ran before.
+    assert!(lab(&["wipe", "h1", "h2", "h3", "h4"]).status.success());
     // (1) first apply changes things and the services answer.
     let first = converge();
     assert!(total(&first, "changed") > 0, "a fresh lab must need changes");
