@@ -478,6 +478,10 @@ fn looks_like_ini(text: &str) -> bool {
 
 /// `group_vars/NAME.yaml` (or .yml, .json, no extension) or a directory `group_vars/NAME/`.
 fn read_vars_entry(dir: &Path, name: &str) -> Result<Vars> {
+    // A name is a file name here: never a path that leaves group_vars/ or host_vars/.
+    if name.is_empty() || name == "." || name == ".." || name.contains(['/', '\0']) {
+        return Err(Error::usage(format!("`{name}` cannot name a host or group (it would be read as a path under {})", dir.display())));
+    }
     let mut vars = Vars::new();
     for ext in ["", ".yaml", ".yml", ".json", ".yaml.age", ".yml.age"] {
         let p = dir.join(format!("{name}{ext}"));
@@ -500,6 +504,9 @@ fn read_vars_entry(dir: &Path, name: &str) -> Result<Vars> {
     Ok(vars)
 }
 
+/// The most hosts one range may expand to (a typo like `[0:99999999]` must not eat the machine).
+const MAX_RANGE: u64 = 100_000;
+
 /// Expands Ansible host ranges: `web[01:03]` → web01, web02, web03; `db-[a:c]`.
 pub fn expand_host_range(pattern: &str) -> Result<Vec<String>, String> {
     let (Some(open), Some(close)) = (pattern.find('['), pattern.find(']')) else {
@@ -517,6 +524,9 @@ pub fn expand_host_range(pattern: &str) -> Result<Vec<String>, String> {
     if let (Ok(a), Ok(b)) = (start.parse::<u64>(), end.parse::<u64>()) {
         if a > b {
             return Err(format!("host range `[{inner}]` runs backwards"));
+        }
+        if b - a >= MAX_RANGE || (b - a + 1).saturating_mul(rest.len() as u64) > MAX_RANGE {
+            return Err(format!("host range `[{inner}]` makes more than {MAX_RANGE} hosts"));
         }
         let width = if start.starts_with('0') { start.len() } else { 0 };
         for n in a..=b {

@@ -176,7 +176,7 @@ pub fn script(queries: &BTreeSet<Query>, with_facts: bool, marker: &str) -> Stri
                 let p = quote(p);
                 format!(
                     "if [ -e {p} ] || [ -L {p} ]; then stat -c '%F|%a|%U|%G|%s' -- {p}; \
-                     if [ -f {p} ] && [ ! -L {p} ]; then sha256sum -- {p} | cut -d' ' -f1; \
+                     if [ -f {p} ] && [ ! -L {p} ]; then sha256sum < {p} | cut -d' ' -f1; \
                      if [ \"$(stat -c %s -- {p})\" -le {MAX_CONTENT} ]; then base64 < {p}; fi; fi; else echo absent; fi"
                 )
             }

@@ -44,6 +44,11 @@ impl User {
         for g in self.groups.iter().chain(&self.group) {
             check_name("group name", g)?;
         }
+        for (what, v) in [("shell", &self.shell), ("home", &self.home)] {
+            if let Some(v) = v {
+                check_value(what, v, false)?;
+            }
+        }
         let n = quote(&self.name);
         let cur = state.user(&self.name)?;
         if self.state == PresentAbsent::Absent {

@@ -75,6 +75,18 @@ impl AptRepository {
                 return Err(format!("bad {what} {v:?}"));
             }
         }
+        for v in &self.components {
+            check_value("component", v, true)?;
+            if v.is_empty() || v.contains(']') {
+                return Err(format!("bad component {v:?}"));
+            }
+        }
+        if let Some(a) = &self.arch {
+            check_value("arch", a, true)?;
+            if a.is_empty() || a.contains(|c: char| c.is_whitespace() || c == ']') {
+                return Err(format!("bad arch {a:?}"));
+            }
+        }
         if self.name.contains('/') {
             return Err(format!("repository name {:?} must not contain `/`", self.name));
         }

@@ -78,6 +78,16 @@ impl Container {
         for v in self.ports.iter().chain(&self.volumes) {
             check_value("port or volume", v, true)?;
         }
+        for (k, v) in &self.env {
+            check_value("env value", v, false)?;
+            let valid = k.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_') && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !valid {
+                return Err(format!("bad env name {k:?}: letters, digits and `_`, not starting with a digit"));
+            }
+        }
+        for c in &self.command {
+            check_value("command", c, false)?;
+        }
         let cur = state.container(&self.name)?;
         let n = quote(&self.name);
         match (self.state, cur) {

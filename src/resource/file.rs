@@ -53,6 +53,17 @@ pub fn parse_mode(m: &ModeSpec) -> Result<u32, String> {
     }
 }
 
+/// An owner or group goes into `chown OWNER:GROUP`: an owner must not look like an
+/// option or carry `:` (it would set the group), and neither may hold a NUL.
+pub fn check_account(what: &str, v: &Option<String>) -> Result<(), String> {
+    let Some(v) = v else { return Ok(()) };
+    check_value(what, v, false)?;
+    if what == "owner" && (v.is_empty() || v.starts_with('-') || v.contains(':')) {
+        return Err(format!("bad owner {v:?}: it must not be empty, start with `-` or contain `:`"));
+    }
+    Ok(())
+}
+
 pub fn check_path(p: &str) -> Result<(), String> {
     check_value("path", p, true)?;
     if !p.starts_with('/') {
@@ -130,6 +141,8 @@ impl File {
 
     pub fn plan(&self, state: &HostState) -> Result<Vec<Step>, String> {
         check_path(&self.path)?;
+        check_account("owner", &self.owner)?;
+        check_account("group", &self.group)?;
         let cur = state.path(&self.path)?;
         if cur.kind == "directory" {
             return Err(format!("{} is a directory, expected a file", self.path));
@@ -194,6 +207,8 @@ impl Directory {
 
     pub fn plan(&self, state: &HostState) -> Result<Vec<Step>, String> {
         check_path(&self.path)?;
+        check_account("owner", &self.owner)?;
+        check_account("group", &self.group)?;
         let cur = state.path(&self.path)?;
         let p = quote(&self.path);
         if self.state == PresentAbsent::Absent {

@@ -1,0 +1,7 @@
+#![no_main]
+//! Fuzz target `inventory_yaml`: see ../harness.rs. Property: never panic (errors are fine).
+
+#[path = "../harness.rs"]
+mod harness;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| harness::inventory_yaml(data));
