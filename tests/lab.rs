@@ -6,64 +6,19 @@
 //! Figures (failover seconds, failed requests, round trips) are printed and
 //! appended to `target/lab-figures.txt`; nothing here asserts on time.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
+
+use common::*;
+use std::path::Path;
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const VIP: &str = "10.77.0.100";
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn lab(args: &[&str]) -> Output {
-    let out = Command::new(root().join("tests/lab/lab.sh")).args(args).output().expect("run lab.sh");
-    out
-}
-
-fn lab_up() {
-    let out = lab(&["up", "4"]);
-    assert!(out.status.success(), "lab up failed: {}", String::from_utf8_lossy(&out.stderr));
-}
-
-/// Runs a command on a lab host; returns stdout (trimmed) and whether it succeeded.
-fn on(host: &str, cmd: &str) -> (String, bool) {
-    let out = lab(&["ssh", host, cmd]);
-    (String::from_utf8_lossy(&out.stdout).trim().to_string(), out.status.success())
-}
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn rigger_in(dir: &Path, args: &[&str]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_rigger")).args(args).current_dir(dir).env("NO_COLOR", "1").output().expect("run rigger");
-    Run { code: out.status.code().unwrap_or(-1), stdout: String::from_utf8_lossy(&out.stdout).into(), stderr: String::from_utf8_lossy(&out.stderr).into() }
-}
-
 fn rigger(args: &[&str]) -> Run {
     rigger_in(&root(), args)
-}
-
-fn json(run: &Run) -> serde_json::Value {
-    serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{}\n{}", run.stdout, run.stderr))
-}
-
-fn total(report: &serde_json::Value, key: &str) -> u64 {
-    report["hosts"].as_array().unwrap().iter().map(|h| h["counts"][key].as_u64().unwrap()).sum()
-}
-
-fn figure(line: &str) {
-    println!("FIGURE {line}");
-    let p = root().join("target/lab-figures.txt");
-    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(p).unwrap();
-    writeln!(f, "{line}").unwrap();
 }
 
 /// Everything the sample site manages on a host, plus package and service state.
@@ -76,21 +31,6 @@ fn fingerprint(host: &str) -> String {
     );
     assert!(ok, "fingerprint of {host} failed");
     out
-}
-
-fn http_get(addr: &str, timeout: Duration) -> Result<String, String> {
-    let sa: SocketAddr = format!("{addr}:80").parse().unwrap();
-    let mut s = TcpStream::connect_timeout(&sa, timeout).map_err(|e| e.to_string())?;
-    s.set_read_timeout(Some(timeout)).ok();
-    s.set_write_timeout(Some(timeout)).ok();
-    s.write_all(b"GET / HTTP/1.0\r\nHost: lab\r\n\r\n").map_err(|e| e.to_string())?;
-    let mut body = String::new();
-    s.read_to_string(&mut body).map_err(|e| e.to_string())?;
-    if body.starts_with("HTTP/1.0 200") || body.starts_with("HTTP/1.1 200") {
-        Ok(body)
-    } else {
-        Err(body.lines().next().unwrap_or("empty response").to_string())
-    }
 }
 
 fn converge() -> serde_json::Value {
@@ -109,27 +49,18 @@ fn vip_holder() -> Option<String> {
     None
 }
 
-fn wait_for(what: &str, limit: Duration, mut f: impl FnMut() -> bool) -> Duration {
-    let t = Instant::now();
-    while !f() {
-        assert!(t.elapsed() < limit, "timed out after {limit:?} waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    t.elapsed()
-}
-
 /// Issue 2, points 1-4: converge, idempotence, plan after apply, drift shown and nothing touched.
 #[test]
 #[ignore = "needs the lab (tests/run.sh)"]
 fn t1_core_apply_is_idempotent_and_plan_is_honest() {
-    lab_up();
+    lab_up(4);
     // Fresh hosts, whatever ran before.
     assert!(lab(&["wipe", "h1", "h2", "h3", "h4"]).status.success());
     // (1) first apply changes things and the services answer.
     let first = converge();
     assert!(total(&first, "changed") > 0, "a fresh lab must need changes");
     for h in ["10.77.0.13", "10.77.0.14"] {
-        let body = http_get(h, Duration::from_secs(2)).expect("web answers");
+        let body = http_get(h, 80, Duration::from_secs(2)).expect("web answers");
         assert!(body.contains("served by h"), "{body}");
     }
     for h in first["hosts"].as_array().unwrap() {
@@ -159,7 +90,7 @@ fn t1_core_apply_is_idempotent_and_plan_is_honest() {
 #[test]
 #[ignore = "needs the lab (tests/run.sh)"]
 fn t2_bad_input_changes_nothing() {
-    lab_up();
+    lab_up(4);
     converge();
     let before: Vec<String> = ["h1", "h3"].iter().map(|h| fingerprint(h)).collect();
     let tmp = tempfile::tempdir().unwrap();
@@ -223,14 +154,14 @@ fn t2_bad_input_changes_nothing() {
 #[test]
 #[ignore = "needs the lab (tests/run.sh)"]
 fn t3_vip_serves_both_backends_and_fails_over() {
-    lab_up();
+    lab_up(4);
     converge();
     let second = converge();
     assert_eq!(total(&second, "changed"), 0);
-    wait_for("the VIP to appear", Duration::from_secs(20), || vip_holder().is_some());
+    wait_for("the VIP to appear", Duration::from_secs(20), Duration::from_millis(50), || vip_holder().is_some());
     let mut seen = std::collections::BTreeSet::new();
     for _ in 0..20 {
-        let body = http_get(VIP, Duration::from_secs(2)).expect("HTTP via the VIP");
+        let body = http_get(VIP, 80, Duration::from_secs(2)).expect("HTTP via the VIP");
         if let Some(i) = body.find("served by ") {
             seen.insert(body[i + 10..].lines().next().unwrap_or("").trim_end_matches("</p>").to_string());
         }
@@ -242,13 +173,13 @@ fn t3_vip_serves_both_backends_and_fails_over() {
         let backup = if master == "h1" { "h2" } else { "h1" };
         let t = Instant::now();
         assert!(on(&master, stop).1);
-        wait_for("the VIP to move", Duration::from_secs(30), || vip_holder().as_deref() == Some(backup));
-        wait_for("HTTP via the VIP", Duration::from_secs(30), || http_get(VIP, Duration::from_millis(500)).is_ok());
+        wait_for("the VIP to move", Duration::from_secs(30), Duration::from_millis(50), || vip_holder().as_deref() == Some(backup));
+        wait_for("HTTP via the VIP", Duration::from_secs(30), Duration::from_millis(50), || http_get(VIP, 80, Duration::from_millis(500)).is_ok());
         figure(&format!("failover after stopping {what} on {master}: {:.2}s until HTTP via the VIP answered from {backup}", t.elapsed().as_secs_f64()));
         assert!(on(&master, start).1);
         // Let the pair settle (the master takes the VIP back) before the next case.
-        wait_for("the VIP to return", Duration::from_secs(30), || vip_holder().as_deref() == Some(master.as_str()));
-        wait_for("HTTP via the VIP", Duration::from_secs(30), || http_get(VIP, Duration::from_millis(500)).is_ok());
+        wait_for("the VIP to return", Duration::from_secs(30), Duration::from_millis(50), || vip_holder().as_deref() == Some(master.as_str()));
+        wait_for("HTTP via the VIP", Duration::from_secs(30), Duration::from_millis(50), || http_get(VIP, 80, Duration::from_millis(500)).is_ok());
     }
     // And rigger sees nothing to do after all that.
     assert_eq!(rigger(&["plan", "-i", "inventory/lab", "--limit", "lb,web"]).code, 0);
@@ -258,9 +189,9 @@ fn t3_vip_serves_both_backends_and_fails_over() {
 #[test]
 #[ignore = "needs the lab (tests/run.sh)"]
 fn t4_rolling_change_under_load() {
-    lab_up();
+    lab_up(4);
     converge();
-    wait_for("the VIP", Duration::from_secs(20), || http_get(VIP, Duration::from_millis(500)).is_ok());
+    wait_for("the VIP", Duration::from_secs(20), Duration::from_millis(50), || http_get(VIP, 80, Duration::from_millis(500)).is_ok());
     let stop = Arc::new(AtomicBool::new(false));
     let (ok, failed) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
     let loader = {
@@ -270,7 +201,7 @@ fn t4_rolling_change_under_load() {
             let t = Instant::now();
             let mut n = 0u32;
             while !stop.load(Ordering::Relaxed) && t.elapsed() < Duration::from_secs(120) {
-                match http_get(VIP, Duration::from_secs(2)) {
+                match http_get(VIP, 80, Duration::from_secs(2)) {
                     Ok(_) => ok.fetch_add(1, Ordering::Relaxed),
                     Err(_) => failed.fetch_add(1, Ordering::Relaxed),
                 };
@@ -349,7 +280,7 @@ fn at(ev: &[(f64, String, String)], what: &str, unit: &str) -> f64 {
 #[test]
 #[ignore = "needs the lab (tests/run.sh)"]
 fn t5_graph_order_and_failure_isolation_on_hosts() {
-    lab_up();
+    lab_up(4);
     order_log(&["h1", "h2", "h3", "h4"]);
     let db = logging_role("db", "", "1");
     let app = logging_role("app", "after: [db]\n", "0.2");
@@ -383,7 +314,7 @@ fn t5_graph_order_and_failure_isolation_on_hosts() {
 #[test]
 #[ignore = "needs the lab (tests/run.sh)"]
 fn t6_serial_one_at_a_time_on_hosts() {
-    lab_up();
+    lab_up(4);
     order_log(&["h1", "h2", "h3", "h4"]);
     let r = logging_role("roll", "", "0.5");
     let site = "- hosts: all\n  roles: [roll]\n  serial: 1\n  health_check: { cmd: 'echo \"$(date +%s.%N) gate $(hostname)\" >> /tmp/rigger-order.log', retries: 0 }\n";
@@ -401,7 +332,7 @@ fn t6_serial_one_at_a_time_on_hosts() {
 #[test]
 #[ignore = "needs the lab (tests/run.sh)"]
 fn t7_become_as_deploy_and_a_clear_error_without_sudo() {
-    lab_up();
+    lab_up(4);
     on("h3", "rm -f /etc/rigger-become-test");
     let role = "resources:\n  - file: { path: /etc/rigger-become-test, content: \"written as {{ ansible_user }} via sudo\\n\", mode: \"0600\" }\n";
     let d = scratch(&[("h3", "g")], ", ansible_user: deploy, ansible_become: true", "- hosts: g\n  roles: [r]\n", &[("r", role)]);
@@ -422,7 +353,7 @@ fn t7_become_as_deploy_and_a_clear_error_without_sudo() {
 #[test]
 #[ignore = "needs the lab (tests/run.sh)"]
 fn t8_reach_a_host_only_through_a_jump_host() {
-    lab_up();
+    lab_up(4);
     // h4's sshd also listens on port 2222, where it accepts only connections from h1:
     // on that port h4 is reachable only through the jump host. (Port 22 stays open for the lab.)
     assert!(on("h4", "printf 'Port 22\\nPort 2222\\nMatch LocalPort 2222 Address *,!10.77.0.11\\n    DenyUsers *\\n' > /etc/ssh/sshd_config.d/jump-only.conf && sshd -t && systemctl restart ssh").1);
@@ -448,7 +379,7 @@ fn t8_reach_a_host_only_through_a_jump_host() {
 #[test]
 #[ignore = "needs the lab (tests/run.sh)"]
 fn t9_sigkill_mid_apply_leaves_no_half_written_file() {
-    lab_up();
+    lab_up(4);
     on("h2", "rm -rf /srv/rigger-many");
     // 60 files of 256 KiB each, content derived from the file number and a run tag.
     let mut role = String::from("defaults: { tag: one }\nresources:\n  - directory: { path: /srv/rigger-many }\n");
@@ -496,7 +427,7 @@ fn t9_sigkill_mid_apply_leaves_no_half_written_file() {
 #[test]
 #[ignore = "needs the lab (tests/run.sh)"]
 fn t10_host_lost_mid_apply() {
-    lab_up();
+    lab_up(4);
     for h in ["h1", "h2", "h3", "h4"] {
         on(h, "rm -f /tmp/rigger-slow-done");
     }
@@ -520,7 +451,7 @@ fn t10_host_lost_mid_apply() {
     assert_eq!(h4["units"][0]["status"], "failed");
     assert!(h4["error"].as_str().unwrap_or("").contains("unreachable") || h4["units"][0]["message"].as_str().unwrap_or("").contains("unreachable"), "{h4:#}");
     figure(&format!("host lost mid-apply: reported unreachable {detected:.1}s after the power cut"));
-    lab_up();
+    lab_up(4);
     let again = rigger_in(d.path(), &["apply", "--yes", "--json"]);
     assert_eq!(again.code, 0, "{}{}", again.stdout, again.stderr);
     assert_eq!(total(&json(&again), "changed"), 1, "only h4 had work left");
@@ -532,7 +463,7 @@ fn t10_host_lost_mid_apply() {
 #[test]
 #[ignore = "needs the lab (tests/run.sh)"]
 fn t11_pending_handler_survives_a_failed_unit() {
-    lab_up();
+    lab_up(4);
     on("h3", "rm -f /etc/rigger-handler.conf /tmp/rigger-handler-ran /tmp/rigger-cmd-ok /var/lib/rigger/pending/svc");
     let role = "defaults: { fail: true }\nresources:\n  - file: { path: /etc/rigger-handler.conf, content: \"v=1\\n\", notify: restart svc }\n  - command: { cmd: \"{% if fail %}exit 1{% else %}touch /tmp/rigger-cmd-ok{% endif %}\", creates: /tmp/rigger-cmd-ok }\nhandlers:\n  restart svc: { command: { cmd: 'echo ran >> /tmp/rigger-handler-ran' } }\n";
     let d = scratch(&[("h3", "g")], "", "- hosts: g\n  roles: [svc]\n", &[("svc", role)]);
@@ -558,7 +489,7 @@ fn t11_pending_handler_survives_a_failed_unit() {
 #[test]
 #[ignore = "needs the lab (tests/run.sh)"]
 fn t12_main_job_whole_site_including_elk() {
-    lab_up();
+    lab_up(4);
     // The storage hosts may carry another test's Ceph cluster (other keys): start them fresh.
     assert!(lab(&["wipe", "h5", "h6", "h7"]).status.success());
     assert!(on("h8", "DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-yaml >/dev/null 2>&1 || (apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-yaml >/dev/null)").1);
@@ -581,7 +512,7 @@ fn t12_main_job_whole_site_including_elk() {
 #[test]
 #[ignore = "needs the lab (tests/run.sh)"]
 fn t13_host_keys_strict_accept_new_and_changed() {
-    lab_up();
+    lab_up(4);
     let d = tempfile::tempdir().unwrap();
     let kh = d.path().join("known_hosts");
     std::fs::write(&kh, "").unwrap();
@@ -612,7 +543,7 @@ fn t13_host_keys_strict_accept_new_and_changed() {
 #[test]
 #[ignore = "needs the lab (tests/run.sh)"]
 fn t14_package_from_a_local_deb() {
-    lab_up();
+    lab_up(4);
     on("h3", "dpkg -r rigger-airgap-demo >/dev/null 2>&1; true");
     let d = scratch(&[("h3", "g")], "", "- hosts: g\n  roles: [airgap]\n", &[("airgap", "resources:\n  - package: { name: rigger-airgap-demo, deb: \"debs/rigger-airgap-demo_*.deb\" }\n")]);
     // A real (tiny) Debian package, built here with dpkg-deb.
@@ -639,7 +570,7 @@ fn t14_package_from_a_local_deb() {
 #[test]
 #[ignore = "needs the lab (tests/run.sh)"]
 fn t15_a_host_waiting_over_a_minute_still_converges() {
-    lab_up();
+    lab_up(4);
     let a = "resources:\n  - command: { cmd: 'sleep 70' }\n";
     let b = "after: [a]\nresources:\n  - command: { cmd: 'true' }\n";
     let d = scratch(&[("h1", "first"), ("h2", "second")], "", "- hosts: first\n  roles: [a]\n- hosts: second\n  roles: [b]\n", &[("a", a), ("b", b)]);

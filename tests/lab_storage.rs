@@ -20,106 +20,15 @@
 //! test therefore stages the packages first, one `--limit hN --tags packages`
 //! run per host in parallel, and then converges everything in one apply.
 
+mod common;
+
+use common::*;
 use serde_json::Value;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 const CEPH_HOSTS: [&str; 3] = ["h5", "h6", "h7"];
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn lab(args: &[&str]) -> Output {
-    Command::new(root().join("tests/lab/lab.sh")).args(args).output().expect("run lab.sh")
-}
-
-fn lab_up() {
-    let out = lab(&["up", "7"]);
-    assert!(out.status.success(), "lab up failed: {}", String::from_utf8_lossy(&out.stderr));
-}
-
-/// Back to bare hosts: their disk state is thrown away and they boot from the base.
-fn wipe(hosts: &[&str]) {
-    let mut args = vec!["wipe"];
-    args.extend_from_slice(hosts);
-    let out = lab(&args);
-    assert!(out.status.success(), "lab.sh wipe {hosts:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-}
-
-/// Runs a command on a lab host; stdout (trimmed, with stderr after it when it fails) and success.
-fn on(host: &str, cmd: &str) -> (String, bool) {
-    let out = lab(&["ssh", host, cmd]);
-    let mut s = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    if !out.status.success() {
-        s.push_str(&format!("\n{}", String::from_utf8_lossy(&out.stderr).trim()));
-    }
-    (s, out.status.success())
-}
-
-fn on_ok(host: &str, cmd: &str) -> String {
-    let (out, ok) = on(host, cmd);
-    assert!(ok, "`{cmd}` failed on {host}:\n{out}");
-    out
-}
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn all(&self) -> String {
-        format!("{}\n{}", self.stdout, self.stderr)
-    }
-}
-
-fn rigger_in(dir: &Path, args: &[&str]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_rigger")).args(args).current_dir(dir).env("NO_COLOR", "1").env_remove("RIGGER_INVENTORY").output().expect("run rigger");
-    Run { code: out.status.code().unwrap_or(-1), stdout: String::from_utf8_lossy(&out.stdout).into(), stderr: String::from_utf8_lossy(&out.stderr).into() }
-}
-
-fn json(run: &Run) -> Value {
-    serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{}\n{}", run.stdout, run.stderr))
-}
-
-fn total(report: &Value, key: &str) -> u64 {
-    report["hosts"].as_array().unwrap().iter().map(|h| h["counts"][key].as_u64().unwrap()).sum()
-}
-
-fn figure(line: &str) {
-    println!("FIGURE {line}");
-    let p = root().join("target/lab-figures.txt");
-    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(p).unwrap();
-    writeln!(f, "{line}").unwrap();
-}
-
-fn wait_for(what: &str, limit: Duration, mut f: impl FnMut() -> bool) -> Duration {
-    let t = Instant::now();
-    while !f() {
-        assert!(t.elapsed() < limit, "timed out after {limit:?} waiting for {what}");
-        std::thread::sleep(Duration::from_millis(500));
-    }
-    t.elapsed()
-}
-
-fn http_get(addr: &str, port: u16, timeout: Duration) -> Result<String, String> {
-    let sa: SocketAddr = format!("{addr}:{port}").parse().unwrap();
-    let mut s = TcpStream::connect_timeout(&sa, timeout).map_err(|e| e.to_string())?;
-    s.set_read_timeout(Some(timeout)).ok();
-    s.write_all(b"GET / HTTP/1.0\r\nHost: lab\r\n\r\n").map_err(|e| e.to_string())?;
-    let mut body = String::new();
-    s.read_to_string(&mut body).map_err(|e| e.to_string())?;
-    if body.starts_with("HTTP/1.0 200") || body.starts_with("HTTP/1.1 200") {
-        Ok(body)
-    } else {
-        Err(body.lines().next().unwrap_or("empty response").to_string())
-    }
-}
 
 /// tests/fixtures/storage in a scratch directory: site.yaml and the inventory
 /// copied (generated values land in its inventory/generated/), roles and
@@ -253,7 +162,7 @@ fn ceph_conf_is_identical_everywhere_and_keys_are_generated_once() {
 #[test]
 #[ignore = "needs the lab (tests/run.sh)"]
 fn s1_docker_container_built_locally_served_idempotent_and_recreated() {
-    lab_up();
+    lab_up(7);
     wipe(&["h5"]);
     let d = scratch();
     part_site(d.path(), "docker.yaml", |h| h == "docker");
@@ -363,7 +272,7 @@ fn daemons() -> Vec<(&'static str, &'static str)> {
 #[test]
 #[ignore = "needs the lab (tests/run.sh)"]
 fn s2_ceph_cluster_from_bare_hosts_client_rolling_restart_and_joining_monitor() {
-    lab_up();
+    lab_up(7);
     wipe(&CEPH_HOSTS);
     let d = scratch();
     let dir = d.path().to_path_buf();
@@ -390,7 +299,7 @@ fn s2_ceph_cluster_from_bare_hosts_client_rolling_restart_and_joining_monitor() 
     let quorum_at = converge - s["quorum_age"].as_f64().unwrap();
     figure(&format!("ceph: first converge from bare hosts {:.1}s = packages staged in parallel {staged:.1}s + converge {converge:.1}s", staged + converge));
     figure(&format!("ceph: monitor quorum {quorum_at:.0}s after the converge started (quorum_age has 1 s resolution; the ceph_mon unit took {:.1}s)", unit(&first, "h6", "ceph_mon")["seconds"].as_f64().unwrap()));
-    let healthy = wait_for("HEALTH_OK", Duration::from_secs(180), || on("h6", "ceph health").0 == "HEALTH_OK");
+    let healthy = wait_for("HEALTH_OK", Duration::from_secs(180), Duration::from_millis(500), || on("h6", "ceph health").0 == "HEALTH_OK");
     figure(&format!("ceph: HEALTH_OK {:.1}s after the converge ended ({:.1}s after it started)", healthy.as_secs_f64(), converge + healthy.as_secs_f64()));
     println!("{}", on_ok("h6", "ceph -s"));
 
@@ -437,12 +346,12 @@ fn s2_ceph_cluster_from_bare_hosts_client_rolling_restart_and_joining_monitor() 
 
     // (5) The health gate: an OSD down holds it; back up, it opens.
     on_ok("h7", "systemctl stop ceph-osd@1");
-    wait_for("the gate to close", Duration::from_secs(60), || {
+    wait_for("the gate to close", Duration::from_secs(60), Duration::from_millis(500), || {
         let (out, ok) = on("h6", "/usr/local/sbin/rigger-ceph-gate");
         !ok && out.contains("1/2 OSDs up")
     });
     on_ok("h7", "systemctl start ceph-osd@1");
-    let reopened = wait_for("the gate to open", Duration::from_secs(120), || on("h6", "/usr/local/sbin/rigger-ceph-gate").1);
+    let reopened = wait_for("the gate to open", Duration::from_secs(120), Duration::from_millis(500), || on("h6", "/usr/local/sbin/rigger-ceph-gate").1);
     figure(&format!("ceph: gate reopened {:.1}s after osd.1 was started again", reopened.as_secs_f64()));
     assert_eq!(rigger_in(&dir, &["plan", "ceph.yaml"]).code, 0, "a daemon started by hand is still in sync");
     // A standing warning lets the gate through (and is named); any HEALTH_ERR holds it.
@@ -450,12 +359,12 @@ fn s2_ceph_cluster_from_bare_hosts_client_rolling_restart_and_joining_monitor() 
     let (out, ok) = on("h6", "/usr/local/sbin/rigger-ceph-gate");
     assert!(ok && out.contains("tolerated: OSDMAP_FLAGS"), "{out}");
     on_ok("h6", "ceph osd unset noscrub && ceph osd set-full-ratio 0.001");
-    wait_for("HEALTH_ERR to close the gate", Duration::from_secs(60), || {
+    wait_for("HEALTH_ERR to close the gate", Duration::from_secs(60), Duration::from_millis(500), || {
         let (out, ok) = on("h6", "/usr/local/sbin/rigger-ceph-gate");
         !ok && out.contains("waiting: HEALTH_ERR")
     });
     on_ok("h6", "ceph osd set-full-ratio 0.95");
-    wait_for("the gate after HEALTH_ERR cleared", Duration::from_secs(60), || on("h6", "/usr/local/sbin/rigger-ceph-gate").1);
+    wait_for("the gate after HEALTH_ERR cleared", Duration::from_secs(60), Duration::from_millis(500), || on("h6", "/usr/local/sbin/rigger-ceph-gate").1);
 
     // (6) A ceph.conf change rolls through the daemons, one host at a time behind the gate.
     let roll = dir.join("roll.yaml");
@@ -475,7 +384,7 @@ fn s2_ceph_cluster_from_bare_hosts_client_rolling_restart_and_joining_monitor() 
     }
     figure(&format!("ceph: rolling restart on a ceph.conf change {secs:.1}s; osd.1 restarted {:.1}s after osd.0 ({} changes)", (after[3] - after[2]) as f64 / 1e6, total(&rolled, "changed")));
     // rigger gates between batches, not after the last one: h7's OSD may still be peering.
-    let settled = wait_for("the gate after the roll", Duration::from_secs(120), || on("h6", "/usr/local/sbin/rigger-ceph-gate").1);
+    let settled = wait_for("the gate after the roll", Duration::from_secs(120), Duration::from_millis(500), || on("h6", "/usr/local/sbin/rigger-ceph-gate").1);
     figure(&format!("ceph: healthy again {:.1}s after the rolling apply returned", settled.as_secs_f64()));
     assert_no_changes(&apply("ceph.yaml", &["-e", &roll_arg]), "ceph after the roll");
 
@@ -492,7 +401,7 @@ fn s2_ceph_cluster_from_bare_hosts_client_rolling_restart_and_joining_monitor() 
     let s = ceph_status("h6", "admin");
     assert_eq!(s["quorum_names"], serde_json::json!(["h6", "h7"]), "{s:#}");
     // h7's manager was the apply's last unit: it registers as a standby a few seconds later.
-    wait_for("a standby manager on h7", Duration::from_secs(60), || {
+    wait_for("a standby manager on h7", Duration::from_secs(60), Duration::from_millis(500), || {
         let mgr: Value = serde_json::from_str(&on_ok("h6", "ceph mgr stat -f json")).unwrap();
         (mgr["active_name"].as_str(), mgr["num_standby"].as_u64()) == (Some("h6"), Some(1))
     });
@@ -505,7 +414,7 @@ fn s2_ceph_cluster_from_bare_hosts_client_rolling_restart_and_joining_monitor() 
     std::fs::write(&hosts, &one_mon).unwrap();
     apply("ceph.yaml", &["-e", &roll_arg]);
     assert_eq!(ceph_status("h6", "admin")["quorum_names"], serde_json::json!(["h6"]));
-    wait_for("the gate after the monitor left", Duration::from_secs(120), || on("h6", "/usr/local/sbin/rigger-ceph-gate").1);
+    wait_for("the gate after the monitor left", Duration::from_secs(120), Duration::from_millis(500), || on("h6", "/usr/local/sbin/rigger-ceph-gate").1);
     assert_no_changes(&apply("ceph.yaml", &["-e", &roll_arg]), "ceph back to one monitor");
 
     // (8) The whole storage site (Docker too, on the wiped h5): converge, then 0 changed.
