@@ -141,15 +141,20 @@ impl HostState {
     }
 }
 
-const FACTS: &str = r#"echo "hostname=$(hostname 2>/dev/null || cat /etc/hostname)"
-echo "fqdn=$(hostname -f 2>/dev/null || hostname)"
+/// Facts in as few programs as possible: each exec costs the host ~1 ms of
+/// CPU, which is most of a no-change run's cost on the host side. Builtins
+/// (`read`, `while`, subshells) start no program.
+const FACTS: &str = r#"read -r h 2>/dev/null </proc/sys/kernel/hostname || h=$(cat /etc/hostname)
+echo "hostname=$h"
+echo "fqdn=$(hostname -f 2>/dev/null || echo "$h")"
 echo "arch=$(uname -m)"
-echo "kernel=$(uname -r)"
+read -r k 2>/dev/null </proc/sys/kernel/osrelease || k=$(uname -r)
+echo "kernel=$k"
 ( . /etc/os-release 2>/dev/null; echo "os_id=$ID"; echo "os_version=$VERSION_ID"; echo "os_codename=$VERSION_CODENAME"; echo "os_name=$PRETTY_NAME"; echo "os_like=$ID_LIKE" )
 echo "cpus=$(nproc 2>/dev/null || echo 1)"
-echo "memtotal_kb=$(awk '/^MemTotal:/{print $2}' /proc/meminfo)"
-ip -o -4 addr show 2>/dev/null | awk '{print "addr=" $2 " " $4}'
-ip -4 route show default 2>/dev/null | awk '{print "route=" $3 " " $5; exit}'
+while read -r k v _; do if [ "$k" = MemTotal: ]; then echo "memtotal_kb=$v"; break; fi; done </proc/meminfo
+ip -o -4 addr show 2>/dev/null | while read -r _ dev _ a _; do echo "addr=$dev $a"; done
+ip -4 route show default 2>/dev/null | while read -r _ _ gw _ dev _; do echo "route=$gw $dev"; break; done
 echo "user=$(id -un)""#;
 
 /// The probe script: facts (when asked) and one section per query.
@@ -174,10 +179,12 @@ pub fn script(queries: &BTreeSet<Query>, with_facts: bool, marker: &str) -> Stri
             Query::Package(_) => continue,
             Query::Path(p) => {
                 let p = quote(p);
+                // A file up to MAX_CONTENT comes whole (`-`, then base64; its
+                // sha256 is computed here); a bigger one as its sha256 only.
                 format!(
-                    "if [ -e {p} ] || [ -L {p} ]; then stat -c '%F|%a|%U|%G|%s' -- {p}; \
-                     if [ -f {p} ] && [ ! -L {p} ]; then sha256sum < {p} | cut -d' ' -f1; \
-                     if [ \"$(stat -c %s -- {p})\" -le {MAX_CONTENT} ]; then base64 < {p}; fi; fi; else echo absent; fi"
+                    "if [ -e {p} ] || [ -L {p} ]; then s=$(stat -c '%F|%a|%U|%G|%s' -- {p}) && echo \"$s\" && \
+                     if [ -f {p} ] && [ ! -L {p} ]; then if [ \"${{s##*|}}\" -le {MAX_CONTENT} ]; then echo -; base64 < {p}; \
+                     else sha256sum < {p}; fi; fi; else echo absent; fi"
                 )
             }
             Query::Candidate(n) => format!("apt-cache policy -- {} 2>/dev/null | awk '/Candidate:/{{print $2}}'", quote(n)),
@@ -350,12 +357,21 @@ fn parse_path(lines: &[&str]) -> Result<PathState, String> {
         group: f[3].into(),
         size: f[4].parse().unwrap_or(0),
         content: None,
-        sha256: lines.get(1).map(|s| s.to_string()),
+        sha256: None,
     };
-    if kind == "file" && st.size <= MAX_CONTENT {
-        use base64::Engine;
-        let b64: String = lines[2.min(lines.len())..].concat();
-        st.content = Some(base64::engine::general_purpose::STANDARD.decode(b64.trim()).map_err(|e| format!("bad file content: {e}"))?);
+    if kind != "file" {
+        return Ok(st);
+    }
+    match lines.get(1).and_then(|l| l.split_whitespace().next()) {
+        Some("-") => {
+            use base64::Engine;
+            let b64: String = lines[2..].concat();
+            let content = base64::engine::general_purpose::STANDARD.decode(b64.trim()).map_err(|e| format!("bad file content: {e}"))?;
+            st.sha256 = Some(crate::resource::file::sha256_hex(&content));
+            st.content = Some(content);
+        }
+        Some(sum) if sum.len() == 64 && sum.bytes().all(|b| b.is_ascii_hexdigit()) => st.sha256 = Some(sum.to_string()),
+        _ => return Err(format!("unexpected checksum answer {:?}", lines.get(1))),
     }
     Ok(st)
 }
@@ -440,7 +456,7 @@ mod tests {
         let out = format!(
             "{M} facts\nhostname=h1\nfqdn=h1.lab\narch=x86_64\nkernel=6.1\nos_id=debian\nos_version=12\nos_codename=bookworm\nos_name=Debian GNU/Linux 12\nos_like=\ncpus=2\nmemtotal_kb=2048000\naddr=lo 127.0.0.1/8\naddr=eth0 10.77.0.11/24\nroute=10.77.0.1 eth0\nuser=root\n\
              {M} packages\nhaproxy|ii |2.6.12-1\n\
-             {M} {}\nregular file|644|root|root|6\nabc123\naGVsbG8K\n\
+             {M} {}\nregular file|644|root|root|6\n-\naGVsbG8K\n\
              {M} {}\nabsent\n\
              {M} {}\nLoadState=loaded\nActiveState=active\nUnitFileState=enabled\n\
              {M} {}\n0\n\
@@ -459,6 +475,7 @@ mod tests {
         assert_eq!(st.facts["interfaces"]["eth0"]["ipv4"][0]["cidr"], "10.77.0.11/24");
         let f = st.path("/etc/haproxy/haproxy.cfg").unwrap();
         assert_eq!((f.kind.as_str(), f.mode, f.content.as_deref()), ("file", 0o644, Some(&b"hello\n"[..])));
+        assert_eq!(f.sha256.as_deref(), Some("5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03"));
         assert!(!st.path("/nope").unwrap().exists());
         assert_eq!(st.package("haproxy").unwrap(), Some("2.6.12-1"));
         assert_eq!(st.package("curl").unwrap(), None);
@@ -489,8 +506,44 @@ mod tests {
         }).unwrap();
         let st = parse(&q, &String::from_utf8_lossy(&out.stdout), M).unwrap();
         assert_eq!(st.path(f.to_str().unwrap()).unwrap().content.as_deref(), Some(&b"content\n"[..]));
+        assert_eq!(st.path(f.to_str().unwrap()).unwrap().sha256.as_deref(), Some(crate::resource::file::sha256_hex(b"content\n").as_str()));
         assert!(!st.succeeds("exit 3").unwrap());
-        assert!(st.facts["cpus"].as_u64().unwrap() >= 1);
+        // The facts script reads /proc with builtins where it can; it must agree with the programs.
+        let run = |argv: &[&str]| String::from_utf8(std::process::Command::new(argv[0]).args(&argv[1..]).output().unwrap().stdout).unwrap().trim().to_string();
+        assert_eq!(st.facts["cpus"].as_u64().unwrap().to_string(), run(&["nproc"]));
+        assert_eq!(st.facts["kernel"], run(&["uname", "-r"]));
+        assert_eq!(st.facts["hostname"], run(&["hostname"]));
+        let mem_kb: u64 = std::fs::read_to_string("/proc/meminfo").unwrap().lines().find_map(|l| l.strip_prefix("MemTotal:")).unwrap().trim().trim_end_matches(" kB").parse().unwrap();
+        assert_eq!(st.facts["memory_mb"], mem_kb / 1024);
+        let addrs = run(&["sh", "-c", "ip -o -4 addr show | awk '{print $4}'"]);
+        let got: Vec<String> = st.facts["all_ipv4_addresses"].as_array().unwrap().iter().map(|a| a.as_str().unwrap().to_string()).collect();
+        for a in addrs.lines().map(|a| a.split('/').next().unwrap()).filter(|a| !a.starts_with("127.")) {
+            assert!(got.iter().any(|g| g == a), "{a} missing from {got:?}");
+        }
+    }
+
+    #[test]
+    fn a_file_over_the_content_limit_comes_as_its_checksum_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("big");
+        let data = vec![b'x'; MAX_CONTENT as usize + 1];
+        std::fs::write(&f, &data).unwrap();
+        let mut q = BTreeSet::new();
+        q.insert(Query::Path(f.to_str().unwrap().into()));
+        let s = script(&q, false, M);
+        let out = std::process::Command::new("sh").arg("-c").arg(&s).output().unwrap();
+        let st = parse(&q, &String::from_utf8_lossy(&out.stdout), M).unwrap();
+        let p = st.path(f.to_str().unwrap()).unwrap();
+        assert_eq!((p.kind.as_str(), p.size, p.content.is_none()), ("file", MAX_CONTENT + 1, true));
+        assert_eq!(p.sha256.as_deref(), Some(crate::resource::file::sha256_hex(&data).as_str()));
+    }
+
+    #[test]
+    fn a_garbled_checksum_is_an_error_not_a_silent_mismatch() {
+        let mut q = BTreeSet::new();
+        q.insert(Query::Path("/x".into()));
+        let out = format!("{M} 0\nregular file|644|root|root|99999999\nnot-a-sum\n{M} end\n");
+        assert!(parse(&q, &out, M).unwrap_err().contains("checksum"));
     }
 }
 

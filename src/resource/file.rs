@@ -95,7 +95,7 @@ pub fn diff(path: &str, old: Option<&[u8]>, new: &[u8], secret: bool) -> String 
     similar::TextDiff::from_lines(o, n).unified_diff().context_radius(3).header(&from, &format!("b{path}")).to_string()
 }
 
-fn sha256_hex(data: &[u8]) -> String {
+pub(crate) fn sha256_hex(data: &[u8]) -> String {
     use sha2::Digest;
     sha2::Sha256::digest(data).iter().map(|b| format!("{b:02x}")).collect()
 }
