@@ -70,6 +70,7 @@ const FAKES: &[(&str, &str)] = &[
         r#"case "$1" in
   show) printf 'LoadState=loaded\nActiveState=inactive\nUnitFileState=disabled\n';;
   is-active) exit "${FAKE_ACTIVE:-1}";;
+  is-enabled) exit "${FAKE_ENABLED:-1}";;
 esac
 exit 0"#,
     ),
@@ -789,7 +790,11 @@ proptest! {
         let u = probe::unit_name(&name);
         let mut want = Vec::new();
         match (enabled, en) {
-            (true, "disabled") => want.push(argv(&["enable", "--", &u])),
+            // The fake says "not enabled" (as `show` did): enable runs.
+            (true, "disabled") => {
+                want.push(argv(&["is-enabled", "-q", "--", &u]));
+                want.push(argv(&["enable", "--", &u]));
+            }
             (false, "enabled") => want.push(argv(&["disable", "--", &u])),
             _ => {}
         }
@@ -1265,7 +1270,7 @@ proptest! {
         prop_assert!(apt.contains(&argv(&[APT_OPTS, &["install", "--", &u.pkg]].concat())), "{:?}", show(&apt));
         let unit_name = probe::unit_name(&u.svc);
         let sysd: Vec<_> = sb.calls("systemctl").into_iter().filter(|c| c[0] != b"show").collect();
-        prop_assert_eq!(show(&sysd), show(&[argv(&["enable", "--", &unit_name]), argv(&["start", "--", &unit_name])]));
+        prop_assert_eq!(show(&sysd), show(&[argv(&["is-enabled", "-q", "--", &unit_name]), argv(&["enable", "--", &unit_name]), argv(&["start", "--", &unit_name])]));
         // The command, then the handler it notified, each as one `sh -c` argument.
         prop_assert_eq!(show(&sb.calls("sh")), show(&[argv(&["-c", &u.cmd]), argv(&["-c", &u.handler_cmd])]));
         let useradd = show(&sb.calls("useradd"));

@@ -30,7 +30,11 @@ impl Service {
         if let Some(want) = self.enabled {
             let is_enabled = matches!(cur.enabled.as_str(), "enabled" | "enabled-runtime" | "static" | "alias" | "indirect" | "generated");
             if want && !is_enabled {
-                steps.push(Step::new("enable", format!("systemctl enable -- {u}\n")));
+                // Planned against the state before this run, but a package
+                // installed earlier in the same script often enables its
+                // unit. `systemctl enable` reloads systemd (and on Debian runs
+                // update-rc.d), so it is skipped when no longer needed.
+                steps.push(Step::new("enable", format!("systemctl is-enabled -q -- {u} 2>/dev/null || systemctl enable -- {u}\n")));
             } else if !want && cur.enabled == "enabled" {
                 steps.push(Step::new("disable", format!("systemctl disable -- {u}\n")));
             }
@@ -88,6 +92,29 @@ mod tests {
         let actions: Vec<&str> = steps.iter().map(|s| s.action.as_str()).collect();
         assert_eq!(actions, ["enable", "start"]);
         assert_eq!(steps[1].script, "systemctl start -- haproxy.service\n");
+    }
+
+    /// The enable step against a stand-in systemctl that logs its argv and
+    /// answers is-enabled with `exit_code`: what really runs.
+    fn run_enable(is_enabled_exit: i32) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("log");
+        let fake = dir.path().join("systemctl");
+        std::fs::write(&fake, format!("#!/bin/sh\necho \"$*\" >> {}\n[ \"$1\" = is-enabled ] && exit {is_enabled_exit}\nexit 0\n", log.display())).unwrap();
+        std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        let steps = svc(None, Some(true)).plan(&st("inactive", "not-found")).unwrap();
+        assert_eq!(steps.len(), 1);
+        let path = format!("{}:{}", dir.path().display(), std::env::var("PATH").unwrap_or_default());
+        let ok = std::process::Command::new("sh").arg("-c").arg(&steps[0].script).env("PATH", path).status().unwrap().success();
+        assert!(ok);
+        std::fs::read_to_string(log).unwrap()
+    }
+
+    #[test]
+    fn enable_is_skipped_when_an_earlier_step_already_enabled_the_unit() {
+        // The plan saw no unit (the package comes in the same run); its postinst enabled it.
+        assert_eq!(run_enable(0), "is-enabled -q -- haproxy.service\n");
+        assert_eq!(run_enable(1), "is-enabled -q -- haproxy.service\nenable -- haproxy.service\n");
     }
 
     #[test]
