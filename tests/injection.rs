@@ -801,7 +801,10 @@ proptest! {
         match wanted {
             Wanted::Started => want.push(argv(&["start", "--", &u])),
             Wanted::Stopped => want.push(argv(&["stop", "--", &u])),
-            Wanted::Restarted => want.push(argv(&["restart", "--", &u])),
+            Wanted::Restarted => {
+                want.push(argv(&["reset-failed", "--", &u]));
+                want.push(argv(&["restart", "--", &u]));
+            }
             // The fake says "not active": a reload becomes a start.
             Wanted::Reloaded => {
                 want.push(argv(&["is-active", "-q", "--", &u]));

@@ -58,7 +58,11 @@ impl Service {
                 // A stopped service has nothing to reload: start it instead.
                 format!("if systemctl is-active -q -- {u}; then systemctl reload -- {u}; else systemctl start -- {u}; fi\n"),
             ),
-            Some(Wanted::Restarted) => ("restart", format!("systemctl restart -- {u}\n")),
+            // A deliberate restart should not count towards the unit's crash-loop
+            // limit (docker: 3 starts a minute), or two applies in a row that each
+            // change a config fail with "start of the service was attempted too
+            // often". reset-failed clears that counter; a real failure still fails.
+            Some(Wanted::Restarted) => ("restart", format!("systemctl reset-failed -- {u} 2>/dev/null; systemctl restart -- {u}\n")),
             Some(Wanted::Stopped) => ("stop", format!("systemctl stop -- {u}\n")),
             Some(Wanted::Started) | None => ("start", format!("systemctl start -- {u}\n")),
         };
