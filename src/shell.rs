@@ -20,6 +20,11 @@ pub fn check_value(what: &str, s: &str, single_line: bool) -> Result<(), String>
     Ok(())
 }
 
+/// `check_value` for an optional field: nothing to check when it is unset.
+pub fn check_optional(what: &str, s: &Option<String>, single_line: bool) -> Result<(), String> {
+    s.as_deref().map_or(Ok(()), |s| check_value(what, s, single_line))
+}
+
 /// A heredoc delimiter that cannot occur in base64 text.
 pub const HEREDOC_END: &str = "RIGGER_EOF_7f3a";
 

@@ -4,7 +4,7 @@
 use super::Step;
 use crate::probe::{HostState, Query};
 use crate::resource::spec::PresentAbsent;
-use crate::shell::{check_value, quote};
+use crate::shell::{check_optional, check_value, quote};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct User {
@@ -44,11 +44,8 @@ impl User {
         for g in self.groups.iter().chain(&self.group) {
             check_name("group name", g)?;
         }
-        for (what, v) in [("shell", &self.shell), ("home", &self.home)] {
-            if let Some(v) = v {
-                check_value(what, v, false)?;
-            }
-        }
+        check_optional("shell", &self.shell, false)?;
+        check_optional("home", &self.home, false)?;
         let n = quote(&self.name);
         let cur = state.user(&self.name)?;
         if self.state == PresentAbsent::Absent {

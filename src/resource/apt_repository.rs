@@ -69,23 +69,23 @@ impl AptRepository {
     }
 
     pub fn plan(&self, state: &HostState) -> Result<Vec<Step>, String> {
-        for (what, v) in [("repository name", &self.name), ("uri", &self.uri), ("suite", &self.suite)] {
+        // One line each, not empty, and none of the characters that would
+        // split the field or end the `[...]` options of the entry.
+        let field = |what: &str, v: &str, bad: fn(char) -> bool| {
             check_value(what, v, true)?;
-            if v.is_empty() || v.contains(char::is_whitespace) {
+            if v.is_empty() || v.contains(bad) {
                 return Err(format!("bad {what} {v:?}"));
             }
+            Ok(())
+        };
+        for (what, v) in [("repository name", &self.name), ("uri", &self.uri), ("suite", &self.suite)] {
+            field(what, v, char::is_whitespace)?;
         }
         for v in &self.components {
-            check_value("component", v, true)?;
-            if v.is_empty() || v.contains(']') {
-                return Err(format!("bad component {v:?}"));
-            }
+            field("component", v, |c| c == ']')?;
         }
         if let Some(a) = &self.arch {
-            check_value("arch", a, true)?;
-            if a.is_empty() || a.contains(|c: char| c.is_whitespace() || c == ']') {
-                return Err(format!("bad arch {a:?}"));
-            }
+            field("arch", a, |c| c.is_whitespace() || c == ']')?;
         }
         if self.name.contains('/') {
             return Err(format!("repository name {:?} must not contain `/`", self.name));

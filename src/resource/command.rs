@@ -37,11 +37,8 @@ impl Command {
 
     pub fn plan(&self, state: &HostState) -> Result<Vec<Step>, String> {
         crate::shell::check_value("cmd", &self.cmd, false)?;
-        for (what, v) in [("chdir", &self.chdir), ("unless", &self.unless)] {
-            if let Some(v) = v {
-                crate::shell::check_value(what, v, false)?;
-            }
-        }
+        crate::shell::check_optional("chdir", &self.chdir, false)?;
+        crate::shell::check_optional("unless", &self.unless, false)?;
         if let Some(c) = &self.creates {
             crate::resource::file::check_path(c)?;
             if state.path(c)?.exists() {

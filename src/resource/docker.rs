@@ -37,9 +37,8 @@ pub const LABEL: &str = "rigger.spec";
 impl Container {
     /// sha256 of everything that defines the container.
     pub fn digest(&self) -> String {
-        use sha2::Digest;
         let json = serde_json::to_string(self).unwrap_or_default();
-        sha2::Sha256::digest(json.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+        crate::resource::file::sha256_hex(json.as_bytes())
     }
 
     pub fn queries(&self) -> Vec<Query> {
