@@ -187,21 +187,19 @@ start_host() {
     disown $!
 }
 
-stop_host() {
-    local h=$1 d pid i
-    d=$(host_dir "$h")
-    pid=$(cat "$d/pid" 2>/dev/null || true)
-    if [[ -n $pid ]] && host_running "$h"; then
-        kill -TERM "$pid" 2>/dev/null || true
-        for i in $(seq 50); do
-            [[ -e /proc/$pid ]] || break
-            sleep 0.1
-        done
-    fi
+remove_host() {     # a stopped host: its mount, veth, netns and state
+    local d
+    d=$(host_dir "$1")
     if mountpoint -q "$d/root"; then umount "$d/root" 2>/dev/null || umount -l "$d/root"; fi
-    ip link del "v$h" 2>/dev/null || true
-    ip netns del "$h" 2>/dev/null || true
+    ip link del "v$1" 2>/dev/null || true
+    ip netns del "$1" 2>/dev/null || true
     rm -rf "$d"
+}
+
+any_alive() {       # any_alive PID...: does one of them still run?
+    local p
+    for p; do [[ -e /proc/$p ]] && return 0; done
+    return 1
 }
 
 check_ssh() {       # check_ssh IP: poll (60 s at most) until root can log in
@@ -249,25 +247,21 @@ cmd_up() {
 cmd_down() {
     [[ $EUID -eq 0 ]] || die "must run as root"
     with_lock
-    local h
-    local hosts pids=() pid i
+    local h hosts pids=() i
     hosts=$(existing_hosts)
-    # Signal every host first and wait once: one at a time, 200 hosts took
-    # over 15 minutes of waiting for each to die.
+    # unshare --fork blocks SIGTERM while it waits for its child, so TERM
+    # never stopped a host (the old one-at-a-time wait ran out at 5 s per host
+    # and left every sshd running). KILL it: --kill-child takes sshd, the
+    # host's PID 1, and with it every process of the host.
     for h in $hosts; do
-        if host_running "$h"; then
-            pid=$(cat "$(host_dir "$h")/pid")
-            kill -TERM "$pid" 2>/dev/null || true
-            pids+=("$pid")
-        fi
+        if host_running "$h"; then pids+=("$(cat "$(host_dir "$h")/pid")"); fi
     done
+    kill -KILL "${pids[@]}" 2>/dev/null || true
     for i in $(seq 50); do
-        for pid in "${pids[@]}"; do [[ -e /proc/$pid ]] && break; pid=; done
-        [[ -z ${pid:-} ]] && break
+        any_alive "${pids[@]}" || break
         sleep 0.1
     done
-    for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
-    for h in $hosts; do stop_host "$h"; done
+    for h in $hosts; do remove_host "$h"; done
     ip link del "$BRIDGE" 2>/dev/null || true
     rm -f "$KNOWN_HOSTS"
     log "down"
