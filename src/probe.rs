@@ -147,14 +147,16 @@ impl HostState {
 const FACTS: &str = r#"read -r h 2>/dev/null </proc/sys/kernel/hostname || h=$(cat /etc/hostname)
 echo "hostname=$h"
 echo "fqdn=$(hostname -f 2>/dev/null || echo "$h")"
-echo "arch=$(uname -m)"
+read -r a 2>/dev/null </proc/sys/kernel/arch || a=$(uname -m)
+echo "arch=$a"
 read -r k 2>/dev/null </proc/sys/kernel/osrelease || k=$(uname -r)
 echo "kernel=$k"
 ( . /etc/os-release 2>/dev/null; echo "os_id=$ID"; echo "os_version=$VERSION_ID"; echo "os_codename=$VERSION_CODENAME"; echo "os_name=$PRETTY_NAME"; echo "os_like=$ID_LIKE" )
-echo "cpus=$(nproc 2>/dev/null || echo 1)"
+c=; while read -r k v; do if [ "$k" = Cpus_allowed_list: ]; then c=$v; break; fi; done 2>/dev/null </proc/self/status
+if [ -n "$c" ]; then echo "cpus_allowed=$c"; else echo "cpus=$(nproc 2>/dev/null || echo 1)"; fi
 while read -r k v _; do if [ "$k" = MemTotal: ]; then echo "memtotal_kb=$v"; break; fi; done </proc/meminfo
-ip -o -4 addr show 2>/dev/null | while read -r _ dev _ a _; do echo "addr=$dev $a"; done
-ip -4 route show default 2>/dev/null | while read -r _ _ gw _ dev _; do echo "route=$gw $dev"; break; done
+printf '%s\n' 'addr show' 'route show default' | ip -o -4 -batch - 2>/dev/null | while read -r a b c d e _; do
+if [ "$a" != default ]; then echo "addr=$b $d"; elif [ "$b" = via ] && [ -z "$r" ]; then r=1; echo "route=$c $e"; fi; done
 echo "user=$(id -un)""#;
 
 /// The probe script: facts (when asked) and one section per query.
@@ -376,6 +378,17 @@ fn parse_path(lines: &[&str]) -> Result<PathState, String> {
     Ok(st)
 }
 
+/// The number of CPUs in a kernel CPU list such as `0-3,8,10-11` (what
+/// `nproc` counts: the CPUs this process may run on).
+fn cpu_count(list: &str) -> u64 {
+    list.split(',')
+        .filter_map(|r| match r.trim().split_once('-') {
+            Some((a, b)) => Some(b.parse::<u64>().ok()?.checked_sub(a.parse::<u64>().ok()?)? + 1),
+            None => r.trim().parse::<u64>().ok().map(|_| 1),
+        })
+        .sum()
+}
+
 fn parse_facts(lines: &[&str]) -> Value {
     let mut kv: HashMap<&str, &str> = HashMap::new();
     let mut interfaces = serde_json::Map::new();
@@ -425,7 +438,7 @@ fn parse_facts(lines: &[&str]) -> Value {
             "codename": kv.get("os_codename").copied().unwrap_or(""),
             "name": kv.get("os_name").copied().unwrap_or(""),
         },
-        "cpus": num("cpus"),
+        "cpus": kv.get("cpus_allowed").map(|l| cpu_count(l)).unwrap_or_else(|| num("cpus")),
         "memory_mb": num("memtotal_kb") / 1024,
         "default_ipv4": { "address": default_addr, "interface": default_if, "gateway": route.0 },
         "all_ipv4_addresses": all_ipv4,
@@ -485,6 +498,14 @@ mod tests {
     }
 
     #[test]
+    fn cpu_lists_count_like_nproc() {
+        assert_eq!(cpu_count("0"), 1);
+        assert_eq!(cpu_count("0-1"), 2);
+        assert_eq!(cpu_count("0-3,8,10-11"), 7);
+        assert_eq!(cpu_count("garbage"), 0);
+    }
+
+    #[test]
     fn truncated_answer_is_an_error() {
         let q = BTreeSet::new();
         assert!(parse(&q, &format!("{M} facts\nhostname=x\n"), M).is_err());
@@ -520,6 +541,13 @@ mod tests {
         for a in addrs.lines().map(|a| a.split('/').next().unwrap()).filter(|a| !a.starts_with("127.")) {
             assert!(got.iter().any(|g| g == a), "{a} missing from {got:?}");
         }
+        let route = run(&["ip", "-4", "route", "show", "default"]);
+        let w: Vec<&str> = route.lines().next().unwrap_or("").split_whitespace().collect();
+        if w.len() >= 5 && w[1] == "via" {
+            assert_eq!(st.facts["default_ipv4"]["gateway"], w[2]);
+            assert_eq!(st.facts["default_ipv4"]["interface"], w[4]);
+        }
+        assert_eq!(st.facts["arch"], run(&["uname", "-m"]));
     }
 
     #[test]
