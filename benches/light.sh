@@ -64,11 +64,13 @@ existing_hosts() {
     done | sort -V
 }
 
-host_running() {
+host_pid() {         # host_pid HOST: print the PID of its unshare, if it runs
     local pid
     pid=$(cat "$(host_dir "$1")/pid" 2>/dev/null) || return 1
-    [[ -n $pid && -e /proc/$pid ]] && [[ $(cat "/proc/$pid/comm" 2>/dev/null) == unshare ]]
+    [[ -n $pid && -e /proc/$pid ]] && [[ $(cat "/proc/$pid/comm" 2>/dev/null) == unshare ]] && echo "$pid"
 }
+
+host_running() { host_pid "$1" >/dev/null; }
 
 ssh_opts() {
     printf '%s\n' -F none -i "$KEY" -o IdentitiesOnly=yes -o BatchMode=yes \
@@ -247,14 +249,14 @@ cmd_up() {
 cmd_down() {
     [[ $EUID -eq 0 ]] || die "must run as root"
     with_lock
-    local h hosts pids=() i
+    local h hosts pid pids=() i
     hosts=$(existing_hosts)
     # unshare --fork blocks SIGTERM while it waits for its child, so TERM
     # never stopped a host (the old one-at-a-time wait ran out at 5 s per host
     # and left every sshd running). KILL it: --kill-child takes sshd, the
     # host's PID 1, and with it every process of the host.
     for h in $hosts; do
-        if host_running "$h"; then pids+=("$(cat "$(host_dir "$h")/pid")"); fi
+        if pid=$(host_pid "$h"); then pids+=("$pid"); fi
     done
     kill -KILL "${pids[@]}" 2>/dev/null || true
     for i in $(seq 50); do
