@@ -5,9 +5,10 @@ check` over a generated 1,000-host inventory.  Results and how to read them:
 benches/README.md.
 
     benches/bench.py lab   [--hosts 5] [--rounds 3]     # rigger vs Ansible vs pyinfra vs the floor
+    benches/bench.py lab   --hosts 20 --openssh 10      # the same with OpenSSH 10.0 on both ends
     benches/bench.py scale [--sizes 50,100,200]         # no-change run over light hosts
     benches/bench.py check [--hosts 1000]               # offline check of a big inventory
-    benches/bench.py all                                 # lab 5, lab 20, scale, check
+    benches/bench.py all                                 # all of the above, and a converge breakdown
 
 Run as root on the lab machine.  `lab` uses hosts h11.. only (h1..h10 belong
 to other users of the lab) and resets them with `tests/lab/lab.sh wipe`.
@@ -54,6 +55,14 @@ SSH_OPTS = ["-i", str(KEY), "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
 # curve25519-sha256, instead of OpenSSH's default sntrup761x25519-sha512,
 # which costs ~7x the client CPU per connection (README: what dominated).
 TOOLS = ("rigger", "rigger-c25519", "ansible", "pyinfra")
+# `lab --openssh 10`: OpenSSH 10.0 from bookworm-backports on both ends (the
+# hosts' sshd and the ssh that the floor, rigger and Ansible run), whose
+# default key exchange, mlkem768x25519-sha256, is post-quantum and cheap.
+# pyinfra's paramiko is unchanged (curve25519).  Set by main().
+BACKPORTS = os.environ.get("BENCH_DEBIAN_MIRROR", "http://deb.debian.org/debian")
+OPENSSH10_PKGS = ("openssh-client", "openssh-server", "openssh-sftp-server")
+CLIENT_BIN = None  # a directory to put first on PATH, or None for the machine's ssh
+HOST_DEBS = []     # .deb files to install on every fresh host
 
 
 def log(msg):
@@ -110,9 +119,67 @@ def versions(have):
     return {"ansible-core": have.get("ansible-core"), "pyinfra": have.get("pyinfra")}
 
 
+def openssh10():
+    """OpenSSH 10.0's packages from bookworm-backports (downloaded once into
+    $BENCH_WORK/openssh-10), and its client unpacked there (not installed)."""
+    import lzma
+    import urllib.request
+    d = WORK / "openssh-10"
+    d.mkdir(parents=True, exist_ok=True)
+    debs = []
+    for pkg in OPENSSH10_PKGS:
+        have = sorted(d.glob(f"{pkg}_*.deb"))
+        if not have:
+            log(f"downloading {pkg} from bookworm-backports")
+            index = d / "Packages"
+            if not index.exists():
+                with urllib.request.urlopen(f"{BACKPORTS}/dists/bookworm-backports/main/binary-amd64/Packages.xz", timeout=120) as r:
+                    index.write_bytes(lzma.decompress(r.read()))
+            stanza = next((b for b in index.read_text().split("\n\n") if b.startswith(f"Package: {pkg}\n")), None)
+            if not stanza:
+                die(f"{pkg} is not in bookworm-backports")
+            fn = re.search(r"^Filename: (\S+)$", stanza, re.M).group(1)
+            dst = d / Path(fn).name
+            with urllib.request.urlopen(f"{BACKPORTS}/{fn}", timeout=300) as r:
+                dst.write_bytes(r.read())
+            have = [dst]
+        debs.append(have[-1])
+    root = d / "root"
+    if not (root / "usr/bin/ssh").exists():
+        sh(["dpkg-deb", "-x", str(debs[0]), str(root)])
+    return root / "usr/bin", debs
+
+
+def use_openssh10(on):
+    global CLIENT_BIN, HOST_DEBS
+    if on:
+        client, HOST_DEBS = openssh10()
+        CLIENT_BIN = str(client)
+    else:
+        CLIENT_BIN, HOST_DEBS = None, []
+
+
+def ssh_bin():
+    return str(Path(CLIENT_BIN) / "ssh") if CLIENT_BIN else "ssh"
+
+
+def ssh_version():
+    return subprocess.run([ssh_bin(), "-V"], capture_output=True, text=True).stderr.strip()
+
+
+def kex_with(ip):
+    """The key exchange the floor's ssh and this host's sshd agree on."""
+    opts = ["LogLevel=DEBUG1" if o == "LogLevel=ERROR" else o for o in SSH_OPTS]  # ssh keeps the first LogLevel
+    p = subprocess.run([ssh_bin(), *opts, f"root@{ip}", "true"], capture_output=True, text=True)
+    m = re.search(r"kex: algorithm: (\S+)", p.stderr)
+    return m.group(1) if m else "?"
+
+
 def tool_env():
     env = dict(os.environ)
     env["PATH"] = f"{VENV}/bin:{env['PATH']}"
+    if CLIENT_BIN:
+        env["PATH"] = f"{CLIENT_BIN}:{env['PATH']}"
     env.pop("PYTHONDONTWRITEBYTECODE", None)  # let the tools use their bytecode caches
     env["ANSIBLE_NOCOLOR"] = "1"
     env["NO_COLOR"] = "1"
@@ -133,7 +200,7 @@ class Host:
 
 
 def ssh(ip, cmd, user="root", **kw):
-    return subprocess.run(["ssh", *SSH_OPTS, f"{user}@{ip}", cmd], **kw)
+    return subprocess.run([ssh_bin(), *SSH_OPTS, f"{user}@{ip}", cmd], **kw)
 
 
 def parallel(fn, items):
@@ -171,8 +238,25 @@ def wipe(hosts):
     if p.returncode:
         die(f"lab.sh wipe failed:\n{p.stderr}")
     parallel(lambda h: ssh(h.ip, PREP, check=True, stdout=subprocess.DEVNULL), hosts)
+    if HOST_DEBS:
+        parallel(install_debs, hosts)
     time.sleep(1.0)
     log(f"wiped {hosts[0].name}..{hosts[-1].name} in {time.monotonic() - t0:.1f} s")
+
+
+def install_debs(h):
+    """HOST_DEBS onto a fresh host (copied into root's home on its disk, as /tmp is a tmpfs; dpkg
+    restarts sshd, and the session that runs it survives)."""
+    names = []
+    for deb in HOST_DEBS:
+        shutil.copy2(deb, LAB / "hosts" / h.name / "root/root" / deb.name)
+        names.append(f"/root/{deb.name}")
+    # ConnectionAttempts: sshd may still be re-executing after PREP's reload.
+    p = subprocess.run([ssh_bin(), *SSH_OPTS, "-o", "ConnectionAttempts=10", f"root@{h.ip}",
+                        f"DEBIAN_FRONTEND=noninteractive dpkg -i {' '.join(names)} && rm -f {' '.join(names)}"],
+                       capture_output=True, text=True)
+    if p.returncode:
+        die(f"{h.name}: installing {', '.join(d.name for d in HOST_DEBS)} failed:\n{p.stdout}{p.stderr}")
 
 
 def sshd_counts(hosts, t0, t1):
@@ -181,7 +265,8 @@ def sshd_counts(hosts, t0, t1):
     adds no SSH traffic)."""
     def one(h):
         out = subprocess.run(["journalctl", "-D", str(h.journal_dir()), "--since", f"@{int(t0) - 1}",
-                              "-o", "json", "SYSLOG_IDENTIFIER=sshd"], capture_output=True, text=True).stdout
+                              "-o", "json", "SYSLOG_IDENTIFIER=sshd", "SYSLOG_IDENTIFIER=sshd-session"],
+                             capture_output=True, text=True).stdout
         conns = sessions = 0
         for line in out.splitlines():
             e = json.loads(line)
@@ -301,7 +386,7 @@ class Workdir:
     def after(self, tool):
         if tool == "ansible":
             for sock in (self.ansible / f"cp/{self.run_id}").glob("*"):
-                subprocess.run(["ssh", "-o", f"ControlPath={sock}", "-O", "exit", "x"], capture_output=True)
+                subprocess.run([ssh_bin(), "-o", f"ControlPath={sock}", "-O", "exit", "x"], capture_output=True)
 
 
 def verify(tool, phase, out, err, hosts):
@@ -386,7 +471,7 @@ def parallel_ssh(hosts, cmd, tag, work):
     load = os.getloadavg()[0]
     t0 = time.time()
     m0 = time.monotonic()
-    procs = [subprocess.Popen(["ssh", *SSH_OPTS, f"root@{h.ip}", cmd], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    procs = [subprocess.Popen([ssh_bin(), *SSH_OPTS, f"root@{h.ip}", cmd], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
              for h in hosts]
     outs = [p.communicate()[0] for p in procs]
     seconds = time.monotonic() - m0
@@ -415,11 +500,17 @@ def cmd_lab(args):
     runs["apt"] = {"converge": []}
     states = {}
     tools = [t for t in TOOLS if t in args.tools.split(",")]
+    ssh_info = {}
     for r in range(args.rounds):
         order = tools[r % len(tools):] + tools[:r % len(tools)]  # rotate: no tool always goes first
         log(f"round {r + 1}/{args.rounds}: {', '.join(order)}")
         for tool in order:
             wipe(hosts)
+            if not ssh_info:
+                ssh_info = {"client": ssh_version(), "kex": kex_with(hosts[0].ip),
+                            "server": ssh(hosts[0].ip, "dpkg-query -W -f '${Version}' openssh-server",
+                                          capture_output=True, text=True).stdout.strip()}
+                log(f"ssh: client {ssh_info['client']}, hosts' openssh-server {ssh_info['server']}, kex {ssh_info['kex']}")
             runs[tool]["converge"].append(timed_run(work, hosts, tool, "converge", f"{tool}-converge-{r}"))
             states[f"{tool}-{r}"] = host_state(hosts)
             # Each run right after a floor run: the machine's load drifts (other
@@ -438,11 +529,12 @@ def cmd_lab(args):
     bad_states = {k: st for k, st in states.items() if any(s["active"] != "active" or s["enabled"] != "enabled" for s in st.values())}
     doc = {"hosts": n, "host_names": [h.name for h in hosts], "rounds": args.rounds, "repeat": args.repeat,
            "rigger": rev, "versions": vers, "nproc": os.cpu_count(), "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
-           "config_sha256": sorted(shas), "not_running_after_converge": bad_states, "runs": runs}
+           "ssh": ssh_info, "config_sha256": sorted(shas), "not_running_after_converge": bad_states, "runs": runs}
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"lab-{n}.json").write_text(json.dumps(doc, indent=1) + "\n")
+    name = f"lab-{n}" + ("-openssh10" if HOST_DEBS else "")
+    (RESULTS / f"{name}.json").write_text(json.dumps(doc, indent=1) + "\n")
     md = lab_table(doc)
-    (RESULTS / f"lab-{n}.md").write_text(md)
+    (RESULTS / f"{name}.md").write_text(md)
     print(md)
     if len(shas) != 1:
         log(f"WARNING: the tools wrote different configs: {shas}")
@@ -462,6 +554,9 @@ def lab_table(doc):
     out = [f"### {doc['hosts']} hosts ({doc['host_names'][0]}..{doc['host_names'][-1]}), "
            f"{doc['nproc']} cores, rigger {doc['rigger']}, ansible-core {doc['versions']['ansible-core']}, "
            f"pyinfra {doc['versions']['pyinfra']}, {doc['date']}", "",
+           *([f"ssh: {doc['ssh']['client']}; the hosts' openssh-server {doc['ssh']['server']}; "
+              f"key exchange of the floor, rigger and Ansible: {doc['ssh']['kex']} (pyinfra's paramiko: curve25519-sha256)", ""]
+             if doc.get("ssh") else []),
            "Median wall time in seconds (min–max, runs); per host: SSH connections / session channels (from the hosts' sshd logs).", "",
            "| phase | tool | median s | min–max | runs | × floor | conn/host | sessions/host |",
            "|---|---|---|---|---|---|---|---|"]
@@ -900,6 +995,8 @@ def main():
     p.add_argument("--rounds", type=int, default=3, help="fresh hosts per tool: one converge per round")
     p.add_argument("--repeat", type=int, default=2, help="no-change and dry runs per round")
     p.add_argument("--tools", default=",".join(TOOLS))
+    p.add_argument("--openssh", choices=("system", "10"), default="system",
+                   help="10: OpenSSH 10.0 from bookworm-backports on the hosts and for the floor, rigger and Ansible")
     p = sub.add_parser("scale", help="no-change rigger runs over light hosts")
     p.add_argument("--sizes", default="50,100,200")
     p.add_argument("--runs", type=int, default=3)
@@ -911,8 +1008,10 @@ def main():
     p.add_argument("--hosts", type=int, default=5)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--tools", default="rigger,rigger-c25519,pyinfra")
-    sub.add_parser("all", help="lab 5, lab 20, breakdown, scale, check")
+    sub.add_parser("all", help="lab 5, lab 20, lab 20 with OpenSSH 10, breakdown, scale, check")
     args = ap.parse_args()
+    if getattr(args, "openssh", "system") == "10":
+        use_openssh10(True)
     if args.cmd == "lab":
         cmd_lab(args)
     elif args.cmd == "scale":
@@ -924,6 +1023,9 @@ def main():
     else:
         for n in (5, 20):
             cmd_lab(argparse.Namespace(hosts=n, rounds=3, repeat=2, tools=",".join(TOOLS)))
+        use_openssh10(True)
+        cmd_lab(argparse.Namespace(hosts=20, rounds=3, repeat=2, tools=",".join(TOOLS)))
+        use_openssh10(False)
         cmd_breakdown(argparse.Namespace(hosts=5, rounds=3, tools="rigger,rigger-c25519,pyinfra"))
         cmd_scale(argparse.Namespace(sizes="50,100,200", runs=3, keep=False))
         cmd_check(argparse.Namespace(hosts=1000, runs=3))
