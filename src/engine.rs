@@ -143,6 +143,18 @@ impl Project {
         self.renderer.set_global("hosts", &Value::Object(hosts));
     }
 
+    /// Whether anything the run renders can read `facts`: a template, a
+    /// role file (fields, `when:`), the site, or a var (a var's value may be a
+    /// template). When nothing does, the probe skips the facts and their
+    /// programs (`hostname -f`, `ip`, `id`) on every host.
+    pub fn uses_facts(&self) -> bool {
+        use crate::template::mentions;
+        self.renderer.templates_use_facts
+            || mentions(&self.site.source.text, "facts")
+            || self.roles.roles.values().any(|r| mentions(&r.source.text, "facts"))
+            || self.vars.values().any(|v| mentions(&serde_json::to_string(v).unwrap_or_default(), "facts"))
+    }
+
     pub fn context(&self, host: &str, facts: Option<&Value>) -> tera::Context {
         let mut ctx = template::context(&self.vars[host]);
         if let Some(f) = facts {
@@ -294,6 +306,7 @@ impl Runner {
     pub async fn plan(mut self) -> (Arc<Project>, Phase) {
         let hosts = self.project.hosts();
         let forks = Arc::new(Semaphore::new(self.settings.forks.unwrap_or(hosts.len().max(1))));
+        let with_facts = self.project.uses_facts();
         // What to ask each host: every unit's queries, computed without facts.
         let mut tasks = tokio::task::JoinSet::new();
         for h in &hosts {
@@ -315,7 +328,7 @@ impl Runner {
                 let res = async {
                     let target = target?;
                     let conn = Connection::open(&target, &opts).await?;
-                    let state = probe(&conn, &queries, true).await;
+                    let state = probe(&conn, &queries, with_facts).await;
                     Ok::<_, String>((conn, state))
                 }
                 .await;

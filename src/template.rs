@@ -11,6 +11,18 @@ use tera::{Context, Kwargs, State, Tera};
 
 pub struct Renderer {
     tera: Tera,
+    /// Some template names `facts` (see `mentions`).
+    pub templates_use_facts: bool,
+}
+
+/// Whether `text` has `word` as a whole identifier (so `artifacts` is not `facts`).
+/// Used to gather facts only for projects that can read them: a false
+/// positive costs a few ms per host, never a wrong result.
+pub fn mentions(text: &str, word: &str) -> bool {
+    let ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    text.match_indices(word).any(|(i, _)| {
+        !text[..i].chars().next_back().is_some_and(ident) && !text[i + word.len()..].chars().next().is_some_and(ident)
+    })
 }
 
 /// Tera's report starts with its own `error: `; ours already says so.
@@ -43,8 +55,9 @@ impl Renderer {
         for role in roles {
             collect(&role.dir.join("templates"), root, &mut files)?;
         }
+        let templates_use_facts = files.iter().any(|(_, text)| mentions(text, "facts"));
         tera.add_raw_templates(files).map_err(|e| Error::Template(tidy(e)))?;
-        Ok(Renderer { tera })
+        Ok(Renderer { tera, templates_use_facts })
     }
 
     /// A variable every template sees (`groups`, `hosts`).
@@ -152,6 +165,16 @@ pub fn context(vars: &serde_json::Map<String, Value>) -> Context {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mentions_matches_whole_identifiers_only() {
+        for yes in ["{{ facts.fqdn }}", "hosts[h].facts", "facts", "x=facts;", "{% if facts %}"] {
+            assert!(mentions(yes, "facts"), "{yes}");
+        }
+        for no in ["artifacts", "facts_dir", "my_facts", "fact", ""] {
+            assert!(!mentions(no, "facts"), "{no}");
+        }
+    }
 
     #[test]
     fn undefined_variable_names_template_line_and_variable() {
