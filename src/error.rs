@@ -40,17 +40,22 @@ impl Location {
 
 /// Finds `token` as a whole word (not part of a longer identifier).
 pub fn find_token(src: &str, token: &str) -> Option<(usize, usize)> {
+    find_word(src, token, |c| c.is_alphanumeric() || c == '_' || c == '-' || c == '.')
+}
+
+/// The first (line, column) of `token` with no `is_word` character right
+/// before or after it.
+pub fn find_word(src: &str, token: &str, is_word: impl Fn(char) -> bool) -> Option<(usize, usize)> {
     if token.is_empty() {
         return None;
     }
-    let is_word = |c: char| c.is_alphanumeric() || c == '_' || c == '-' || c == '.';
     for (i, line) in src.lines().enumerate() {
         let mut start = 0;
         while let Some(pos) = line[start..].find(token) {
             let at = start + pos;
             let before = line[..at].chars().next_back();
             let after = line[at + token.len()..].chars().next();
-            if !before.is_some_and(is_word) && !after.is_some_and(is_word) {
+            if !before.is_some_and(&is_word) && !after.is_some_and(&is_word) {
                 return Some((i + 1, line[..at].chars().count() + 1));
             }
             start = at + token.len();

@@ -19,10 +19,7 @@ pub struct Renderer {
 /// Used to gather facts only for projects that can read them: a false
 /// positive costs a few ms per host, never a wrong result.
 pub fn mentions(text: &str, word: &str) -> bool {
-    let ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
-    text.match_indices(word).any(|(i, _)| {
-        !text[..i].chars().next_back().is_some_and(ident) && !text[i + word.len()..].chars().next().is_some_and(ident)
-    })
+    crate::error::find_word(text, word, |c| c.is_ascii_alphanumeric() || c == '_').is_some()
 }
 
 /// Tera's report starts with its own `error: `; ours already says so.
