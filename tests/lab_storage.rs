@@ -318,7 +318,15 @@ fn s2_ceph_cluster_from_bare_hosts_client_rolling_restart_and_joining_monitor() 
         assert_eq!(&on_ok(h, "ceph-conf --lookup fsid"), fsid, "{h}: the generated fsid");
     }
     assert_eq!(on_ok("h6", "ceph auth get-key client.rbd"), generated.iter().find(|(n, _)| n == "ceph_client_rbd_key").unwrap().1, "the client key made on the control machine");
-    assert!(on_ok("h7", "/usr/local/sbin/rigger-ceph-gate").starts_with("ok: 1/1 mons in quorum, 2/2 OSDs up"));
+    // HEALTH_OK can be seen while an OSD that just came up is still peering
+    // its PGs, and the gate rightly holds then: wait for the settled state.
+    let mut gate = String::new();
+    wait_for("the gate to open on h7", Duration::from_secs(180), Duration::from_millis(500), || {
+        let (out, ok) = on("h7", "/usr/local/sbin/rigger-ceph-gate");
+        gate = out;
+        ok
+    });
+    assert!(gate.starts_with("ok: 1/1 mons in quorum, 2/2 OSDs up"), "{gate}");
 
     // (3) The client: its own key, not the admin's.
     on_ok("h5", "test ! -e /etc/ceph/ceph.client.admin.keyring");
@@ -355,9 +363,12 @@ fn s2_ceph_cluster_from_bare_hosts_client_rolling_restart_and_joining_monitor() 
     figure(&format!("ceph: gate reopened {:.1}s after osd.1 was started again", reopened.as_secs_f64()));
     assert_eq!(rigger_in(&dir, &["plan", "ceph.yaml"]).code, 0, "a daemon started by hand is still in sync");
     // A standing warning lets the gate through (and is named); any HEALTH_ERR holds it.
+    // The flag reaches `ceph health` on the monitor's next tick: wait for it, with a deadline.
     on_ok("h6", "ceph osd set noscrub");
-    let (out, ok) = on("h6", "/usr/local/sbin/rigger-ceph-gate");
-    assert!(ok && out.contains("tolerated: OSDMAP_FLAGS"), "{out}");
+    wait_for("the gate to pass naming OSDMAP_FLAGS", Duration::from_secs(60), Duration::from_millis(500), || {
+        let (out, ok) = on("h6", "/usr/local/sbin/rigger-ceph-gate");
+        ok && out.contains("tolerated: OSDMAP_FLAGS")
+    });
     on_ok("h6", "ceph osd unset noscrub && ceph osd set-full-ratio 0.001");
     wait_for("HEALTH_ERR to close the gate", Duration::from_secs(60), Duration::from_millis(500), || {
         let (out, ok) = on("h6", "/usr/local/sbin/rigger-ceph-gate");
