@@ -20,8 +20,12 @@ macro_rules! rprint { ($($t:tt)*) => { print!("{}", crate::secret::redact(&forma
 macro_rules! reprint { ($($t:tt)*) => { eprint!("{}", crate::secret::redact(&format!($($t)*))) } }
 
 #[derive(Parser, Debug)]
-#[command(name = "rigger", version, about = "Agentless provisioning: a role graph across hosts, applied over SSH, idempotently.",
-    after_help = "Examples:\n  rigger check                      # offline: parse, resolve, render every template\n  rigger plan -i inventory/lab      # what would change, with diffs (exit 2 if anything)\n  rigger apply -i inventory/lab --yes\n  rigger graph --dot | dot -Tsvg > graph.svg\n  rigger inventory -i hosts.ini --list")]
+#[command(
+    name = "rigger",
+    version,
+    about = "Agentless provisioning: a role graph across hosts, applied over SSH, idempotently.",
+    after_help = "Examples:\n  rigger check                      # offline: parse, resolve, render every template\n  rigger plan -i inventory/lab      # what would change, with diffs (exit 2 if anything)\n  rigger apply -i inventory/lab --yes\n  rigger graph --dot | dot -Tsvg > graph.svg\n  rigger inventory -i hosts.ini --list"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -67,7 +71,9 @@ pub struct Common {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Offline: parse everything, resolve the graph, render every template for every host. No SSH.
-    #[command(after_help = "Examples:\n  rigger check                         # site.yaml against inventory/\n  rigger check -i inventory/prod       # another inventory\n  rigger check --out /tmp/rendered     # also write every rendered file, per host")]
+    #[command(
+        after_help = "Examples:\n  rigger check                         # site.yaml against inventory/\n  rigger check -i inventory/prod       # another inventory\n  rigger check --out /tmp/rendered     # also write every rendered file, per host"
+    )]
     Check {
         #[arg(default_value = "site.yaml")]
         site: PathBuf,
@@ -78,7 +84,9 @@ pub enum Command {
         common: Common,
     },
     /// Connect, probe and show what would change, with diffs. Changes nothing. Exit 2 if changes are pending.
-    #[command(after_help = "Examples:\n  rigger plan -i inventory/lab                  # exit 0: in sync, 2: changes pending, 1: error\n  rigger plan --limit lb -e haproxy_maxconn=8000\n  rigger plan --json > plan.json                # for CI (schema: docs/json.md)\n  rigger plan --out saved.json && rigger apply saved.json   # apply exactly this, or refuse if stale")]
+    #[command(
+        after_help = "Examples:\n  rigger plan -i inventory/lab                  # exit 0: in sync, 2: changes pending, 1: error\n  rigger plan --limit lb -e haproxy_maxconn=8000\n  rigger plan --json > plan.json                # for CI (schema: docs/json.md)\n  rigger plan --out saved.json && rigger apply saved.json   # apply exactly this, or refuse if stale"
+    )]
     Plan {
         #[arg(default_value = "site.yaml")]
         site: PathBuf,
@@ -89,7 +97,9 @@ pub enum Command {
         common: Common,
     },
     /// Plan, then converge the hosts. Asks first unless --yes. SITE may be a plan saved with `plan --out`.
-    #[command(after_help = "Examples:\n  rigger apply -i inventory/lab                 # shows the plan, asks, converges\n  rigger apply -i inventory/lab --yes --limit 'web:!h4'\n  rigger apply --tags haproxy --forks 5\n  rigger apply saved.json --yes                 # a plan saved with `plan --out`")]
+    #[command(
+        after_help = "Examples:\n  rigger apply -i inventory/lab                 # shows the plan, asks, converges\n  rigger apply -i inventory/lab --yes --limit 'web:!h4'\n  rigger apply --tags haproxy --forks 5\n  rigger apply saved.json --yes                 # a plan saved with `plan --out`"
+    )]
     Apply {
         #[arg(default_value = "site.yaml")]
         site: PathBuf,
@@ -120,7 +130,9 @@ pub enum Command {
         common: Common,
     },
     /// Encrypted vars files (age): keygen, encrypt, decrypt, edit. Values from them never appear in any output.
-    #[command(after_help = "Examples:\n  rigger vault keygen ~/.config/rigger/vault.key\n  export RIGGER_VAULT_KEY_FILE=~/.config/rigger/vault.key\n  rigger vault encrypt inventory/group_vars/all/secrets.yaml   # → secrets.yaml.age\n  rigger vault edit inventory/group_vars/all/secrets.yaml.age")]
+    #[command(
+        after_help = "Examples:\n  rigger vault keygen ~/.config/rigger/vault.key\n  export RIGGER_VAULT_KEY_FILE=~/.config/rigger/vault.key\n  rigger vault encrypt inventory/group_vars/all/secrets.yaml   # → secrets.yaml.age\n  rigger vault edit inventory/group_vars/all/secrets.yaml.age"
+    )]
     Vault {
         #[command(subcommand)]
         action: VaultAction,
@@ -139,7 +151,9 @@ pub enum Command {
         common: Common,
     },
     /// Hosts, groups and merged vars; --list prints JSON like `ansible-inventory --list`.
-    #[command(after_help = "Examples:\n  rigger inventory -i hosts.ini\n  rigger inventory --list | jq '.web.hosts'\n  rigger inventory --host h1\n  rigger inventory --from-vagrant . > inventory/vagrant.yaml")]
+    #[command(
+        after_help = "Examples:\n  rigger inventory -i hosts.ini\n  rigger inventory --list | jq '.web.hosts'\n  rigger inventory --host h1\n  rigger inventory --from-vagrant . > inventory/vagrant.yaml"
+    )]
     Inventory {
         #[arg(long)]
         list: bool,
@@ -173,7 +187,12 @@ pub enum VaultAction {
 fn vault(action: &VaultAction) -> Result<i32, Error> {
     use std::os::unix::fs::OpenOptionsExt;
     let private = |path: &std::path::Path, data: &[u8]| -> Result<(), Error> {
-        let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).map_err(|e| Error::io(path, e))?;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(|e| Error::io(path, e))?;
         f.write_all(data).map_err(|e| Error::io(path, e))
     };
     match action {
@@ -199,10 +218,20 @@ fn vault(action: &VaultAction) -> Result<i32, Error> {
         VaultAction::Edit { file } => {
             let plain = crate::secret::decrypt_file(file).map_err(Error::usage)?;
             let dir = tempfile::tempdir().map_err(|e| Error::usage(e.to_string()))?;
-            let tmp = dir.path().join(file.file_name().map(|n| n.to_string_lossy().trim_end_matches(".age").to_string()).unwrap_or_else(|| "vars.yaml".into()));
+            let tmp = dir.path().join(
+                file.file_name()
+                    .map(|n| n.to_string_lossy().trim_end_matches(".age").to_string())
+                    .unwrap_or_else(|| "vars.yaml".into()),
+            );
             private(&tmp, plain.as_bytes())?;
             let editor = std::env::var("EDITOR").unwrap_or_else(|_| "vi".into());
-            let status = std::process::Command::new("sh").arg("-c").arg(format!("{editor} \"$1\"")).arg("sh").arg(&tmp).status().map_err(|e| Error::usage(format!("cannot run {editor}: {e}")))?;
+            let status = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(format!("{editor} \"$1\""))
+                .arg("sh")
+                .arg(&tmp)
+                .status()
+                .map_err(|e| Error::usage(format!("cannot run {editor}: {e}")))?;
             if !status.success() {
                 return Err(Error::usage(format!("{editor} failed; {} is unchanged", file.display())));
             }
@@ -223,11 +252,16 @@ pub fn parse_extra_vars(items: &[String]) -> Result<Vars, Error> {
             crate::source::merge_into(&mut vars, &crate::source::read_vars(std::path::Path::new(path))?);
             continue;
         }
-        let (k, v) = item.split_once('=').ok_or_else(|| Error::usage(format!("-e {item:?}: expected key=value or @file.yaml")))?;
+        let (k, v) = item
+            .split_once('=')
+            .ok_or_else(|| Error::usage(format!("-e {item:?}: expected key=value or @file.yaml")))?;
         if k.trim().is_empty() {
-            return Err(Error::usage(format!("-e {item:?}: the variable name before `=` is empty (expected key=value)")));
+            return Err(Error::usage(format!(
+                "-e {item:?}: the variable name before `=` is empty (expected key=value)"
+            )));
         }
-        let value: serde_json::Value = serde_yaml::from_str(v).unwrap_or_else(|_| serde_json::Value::String(v.to_string()));
+        let value: serde_json::Value =
+            serde_yaml::from_str(v).unwrap_or_else(|_| serde_json::Value::String(v.to_string()));
         vars.insert(k.to_string(), if v.is_empty() { serde_json::Value::String(String::new()) } else { value });
     }
     Ok(vars)
@@ -411,15 +445,28 @@ fn dispatch(cmd: &Command, style: Style) -> Result<i32, Error> {
     }
 }
 
-fn run_site(site: &PathBuf, common: &Common, style: Style, apply: bool, yes: bool, save_to: Option<&std::path::Path>) -> Result<i32, Error> {
+fn run_site(
+    site: &PathBuf,
+    common: &Common,
+    style: Style,
+    apply: bool,
+    yes: bool,
+    save_to: Option<&std::path::Path>,
+) -> Result<i32, Error> {
     let started = Instant::now();
     let out = Out { json: common.json, quiet: common.quiet };
     // `apply plan.json`: the saved plan says which site, inventory and vars it was made from.
     let saved: Option<crate::engine::SavedPlan> = if apply && site.extension().is_some_and(|e| e == "json") {
         let text = std::fs::read_to_string(site).map_err(|e| Error::io(site, e))?;
-        let plan: crate::engine::SavedPlan = serde_json::from_str(&text).map_err(|e| Error::usage(format!("{}: not a saved rigger plan: {e}", site.display())))?;
+        let plan: crate::engine::SavedPlan = serde_json::from_str(&text)
+            .map_err(|e| Error::usage(format!("{}: not a saved rigger plan: {e}", site.display())))?;
         if plan.kind != "rigger-plan" || plan.schema != 1 {
-            return Err(Error::usage(format!("{}: not a saved rigger plan (kind {:?}, schema {})", site.display(), plan.kind, plan.schema)));
+            return Err(Error::usage(format!(
+                "{}: not a saved rigger plan (kind {:?}, schema {})",
+                site.display(),
+                plan.kind,
+                plan.schema
+            )));
         }
         Some(plan)
     } else {
@@ -441,7 +488,8 @@ fn run_site(site: &PathBuf, common: &Common, style: Style, apply: bool, yes: boo
     // On a terminal: a spinner while hosts are probed, a bar while units converge.
     let tty = std::io::stderr().is_terminal() && !common.quiet;
     let host_count = project.hosts().len();
-    let unit_count = project.graph.g.node_weights().filter(|n| !matches!(n, crate::graph::Node::Barrier { .. })).count();
+    let unit_count =
+        project.graph.g.node_weights().filter(|n| !matches!(n, crate::graph::Node::Barrier { .. })).count();
     let code = rt.block_on(async {
         let spinner = tty.then(|| {
             let pb = indicatif::ProgressBar::new_spinner().with_message(format!("probing {host_count} host(s)…"));
@@ -454,7 +502,10 @@ fn run_site(site: &PathBuf, common: &Common, style: Style, apply: bool, yes: boo
         }
         if let Some(saved) = saved {
             if let Err(stale) = phase.adopt(&project, saved) {
-                reprintln!("{} the saved plan is stale; nothing was applied. Run `rigger plan --out` again.", style_err(&style));
+                reprintln!(
+                    "{} the saved plan is stale; nothing was applied. Run `rigger plan --out` again.",
+                    style_err(&style)
+                );
                 for s in stale {
                     reprintln!("  {s}");
                 }
@@ -498,18 +549,35 @@ fn run_site(site: &PathBuf, common: &Common, style: Style, apply: bool, yes: boo
             }
             emit(&planned, &warnings);
             phase.close().await;
-            return if planned.failed { 1 } else if planned.changes > 0 { 2 } else { 0 };
+            return if planned.failed {
+                1
+            } else if planned.changes > 0 {
+                2
+            } else {
+                0
+            };
         }
         if !yes {
             // Refused or declined: nothing applied, but --json still gets its document.
             let refuse = |why: &str, warnings: &mut Vec<String>| {
                 reprintln!("{} {why}", style_err(&style));
                 warnings.push(why.to_string());
-                let outcome = crate::engine::Outcome { hosts: planned.hosts.clone(), changes: planned.changes, failed: true, aborted: true };
+                let outcome = crate::engine::Outcome {
+                    hosts: planned.hosts.clone(),
+                    changes: planned.changes,
+                    failed: true,
+                    aborted: true,
+                };
                 emit(&outcome, warnings);
             };
             if !std::io::stdin().is_terminal() {
-                refuse(&format!("refusing to apply {} change(s) without confirmation: stdin is not a terminal (pass --yes)", planned.changes), &mut warnings);
+                refuse(
+                    &format!(
+                        "refusing to apply {} change(s) without confirmation: stdin is not a terminal (pass --yes)",
+                        planned.changes
+                    ),
+                    &mut warnings,
+                );
                 phase.close().await;
                 return 1;
             }
@@ -526,7 +594,11 @@ fn run_site(site: &PathBuf, common: &Common, style: Style, apply: bool, yes: boo
         let json = common.json;
         let bar = tty.then(|| {
             let pb = indicatif::ProgressBar::new(unit_count as u64);
-            pb.set_style(indicatif::ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len} units {elapsed} {msg}").unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()).progress_chars("=> "));
+            pb.set_style(
+                indicatif::ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len} units {elapsed} {msg}")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+            );
             pb.enable_steady_tick(std::time::Duration::from_millis(100));
             pb
         });
@@ -551,7 +623,8 @@ fn run_site(site: &PathBuf, common: &Common, style: Style, apply: bool, yes: boo
             pb.finish_and_clear();
         }
         if !common.quiet {
-            let failures: Vec<_> = outcome.hosts.iter().filter(|h| h.counts.failed > 0 || h.error.is_some()).cloned().collect();
+            let failures: Vec<_> =
+                outcome.hosts.iter().filter(|h| h.counts.failed > 0 || h.error.is_some()).cloned().collect();
             out.human(&report::render_units(&style, &failures, true, false));
         }
         emit(&outcome, &warnings);

@@ -86,7 +86,8 @@ impl Project {
         if graph.units.is_empty() {
             warnings.push("no host matches any binding of the site: nothing to do".into());
         }
-        let mut p = Project { root, inv, site, roles, graph, renderer, vars: IndexMap::new(), tags: s.tags.clone(), warnings };
+        let mut p =
+            Project { root, inv, site, roles, graph, renderer, vars: IndexMap::new(), tags: s.tags.clone(), warnings };
         // Vars come from the full graph, so `--limit` does not change what templates see.
         let mut host_roles: IndexMap<String, Vec<String>> = IndexMap::new();
         let mut host_bindings: IndexMap<String, Vec<usize>> = IndexMap::new();
@@ -117,7 +118,8 @@ impl Project {
             }
             merge_into(&mut v, &s.extra_vars);
             v.insert("inventory_hostname".into(), Value::String(h.clone()));
-            let groups: Vec<String> = p.inv.host_groups(&h).into_iter().filter(|g| g != "all" && g != "ungrouped").collect();
+            let groups: Vec<String> =
+                p.inv.host_groups(&h).into_iter().filter(|g| g != "all" && g != "ungrouped").collect();
             v.insert("group_names".into(), json!(groups));
             p.vars.insert(h, v);
         }
@@ -127,7 +129,8 @@ impl Project {
 
     /// `groups` and `hosts` for every template; facts for the hosts probed so far.
     pub fn set_globals(&mut self, facts: &HashMap<String, Value>) {
-        let groups: serde_json::Map<String, Value> = self.inv.groups.keys().map(|g| (g.clone(), json!(self.inv.group_hosts(g)))).collect();
+        let groups: serde_json::Map<String, Value> =
+            self.inv.groups.keys().map(|g| (g.clone(), json!(self.inv.group_hosts(g)))).collect();
         let hosts: serde_json::Map<String, Value> = self
             .vars
             .iter()
@@ -165,7 +168,11 @@ impl Project {
 
     /// Units of the run in a stable order (topological, then by host).
     pub fn units(&self) -> Vec<NodeIndex> {
-        petgraph::algo::toposort(&self.graph.g, None).unwrap_or_default().into_iter().filter(|n| matches!(self.graph.g[*n], Node::Unit { .. })).collect()
+        petgraph::algo::toposort(&self.graph.g, None)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|n| matches!(self.graph.g[*n], Node::Unit { .. }))
+            .collect()
     }
 
     pub fn hosts(&self) -> Vec<String> {
@@ -180,7 +187,13 @@ impl Project {
     }
 
     /// Prepares a unit's resources and handlers for `host`.
-    pub fn prepare_unit(&self, host: &str, role: &str, facts: Option<&Value>, full: bool) -> Result<(Vec<Prepared>, IndexMap<String, Resource>), String> {
+    pub fn prepare_unit(
+        &self,
+        host: &str,
+        role: &str,
+        facts: Option<&Value>,
+        full: bool,
+    ) -> Result<(Vec<Prepared>, IndexMap<String, Resource>), String> {
         let r = self.roles.get(role);
         let ctx = self.context(host, facts);
         let mut prepared = Vec::new();
@@ -189,7 +202,12 @@ impl Project {
                 Ok(p) => prepared.push(p),
                 // Before facts are known a field may not render yet; the full pass decides.
                 Err(_) if !full => {}
-                Err(e) => return Err(format!("role {role}, resource {}:\n{e}", crate::role::item_location(&r.source, "resources", prepared.len()))),
+                Err(e) => {
+                    return Err(format!(
+                        "role {role}, resource {}:\n{e}",
+                        crate::role::item_location(&r.source, "resources", prepared.len())
+                    ))
+                }
             }
         }
         let mut handlers = IndexMap::new();
@@ -221,8 +239,16 @@ impl Project {
         let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(units.len().max(1));
         let chunk = units.len().div_ceil(threads).max(1);
         let mut errors: Vec<String> = std::thread::scope(|scope| {
-            let handles: Vec<_> = units.chunks(chunk).map(|part| scope.spawn(move || part.iter().flat_map(|n| self.check_unit(*n, out)).collect::<Vec<String>>())).collect();
-            handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|_| vec!["internal error: a check thread panicked".into()])).collect()
+            let handles: Vec<_> = units
+                .chunks(chunk)
+                .map(|part| {
+                    scope.spawn(move || part.iter().flat_map(|n| self.check_unit(*n, out)).collect::<Vec<String>>())
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap_or_else(|_| vec!["internal error: a check thread panicked".into()]))
+                .collect()
         });
         errors.dedup();
         errors
@@ -242,9 +268,15 @@ impl Project {
                         _ => vec![],
                     };
                     for f in files {
-                        if let (Some(content), false, crate::resource::spec::PresentAbsent::Present) = (&f.content, f.secret, f.state) {
+                        if let (Some(content), false, crate::resource::spec::PresentAbsent::Present) =
+                            (&f.content, f.secret, f.state)
+                        {
                             let dest = dir.join(host).join(f.path.trim_start_matches('/'));
-                            let written = dest.parent().map(std::fs::create_dir_all).transpose().and_then(|_| std::fs::write(&dest, content));
+                            let written = dest
+                                .parent()
+                                .map(std::fs::create_dir_all)
+                                .transpose()
+                                .and_then(|_| std::fs::write(&dest, content));
                             if let Err(e) = written {
                                 errors.push(format!("cannot write {}: {e}", dest.display()));
                             }
@@ -338,13 +370,30 @@ impl Runner {
         let mut runs: HashMap<String, HostRun> = HashMap::new();
         while let Some(Ok((h, started, queries, res))) = tasks.join_next().await {
             let run = match res {
-                Ok((conn, Ok(state))) => HostRun { conn: Some(Arc::new(conn)), state, probed: queries, error: None, started, seconds: 0.0 },
-                Ok((conn, Err(e))) => HostRun { conn: Some(Arc::new(conn)), state: HostState::default(), probed: queries, error: Some(e), started, seconds: 0.0 },
-                Err(e) => HostRun { conn: None, state: HostState::default(), probed: queries, error: Some(e), started, seconds: 0.0 },
+                Ok((conn, Ok(state))) => {
+                    HostRun { conn: Some(Arc::new(conn)), state, probed: queries, error: None, started, seconds: 0.0 }
+                }
+                Ok((conn, Err(e))) => HostRun {
+                    conn: Some(Arc::new(conn)),
+                    state: HostState::default(),
+                    probed: queries,
+                    error: Some(e),
+                    started,
+                    seconds: 0.0,
+                },
+                Err(e) => HostRun {
+                    conn: None,
+                    state: HostState::default(),
+                    probed: queries,
+                    error: Some(e),
+                    started,
+                    seconds: 0.0,
+                },
             };
             runs.insert(h, run);
         }
-        let facts: HashMap<String, Value> = runs.iter().filter(|(_, r)| r.error.is_none()).map(|(h, r)| (h.clone(), r.state.facts.clone())).collect();
+        let facts: HashMap<String, Value> =
+            runs.iter().filter(|(_, r)| r.error.is_none()).map(|(h, r)| (h.clone(), r.state.facts.clone())).collect();
         self.project.set_globals(&facts);
         let project = Arc::new(self.project);
 
@@ -416,7 +465,15 @@ pub struct SavedHost {
 
 impl SavedPlan {
     pub fn settings(&self, connect: ConnectOptions, forks: Option<usize>) -> Settings {
-        Settings { inventory: self.inventory.clone(), site: self.site.clone(), limit: self.limit.clone(), tags: self.tags.clone(), extra_vars: self.extra_vars.clone(), forks, connect }
+        Settings {
+            inventory: self.inventory.clone(),
+            site: self.site.clone(),
+            limit: self.limit.clone(),
+            tags: self.tags.clone(),
+            extra_vars: self.extra_vars.clone(),
+            forks,
+            connect,
+        }
     }
 }
 
@@ -436,7 +493,16 @@ impl Phase {
             let digest = self.runs.get(&h).map(|r| r.state.digest.clone()).unwrap_or_default();
             hosts.insert(h, SavedHost { digest, units });
         }
-        SavedPlan { kind: "rigger-plan".into(), schema: 1, site: s.site.clone(), inventory: s.inventory.clone(), limit: s.limit.clone(), tags: s.tags.clone(), extra_vars: s.extra_vars.clone(), hosts }
+        SavedPlan {
+            kind: "rigger-plan".into(),
+            schema: 1,
+            site: s.site.clone(),
+            inventory: s.inventory.clone(),
+            limit: s.limit.clone(),
+            tags: s.tags.clone(),
+            extra_vars: s.extra_vars.clone(),
+            hosts,
+        }
     }
 
     /// Takes a saved plan's steps in place of fresh ones, refusing when any
@@ -451,7 +517,9 @@ impl Phase {
             };
             match self.runs.get(h) {
                 Some(r) if r.error.is_some() => stale.push(format!("{h}: {}", r.error.clone().unwrap_or_default())),
-                Some(r) if r.state.digest != sh.digest => stale.push(format!("{h}: the observed state changed since the plan was made")),
+                Some(r) if r.state.digest != sh.digest => {
+                    stale.push(format!("{h}: the observed state changed since the plan was made"))
+                }
                 _ => {}
             }
         }
@@ -505,7 +573,13 @@ impl Phase {
                         failed |= bad;
                         UnitReport {
                             role: role.clone(),
-                            status: if bad { Status::Failed } else if plan.changes() > 0 { Status::Changed } else { Status::Ok },
+                            status: if bad {
+                                Status::Failed
+                            } else if plan.changes() > 0 {
+                                Status::Changed
+                            } else {
+                                Status::Ok
+                            },
                             message: None,
                             resources: plan.resources.iter().map(|r| r.public()).collect(),
                             handlers: plan.handlers.iter().map(|h| h.handler.clone()).collect(),
@@ -514,7 +588,14 @@ impl Phase {
                     }
                     Err(e) => {
                         failed = true;
-                        UnitReport { role: role.clone(), status: Status::Failed, message: Some(e.clone()), resources: vec![], handlers: vec![], seconds: 0.0 }
+                        UnitReport {
+                            role: role.clone(),
+                            status: Status::Failed,
+                            message: Some(e.clone()),
+                            resources: vec![],
+                            handlers: vec![],
+                            seconds: 0.0,
+                        }
                     }
                 };
                 rep.units.push(unit);
@@ -526,17 +607,24 @@ impl Phase {
     }
 
     /// Walks the graph, converging each unit as soon as its predecessors are done.
-    pub async fn apply(self, project: Arc<Project>, forks: Option<usize>, progress: impl Fn(&str) + Send + Sync + 'static) -> Outcome {
+    pub async fn apply(
+        self,
+        project: Arc<Project>,
+        forks: Option<usize>,
+        progress: impl Fn(&str) + Send + Sync + 'static,
+    ) -> Outcome {
         let g = &project.graph.g;
         let runs: Arc<Mutex<HashMap<String, HostRun>>> = Arc::new(Mutex::new(self.runs));
         let plans = Arc::new(self.plans);
         let exact = self.exact;
         let dirty: Arc<Mutex<HashSet<String>>> = Arc::new(Mutex::new(HashSet::new()));
-        let host_locks: HashMap<String, Arc<tokio::sync::Mutex<()>>> = project.hosts().into_iter().map(|h| (h, Arc::new(tokio::sync::Mutex::new(())))).collect();
+        let host_locks: HashMap<String, Arc<tokio::sync::Mutex<()>>> =
+            project.hosts().into_iter().map(|h| (h, Arc::new(tokio::sync::Mutex::new(())))).collect();
         let forks = Arc::new(Semaphore::new(forks.unwrap_or(host_locks.len().max(1))));
         let progress = Arc::new(progress);
 
-        let mut remaining: HashMap<NodeIndex, usize> = g.node_indices().map(|n| (n, g.neighbors_directed(n, Direction::Incoming).count())).collect();
+        let mut remaining: HashMap<NodeIndex, usize> =
+            g.node_indices().map(|n| (n, g.neighbors_directed(n, Direction::Incoming).count())).collect();
         // Why a node cannot run: the first failure upstream of it.
         let mut blocked: HashMap<NodeIndex, String> = HashMap::new();
         let mut results: HashMap<NodeIndex, UnitReport> = HashMap::new();
@@ -554,13 +642,21 @@ impl Phase {
                 }
                 // A barrier has no work: it is done when its members are.
                 if matches!(g[n], Node::Barrier { .. }) {
-                    let rep = UnitReport { role: g[n].to_string(), status: Status::Ok, message: None, resources: vec![], handlers: vec![], seconds: 0.0 };
+                    let rep = UnitReport {
+                        role: g[n].to_string(),
+                        status: Status::Ok,
+                        message: None,
+                        resources: vec![],
+                        handlers: vec![],
+                        seconds: 0.0,
+                    };
                     finish(g, n, &rep, &mut remaining, &mut ready, &mut blocked, &project);
                     results.insert(n, rep);
                     continue;
                 }
                 running += 1;
-                let (project, runs, plans, dirty, forks, progress) = (project.clone(), runs.clone(), plans.clone(), dirty.clone(), forks.clone(), progress.clone());
+                let (project, runs, plans, dirty, forks, progress) =
+                    (project.clone(), runs.clone(), plans.clone(), dirty.clone(), forks.clone(), progress.clone());
                 let lock = match &g[n] {
                     Node::Unit { host, .. } => host_locks.get(host).cloned(),
                     Node::Gate { .. } | Node::Barrier { .. } => None,
@@ -569,7 +665,9 @@ impl Phase {
                     Node::Gate { binding, hosts, .. } => results
                         .iter()
                         .filter_map(|(m, r)| match &g[*m] {
-                            Node::Unit { host, binding: Some(b), .. } if b == binding && hosts.contains(host) => Some((host.clone(), r.status)),
+                            Node::Unit { host, binding: Some(b), .. } if b == binding && hosts.contains(host) => {
+                                Some((host.clone(), r.status))
+                            }
                             _ => None,
                         })
                         .collect(),
@@ -588,11 +686,25 @@ impl Phase {
                             rep.resources = rep.resources.iter().map(|r| r.public()).collect();
                             rep
                         }
-                        Node::Gate { binding, batch, hosts } => run_gate(&project, &runs, binding, batch, &hosts, &batch_results).await,
-                        node @ Node::Barrier { .. } => UnitReport { role: node.to_string(), status: Status::Ok, message: None, resources: vec![], handlers: vec![], seconds: 0.0 },
+                        Node::Gate { binding, batch, hosts } => {
+                            run_gate(&project, &runs, binding, batch, &hosts, &batch_results).await
+                        }
+                        node @ Node::Barrier { .. } => UnitReport {
+                            role: node.to_string(),
+                            status: Status::Ok,
+                            message: None,
+                            resources: vec![],
+                            handlers: vec![],
+                            seconds: 0.0,
+                        },
                     };
                     let line = match &project.graph.g[n] {
-                        Node::Gate { .. } => format!("{:<8} {} {}", status_word(rep.status), project.graph.g[n], rep.message.clone().unwrap_or_default()),
+                        Node::Gate { .. } => format!(
+                            "{:<8} {} {}",
+                            status_word(rep.status),
+                            project.graph.g[n],
+                            rep.message.clone().unwrap_or_default()
+                        ),
                         node => format!("{:<8} {node} ({:.1}s)", status_word(rep.status), rep.seconds),
                     };
                     progress(&line);
@@ -670,7 +782,14 @@ fn skipped_report(node: &Node, why: &str) -> UnitReport {
         Node::Unit { role, .. } => role.clone(),
         other => other.to_string(),
     };
-    UnitReport { role, status: Status::Skipped, message: Some(why.to_string()), resources: vec![], handlers: vec![], seconds: 0.0 }
+    UnitReport {
+        role,
+        status: Status::Skipped,
+        message: Some(why.to_string()),
+        resources: vec![],
+        handlers: vec![],
+        seconds: 0.0,
+    }
 }
 
 /// Releases a finished node's successors; a failure blocks all of them.
@@ -714,7 +833,14 @@ async fn run_unit(
     exact: bool,
 ) -> UnitReport {
     let started = Instant::now();
-    let fail = |msg: String, resources: Vec<crate::plan::ResourcePlan>| UnitReport { role: role.into(), status: Status::Failed, message: Some(msg), resources, handlers: vec![], seconds: started.elapsed().as_secs_f64() };
+    let fail = |msg: String, resources: Vec<crate::plan::ResourcePlan>| UnitReport {
+        role: role.into(),
+        status: Status::Failed,
+        message: Some(msg),
+        resources,
+        handlers: vec![],
+        seconds: started.elapsed().as_secs_f64(),
+    };
     let (conn, facts, host_error) = {
         let r = runs.lock().unwrap();
         let run = &r[host];
@@ -752,7 +878,14 @@ async fn run_unit(
     }
     let handlers: Vec<String> = plan.handlers.iter().map(|h| h.handler.clone()).collect();
     if plan.changes() == 0 {
-        return UnitReport { role: role.into(), status: Status::Ok, message: None, resources: plan.resources, handlers: vec![], seconds: started.elapsed().as_secs_f64() };
+        return UnitReport {
+            role: role.into(),
+            status: Status::Ok,
+            message: None,
+            resources: plan.resources,
+            handlers: vec![],
+            seconds: started.elapsed().as_secs_f64(),
+        };
     }
     let m = marker();
     dirty.lock().unwrap().insert(host.to_string());
@@ -785,22 +918,49 @@ async fn run_unit(
     }
     if !res.completed {
         let err = out.stderr.trim().to_string();
-        runs.lock().unwrap().get_mut(host).map(|r| r.error = Some(format!("unreachable: connection lost during apply {err}")));
+        runs.lock()
+            .unwrap()
+            .get_mut(host)
+            .map(|r| r.error = Some(format!("unreachable: connection lost during apply {err}")));
         return fail(format!("the connection was lost during apply {err}"), resources);
     }
-    UnitReport { role: role.into(), status: Status::Changed, message: None, resources, handlers, seconds: started.elapsed().as_secs_f64() }
+    UnitReport {
+        role: role.into(),
+        status: Status::Changed,
+        message: None,
+        resources,
+        handlers,
+        seconds: started.elapsed().as_secs_f64(),
+    }
 }
 
-async fn run_gate(project: &Project, runs: &Mutex<HashMap<String, HostRun>>, binding: usize, batch: usize, hosts: &[String], results: &[(String, Status)]) -> UnitReport {
+async fn run_gate(
+    project: &Project,
+    runs: &Mutex<HashMap<String, HostRun>>,
+    binding: usize,
+    batch: usize,
+    hosts: &[String],
+    results: &[(String, Status)],
+) -> UnitReport {
     let started = Instant::now();
     let b = &project.site.bindings[binding];
     let name = format!("gate(binding {} batch {})", binding + 1, batch + 1);
-    let report = |status, msg: String| UnitReport { role: name.clone(), status, message: Some(msg), resources: vec![], handlers: vec![], seconds: started.elapsed().as_secs_f64() };
+    let report = |status, msg: String| UnitReport {
+        role: name.clone(),
+        status,
+        message: Some(msg),
+        resources: vec![],
+        handlers: vec![],
+        seconds: started.elapsed().as_secs_f64(),
+    };
     let failed_hosts: HashSet<&String> = results.iter().filter(|(_, s)| *s == Status::Failed).map(|(h, _)| h).collect();
     let pct = if hosts.is_empty() { 0 } else { failed_hosts.len() * 100 / hosts.len() };
     let max = b.max_fail_percentage.unwrap_or(0) as usize;
     if !failed_hosts.is_empty() && pct > max {
-        return report(Status::Failed, format!("{} of {} hosts failed in this batch (max_fail_percentage {max})", failed_hosts.len(), hosts.len()));
+        return report(
+            Status::Failed,
+            format!("{} of {} hosts failed in this batch (max_fail_percentage {max})", failed_hosts.len(), hosts.len()),
+        );
     }
     let Some(hc) = &b.health_check else { return report(Status::Ok, "batch done".into()) };
     for h in hosts.iter().filter(|h| !failed_hosts.contains(h)) {
@@ -822,7 +982,10 @@ async fn run_gate(project: &Project, runs: &Mutex<HashMap<String, HostRun>>, bin
             }
         }
         if !ok {
-            return report(Status::Failed, format!("health check `{}` failed on {h} after {} tries: {last}", hc.cmd, hc.retries + 1));
+            return report(
+                Status::Failed,
+                format!("health check `{}` failed on {h} after {} tries: {last}", hc.cmd, hc.retries + 1),
+            );
         }
     }
     report(Status::Ok, format!("health check passed on {}", hosts.join(", ")))

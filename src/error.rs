@@ -124,7 +124,14 @@ impl Error {
         let (mut message, line, col) = explain_yaml(src, &full, line, col);
         // A numeric mode: quote what the user wrote, not what YAML made of it.
         if let Some(i) = message.find("is a number; write it as a quoted octal string") {
-            let written: String = src.lines().nth(line.saturating_sub(1)).unwrap_or("").chars().skip(col.saturating_sub(1)).take_while(|c| c.is_ascii_alphanumeric()).collect();
+            let written: String = src
+                .lines()
+                .nth(line.saturating_sub(1))
+                .unwrap_or("")
+                .chars()
+                .skip(col.saturating_sub(1))
+                .take_while(|c| c.is_ascii_alphanumeric())
+                .collect();
             let value = message[..i].rsplit(' ').nth(1).unwrap_or("").to_string();
             if !written.is_empty() && written != value {
                 let digits = written.trim_start_matches("0o").trim_start_matches('0');
@@ -132,9 +139,15 @@ impl Error {
                 message = format!("{head}mode {written} is a number; write it as a quoted octal string like \"0{digits}\" (YAML reads {written} as the number {value})");
             }
         }
-        let yaml11 = ["\"yes\"", "\"no\"", "\"on\"", "\"off\"", "\"y\"", "\"n\""].iter().any(|w| message.contains(&format!("invalid type: string {w}, expected a boolean")));
+        let yaml11 = ["\"yes\"", "\"no\"", "\"on\"", "\"off\"", "\"y\"", "\"n\""]
+            .iter()
+            .any(|w| message.contains(&format!("invalid type: string {w}, expected a boolean")));
         if yaml11 {
-            return Error::at_with_help(Location::new(file, src, line, col), message, "rigger reads YAML 1.2, where yes/no/on/off are strings: write `true` or `false`");
+            return Error::at_with_help(
+                Location::new(file, src, line, col),
+                message,
+                "rigger reads YAML 1.2, where yes/no/on/off are strings: write `true` or `false`",
+            );
         }
         Error::at(Location::new(file, src, line, col), message)
     }
@@ -142,14 +155,17 @@ impl Error {
 
 /// Rewords libyaml/serde_yaml messages and picks the right position.
 fn explain_yaml(src: &str, full: &str, line: usize, col: usize) -> (String, usize, usize) {
-    let re = regex::Regex::new(r"^(?s)(.*?) at line (\d+) column (\d+)(?:, while (.*?)(?: at line (\d+) column (\d+))?)?$").expect("static regex");
+    let re =
+        regex::Regex::new(r"^(?s)(.*?) at line (\d+) column (\d+)(?:, while (.*?)(?: at line (\d+) column (\d+))?)?$")
+            .expect("static regex");
     let Some(c) = re.captures(full) else {
         return (full.strip_prefix('.').unwrap_or(full).to_string(), line, col);
     };
     let problem = c[1].strip_prefix('.').unwrap_or(&c[1]).to_string();
     let (pl, pc): (usize, usize) = (c[2].parse().unwrap_or(line), c[3].parse().unwrap_or(col));
     let context = c.get(4).map(|m| m.as_str().to_string());
-    let ctx_pos: Option<(usize, usize)> = c.get(5).zip(c.get(6)).map(|(l, k)| (l.as_str().parse().unwrap_or(1), k.as_str().parse().unwrap_or(1)));
+    let ctx_pos: Option<(usize, usize)> =
+        c.get(5).zip(c.get(6)).map(|(l, k)| (l.as_str().parse().unwrap_or(1), k.as_str().parse().unwrap_or(1)));
     // A duplicate key: serde_yaml points at the first one; the mistake is the second.
     if let Some(key) = problem.split("duplicate entry with key ").nth(1) {
         let key = key.trim_matches('"');
@@ -158,7 +174,9 @@ fn explain_yaml(src: &str, full: &str, line: usize, col: usize) -> (String, usiz
         for (i, l) in src.lines().enumerate().skip(pl) {
             let t = l.get(indent..).unwrap_or("");
             let lead = l.get(..indent).unwrap_or("");
-            if lead.trim_start_matches([' ', '-']).is_empty() && (t.starts_with(&format!("{key}:")) || t.starts_with(&format!("\"{key}\":"))) {
+            if lead.trim_start_matches([' ', '-']).is_empty()
+                && (t.starts_with(&format!("{key}:")) || t.starts_with(&format!("\"{key}\":")))
+            {
                 return (format!("{problem} (first defined at line {pl})"), i + 1, indent + 1);
             }
         }
@@ -169,9 +187,13 @@ fn explain_yaml(src: &str, full: &str, line: usize, col: usize) -> (String, usiz
         (Some(ctx), Some((cl, cc))) if at_end || ctx.contains("flow") => {
             let what = if ctx.contains("quoted scalar") {
                 "the quoted string that starts here is never closed".to_string()
-            } else if ctx.contains("flow sequence") || (ctx.contains("flow") && src.lines().nth(cl - 1).is_some_and(|l| l.chars().nth(cc - 1) == Some('['))) {
+            } else if ctx.contains("flow sequence")
+                || (ctx.contains("flow") && src.lines().nth(cl - 1).is_some_and(|l| l.chars().nth(cc - 1) == Some('[')))
+            {
                 "the `[` that starts here is never closed".to_string()
-            } else if ctx.contains("flow mapping") || src.lines().nth(cl - 1).is_some_and(|l| l.chars().nth(cc - 1) == Some('{')) {
+            } else if ctx.contains("flow mapping")
+                || src.lines().nth(cl - 1).is_some_and(|l| l.chars().nth(cc - 1) == Some('{'))
+            {
                 "the `{` that starts here is never closed".to_string()
             } else {
                 format!("{problem}, while {ctx}")
@@ -195,7 +217,8 @@ fn explain_yaml(src: &str, full: &str, line: usize, col: usize) -> (String, usiz
                 Some(c) => format!("{problem}, while {c}"),
                 None => problem,
             };
-            let tab = src.lines().nth(pl.saturating_sub(1)).and_then(|l| l.chars().nth(pc.saturating_sub(1))) == Some('\t');
+            let tab =
+                src.lines().nth(pl.saturating_sub(1)).and_then(|l| l.chars().nth(pc.saturating_sub(1))) == Some('\t');
             if tab {
                 ("this line is indented with a tab; YAML allows only spaces for indentation".to_string(), pl, pc)
             } else {
@@ -210,7 +233,11 @@ fn render_located(message: &str, loc: &Location, help: Option<&str>) -> String {
     if let Some(text) = &loc.text {
         let num = loc.line.to_string();
         let pad = " ".repeat(num.len());
-        let caret_at = text.chars().take(loc.col.saturating_sub(1)).map(|c| if c == '\t' { '\t' } else { ' ' }).collect::<String>();
+        let caret_at = text
+            .chars()
+            .take(loc.col.saturating_sub(1))
+            .map(|c| if c == '\t' { '\t' } else { ' ' })
+            .collect::<String>();
         out.push_str(&format!("\n {pad} |\n {num} | {text}\n {pad} | {caret_at}^"));
     }
     if let Some(help) = help {

@@ -17,7 +17,9 @@ pub struct Store {
 
 fn random(n: usize) -> Result<Vec<u8>, String> {
     let mut buf = vec![0u8; n];
-    std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut buf)).map_err(|e| format!("cannot read /dev/urandom: {e}"))?;
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut buf))
+        .map_err(|e| format!("cannot read /dev/urandom: {e}"))?;
     Ok(buf)
 }
 
@@ -54,13 +56,20 @@ pub fn make(kind: &str) -> Result<String, String> {
 
 impl Store {
     pub fn new(inventory: &Path) -> Self {
-        let base = if inventory.is_dir() { inventory.to_path_buf() } else { inventory.parent().map(Path::to_path_buf).unwrap_or_default() };
+        let base = if inventory.is_dir() {
+            inventory.to_path_buf()
+        } else {
+            inventory.parent().map(Path::to_path_buf).unwrap_or_default()
+        };
         Store { dir: base.join("generated"), lock: Mutex::new(()) }
     }
 
     /// The value called `name`, generated on first use.
     pub fn get(&self, name: &str, kind: &str) -> Result<String, String> {
-        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b)) || name.starts_with('.') {
+        if name.is_empty()
+            || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b))
+            || name.starts_with('.')
+        {
             return Err(format!("generated(): bad name {name:?} (letters, digits, `_-.`)"));
         }
         let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
@@ -69,16 +78,26 @@ impl Store {
         let value = if sealed.is_file() {
             crate::secret::decrypt_file(&sealed)?.trim_end().to_string()
         } else if plain.is_file() {
-            std::fs::read_to_string(&plain).map_err(|e| format!("cannot read {}: {e}", plain.display()))?.trim_end().to_string()
+            std::fs::read_to_string(&plain)
+                .map_err(|e| format!("cannot read {}: {e}", plain.display()))?
+                .trim_end()
+                .to_string()
         } else {
             let value = make(kind)?;
             std::fs::create_dir_all(&self.dir).map_err(|e| format!("cannot create {}: {e}", self.dir.display()))?;
             match crate::secret::encrypt(format!("{value}\n").as_bytes()) {
-                Ok(cipher) => std::fs::write(&sealed, cipher).map_err(|e| format!("cannot write {}: {e}", sealed.display()))?,
+                Ok(cipher) => {
+                    std::fs::write(&sealed, cipher).map_err(|e| format!("cannot write {}: {e}", sealed.display()))?
+                }
                 Err(_) => {
                     use std::io::Write;
                     use std::os::unix::fs::OpenOptionsExt;
-                    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&plain).map_err(|e| format!("cannot write {}: {e}", plain.display()))?;
+                    let mut f = std::fs::OpenOptions::new()
+                        .write(true)
+                        .create_new(true)
+                        .mode(0o600)
+                        .open(&plain)
+                        .map_err(|e| format!("cannot write {}: {e}", plain.display()))?;
                     f.write_all(format!("{value}\n").as_bytes()).map_err(|e| e.to_string())?;
                 }
             }

@@ -15,12 +15,22 @@ use std::fmt;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Node {
-    Unit { host: String, role: String, binding: Option<usize> },
+    Unit {
+        host: String,
+        role: String,
+        binding: Option<usize>,
+    },
     /// Between serial batches: the health check on `hosts` gates what follows.
-    Gate { binding: usize, batch: usize, hosts: Vec<String> },
+    Gate {
+        binding: usize,
+        batch: usize,
+        hosts: Vec<String>,
+    },
     /// "Every unit of `role` is done": what `after: [role]` waits for. One node
     /// instead of an edge from every such unit to every dependent (N+M, not N×M).
-    Barrier { role: String },
+    Barrier {
+        role: String,
+    },
 }
 
 impl fmt::Display for Node {
@@ -87,7 +97,8 @@ impl Graph {
         for ((_, role), n) in &all {
             let r = roles.get(role);
             for before in r.after.iter().filter(|b| *b != role) {
-                let members: Vec<NodeIndex> = all.iter().filter(|((_, other), _)| other == before).map(|(_, m)| *m).collect();
+                let members: Vec<NodeIndex> =
+                    all.iter().filter(|((_, other), _)| other == before).map(|(_, m)| *m).collect();
                 if members.is_empty() {
                     continue;
                 }
@@ -114,7 +125,8 @@ impl Graph {
             let loc = site.locate(i, "serial");
             let mut prev_gate: Option<NodeIndex> = None;
             for (k, batch) in hosts.chunks(size).enumerate() {
-                let in_batch: Vec<NodeIndex> = binding_units[i].iter().filter(|(h, _)| batch.contains(h)).map(|(_, n)| *n).collect();
+                let in_batch: Vec<NodeIndex> =
+                    binding_units[i].iter().filter(|(h, _)| batch.contains(h)).map(|(_, n)| *n).collect();
                 if let Some(gate) = prev_gate {
                     for n in &in_batch {
                         gr.g.update_edge(gate, *n, Why::Serial(loc.clone()));
@@ -160,7 +172,13 @@ impl Graph {
         // Barriers are bookkeeping: show the cycle between units, starting at one.
         path.pop();
         // Start at the smallest unit name, so the message is the same on every run.
-        if let Some(i) = path.iter().enumerate().filter(|(_, n)| !matches!(self.g[**n], Node::Barrier { .. })).min_by_key(|(_, n)| self.g[**n].to_string()).map(|(i, _)| i) {
+        if let Some(i) = path
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| !matches!(self.g[**n], Node::Barrier { .. }))
+            .min_by_key(|(_, n)| self.g[**n].to_string())
+            .map(|(i, _)| i)
+        {
             path.rotate_left(i);
         }
         path.push(path[0]);
@@ -177,7 +195,8 @@ impl Graph {
         }
         let mut names: Vec<String> = vec![self.g[path[0]].to_string()];
         names.extend(hops.iter().map(|(_, to, _)| self.g[*to].to_string()));
-        let details: Vec<String> = hops.iter().map(|(a, b, why)| format!("  {}", why.describe(&self.g[*a], &self.g[*b]))).collect();
+        let details: Vec<String> =
+            hops.iter().map(|(a, b, why)| format!("  {}", why.describe(&self.g[*a], &self.g[*b]))).collect();
         Err(Error::Cycle { path: names.join(" → "), details: details.join("\n") })
     }
 
@@ -261,7 +280,11 @@ impl Graph {
                     match &self.g[p] {
                         // Show what the barrier stands for; a long list is cut short.
                         Node::Barrier { role } => {
-                            let mut members: Vec<String> = self.g.neighbors_directed(p, Direction::Incoming).map(|m| self.g[m].to_string()).collect();
+                            let mut members: Vec<String> = self
+                                .g
+                                .neighbors_directed(p, Direction::Incoming)
+                                .map(|m| self.g[m].to_string())
+                                .collect();
                             members.sort();
                             if members.len() > 4 {
                                 preds.push(format!("every {role} ({} units)", members.len()));

@@ -117,7 +117,10 @@ impl Inventory {
                 return Err(Error::at(loc, format!("group `{name}` lists itself as a child")));
             }
             if let Some(path) = self.child_path(&child, name) {
-                return Err(Error::at(src.locate(&child), format!("adding `{child}` as a child of `{name}` makes a loop: {}", path.join(" → "))));
+                return Err(Error::at(
+                    src.locate(&child),
+                    format!("adding `{child}` as a child of `{name}` makes a loop: {}", path.join(" → ")),
+                ));
             }
             let g = self.group_mut(name);
             if !g.children.contains(&child) {
@@ -178,7 +181,10 @@ impl Inventory {
                     for word in &words[1..] {
                         let Some((k, v)) = word.split_once('=') else {
                             let at = raw.find(word.as_str()).unwrap_or(0) + 1;
-                            return Err(Error::at(here(at), format!("expected `key=value` after the host name, found `{word}`")));
+                            return Err(Error::at(
+                                here(at),
+                                format!("expected `key=value` after the host name, found `{word}`"),
+                            ));
                         };
                         vars.insert(k.to_string(), ini_value(v));
                     }
@@ -197,7 +203,10 @@ impl Inventory {
                 Section::Children => {
                     let child = line.to_string();
                     if let Some(path) = self.child_path(&child, &group) {
-                        return Err(Error::at(here(col), format!("adding `{child}` as a child of `{group}` makes a loop: {}", path.join(" → "))));
+                        return Err(Error::at(
+                            here(col),
+                            format!("adding `{child}` as a child of `{group}` makes a loop: {}", path.join(" → ")),
+                        ));
                     }
                     let g = self.group_mut(&group);
                     if !g.children.contains(&child) {
@@ -254,16 +263,12 @@ impl Inventory {
     }
 
     fn group_mut(&mut self, name: &str) -> &mut Group {
-        self.groups
-            .entry(name.to_string())
-            .or_insert_with(|| Group { name: name.to_string(), ..Default::default() })
+        self.groups.entry(name.to_string()).or_insert_with(|| Group { name: name.to_string(), ..Default::default() })
     }
 
     fn add_host(&mut self, host: &str, group: &str, vars: Option<&Vars>) {
-        let h = self
-            .hosts
-            .entry(host.to_string())
-            .or_insert_with(|| Host { name: host.to_string(), vars: Vars::new() });
+        let h =
+            self.hosts.entry(host.to_string()).or_insert_with(|| Host { name: host.to_string(), vars: Vars::new() });
         if let Some(vars) = vars {
             merge_into(&mut h.vars, vars);
         }
@@ -338,7 +343,8 @@ impl Inventory {
             }
         }
         let mut found: IndexSet<String> = IndexSet::new();
-        let mut stack: Vec<&str> = self.groups.iter().filter(|(_, g)| g.hosts.iter().any(|h| h == host)).map(|(n, _)| n.as_str()).collect();
+        let mut stack: Vec<&str> =
+            self.groups.iter().filter(|(_, g)| g.hosts.iter().any(|h| h == host)).map(|(n, _)| n.as_str()).collect();
         stack.push("all");
         while let Some(g) = stack.pop() {
             if found.insert(g.to_string()) {
@@ -471,16 +477,20 @@ fn is_inventory_file(p: &Path) -> bool {
 }
 
 fn looks_like_ini(text: &str) -> bool {
-    text.lines().map(str::trim).find(|l| !l.is_empty() && !l.starts_with('#')).is_some_and(|l| {
-        l.starts_with('[') || (!l.contains(':') && !l.starts_with('-') && !l.starts_with("---"))
-    })
+    text.lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with('#'))
+        .is_some_and(|l| l.starts_with('[') || (!l.contains(':') && !l.starts_with('-') && !l.starts_with("---")))
 }
 
 /// `group_vars/NAME.yaml` (or .yml, .json, no extension) or a directory `group_vars/NAME/`.
 fn read_vars_entry(dir: &Path, name: &str) -> Result<Vars> {
     // A name is a file name here: never a path that leaves group_vars/ or host_vars/.
     if name.is_empty() || name == "." || name == ".." || name.contains(['/', '\0']) {
-        return Err(Error::usage(format!("`{name}` cannot name a host or group (it would be read as a path under {})", dir.display())));
+        return Err(Error::usage(format!(
+            "`{name}` cannot name a host or group (it would be read as a path under {})",
+            dir.display()
+        )));
     }
     let mut vars = Vars::new();
     for ext in ["", ".yaml", ".yml", ".json", ".yaml.age", ".yml.age"] {

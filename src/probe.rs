@@ -165,10 +165,8 @@ pub fn script(queries: &BTreeSet<Query>, with_facts: bool, marker: &str) -> Stri
     if with_facts {
         s.push_str(&format!("echo '{marker} facts'\n{FACTS}\n"));
     }
-    let packages: Vec<&str> = queries
-        .iter()
-        .filter_map(|q| if let Query::Package(n) = q { Some(n.as_str()) } else { None })
-        .collect();
+    let packages: Vec<&str> =
+        queries.iter().filter_map(|q| if let Query::Package(n) = q { Some(n.as_str()) } else { None }).collect();
     if !packages.is_empty() {
         let names: Vec<String> = packages.iter().map(|n| quote(n)).collect();
         s.push_str(&format!(
@@ -306,7 +304,10 @@ pub fn parse(queries: &BTreeSet<Query>, output: &str, marker: &str) -> Result<Ho
                             gid: f.get(3).and_then(|s| s.parse().ok()).unwrap_or(0),
                             home: f.get(5).unwrap_or(&"").to_string(),
                             shell: f.get(6).unwrap_or(&"").to_string(),
-                            groups: lines.get(1).map(|g| g.split_whitespace().map(str::to_string).collect()).unwrap_or_default(),
+                            groups: lines
+                                .get(1)
+                                .map(|g| g.split_whitespace().map(str::to_string).collect())
+                                .unwrap_or_default(),
                         })
                     }
                     _ => None,
@@ -314,7 +315,11 @@ pub fn parse(queries: &BTreeSet<Query>, output: &str, marker: &str) -> Result<Ho
                 st.users.insert(n.clone(), user);
             }
             Query::Group(n) => {
-                let g = lines.first().filter(|l| **l != "absent").and_then(|l| l.split(':').nth(2)).and_then(|g| g.parse().ok());
+                let g = lines
+                    .first()
+                    .filter(|l| **l != "absent")
+                    .and_then(|l| l.split(':').nth(2))
+                    .and_then(|g| g.parse().ok());
                 st.groups.insert(n.clone(), g);
             }
             Query::Sysctl(n) => {
@@ -322,10 +327,12 @@ pub fn parse(queries: &BTreeSet<Query>, output: &str, marker: &str) -> Result<Ho
                 st.sysctl.insert(n.clone(), v);
             }
             Query::Container(n) => {
-                let info = lines.first().filter(|l| **l != "absent").and_then(|l| l.rsplit_once('|')).map(|(spec, running)| ContainerInfo {
-                    spec: if spec == "<no value>" { String::new() } else { spec.to_string() },
-                    running: running == "true",
-                });
+                let info = lines.first().filter(|l| **l != "absent").and_then(|l| l.rsplit_once('|')).map(
+                    |(spec, running)| ContainerInfo {
+                        spec: if spec == "<no value>" { String::new() } else { spec.to_string() },
+                        running: running == "true",
+                    },
+                );
                 st.containers.insert(n.clone(), info);
             }
         }
@@ -368,7 +375,9 @@ fn parse_path(lines: &[&str]) -> Result<PathState, String> {
         Some("-") => {
             use base64::Engine;
             let b64: String = lines[2..].concat();
-            let content = base64::engine::general_purpose::STANDARD.decode(b64.trim()).map_err(|e| format!("bad file content: {e}"))?;
+            let content = base64::engine::general_purpose::STANDARD
+                .decode(b64.trim())
+                .map_err(|e| format!("bad file content: {e}"))?;
             st.sha256 = Some(crate::resource::file::sha256_hex(&content));
             st.content = Some(content);
         }
@@ -400,9 +409,7 @@ fn parse_facts(lines: &[&str]) -> Value {
             "addr" => {
                 if let Some((ifname, cidr)) = v.split_once(' ') {
                     let addr = cidr.split('/').next().unwrap_or(cidr);
-                    interfaces
-                        .entry(ifname.to_string())
-                        .or_insert_with(|| json!({ "ipv4": [] }))["ipv4"]
+                    interfaces.entry(ifname.to_string()).or_insert_with(|| json!({ "ipv4": [] }))["ipv4"]
                         .as_array_mut()
                         .map(|a| a.push(json!({ "address": addr, "cidr": cidr })));
                     if ifname != "lo" {
@@ -426,7 +433,13 @@ fn parse_facts(lines: &[&str]) -> Value {
     let num = |k: &str| kv.get(k).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
     let os_id = kv.get("os_id").copied().unwrap_or("");
     let like = kv.get("os_like").copied().unwrap_or("");
-    let family = if os_id == "debian" || like.contains("debian") { "debian" } else if like.is_empty() { os_id } else { like };
+    let family = if os_id == "debian" || like.contains("debian") {
+        "debian"
+    } else if like.is_empty() {
+        os_id
+    } else {
+        like
+    };
     json!({
         "hostname": kv.get("hostname").copied().unwrap_or(""),
         "fqdn": kv.get("fqdn").copied().unwrap_or(""),
@@ -520,24 +533,51 @@ mod tests {
         q.insert(Query::Path(f.to_str().unwrap().into()));
         q.insert(Query::Succeeds("exit 3".into()));
         let s = script(&q, true, M);
-        let out = std::process::Command::new("sh").arg("-s").stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).spawn().and_then(|mut c| {
-            use std::io::Write;
-            c.stdin.take().unwrap().write_all(s.as_bytes())?;
-            c.wait_with_output()
-        }).unwrap();
+        let out = std::process::Command::new("sh")
+            .arg("-s")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .and_then(|mut c| {
+                use std::io::Write;
+                c.stdin.take().unwrap().write_all(s.as_bytes())?;
+                c.wait_with_output()
+            })
+            .unwrap();
         let st = parse(&q, &String::from_utf8_lossy(&out.stdout), M).unwrap();
         assert_eq!(st.path(f.to_str().unwrap()).unwrap().content.as_deref(), Some(&b"content\n"[..]));
-        assert_eq!(st.path(f.to_str().unwrap()).unwrap().sha256.as_deref(), Some(crate::resource::file::sha256_hex(b"content\n").as_str()));
+        assert_eq!(
+            st.path(f.to_str().unwrap()).unwrap().sha256.as_deref(),
+            Some(crate::resource::file::sha256_hex(b"content\n").as_str())
+        );
         assert!(!st.succeeds("exit 3").unwrap());
         // The facts script reads /proc with builtins where it can; it must agree with the programs.
-        let run = |argv: &[&str]| String::from_utf8(std::process::Command::new(argv[0]).args(&argv[1..]).output().unwrap().stdout).unwrap().trim().to_string();
+        let run = |argv: &[&str]| {
+            String::from_utf8(std::process::Command::new(argv[0]).args(&argv[1..]).output().unwrap().stdout)
+                .unwrap()
+                .trim()
+                .to_string()
+        };
         assert_eq!(st.facts["cpus"].as_u64().unwrap().to_string(), run(&["nproc"]));
         assert_eq!(st.facts["kernel"], run(&["uname", "-r"]));
         assert_eq!(st.facts["hostname"], run(&["hostname"]));
-        let mem_kb: u64 = std::fs::read_to_string("/proc/meminfo").unwrap().lines().find_map(|l| l.strip_prefix("MemTotal:")).unwrap().trim().trim_end_matches(" kB").parse().unwrap();
+        let mem_kb: u64 = std::fs::read_to_string("/proc/meminfo")
+            .unwrap()
+            .lines()
+            .find_map(|l| l.strip_prefix("MemTotal:"))
+            .unwrap()
+            .trim()
+            .trim_end_matches(" kB")
+            .parse()
+            .unwrap();
         assert_eq!(st.facts["memory_mb"], mem_kb / 1024);
         let addrs = run(&["sh", "-c", "ip -o -4 addr show | awk '{print $4}'"]);
-        let got: Vec<String> = st.facts["all_ipv4_addresses"].as_array().unwrap().iter().map(|a| a.as_str().unwrap().to_string()).collect();
+        let got: Vec<String> = st.facts["all_ipv4_addresses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap().to_string())
+            .collect();
         for a in addrs.lines().map(|a| a.split('/').next().unwrap()).filter(|a| !a.starts_with("127.")) {
             assert!(got.iter().any(|g| g == a), "{a} missing from {got:?}");
         }

@@ -85,7 +85,15 @@ pub struct HostReport {
 
 impl HostReport {
     pub fn new(host: &str) -> Self {
-        HostReport { host: host.into(), reachable: true, error: None, round_trips: 0, seconds: 0.0, counts: Counts::default(), units: vec![] }
+        HostReport {
+            host: host.into(),
+            reachable: true,
+            error: None,
+            round_trips: 0,
+            seconds: 0.0,
+            counts: Counts::default(),
+            units: vec![],
+        }
     }
 
     pub fn recount(&mut self) {
@@ -183,7 +191,13 @@ pub fn recap(style: &Style, hosts: &[HostReport]) -> String {
     let mut out = String::from("\nRECAP\n");
     for h in hosts {
         let c = &h.counts;
-        let name = if c.failed > 0 { style.paint("31", &h.host) } else if c.changed > 0 { style.paint("33", &h.host) } else { style.paint("32", &h.host) };
+        let name = if c.failed > 0 {
+            style.paint("31", &h.host)
+        } else if c.changed > 0 {
+            style.paint("33", &h.host)
+        } else {
+            style.paint("32", &h.host)
+        };
         let pad = " ".repeat(width - h.host.len());
         out.push_str(&format!(
             "{name}{pad}  ok={:<3} changed={:<3} failed={:<3} skipped={:<3} round_trips={:<2} {:.2}s\n",

@@ -85,7 +85,10 @@ impl Role {
         for (hname, decl) in raw.handlers {
             let spec = decl.spec().map_err(|m| Error::at(source.locate(&hname), format!("handler `{hname}`: {m}")))?;
             if !decl.tags.is_empty() {
-                return Err(Error::at(source.locate(&hname), format!("handler `{hname}`: handlers take no `tags:` (they run when notified)")));
+                return Err(Error::at(
+                    source.locate(&hname),
+                    format!("handler `{hname}`: handlers take no `tags:` (they run when notified)"),
+                ));
             }
             handlers.insert(hname, (decl, spec));
         }
@@ -111,9 +114,18 @@ impl Role {
                 if !self.handlers.contains_key(n) {
                     let known: Vec<&str> = self.handlers.keys().map(String::as_str).collect();
                     return Err(Error::at_with_help(
-                        Location::of_token_after(&self.source.path, &self.source.text, n, item_location(&self.source, "resources", i).line),
+                        Location::of_token_after(
+                            &self.source.path,
+                            &self.source.text,
+                            n,
+                            item_location(&self.source, "resources", i).line,
+                        ),
                         format!("resource notifies handler `{n}`, which role `{}` does not define", self.name),
-                        if known.is_empty() { "this role has no `handlers:`".to_string() } else { format!("handlers here: {}", known.join(", ")) },
+                        if known.is_empty() {
+                            "this role has no `handlers:`".to_string()
+                        } else {
+                            format!("handlers here: {}", known.join(", "))
+                        },
                     ));
                 }
             }
@@ -126,7 +138,12 @@ impl Role {
             if let Some(src) = src.filter(|s| !s.contains("{{")) {
                 if !self.dir.join(sub).join(src).is_file() {
                     return Err(Error::at(
-                        Location::of_token_after(&self.source.path, &self.source.text, src, item_location(&self.source, "resources", i).line),
+                        Location::of_token_after(
+                            &self.source.path,
+                            &self.source.text,
+                            src,
+                            item_location(&self.source, "resources", i).line,
+                        ),
                         format!("{} `{src}` not found in {}", &sub[..sub.len() - 1], self.dir.join(sub).display()),
                     ));
                 }
@@ -226,13 +243,22 @@ impl Roles {
         let file = self.dir.join(name).join("role.yaml");
         if !file.is_file() {
             let mut known: Vec<String> = std::fs::read_dir(&self.dir)
-                .map(|rd| rd.filter_map(|e| e.ok()).filter(|e| e.path().join("role.yaml").is_file()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+                .map(|rd| {
+                    rd.filter_map(|e| e.ok())
+                        .filter(|e| e.path().join("role.yaml").is_file())
+                        .map(|e| e.file_name().to_string_lossy().into_owned())
+                        .collect()
+                })
                 .unwrap_or_default();
             known.sort();
             return Err(Error::at_with_help(
                 referrer(),
                 format!("role `{name}` not found: no {}", file.display()),
-                format!("roles in {}: {}", self.dir.display(), if known.is_empty() { "none".into() } else { known.join(", ") }),
+                format!(
+                    "roles in {}: {}",
+                    self.dir.display(),
+                    if known.is_empty() { "none".into() } else { known.join(", ") }
+                ),
             ));
         }
         let role = Role::load(&self.dir, name)?;
@@ -241,10 +267,24 @@ impl Roles {
         let src = role.source.clone();
         self.roles.insert(name.to_string(), role);
         for r in &requires {
-            self.load(r, &|| crate::error::Location::of_token_after(&src.path, &src.text, r, src.text.lines().position(|l| l.starts_with("requires:")).map_or(1, |i| i + 1)))?;
+            self.load(r, &|| {
+                crate::error::Location::of_token_after(
+                    &src.path,
+                    &src.text,
+                    r,
+                    src.text.lines().position(|l| l.starts_with("requires:")).map_or(1, |i| i + 1),
+                )
+            })?;
         }
         for r in &after {
-            self.load(r, &|| crate::error::Location::of_token_after(&src.path, &src.text, r, src.text.lines().position(|l| l.starts_with("after:")).map_or(1, |i| i + 1)))?;
+            self.load(r, &|| {
+                crate::error::Location::of_token_after(
+                    &src.path,
+                    &src.text,
+                    r,
+                    src.text.lines().position(|l| l.starts_with("after:")).map_or(1, |i| i + 1),
+                )
+            })?;
         }
         Ok(())
     }

@@ -82,14 +82,23 @@ fn key() -> Result<Key, String> {
     let configured = key_file().lock().unwrap_or_else(|e| e.into_inner()).clone();
     let file = configured.or_else(|| std::env::var_os("RIGGER_VAULT_KEY_FILE").map(PathBuf::from));
     if let Some(f) = file {
-        let text = std::fs::read_to_string(&f).map_err(|e| format!("cannot read the vault key {}: {e}", f.display()))?;
-        let line = text.lines().map(str::trim).find(|l| l.starts_with("AGE-SECRET-KEY-")).ok_or_else(|| format!("{} holds no age identity (AGE-SECRET-KEY-…); make one with `rigger vault keygen FILE`", f.display()))?;
-        return age::x25519::Identity::from_str(line).map(Key::Identity).map_err(|e| format!("{}: bad age identity: {e}", f.display()));
+        let text =
+            std::fs::read_to_string(&f).map_err(|e| format!("cannot read the vault key {}: {e}", f.display()))?;
+        let line = text.lines().map(str::trim).find(|l| l.starts_with("AGE-SECRET-KEY-")).ok_or_else(|| {
+            format!(
+                "{} holds no age identity (AGE-SECRET-KEY-…); make one with `rigger vault keygen FILE`",
+                f.display()
+            )
+        })?;
+        return age::x25519::Identity::from_str(line)
+            .map(Key::Identity)
+            .map_err(|e| format!("{}: bad age identity: {e}", f.display()));
     }
     if let Ok(p) = std::env::var("RIGGER_VAULT_PASSWORD") {
         return Ok(Key::Passphrase(SecretString::from(p)));
     }
-    Err("an encrypted file needs a key: pass --vault-key FILE, or set RIGGER_VAULT_KEY_FILE or RIGGER_VAULT_PASSWORD".into())
+    Err("an encrypted file needs a key: pass --vault-key FILE, or set RIGGER_VAULT_KEY_FILE or RIGGER_VAULT_PASSWORD"
+        .into())
 }
 
 pub fn encrypt(plain: &[u8]) -> Result<String, String> {

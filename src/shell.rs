@@ -53,7 +53,22 @@ mod tests {
 
     #[test]
     fn hostile_values_arrive_verbatim() {
-        for s in ["plain", "two words", "it's", "$(touch /tmp/pwned)", "`id`", "a\\b", "line1\nline2", "\"q\"", "*", "-rf", "", "é ü ☃", "'", "''\\''"] {
+        for s in [
+            "plain",
+            "two words",
+            "it's",
+            "$(touch /tmp/pwned)",
+            "`id`",
+            "a\\b",
+            "line1\nline2",
+            "\"q\"",
+            "*",
+            "-rf",
+            "",
+            "é ü ☃",
+            "'",
+            "''\\''",
+        ] {
             assert_eq!(roundtrip(s), s, "value {s:?}");
         }
     }

@@ -65,7 +65,9 @@ impl<'de> Deserialize<'de> for Serial {
             }
             fn visit_i64<E: de::Error>(self, n: i64) -> Result<Serial, E> {
                 if n < 0 {
-                    return Err(E::custom(format!("serial must be a number of hosts (at least 1) or a percentage like \"50%\", not {n}")));
+                    return Err(E::custom(format!(
+                        "serial must be a number of hosts (at least 1) or a percentage like \"50%\", not {n}"
+                    )));
                 }
                 self.visit_u64(n as u64)
             }
@@ -74,7 +76,11 @@ impl<'de> Deserialize<'de> for Serial {
                     .and_then(|p| p.trim().parse::<u8>().ok())
                     .filter(|p| (1..=100).contains(p))
                     .map(Serial::Percent)
-                    .ok_or_else(|| E::custom(format!("serial must be a number of hosts (at least 1) or a percentage like \"50%\", not {s:?}")))
+                    .ok_or_else(|| {
+                        E::custom(format!(
+                            "serial must be a number of hosts (at least 1) or a percentage like \"50%\", not {s:?}"
+                        ))
+                    })
             }
         }
         d.deserialize_any(V)
@@ -101,12 +107,24 @@ impl<'de, F: Fn(f64) -> Result<(), String>> de::Visitor<'de> for Checked<F> {
 }
 
 fn percentage<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u8>, D::Error> {
-    let check = |n: f64| if (0.0..=100.0).contains(&n) && n.fract() == 0.0 { Ok(()) } else { Err(format!("max_fail_percentage must be a percentage from 0 to 100, not {n}")) };
+    let check = |n: f64| {
+        if (0.0..=100.0).contains(&n) && n.fract() == 0.0 {
+            Ok(())
+        } else {
+            Err(format!("max_fail_percentage must be a percentage from 0 to 100, not {n}"))
+        }
+    };
     d.deserialize_any(Checked(check)).map(|n| Some(n as u8))
 }
 
 fn seconds<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
-    let check = |n: f64| if n.is_finite() && n >= 0.0 { Ok(()) } else { Err(format!("delay must be a number of seconds, 0 or more, not {n}")) };
+    let check = |n: f64| {
+        if n.is_finite() && n >= 0.0 {
+            Ok(())
+        } else {
+            Err(format!("delay must be a number of seconds, 0 or more, not {n}"))
+        }
+    };
     d.deserialize_any(Checked(check))
 }
 
@@ -158,7 +176,10 @@ impl Site {
         for (i, b) in bindings.iter_mut().enumerate() {
             b.line = starts.get(i).copied().unwrap_or(1);
             if b.roles.is_empty() {
-                return Err(Error::at(Location::new(&source.path, &source.text, b.line, 1), "this binding lists no roles"));
+                return Err(Error::at(
+                    Location::new(&source.path, &source.text, b.line, 1),
+                    "this binding lists no roles",
+                ));
             }
         }
         Ok(Site { bindings, source })
@@ -184,7 +205,8 @@ mod tests {
 
     #[test]
     fn serial_forms() {
-        let s = load("- hosts: lb\n  roles: [a]\n  serial: 1\n- hosts: web\n  roles: [b]\n  serial: \"50%\"\n").unwrap();
+        let s =
+            load("- hosts: lb\n  roles: [a]\n  serial: 1\n- hosts: web\n  roles: [b]\n  serial: \"50%\"\n").unwrap();
         assert_eq!(s.bindings[0].serial, Some(Serial::Count(1)));
         assert_eq!(s.bindings[1].serial, Some(Serial::Percent(50)));
         assert_eq!(s.bindings[1].line, 4);

@@ -46,11 +46,20 @@ pub fn read_vars(path: &Path) -> Result<Vars> {
     if path.extension().is_some_and(|e| e == "age") {
         let text = crate::secret::decrypt_file(path).map_err(Error::usage)?;
         let src = Source { path: path.to_path_buf(), text };
-        let vars: Vars = if src.text.trim().is_empty() { Vars::new() } else { src.parse::<Option<Vars>>().map_err(|e| Error::usage(crate::secret::redact(&e.to_string())))?.unwrap_or_default() };
+        let vars: Vars = if src.text.trim().is_empty() {
+            Vars::new()
+        } else {
+            src.parse::<Option<Vars>>()
+                .map_err(|e| Error::usage(crate::secret::redact(&e.to_string())))?
+                .unwrap_or_default()
+        };
         for (k, v) in &vars {
             if let serde_json::Value::String(s) = v {
                 if s.len() < 4 {
-                    return Err(Error::usage(format!("{}: secret `{k}` is shorter than 4 characters: too short to hide in output", path.display())));
+                    return Err(Error::usage(format!(
+                        "{}: secret `{k}` is shorter than 4 characters: too short to hide in output",
+                        path.display()
+                    )));
                 }
             }
             crate::secret::register_value(v);

@@ -35,7 +35,11 @@ fn to_json(v: tera::Value, _: Kwargs, _: &State) -> String {
 impl Renderer {
     /// Loads shared partials under `root/templates` and every role's templates.
     /// `store` backs `generated(…)`; functions must exist before templates are parsed.
-    pub fn new<'a>(root: &Path, roles: impl IntoIterator<Item = &'a Role>, store: Option<std::sync::Arc<crate::generated::Store>>) -> Result<Self> {
+    pub fn new<'a>(
+        root: &Path,
+        roles: impl IntoIterator<Item = &'a Role>,
+        store: Option<std::sync::Arc<crate::generated::Store>>,
+    ) -> Result<Self> {
         let mut tera = Tera::new();
         tera.autoescape_on(Vec::<&str>::new());
         tera.set_fallback_prefixes(["templates/"]).map_err(|e| Error::Template(e.to_string()))?;
@@ -84,8 +88,13 @@ impl Renderer {
     /// variable is an error (`x is defined` still works): a misspelled
     /// condition must not silently skip a resource.
     pub fn eval_bool(&self, expr: &str, ctx: &Context) -> Result<bool, String> {
-        self.tera.render_str(&format!("{{{{ {expr} }}}}"), ctx, false).map_err(|e| relabel(&tidy(e), "when", expr, 3))?;
-        let out = self.tera.render_str(&format!("{{% if {expr} %}}true{{% else %}}false{{% endif %}}"), ctx, false).map_err(|e| relabel(&tidy(e), "when", expr, 6))?;
+        self.tera
+            .render_str(&format!("{{{{ {expr} }}}}"), ctx, false)
+            .map_err(|e| relabel(&tidy(e), "when", expr, 3))?;
+        let out = self
+            .tera
+            .render_str(&format!("{{% if {expr} %}}true{{% else %}}false{{% endif %}}"), ctx, false)
+            .map_err(|e| relabel(&tidy(e), "when", expr, 6))?;
         Ok(out == "true")
     }
 
@@ -129,10 +138,15 @@ fn relabel(err: &str, label: &str, src: &str, offset: usize) -> String {
     if col > text.chars().count() {
         col = text.chars().count() + 1;
         carets = 1;
-        message = message.replace("Found `}}`", "Found end of expression").replace("Found `%}`", "Found end of expression");
+        message =
+            message.replace("Found `}}`", "Found end of expression").replace("Found `%}`", "Found end of expression");
     }
     let gutter = " ".repeat(line.to_string().len());
-    format!("{message}\n --> {label}:{line}:{col}\n{gutter} |\n{line} | {text}\n{gutter} | {}{}", " ".repeat(col - 1), "^".repeat(carets))
+    format!(
+        "{message}\n --> {label}:{line}:{col}\n{gutter} |\n{line} | {text}\n{gutter} | {}{}",
+        " ".repeat(col - 1),
+        "^".repeat(carets)
+    )
 }
 
 fn collect(dir: &Path, root: &Path, out: &mut Vec<(String, String)>) -> Result<()> {

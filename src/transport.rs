@@ -59,13 +59,22 @@ impl Target {
         let port = match vars.get("ansible_port").or_else(|| vars.get("ansible_ssh_port")) {
             None => None,
             Some(v) => {
-                let s = var_str(vars, if vars.contains_key("ansible_port") { "ansible_port" } else { "ansible_ssh_port" }).unwrap_or_default();
-                Some(s.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| format!("ansible_port {v} is not a port number (1-65535)"))?)
+                let s =
+                    var_str(vars, if vars.contains_key("ansible_port") { "ansible_port" } else { "ansible_ssh_port" })
+                        .unwrap_or_default();
+                Some(
+                    s.parse::<u16>()
+                        .ok()
+                        .filter(|p| *p > 0)
+                        .ok_or_else(|| format!("ansible_port {v} is not a port number (1-65535)"))?,
+                )
             }
         };
         let mut t = Target {
             name: name.to_string(),
-            address: var_str(vars, "ansible_host").or_else(|| var_str(vars, "ansible_ssh_host")).unwrap_or_else(|| name.to_string()),
+            address: var_str(vars, "ansible_host")
+                .or_else(|| var_str(vars, "ansible_ssh_host"))
+                .unwrap_or_else(|| name.to_string()),
             port,
             user: var_str(vars, "ansible_user").or_else(|| var_str(vars, "ansible_ssh_user")),
             key: var_str(vars, "ansible_ssh_private_key_file"),
@@ -98,7 +107,9 @@ impl Target {
                 w if w.starts_with("-o") => ("-o", &w[2..]),
                 w if w.starts_with("-J") => ("-J", &w[2..]),
                 w if w.starts_with("-F") => ("-F", &w[2..]),
-                w => return Err(format!("unsupported ssh argument `{w}` (rigger understands -o Key=Value, -J and -F)")),
+                w => {
+                    return Err(format!("unsupported ssh argument `{w}` (rigger understands -o Key=Value, -J and -F)"))
+                }
             };
             i += 1;
             match flag {
@@ -115,7 +126,9 @@ impl Target {
             let (k, v) = val.split_once('=').ok_or_else(|| format!("ssh option `{val}` needs Key=Value"))?;
             match k.to_ascii_lowercase().as_str() {
                 "userknownhostsfile" => self.known_hosts_file = Some(v.to_string()),
-                "stricthostkeychecking" => self.strict = Some(!matches!(v.to_ascii_lowercase().as_str(), "no" | "off" | "accept-new")),
+                "stricthostkeychecking" => {
+                    self.strict = Some(!matches!(v.to_ascii_lowercase().as_str(), "no" | "off" | "accept-new"))
+                }
                 "proxyjump" => self.jump = Some(v.to_string()),
                 _ => return Err(format!("unsupported ssh option `{k}` (use ~/.ssh/config for it)")),
             }
@@ -188,7 +201,11 @@ impl Connection {
         if let Some(f) = &target.config_file {
             b.config_file(f);
         }
-        let check = if opts.accept_new_host_keys || target.strict == Some(false) { KnownHosts::Add } else { KnownHosts::Strict };
+        let check = if opts.accept_new_host_keys || target.strict == Some(false) {
+            KnownHosts::Add
+        } else {
+            KnownHosts::Strict
+        };
         b.known_hosts_check(check);
         b.connect_mux(&target.address).await.map_err(|e| explain_connect_error(target, &e))
     }
@@ -196,7 +213,10 @@ impl Connection {
     /// The live master session. The master exits after 60 s without a channel (so a
     /// killed rigger leaves nothing behind for long); a host that waited longer than
     /// that for other hosts gets a fresh master here instead of a failure.
-    async fn session(&self, lock: &tokio::sync::RwLock<std::sync::Arc<openssh::Session>>) -> Result<std::sync::Arc<openssh::Session>, String> {
+    async fn session(
+        &self,
+        lock: &tokio::sync::RwLock<std::sync::Arc<openssh::Session>>,
+    ) -> Result<std::sync::Arc<openssh::Session>, String> {
         let current = lock.read().await.clone();
         if current.check().await.is_ok() {
             return Ok(current);
@@ -248,7 +268,11 @@ impl Connection {
                 child.wait_with_output().await.map_err(|e| format!("lost the connection: {e}"))?
             }
         };
-        Ok(Output { stdout: String::from_utf8_lossy(&out.stdout).into_owned(), stderr: String::from_utf8_lossy(&out.stderr).into_owned(), code: out.status.code() })
+        Ok(Output {
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            code: out.status.code(),
+        })
     }
 
     pub async fn close(self) {
@@ -268,8 +292,15 @@ fn explain_connect_error(t: &Target, e: &openssh::Error) -> String {
         src = s.source();
     }
     let detail = detail.trim().replace('\n', " ");
-    let dest = format!("{}{}:{}", t.user.as_ref().map(|u| format!("{u}@")).unwrap_or_default(), t.address, t.port.unwrap_or(22));
-    let hint = if detail.contains("Host key verification failed") || detail.contains("REMOTE HOST IDENTIFICATION HAS CHANGED") {
+    let dest = format!(
+        "{}{}:{}",
+        t.user.as_ref().map(|u| format!("{u}@")).unwrap_or_default(),
+        t.address,
+        t.port.unwrap_or(22)
+    );
+    let hint = if detail.contains("Host key verification failed")
+        || detail.contains("REMOTE HOST IDENTIFICATION HAS CHANGED")
+    {
         "the host key is unknown or has changed; check it, add it to known_hosts, or pass --accept-new-host-keys for a first contact"
     } else if detail.contains("Permission denied") {
         "authentication failed; check ansible_user and ansible_ssh_private_key_file"
@@ -305,6 +336,8 @@ mod tests {
     fn bad_port_and_unknown_ssh_option_are_errors() {
         assert!(Target::from_vars("h", &vars("ansible_port: 99999")).unwrap_err().contains("not a port"));
         assert!(Target::from_vars("h", &vars("ansible_port: abc")).is_err());
-        assert!(Target::from_vars("h", &vars("ansible_ssh_common_args: '-o Ciphers=x'")).unwrap_err().contains("unsupported"));
+        assert!(Target::from_vars("h", &vars("ansible_ssh_common_args: '-o Ciphers=x'"))
+            .unwrap_err()
+            .contains("unsupported"));
     }
 }

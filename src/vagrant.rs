@@ -96,7 +96,10 @@ fn one(origin: &Origin, line: usize, key: &str, args: &str) -> Result<String, St
     match w.as_slice() {
         [v] => Ok(v.clone()),
         [] => Err(origin.at(line, format!("`{key}` needs a value"))),
-        _ => Err(origin.at(line, format!("`{key}` takes one value, found {} (quote a path that contains spaces)", w.len()))),
+        _ => {
+            Err(origin
+                .at(line, format!("`{key}` takes one value, found {} (quote a path that contains spaces)", w.len())))
+        }
     }
 }
 
@@ -129,19 +132,31 @@ fn parse_from(text: &str, origin: &Origin) -> Result<Vec<Machine>, String> {
             let name = match names.as_slice() {
                 [n] if !n.contains(['*', '?', '!', ',']) => n.clone(),
                 [] => return Err(origin.at(line_no, "`Host` needs a machine name")),
-                _ => return Err(origin.at(line_no, format!("`Host {args}` is a pattern, not one machine name (Vagrant prints `Host NAME`)"))),
+                _ => {
+                    return Err(origin.at(
+                        line_no,
+                        format!("`Host {args}` is a pattern, not one machine name (Vagrant prints `Host NAME`)"),
+                    ))
+                }
             };
             if let Some(first) = machines.iter().find(|m| m.name == name) {
-                return Err(origin.at(line_no, format!("machine `{name}` appears twice (first at line {})", first.line)));
+                return Err(
+                    origin.at(line_no, format!("machine `{name}` appears twice (first at line {})", first.line))
+                );
             }
             machines.push(Machine { name, line: line_no, ..Default::default() });
             continue;
         }
         if lower == "match" {
-            return Err(origin.at(line_no, "`Match` blocks are not part of `vagrant ssh-config` output and are not supported"));
+            return Err(
+                origin.at(line_no, "`Match` blocks are not part of `vagrant ssh-config` output and are not supported")
+            );
         }
         let Some(m) = machines.last_mut() else {
-            return Err(origin.at(line_no, format!("`{key}` before any `Host` line: this does not look like `vagrant ssh-config` output")));
+            return Err(origin.at(
+                line_no,
+                format!("`{key}` before any `Host` line: this does not look like `vagrant ssh-config` output"),
+            ));
         };
         match lower.as_str() {
             "hostname" => {
@@ -154,7 +169,11 @@ fn parse_from(text: &str, origin: &Origin) -> Result<Vec<Machine>, String> {
             }
             "port" => {
                 let v = one(origin, line_no, key, args)?;
-                let port = v.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| origin.at(line_no, format!("`Port {v}` is not a port number (1-65535)")))?;
+                let port = v
+                    .parse::<u16>()
+                    .ok()
+                    .filter(|p| *p > 0)
+                    .ok_or_else(|| origin.at(line_no, format!("`Port {v}` is not a port number (1-65535)")))?;
                 m.port.get_or_insert(port);
             }
             "identityfile" => {
@@ -215,7 +234,13 @@ fn machine_vars(m: &Machine, origin: &Origin) -> Result<Vars, String> {
     let mut args = Vec::new();
     if let Some(f) = &m.user_known_hosts_file {
         if f.contains(char::is_whitespace) {
-            return Err(origin.at(m.line, format!("machine `{}`: rigger cannot pass a UserKnownHostsFile path that contains spaces (`{f}`)", m.name)));
+            return Err(origin.at(
+                m.line,
+                format!(
+                    "machine `{}`: rigger cannot pass a UserKnownHostsFile path that contains spaces (`{f}`)",
+                    m.name
+                ),
+            ));
         }
         args.push(format!("-o UserKnownHostsFile={f}"));
     }
@@ -238,7 +263,8 @@ fn build(machines: &[Machine], origin: &Origin, path: &Path) -> Result<Inventory
     }
     let mut inv = Inventory { origin: path.to_path_buf(), ..Default::default() };
     // The shape Inventory::load gives hosts listed in no group: `all` → `ungrouped` → hosts.
-    inv.groups.insert("all".into(), Group { name: "all".into(), children: vec!["ungrouped".into()], ..Default::default() });
+    inv.groups
+        .insert("all".into(), Group { name: "all".into(), children: vec!["ungrouped".into()], ..Default::default() });
     let mut ungrouped = Group { name: "ungrouped".into(), ..Default::default() };
     for m in machines {
         inv.hosts.insert(m.name.clone(), Host { name: m.name.clone(), vars: machine_vars(m, origin)? });
@@ -264,7 +290,8 @@ pub fn from_dir(dir: &Path) -> Result<Inventory, String> {
 
 fn from_dir_with(dir: &Path, recorded: Option<&Path>, program: &str) -> Result<Inventory, String> {
     if let Some(file) = recorded {
-        let text = std::fs::read_to_string(file).map_err(|e| format!("cannot read {} (named by {RECORDED_ENV}): {e}", file.display()))?;
+        let text = std::fs::read_to_string(file)
+            .map_err(|e| format!("cannot read {} (named by {RECORDED_ENV}): {e}", file.display()))?;
         return from_ssh_config(&text, file);
     }
     let text = run_ssh_config(dir, program)?;
@@ -275,7 +302,10 @@ fn from_dir_with(dir: &Path, recorded: Option<&Path>, program: &str) -> Result<I
 
 fn run_ssh_config(dir: &Path, program: &str) -> Result<String, String> {
     if !dir.is_dir() {
-        return Err(format!("{}: not a directory (--from-vagrant and `-i vagrant:DIR` take the directory that holds the Vagrantfile)", dir.display()));
+        return Err(format!(
+            "{}: not a directory (--from-vagrant and `-i vagrant:DIR` take the directory that holds the Vagrantfile)",
+            dir.display()
+        ));
     }
     let custom_name = std::env::var_os("VAGRANT_VAGRANTFILE").is_some();
     if !custom_name && !dir.join("Vagrantfile").is_file() && !dir.join("vagrantfile").is_file() {
@@ -362,7 +392,8 @@ fn has_inventory_file(dir: &Path) -> bool {
 /// Machines that are not in the inventory are added, ungrouped. It is an error
 /// if an inventory host has no machine.
 pub fn overlay(inv: &mut Inventory, machines: &Inventory) -> Result<(), String> {
-    let missing: Vec<&str> = inv.hosts.keys().filter(|h| !machines.hosts.contains_key(*h)).map(String::as_str).collect();
+    let missing: Vec<&str> =
+        inv.hosts.keys().filter(|h| !machines.hosts.contains_key(*h)).map(String::as_str).collect();
     if !missing.is_empty() {
         return Err(format!(
             "{}: no Vagrant machine for host(s) {} of the inventory; define them in the Vagrantfile (`config.vm.define \"NAME\"`), \
@@ -383,9 +414,15 @@ pub fn overlay(inv: &mut Inventory, machines: &Inventory) -> Result<(), String> 
             }
             None => {
                 inv.hosts.insert(name.clone(), machine.clone());
-                let u = inv.groups.entry("ungrouped".into()).or_insert_with(|| Group { name: "ungrouped".into(), ..Default::default() });
+                let u = inv
+                    .groups
+                    .entry("ungrouped".into())
+                    .or_insert_with(|| Group { name: "ungrouped".into(), ..Default::default() });
                 u.hosts.push(name.clone());
-                let all = inv.groups.entry("all".into()).or_insert_with(|| Group { name: "all".into(), ..Default::default() });
+                let all = inv
+                    .groups
+                    .entry("all".into())
+                    .or_insert_with(|| Group { name: "all".into(), ..Default::default() });
                 if !all.children.iter().any(|c| c == "ungrouped") {
                     all.children.push("ungrouped".into());
                 }
@@ -506,7 +543,10 @@ mod tests {
         );
         let ports: Vec<Value> = inv.hosts.keys().map(|h| inv.host_vars(h)["ansible_port"].clone()).collect();
         assert_eq!(ports, [json!(2222), json!(2200), json!(2201)]);
-        assert_eq!(inv.host_vars("db1")["ansible_ssh_private_key_file"], "/home/alice/src/shop/.vagrant/machines/db1/virtualbox/private_key");
+        assert_eq!(
+            inv.host_vars("db1")["ansible_ssh_private_key_file"],
+            "/home/alice/src/shop/.vagrant/machines/db1/virtualbox/private_key"
+        );
         assert_eq!(inv.select("web*").unwrap(), ["web1", "web2"]);
         let j = inv.to_ansible_json();
         assert_eq!(j["ungrouped"]["hosts"], json!(["web1", "web2", "db1"]));
@@ -531,9 +571,15 @@ mod tests {
         let inv = inv(QUOTED);
         assert_eq!(inv.hosts.keys().collect::<Vec<_>>(), ["default"]);
         let v = inv.host_vars("default");
-        assert_eq!(v["ansible_ssh_private_key_file"], "/Users/bob/Projects/Ops Lab/.vagrant/machines/default/virtualbox/private_key");
+        assert_eq!(
+            v["ansible_ssh_private_key_file"],
+            "/Users/bob/Projects/Ops Lab/.vagrant/machines/default/virtualbox/private_key"
+        );
         let t = Target::from_vars("default", &v).unwrap();
-        assert_eq!(t.key.as_deref(), Some("/Users/bob/Projects/Ops Lab/.vagrant/machines/default/virtualbox/private_key"));
+        assert_eq!(
+            t.key.as_deref(),
+            Some("/Users/bob/Projects/Ops Lab/.vagrant/machines/default/virtualbox/private_key")
+        );
     }
 
     #[test]
@@ -542,16 +588,28 @@ mod tests {
         let v = inv.host_vars("node2");
         assert_eq!(v["ansible_host"], "192.168.121.203");
         assert_eq!(v["ansible_port"], 22);
-        assert_eq!(v["ansible_ssh_private_key_file"], "/home/carol/k8s-lab/.vagrant/machines/node2/libvirt/private_key");
+        assert_eq!(
+            v["ansible_ssh_private_key_file"],
+            "/home/carol/k8s-lab/.vagrant/machines/node2/libvirt/private_key"
+        );
         assert_eq!(Target::from_vars("node2", &v).unwrap().port, Some(22));
     }
 
     #[test]
     fn first_identity_file_wins_and_unknown_directives_are_ignored() {
         let machines = parse(INSECURE, "insecure.txt").unwrap();
-        assert_eq!(machines[0].identity_files, ["/home/dave/.vagrant.d/insecure_private_keys/vagrant.key.ed25519", "/home/dave/.vagrant.d/insecure_private_keys/vagrant.key.rsa"]);
+        assert_eq!(
+            machines[0].identity_files,
+            [
+                "/home/dave/.vagrant.d/insecure_private_keys/vagrant.key.ed25519",
+                "/home/dave/.vagrant.d/insecure_private_keys/vagrant.key.rsa"
+            ]
+        );
         let v = inv(INSECURE).host_vars("default");
-        assert_eq!(v["ansible_ssh_private_key_file"], "/home/dave/.vagrant.d/insecure_private_keys/vagrant.key.ed25519");
+        assert_eq!(
+            v["ansible_ssh_private_key_file"],
+            "/home/dave/.vagrant.d/insecure_private_keys/vagrant.key.ed25519"
+        );
         assert_eq!(v.len(), 6, "PubkeyAcceptedKeyTypes, HostKeyAlgorithms, LogLevel... add nothing: {v:?}");
     }
 
@@ -560,7 +618,10 @@ mod tests {
         // `=` separators, any case, tabs, CRLF, comments; first value of a directive wins, as in ssh.
         let text = "# recorded\r\nHost a\r\n\tHOSTNAME=10.0.0.5\r\n\tport = 2201\r\n\tPort 9999\r\n\tuser\tops\r\n\tIdentityFile=\"/k/a b\"\r\n";
         let v = inv(text).host_vars("a");
-        assert_eq!(Value::Object(v), json!({ "ansible_host": "10.0.0.5", "ansible_port": 2201, "ansible_user": "ops", "ansible_ssh_private_key_file": "/k/a b", "ansible_become": true }));
+        assert_eq!(
+            Value::Object(v),
+            json!({ "ansible_host": "10.0.0.5", "ansible_port": 2201, "ansible_user": "ops", "ansible_ssh_private_key_file": "/k/a b", "ansible_become": true })
+        );
         // No known-hosts directives (config.ssh.verify_host_key): no ssh args, strict checking stays on.
         let root = inv("Host r\n  HostName 10.0.0.6\n  User root\n");
         assert_eq!(Value::Object(root.host_vars("r")), json!({ "ansible_host": "10.0.0.6", "ansible_user": "root" }));
@@ -568,11 +629,23 @@ mod tests {
 
     #[test]
     fn malformed_input_names_the_line() {
-        assert_eq!(err("  HostName 127.0.0.1\nHost a\n"), "ssh-config.txt:1: `HostName` before any `Host` line: this does not look like `vagrant ssh-config` output");
-        assert_eq!(err("Host a\n  HostName 127.0.0.1\n  Port 22x\n"), "ssh-config.txt:3: `Port 22x` is not a port number (1-65535)");
+        assert_eq!(
+            err("  HostName 127.0.0.1\nHost a\n"),
+            "ssh-config.txt:1: `HostName` before any `Host` line: this does not look like `vagrant ssh-config` output"
+        );
+        assert_eq!(
+            err("Host a\n  HostName 127.0.0.1\n  Port 22x\n"),
+            "ssh-config.txt:3: `Port 22x` is not a port number (1-65535)"
+        );
         assert_eq!(err("Host a\n  Port 70000\n"), "ssh-config.txt:2: `Port 70000` is not a port number (1-65535)");
-        assert_eq!(err("Host a\n\n  IdentityFile \"/x/y z\n"), "ssh-config.txt:3: `IdentityFile`: unterminated double quote");
-        assert_eq!(err("Host a\n  IdentityFile /x/y z\n"), "ssh-config.txt:2: `IdentityFile` takes one value, found 2 (quote a path that contains spaces)");
+        assert_eq!(
+            err("Host a\n\n  IdentityFile \"/x/y z\n"),
+            "ssh-config.txt:3: `IdentityFile`: unterminated double quote"
+        );
+        assert_eq!(
+            err("Host a\n  IdentityFile /x/y z\n"),
+            "ssh-config.txt:2: `IdentityFile` takes one value, found 2 (quote a path that contains spaces)"
+        );
         assert_eq!(err("Host a\n  User\n"), "ssh-config.txt:2: `User` needs a value");
         assert_eq!(err("Host a\nHost b\nHost a\n"), "ssh-config.txt:3: machine `a` appears twice (first at line 1)");
         assert!(err("Host *\n").starts_with("ssh-config.txt:1: `Host *` is a pattern"));
@@ -580,7 +653,8 @@ mod tests {
         assert!(err("Host a\nMatch all\n").starts_with("ssh-config.txt:2: `Match` blocks"));
         assert_eq!(err("\n\n"), "ssh-config.txt: no machine (no `Host` line): is any machine created? (`vagrant up`)");
         // The banner of a failed run, if someone recorded it.
-        assert!(err("==> default: A newer version of the box is available\nHost default\n").starts_with("ssh-config.txt:1: `==>` before any `Host` line"));
+        assert!(err("==> default: A newer version of the box is available\nHost default\n")
+            .starts_with("ssh-config.txt:1: `==>` before any `Host` line"));
     }
 
     #[test]
@@ -645,7 +719,10 @@ mod tests {
         std::fs::write(d.path().join("Vagrantfile"), "").unwrap();
         let e = from_dir_with(d.path(), None, "rigger-test-no-such-vagrant").unwrap_err();
         assert!(e.starts_with("Vagrant is not installed (no `rigger-test-no-such-vagrant` command on PATH)"), "{e}");
-        assert!(e.contains("vagrant ssh-config > ssh-config.txt") && e.contains("RIGGER_VAGRANT_SSH_CONFIG=ssh-config.txt"), "{e}");
+        assert!(
+            e.contains("vagrant ssh-config > ssh-config.txt") && e.contains("RIGGER_VAGRANT_SSH_CONFIG=ssh-config.txt"),
+            "{e}"
+        );
         let e = from_dir_with(&d.path().join("nope"), None, "vagrant").unwrap_err();
         assert!(e.ends_with("nope: not a directory (--from-vagrant and `-i vagrant:DIR` take the directory that holds the Vagrantfile)"), "{e}");
         let empty = tempfile::tempdir().unwrap();
@@ -694,7 +771,13 @@ mod tests {
         std::fs::remove_file(d.path().join("broken")).unwrap();
         std::fs::write(&fake, "#!/bin/sh\necho 'Host a'\necho '  Port ssh'\n").unwrap();
         let e = run().unwrap_err();
-        assert_eq!(e, format!("`vagrant ssh-config` in {}, line 2: `Port ssh` is not a port number (1-65535)", d.path().display()));
+        assert_eq!(
+            e,
+            format!(
+                "`vagrant ssh-config` in {}, line 2: `Port ssh` is not a port number (1-65535)",
+                d.path().display()
+            )
+        );
     }
 
     /// A relative DIR (as users type it) reaches Vagrant as one absolute directory.
@@ -741,15 +824,25 @@ mod tests {
         assert_eq!(v["ansible_host"], "10.77.0.12", "the lab address stays");
         assert!(!v.contains_key("ansible_port"), "port 22 on the private network, not the NAT port");
         assert_eq!(v["ansible_user"], "vagrant");
-        assert_eq!(v["ansible_ssh_private_key_file"], "/home/erin/rigger/inventory/lab/.vagrant/machines/h2/virtualbox/private_key");
+        assert_eq!(
+            v["ansible_ssh_private_key_file"],
+            "/home/erin/rigger/inventory/lab/.vagrant/machines/h2/virtualbox/private_key"
+        );
         let t = Target::from_vars("h2", &v).unwrap();
-        assert_eq!((t.address.as_str(), t.port, t.known_hosts_file.as_deref(), t.strict, t.become_), ("10.77.0.12", None, Some("/dev/null"), Some(false), true));
+        assert_eq!(
+            (t.address.as_str(), t.port, t.known_hosts_file.as_deref(), t.strict, t.become_),
+            ("10.77.0.12", None, Some("/dev/null"), Some(false), true)
+        );
     }
 
     #[test]
     fn overlay_adds_unknown_machines_and_refuses_hosts_without_one() {
         let d = tempfile::tempdir().unwrap();
-        std::fs::write(d.path().join("hosts.yaml"), "all:\n  children:\n    web:\n      hosts:\n        web1:\n        web2: { ansible_port: 2299 }\n").unwrap();
+        std::fs::write(
+            d.path().join("hosts.yaml"),
+            "all:\n  children:\n    web:\n      hosts:\n        web1:\n        web2: { ansible_port: 2299 }\n",
+        )
+        .unwrap();
         let inv = with_inventory(d.path(), inv(MULTI)).unwrap();
         assert_eq!(inv.group_hosts("web"), ["web1", "web2"]);
         assert_eq!(inv.group_hosts("ungrouped"), ["db1"]);
@@ -758,8 +851,17 @@ mod tests {
         assert_eq!(inv.host_vars("web2")["ansible_port"], 2200);
         assert_eq!(inv.host_vars("web1")["ansible_host"], "127.0.0.1");
 
-        let e = with_inventory(&Path::new(env!("CARGO_MANIFEST_DIR")).join("inventory/lab"), inv_at(MULTI, "vm/ssh-config.txt")).unwrap_err();
-        assert!(e.starts_with("vm/ssh-config.txt: no Vagrant machine for host(s) h1, h2, h3, h4, h5, h6, h7, h8 of the inventory"), "{e}");
+        let e = with_inventory(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("inventory/lab"),
+            inv_at(MULTI, "vm/ssh-config.txt"),
+        )
+        .unwrap_err();
+        assert!(
+            e.starts_with(
+                "vm/ssh-config.txt: no Vagrant machine for host(s) h1, h2, h3, h4, h5, h6, h7, h8 of the inventory"
+            ),
+            "{e}"
+        );
     }
 
     fn inv_at(text: &str, path: &str) -> Inventory {

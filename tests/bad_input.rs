@@ -257,5 +257,10 @@ fn bad_input_corpus() {
     for name in &now_passing {
         println!("note: pending case {name} now passes: remove its `pending` file");
     }
-    assert!(failures.is_empty(), "{} of {checked} bad-input cases failed:\n\n{}", failures.len(), failures.join("\n\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {checked} bad-input cases failed:\n\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
 }

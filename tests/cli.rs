@@ -16,14 +16,25 @@ fn project() -> tempfile::TempDir {
     w("site.yaml", "- hosts: web\n  roles: [app]\n- hosts: lb\n  roles: [proxy]\n");
     w("roles/app/role.yaml", "defaults:\n  port: 8080\nresources:\n  - template: { src: app.conf.tera, dest: /etc/app.conf, notify: restart app }\nhandlers:\n  restart app: { service: { name: app, state: restarted } }\n");
     w("roles/app/templates/app.conf.tera", "port = {{ port }}\n");
-    w("roles/proxy/role.yaml", "after: [app]\nresources:\n  - template: { src: proxy.conf.tera, dest: /etc/proxy.conf }\n");
-    w("roles/proxy/templates/proxy.conf.tera", "{% for h in groups.web %}server {{ h }} {{ hosts[h].ansible_host }}:{{ hosts[h].port }}\n{% endfor %}");
+    w(
+        "roles/proxy/role.yaml",
+        "after: [app]\nresources:\n  - template: { src: proxy.conf.tera, dest: /etc/proxy.conf }\n",
+    );
+    w(
+        "roles/proxy/templates/proxy.conf.tera",
+        "{% for h in groups.web %}server {{ h }} {{ hosts[h].ansible_host }}:{{ hosts[h].port }}\n{% endfor %}",
+    );
     d
 }
 
 fn rigger(dir: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_rigger")).args(args).current_dir(dir).env("NO_COLOR", "1").output().unwrap();
-    (out.status.code().unwrap(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_rigger")).args(args).current_dir(dir).env("NO_COLOR", "1").output().unwrap();
+    (
+        out.status.code().unwrap(),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
 }
 
 #[test]
@@ -92,7 +103,12 @@ fn undefined_variable_names_template_line_and_host() {
     std::fs::write(d.path().join("roles/app/templates/app.conf.tera"), "port = {{ prot }}\n").unwrap();
     let (code, _, err) = rigger(d.path(), &["check"]);
     assert_eq!(code, 1);
-    assert!(err.contains("host web1: role app") && err.contains("Variable `prot` is not defined") && err.contains("roles/app/templates/app.conf.tera:1:11"), "{err}");
+    assert!(
+        err.contains("host web1: role app")
+            && err.contains("Variable `prot` is not defined")
+            && err.contains("roles/app/templates/app.conf.tera:1:11"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -144,6 +160,12 @@ fn variable_precedence_end_to_end() {
     let out = d.path().join("out");
     let (code, _, err) = rigger(d.path(), &["check", "--out", out.to_str().unwrap(), "-e", "i=extra", "-e", "h=extra"]);
     assert_eq!(code, 0, "{err}");
-    assert_eq!(std::fs::read_to_string(out.join("h1/etc/t")).unwrap(), "default all parent child host binding child-file extra extra\n");
-    assert_eq!(std::fs::read_to_string(out.join("h2/etc/t")).unwrap(), "default all parent child child binding child-file extra extra\n");
+    assert_eq!(
+        std::fs::read_to_string(out.join("h1/etc/t")).unwrap(),
+        "default all parent child host binding child-file extra extra\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("h2/etc/t")).unwrap(),
+        "default all parent child child binding child-file extra extra\n"
+    );
 }

@@ -98,7 +98,11 @@ fn check_renders_the_expected_tree() {
         return;
     }
     let want = tree(&expected_dir);
-    assert!(!want.is_empty(), "no snapshot in {}: run UPDATE_SNAPSHOTS=1 cargo test --test elk", expected_dir.display());
+    assert!(
+        !want.is_empty(),
+        "no snapshot in {}: run UPDATE_SNAPSHOTS=1 cargo test --test elk",
+        expected_dir.display()
+    );
     let missing: Vec<&String> = want.keys().filter(|k| !got.contains_key(*k)).collect();
     let extra: Vec<&String> = got.keys().filter(|k| !want.contains_key(*k)).collect();
     assert!(
@@ -123,13 +127,16 @@ fn rendered_yaml_parses_and_follows_the_inventory() {
     let mut yml = 0;
     for (rel, bytes) in &got {
         if rel.ends_with(".yml") {
-            serde_yaml::from_slice::<serde_yaml::Value>(bytes).unwrap_or_else(|e| panic!("{rel} is not YAML: {e}\n{}", String::from_utf8_lossy(bytes)));
+            serde_yaml::from_slice::<serde_yaml::Value>(bytes)
+                .unwrap_or_else(|e| panic!("{rel} is not YAML: {e}\n{}", String::from_utf8_lossy(bytes)));
             yml += 1;
         }
     }
     assert_eq!(yml, 8, "3 elasticsearch.yml, logstash.yml, pipelines.yml, kibana.yml, 2 filebeat.yml; got {yml}");
     let y = |rel: &str| -> serde_yaml::Value { serde_yaml::from_slice(&got[rel]).unwrap() };
-    let strs = |v: &serde_yaml::Value| -> Vec<String> { v.as_sequence().unwrap().iter().map(|s| s.as_str().unwrap().to_string()).collect() };
+    let strs = |v: &serde_yaml::Value| -> Vec<String> {
+        v.as_sequence().unwrap().iter().map(|s| s.as_str().unwrap().to_string()).collect()
+    };
 
     let es2 = y("es2/etc/elasticsearch/elasticsearch.yml");
     assert_eq!(es2["node.name"].as_str(), Some("es2"));
@@ -139,7 +146,10 @@ fn rendered_yaml_parses_and_follows_the_inventory() {
     assert_eq!(es2["xpack.security.enabled"].as_bool(), Some(false));
 
     let kb = y("kb1/etc/kibana/kibana.yml");
-    assert_eq!(strs(&kb["elasticsearch.hosts"]), ["http://10.77.0.21:9200", "http://10.77.0.22:9200", "http://10.77.0.23:9200"]);
+    assert_eq!(
+        strs(&kb["elasticsearch.hosts"]),
+        ["http://10.77.0.21:9200", "http://10.77.0.22:9200", "http://10.77.0.23:9200"]
+    );
 
     let fb = y("dk2/etc/filebeat/filebeat.yml");
     assert_eq!(strs(&fb["output.logstash"]["hosts"]), ["10.77.0.31:5044"]);
@@ -149,13 +159,17 @@ fn rendered_yaml_parses_and_follows_the_inventory() {
     assert_eq!(inputs[1]["type"].as_str(), Some("filestream"));
     assert_eq!(strs(&inputs[1]["paths"]), ["/var/log/syslog", "/var/log/auth.log"]);
 
-    let heap = |h: &str| String::from_utf8(got[&format!("{h}/etc/elasticsearch/jvm.options.d/heap.options")].clone()).unwrap();
+    let heap =
+        |h: &str| String::from_utf8(got[&format!("{h}/etc/elasticsearch/jvm.options.d/heap.options")].clone()).unwrap();
     assert!(heap("es1").contains("-Xms1024m\n-Xmx1024m\n"), "{}", heap("es1"));
     assert!(heap("es3").contains("-Xms2048m\n-Xmx2048m\n"), "host_vars win over group_vars:\n{}", heap("es3"));
 
     let beats = String::from_utf8(got["ls1/etc/logstash/conf.d/beats.conf"].clone()).unwrap();
     assert!(beats.contains("port => 5044"), "{beats}");
-    assert!(beats.contains(r#"hosts => ["http://10.77.0.21:9200", "http://10.77.0.22:9200", "http://10.77.0.23:9200"]"#), "{beats}");
+    assert!(
+        beats.contains(r#"hosts => ["http://10.77.0.21:9200", "http://10.77.0.22:9200", "http://10.77.0.23:9200"]"#),
+        "{beats}"
+    );
 }
 
 /// The lab runs with the packages off: the same configuration files must come out.
@@ -211,7 +225,11 @@ fn one_host_project() -> tempfile::TempDir {
     std::os::unix::fs::symlink(root.join("roles"), d.path().join("roles")).unwrap();
     std::os::unix::fs::symlink(root.join("templates"), d.path().join("templates")).unwrap();
     std::fs::create_dir_all(d.path().join("inventory")).unwrap();
-    std::fs::write(d.path().join("inventory/hosts.yaml"), "all:\n  children:\n    elk:\n      hosts:\n        h8: { ansible_host: 10.77.0.18 }\n").unwrap();
+    std::fs::write(
+        d.path().join("inventory/hosts.yaml"),
+        "all:\n  children:\n    elk:\n      hosts:\n        h8: { ansible_host: 10.77.0.18 }\n",
+    )
+    .unwrap();
     std::fs::write(
         d.path().join("site.yaml"),
         "- hosts: elk\n  roles: [elasticsearch, logstash, kibana, filebeat]\n  vars:\n    elasticsearch_group: elk\n    logstash_group: elk\n",
@@ -221,7 +239,14 @@ fn one_host_project() -> tempfile::TempDir {
 }
 
 fn check_in(dir: &Path, args: &[&str]) -> (bool, String) {
-    let o = Command::new(env!("CARGO_BIN_EXE_rigger")).arg("check").args(args).current_dir(dir).env("NO_COLOR", "1").env_remove("RIGGER_INVENTORY").output().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_rigger"))
+        .arg("check")
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("RIGGER_INVENTORY")
+        .output()
+        .unwrap();
     (o.status.success(), format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr)))
 }
 
@@ -233,7 +258,12 @@ fn one_node_cluster_offline() {
     assert!(ok, "{msg}");
     let files = tree(&d.path().join("out"));
     let es = String::from_utf8(files["h8/etc/elasticsearch/elasticsearch.yml"].clone()).unwrap();
-    assert!(es.contains("discovery.type: single-node\n") && !es.contains("initial_master_nodes") && !es.contains("seed_hosts"), "{es}");
+    assert!(
+        es.contains("discovery.type: single-node\n")
+            && !es.contains("initial_master_nodes")
+            && !es.contains("seed_hosts"),
+        "{es}"
+    );
     let heap = String::from_utf8(files["h8/etc/elasticsearch/jvm.options.d/heap.options"].clone()).unwrap();
     assert!(!heap.contains("-Xm") && heap.contains("sizes its heap itself"), "{heap}");
     assert!(!files.contains_key("h8/etc/apt/preferences.d/elastic.pref"), "no pin without elastic_version");

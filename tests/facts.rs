@@ -19,15 +19,33 @@ fn apply(content: &str, extra_var: &str) -> (i32, String, String, tempfile::Temp
     let real = Command::new("sh").args(["-c", "command -v hostname"]).output().unwrap();
     let real = String::from_utf8(real.stdout).unwrap().trim().to_string();
     assert!(!real.is_empty(), "this test needs hostname(1)");
-    w(dir, "bin/hostname", &format!("#!/bin/sh\necho \"hostname $*\" >> {}\nexec {real} \"$@\"\n", dir.join("calls").display()));
+    w(
+        dir,
+        "bin/hostname",
+        &format!("#!/bin/sh\necho \"hostname $*\" >> {}\nexec {real} \"$@\"\n", dir.join("calls").display()),
+    );
     Command::new("chmod").args(["+x", dir.join("bin/hostname").to_str().unwrap()]).status().unwrap();
-    w(dir, "inventory/hosts.yaml", &format!("all:\n  vars: {{ {extra_var} }}\n  hosts:\n    me: {{ ansible_connection: local }}\n"));
+    w(
+        dir,
+        "inventory/hosts.yaml",
+        &format!("all:\n  vars: {{ {extra_var} }}\n  hosts:\n    me: {{ ansible_connection: local }}\n"),
+    );
     w(dir, "site.yaml", "- hosts: all\n  roles: [conf]\n");
-    w(dir, "roles/conf/role.yaml", &format!("resources:\n  - template: {{ src: out.tera, dest: {} }}\n", dir.join("out/out.conf").display()));
+    w(
+        dir,
+        "roles/conf/role.yaml",
+        &format!("resources:\n  - template: {{ src: out.tera, dest: {} }}\n", dir.join("out/out.conf").display()),
+    );
     w(dir, "roles/conf/templates/out.tera", content);
     std::fs::create_dir_all(dir.join("out")).unwrap();
     let path = format!("{}:{}", dir.join("bin").display(), std::env::var("PATH").unwrap_or_default());
-    let o = Command::new(env!("CARGO_BIN_EXE_rigger")).args(["apply", "--yes"]).current_dir(dir).env("PATH", path).env("NO_COLOR", "1").output().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_rigger"))
+        .args(["apply", "--yes"])
+        .current_dir(dir)
+        .env("PATH", path)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
     let out = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
     let calls = std::fs::read_to_string(dir.join("calls")).unwrap_or_default();
     (o.status.code().unwrap(), out, calls, d)
@@ -49,7 +67,11 @@ fn a_template_that_reads_facts_gets_them() {
     assert!(calls.contains("hostname -f"), "{calls}");
     let fqdn = Command::new("hostname").arg("-f").output().unwrap();
     let fqdn = String::from_utf8_lossy(&fqdn.stdout).trim().to_string();
-    let fqdn = if fqdn.is_empty() { std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap().trim().to_string() } else { fqdn };
+    let fqdn = if fqdn.is_empty() {
+        std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap().trim().to_string()
+    } else {
+        fqdn
+    };
     assert_eq!(std::fs::read_to_string(d.path().join("out/out.conf")).unwrap(), format!("fqdn={fqdn}\n"));
 }
 

@@ -34,7 +34,12 @@ fn replay(target_name: &str, input: &[u8]) -> Result<(), String> {
     let f = target(target_name);
     let res = std::panic::catch_unwind(|| f(input));
     harness::cleanup();
-    res.map_err(|p| p.downcast_ref::<String>().cloned().or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_else(|| "non-string panic".into()))
+    res.map_err(|p| {
+        p.downcast_ref::<String>()
+            .cloned()
+            .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "non-string panic".into())
+    })
 }
 
 fn files_under(dir: &Path, keep: &dyn Fn(&Path) -> bool, out: &mut Vec<PathBuf>) {
@@ -53,10 +58,8 @@ fn files_under(dir: &Path, keep: &dyn Fn(&Path) -> bool, out: &mut Vec<PathBuf>)
 /// Every regression input, with the test that replays it. A file dropped
 /// into tests/fuzz/regressions/ without an entry here fails
 /// `every_regression_file_has_a_test`.
-const REGRESSIONS: &[(&str, &str)] = &[
-    ("inventory_yaml", "oom-host-range-to-u64-max.yaml"),
-    ("inventory_ini", "timeout-host-range-to-u64-max.ini"),
-];
+const REGRESSIONS: &[(&str, &str)] =
+    &[("inventory_yaml", "oom-host-range-to-u64-max.yaml"), ("inventory_ini", "timeout-host-range-to-u64-max.ini")];
 
 /// Replays a regression input in a child process (this test binary, running
 /// `replay_child`) bounded to `secs` seconds and 2 GiB of address space, so
@@ -88,7 +91,11 @@ fn replay_bounded(target_name: &str, rel: &str, secs: u64) -> Result<(), String>
                 Ok(())
             } else {
                 let tail: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-                Err(format!("{status} after {:.1}s: {}", start.elapsed().as_secs_f64(), tail[tail.len().saturating_sub(8)..].join("\n")))
+                Err(format!(
+                    "{status} after {:.1}s: {}",
+                    start.elapsed().as_secs_f64(),
+                    tail[tail.len().saturating_sub(8)..].join("\n")
+                ))
             };
         }
         if start.elapsed().as_secs() >= secs {
@@ -103,7 +110,9 @@ fn replay_bounded(target_name: &str, rel: &str, secs: u64) -> Result<(), String>
 /// The child side of `replay_bounded`; does nothing in a normal test run.
 #[test]
 fn replay_child() {
-    let (Some(t), Some(f)) = (std::env::var_os("FUZZ_REPLAY_TARGET"), std::env::var_os("FUZZ_REPLAY_FILE")) else { return };
+    let (Some(t), Some(f)) = (std::env::var_os("FUZZ_REPLAY_TARGET"), std::env::var_os("FUZZ_REPLAY_FILE")) else {
+        return;
+    };
     let input = std::fs::read(&f).unwrap();
     match replay(&t.to_string_lossy(), &input) {
         Ok(()) => println!("replayed ok"),
@@ -120,7 +129,11 @@ fn every_regression_file_has_a_test() {
         let mut parts = rel.iter().map(|c| c.to_string_lossy().into_owned());
         let (t, name) = (parts.next().unwrap(), parts.collect::<Vec<_>>().join("/"));
         assert!(TARGETS.iter().any(|(n, _)| *n == t), "{}: not under a target's directory", f.display());
-        assert!(REGRESSIONS.contains(&(t.as_str(), name.as_str())), "{}: add it to REGRESSIONS and give it a test", f.display());
+        assert!(
+            REGRESSIONS.contains(&(t.as_str(), name.as_str())),
+            "{}: add it to REGRESSIONS and give it a test",
+            f.display()
+        );
     }
 }
 
@@ -144,13 +157,21 @@ fn fuzz_inventory_ini_host_range_timeout() {
 
 #[test]
 fn every_seed_loads_without_panic() {
-    let name_is = |names: &'static [&'static str]| move |p: &Path| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| names.contains(&n));
-    let ext_is = |exts: &'static [&'static str]| move |p: &Path| p.extension().and_then(|e| e.to_str()).is_some_and(|e| exts.contains(&e));
+    let name_is = |names: &'static [&'static str]| {
+        move |p: &Path| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| names.contains(&n))
+    };
+    let ext_is = |exts: &'static [&'static str]| {
+        move |p: &Path| p.extension().and_then(|e| e.to_str()).is_some_and(|e| exts.contains(&e))
+    };
     let mut failures = Vec::new();
     let mut count = 0;
     let cases: Vec<(&str, &str, Box<dyn Fn(&Path) -> bool>)> = vec![
         ("inventory_yaml", "inventory", Box::new(ext_is(&["yaml", "yml"]))),
-        ("inventory_yaml", "tests/bad_input", Box::new(move |p: &Path| ext_is(&["yaml", "yml"])(p) && p.to_string_lossy().contains("/inventory/"))),
+        (
+            "inventory_yaml",
+            "tests/bad_input",
+            Box::new(move |p: &Path| ext_is(&["yaml", "yml"])(p) && p.to_string_lossy().contains("/inventory/")),
+        ),
         ("inventory_ini", "tests/bad_input", Box::new(move |p: &Path| ext_is(&["ini"])(p) || name_is(&["hosts"])(p))),
         ("site", "tests/bad_input", Box::new(name_is(&["site.yaml"]))),
         ("site", ".", Box::new(move |p: &Path| p.parent() == Some(repo()) && name_is(&["site.yaml"])(p))),

@@ -90,8 +90,38 @@ exit 0"#,
 /// run, the script fails with "not found" instead of falling back to a real
 /// useradd, apt-get, systemctl or sysctl on this machine.
 const REAL: &[&str] = &[
-    "mktemp", "base64", "chmod", "mv", "rm", "cat", "ls", "grep", "stat", "sha256sum", "cut", "mkdir", "install", "touch", "awk", "sed",
-    "tr", "head", "wc", "sort", "env", "rmdir", "ln", "cp", "dirname", "basename", "readlink", "true", "false", "printf", "test", "expr",
+    "mktemp",
+    "base64",
+    "chmod",
+    "mv",
+    "rm",
+    "cat",
+    "ls",
+    "grep",
+    "stat",
+    "sha256sum",
+    "cut",
+    "mkdir",
+    "install",
+    "touch",
+    "awk",
+    "sed",
+    "tr",
+    "head",
+    "wc",
+    "sort",
+    "env",
+    "rmdir",
+    "ln",
+    "cp",
+    "dirname",
+    "basename",
+    "readlink",
+    "true",
+    "false",
+    "printf",
+    "test",
+    "expr",
 ];
 
 /// `(fakes, real)`: two directories made ONCE per test process, before any
@@ -122,7 +152,11 @@ fn toolbox() -> &'static (PathBuf, PathBuf) {
             std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
         }
         for tool in REAL {
-            if let Some(found) = ["/usr/local/bin", "/usr/bin", "/bin", "/usr/sbin", "/sbin"].iter().map(|d| Path::new(d).join(tool)).find(|p| p.is_file()) {
+            if let Some(found) = ["/usr/local/bin", "/usr/bin", "/bin", "/usr/sbin", "/sbin"]
+                .iter()
+                .map(|d| Path::new(d).join(tool))
+                .find(|p| p.is_file())
+            {
                 std::os::unix::fs::symlink(found, real.join(tool)).unwrap();
             }
         }
@@ -249,7 +283,15 @@ fn absent() -> PathState {
 }
 
 fn present_file(content: &[u8], mode: u32) -> PathState {
-    PathState { kind: "file".into(), mode, owner: "root".into(), group: "root".into(), size: content.len() as u64, content: Some(content.to_vec()), sha256: None }
+    PathState {
+        kind: "file".into(),
+        mode,
+        owner: "root".into(),
+        group: "root".into(),
+        size: content.len() as u64,
+        content: Some(content.to_vec()),
+        sha256: None,
+    }
 }
 
 fn mode_of(p: &str) -> u32 {
@@ -270,11 +312,85 @@ fn multiline(s: &str) -> bool {
 // ---------------------------------------------------------------------------
 
 const FRAGMENTS: &[&str] = &[
-    " ", "  ", "'", "\"", "\\", "\\'", "'\\''", "\"'\"", "$(pwned)", "`pwned`", "$(touch PWNED)", "`touch PWNED`", ";pwned;", "|pwned",
-    "&&pwned", "||pwned", "&pwned&", "\npwned\n", ">PWNED", "<PWNED", "$PATH", "${HOME}", "$((6*7))", "$1", "$@", "$*", "$$", "$?", "$0",
-    "$", "*", "?", "[a-z]", "~", "~root", "#", "%s", "%d", "%%", "\t", "-", "--", "-rf", "--help", "=", "a=b", "!", "{a,b}", "(", ")",
-    "{", "}", "\\n", "\\x41", "\\0", "\\\n", "é", "\u{fffd}", "\u{7f}", "\u{1}", "\u{1b}[31m", "\u{2028}", "\u{ff}", "Ã©", "Ã¿Ã¾",
-    "\u{feff}", "\u{202e}", "\u{85}", "RIGGER_EOF_7f3a", "EOF", "<<EOF", "<<'EOF'", "\n", "\r", "\r\n", "\0", "@@rigger@@", ".", "..",
+    " ",
+    "  ",
+    "'",
+    "\"",
+    "\\",
+    "\\'",
+    "'\\''",
+    "\"'\"",
+    "$(pwned)",
+    "`pwned`",
+    "$(touch PWNED)",
+    "`touch PWNED`",
+    ";pwned;",
+    "|pwned",
+    "&&pwned",
+    "||pwned",
+    "&pwned&",
+    "\npwned\n",
+    ">PWNED",
+    "<PWNED",
+    "$PATH",
+    "${HOME}",
+    "$((6*7))",
+    "$1",
+    "$@",
+    "$*",
+    "$$",
+    "$?",
+    "$0",
+    "$",
+    "*",
+    "?",
+    "[a-z]",
+    "~",
+    "~root",
+    "#",
+    "%s",
+    "%d",
+    "%%",
+    "\t",
+    "-",
+    "--",
+    "-rf",
+    "--help",
+    "=",
+    "a=b",
+    "!",
+    "{a,b}",
+    "(",
+    ")",
+    "{",
+    "}",
+    "\\n",
+    "\\x41",
+    "\\0",
+    "\\\n",
+    "é",
+    "\u{fffd}",
+    "\u{7f}",
+    "\u{1}",
+    "\u{1b}[31m",
+    "\u{2028}",
+    "\u{ff}",
+    "Ã©",
+    "Ã¿Ã¾",
+    "\u{feff}",
+    "\u{202e}",
+    "\u{85}",
+    "RIGGER_EOF_7f3a",
+    "EOF",
+    "<<EOF",
+    "<<'EOF'",
+    "\n",
+    "\r",
+    "\r\n",
+    "\0",
+    "@@rigger@@",
+    ".",
+    "..",
 ];
 
 fn fragment() -> BoxedStrategy<String> {
@@ -666,7 +782,8 @@ fn template_case(dest_name: &str, payload: &str, literal: &str) -> Result<(), Te
     )
     .unwrap();
     // The template's own literal text is hostile too (raw block: no Tera syntax inside).
-    std::fs::write(role_dir.join("templates/t.tera"), format!("{{% raw %}}{literal}{{% endraw %}}{{{{ payload }}}}\n")).unwrap();
+    std::fs::write(role_dir.join("templates/t.tera"), format!("{{% raw %}}{literal}{{% endraw %}}{{{{ payload }}}}\n"))
+        .unwrap();
     let role = rigger::role::Role::load(&root.join("roles"), "app").map_err(|e| TestCaseError::fail(e.to_string()))?;
     let r = rigger::template::Renderer::new(&root, [&role], None).map_err(|e| TestCaseError::fail(e.to_string()))?;
     let mut vars = serde_json::Map::new();
@@ -708,7 +825,16 @@ proptest! {
 // package / service / command / user / group / sysctl / apt_repository
 // ---------------------------------------------------------------------------
 
-const APT_OPTS: &[&str] = &["-y", "-q", "-o", "DPkg::Lock::Timeout=120", "-o", "Dpkg::Options::=--force-confdef", "-o", "Dpkg::Options::=--force-confold"];
+const APT_OPTS: &[&str] = &[
+    "-y",
+    "-q",
+    "-o",
+    "DPkg::Lock::Timeout=120",
+    "-o",
+    "Dpkg::Options::=--force-confdef",
+    "-o",
+    "Dpkg::Options::=--force-confold",
+];
 
 proptest! {
     #![proptest_config(cfg())]
@@ -1209,11 +1335,37 @@ struct UnitInput {
 
 fn unit_input() -> impl Strategy<Value = UnitInput> {
     let one_line = || hostile().prop_map(|s| s.replace(['\n', '\r', '\0'], "_"));
-    let name = || one_line().prop_map(|s| s.chars().map(|c| if c == '/' { '_' } else { c }).take(60).collect::<String>());
-    let word = || one_line().prop_map(|s| s.replace([':', ',', ' ', '/'], "_").trim_start_matches('-').to_string()).prop_filter("empty", |s| !s.is_empty());
-    (name(), content(), one_line(), word(), hostile(), one_line(), hostile_no_nul(), hostile_no_nul(), hostile_no_nul(), word()).prop_map(
-        |(name, data, line, pkg, deb_name, svc, cmd, handler, handler_cmd, user)| UnitInput { name, data, line, pkg, deb_name, svc, cmd, handler, handler_cmd, user },
+    let name =
+        || one_line().prop_map(|s| s.chars().map(|c| if c == '/' { '_' } else { c }).take(60).collect::<String>());
+    let word = || {
+        one_line()
+            .prop_map(|s| s.replace([':', ',', ' ', '/'], "_").trim_start_matches('-').to_string())
+            .prop_filter("empty", |s| !s.is_empty())
+    };
+    (
+        name(),
+        content(),
+        one_line(),
+        word(),
+        hostile(),
+        one_line(),
+        hostile_no_nul(),
+        hostile_no_nul(),
+        hostile_no_nul(),
+        word(),
     )
+        .prop_map(|(name, data, line, pkg, deb_name, svc, cmd, handler, handler_cmd, user)| UnitInput {
+            name,
+            data,
+            line,
+            pkg,
+            deb_name,
+            svc,
+            cmd,
+            handler,
+            handler_cmd,
+            user,
+        })
 }
 
 fn prepared(r: Resource) -> Prepared {
@@ -1302,25 +1454,66 @@ fn values_that_cannot_be_carried_are_refused() {
     let mut st = HostState::default();
     for p in ["/a\0b", "/a\nb", "/a\rb", "relative", "/trailing/"] {
         st.paths.insert(p.into(), absent());
-        let f = File { kind: "file", path: p.into(), content: Some(b"x".to_vec()), mode: None, owner: None, group: None, state: PresentAbsent::Present, validate: None, secret: false, notify: vec![] };
+        let f = File {
+            kind: "file",
+            path: p.into(),
+            content: Some(b"x".to_vec()),
+            mode: None,
+            owner: None,
+            group: None,
+            state: PresentAbsent::Present,
+            validate: None,
+            secret: false,
+            notify: vec![],
+        };
         assert!(f.plan(&st).is_err(), "file path {p:?}");
-        let d = Directory { path: p.into(), mode: None, owner: None, group: None, state: PresentAbsent::Present, notify: vec![] };
+        let d = Directory {
+            path: p.into(),
+            mode: None,
+            owner: None,
+            group: None,
+            state: PresentAbsent::Present,
+            notify: vec![],
+        };
         assert!(d.plan(&st).is_err(), "directory path {p:?}");
     }
     for n in ["-o=APT::Update::Pre-Invoke::=pwned", "--allow-unauthenticated", "", "a\nb", "a\0b"] {
         st.packages.insert(n.into(), None);
-        let p = Package { names: vec![n.into()], state: PackageState::Present, update_cache: false, debs: vec![], notify: vec![] };
+        let p = Package {
+            names: vec![n.into()],
+            state: PackageState::Present,
+            update_cache: false,
+            debs: vec![],
+            notify: vec![],
+        };
         assert!(p.plan(&st).is_err(), "package {n:?}");
     }
     st.paths.insert("/etc/x".into(), present_file(b"a\n", 0o644));
     for l in ["a\nb", "a\rb", "a\0b"] {
-        let line = Line { path: "/etc/x".into(), line: l.into(), regexp: None, state: PresentAbsent::Present, create: true, mode: None, notify: vec![] };
+        let line = Line {
+            path: "/etc/x".into(),
+            line: l.into(),
+            regexp: None,
+            state: PresentAbsent::Present,
+            create: true,
+            mode: None,
+            notify: vec![],
+        };
         assert!(line.plan(&st).is_err(), "line {l:?}");
     }
     for n in ["-r", "a:b", "a,b", "a b", "a/b", "a\nb", "a\0b", ""] {
         st.users.insert(n.into(), None);
         st.groups.insert(n.into(), None);
-        let u = User { name: n.into(), uid: None, group: None, groups: vec![], shell: None, home: None, system: false, state: PresentAbsent::Present };
+        let u = User {
+            name: n.into(),
+            uid: None,
+            group: None,
+            groups: vec![],
+            shell: None,
+            home: None,
+            system: false,
+            state: PresentAbsent::Present,
+        };
         assert!(u.plan(&st).is_err(), "user {n:?}");
         let g = Group { name: n.into(), gid: None, system: false, state: PresentAbsent::Present };
         assert!(g.plan(&st).is_err(), "group {n:?}");
@@ -1347,11 +1540,36 @@ fn values_that_cannot_be_carried_are_refused() {
 fn named_payloads_never_run() {
     let sb = Sandbox::new();
     let area = sb.area();
-    for (i, payload) in ["$(touch PWNED)", "`touch PWNED`", "$(pwned)", "`pwned`", "a;pwned", "a|pwned", "a&&pwned", "a'b\"c\\d", "x >PWNED", "é\u{fffd}\u{1}"].iter().enumerate() {
+    for (i, payload) in [
+        "$(touch PWNED)",
+        "`touch PWNED`",
+        "$(pwned)",
+        "`pwned`",
+        "a;pwned",
+        "a|pwned",
+        "a&&pwned",
+        "a'b\"c\\d",
+        "x >PWNED",
+        "é\u{fffd}\u{1}",
+    ]
+    .iter()
+    .enumerate()
+    {
         let path = format!("{area}/{i} {payload}");
         let mut st = HostState::default();
         st.paths.insert(path.clone(), absent());
-        let f = File { kind: "file", path: path.clone(), content: Some(payload.as_bytes().to_vec()), mode: Some(0o644), owner: Some(payload.to_string()), group: None, state: PresentAbsent::Present, validate: None, secret: false, notify: vec![] };
+        let f = File {
+            kind: "file",
+            path: path.clone(),
+            content: Some(payload.as_bytes().to_vec()),
+            mode: Some(0o644),
+            owner: Some(payload.to_string()),
+            group: None,
+            state: PresentAbsent::Present,
+            validate: None,
+            secret: false,
+            notify: vec![],
+        };
         let steps = f.plan(&st).unwrap();
         for s in &steps {
             let out = sb.run(&format!("set -e\n{}", s.script));
@@ -1361,7 +1579,18 @@ fn named_payloads_never_run() {
     }
     let chowns = sb.calls("chown");
     assert_eq!(chowns.len(), 10);
-    for (c, p) in chowns.iter().zip(["$(touch PWNED)", "`touch PWNED`", "$(pwned)", "`pwned`", "a;pwned", "a|pwned", "a&&pwned", "a'b\"c\\d", "x >PWNED", "é\u{fffd}\u{1}"]) {
+    for (c, p) in chowns.iter().zip([
+        "$(touch PWNED)",
+        "`touch PWNED`",
+        "$(pwned)",
+        "`pwned`",
+        "a;pwned",
+        "a|pwned",
+        "a&&pwned",
+        "a'b\"c\\d",
+        "x >PWNED",
+        "é\u{fffd}\u{1}",
+    ]) {
         assert_eq!(c[0], p.as_bytes());
     }
     sb.assert_clean().unwrap();
@@ -1390,13 +1619,37 @@ fn owner_and_group_are_validated() {
         (Some("ro\0ot"), None),
         (None, Some("sha\0dow")),
     ] {
-        let f = File { kind: "file", path: "/srv/app.conf".into(), content: Some(b"x".to_vec()), mode: None, owner: owner.map(Into::into), group: group.map(Into::into), state: PresentAbsent::Present, validate: None, secret: false, notify: vec![] };
-        let d = Directory { path: "/srv/dir".into(), mode: None, owner: owner.map(Into::into), group: group.map(Into::into), state: PresentAbsent::Present, notify: vec![] };
+        let f = File {
+            kind: "file",
+            path: "/srv/app.conf".into(),
+            content: Some(b"x".to_vec()),
+            mode: None,
+            owner: owner.map(Into::into),
+            group: group.map(Into::into),
+            state: PresentAbsent::Present,
+            validate: None,
+            secret: false,
+            notify: vec![],
+        };
+        let d = Directory {
+            path: "/srv/dir".into(),
+            mode: None,
+            owner: owner.map(Into::into),
+            group: group.map(Into::into),
+            state: PresentAbsent::Present,
+            notify: vec![],
+        };
         if let Ok(steps) = f.plan(&st) {
-            accepted.push(format!("file owner={owner:?} group={group:?}: {}", steps[0].script.lines().find(|l| l.starts_with("chown")).unwrap_or("")));
+            accepted.push(format!(
+                "file owner={owner:?} group={group:?}: {}",
+                steps[0].script.lines().find(|l| l.starts_with("chown")).unwrap_or("")
+            ));
         }
         if let Ok(steps) = d.plan(&st) {
-            accepted.push(format!("directory owner={owner:?} group={group:?}: {}", steps[0].script.lines().find(|l| l.starts_with("chown")).unwrap_or("")));
+            accepted.push(format!(
+                "directory owner={owner:?} group={group:?}: {}",
+                steps[0].script.lines().find(|l| l.starts_with("chown")).unwrap_or("")
+            ));
         }
     }
     assert!(accepted.is_empty(), "accepted, should be refused:\n{}", accepted.join("\n"));
@@ -1418,20 +1671,49 @@ fn nul_is_refused_everywhere() {
         accepted.push("command chdir");
     }
     st.succeeds.insert("test -e /a\0b".into(), false);
-    let c = Cmd { cmd: "true".into(), creates: None, unless: Some("test -e /a\0b".into()), chdir: None, notify: vec![] };
+    let c =
+        Cmd { cmd: "true".into(), creates: None, unless: Some("test -e /a\0b".into()), chdir: None, notify: vec![] };
     if c.plan(&st).is_ok() {
         accepted.push("command unless");
     }
-    let u = User { name: "app".into(), uid: None, group: None, groups: vec![], shell: Some("/bin/ba\0sh".into()), home: None, system: false, state: PresentAbsent::Present };
+    let u = User {
+        name: "app".into(),
+        uid: None,
+        group: None,
+        groups: vec![],
+        shell: Some("/bin/ba\0sh".into()),
+        home: None,
+        system: false,
+        state: PresentAbsent::Present,
+    };
     if u.plan(&st).is_ok() {
         accepted.push("user shell");
     }
-    let u = User { name: "app".into(), uid: None, group: None, groups: vec![], shell: None, home: Some("/home/a\0pp".into()), system: false, state: PresentAbsent::Present };
+    let u = User {
+        name: "app".into(),
+        uid: None,
+        group: None,
+        groups: vec![],
+        shell: None,
+        home: Some("/home/a\0pp".into()),
+        system: false,
+        state: PresentAbsent::Present,
+    };
     if u.plan(&st).is_ok() {
         accepted.push("user home");
     }
     st.containers.insert("api".into(), None);
-    let ctr = |env: Vec<(String, String)>, command: Vec<String>| Container { name: "api".into(), image: "lab/web:1".into(), ports: vec![], volumes: vec![], env, restart: "no".into(), command, state: ContainerState::Started, notify: vec![] };
+    let ctr = |env: Vec<(String, String)>, command: Vec<String>| Container {
+        name: "api".into(),
+        image: "lab/web:1".into(),
+        ports: vec![],
+        volumes: vec![],
+        env,
+        restart: "no".into(),
+        command,
+        state: ContainerState::Started,
+        notify: vec![],
+    };
     if ctr(vec![("MODE".into(), "a\0b".into())], vec![]).plan(&st).is_ok() {
         accepted.push("docker_container env value");
     }
@@ -1465,10 +1747,25 @@ fn probe_sha256_of_a_path_with_a_backslash() {
     let out = sb.run(&probe::script(&q, false, M));
     let st = probe::parse(&q, &String::from_utf8_lossy(&out.stdout), M).unwrap();
     let got = st.path(&path).unwrap().sha256.clone();
-    let f = File { kind: "file", path: path.clone(), content: Some(big.clone()), mode: None, owner: None, group: None, state: PresentAbsent::Present, validate: None, secret: false, notify: vec![] };
+    let f = File {
+        kind: "file",
+        path: path.clone(),
+        content: Some(big.clone()),
+        mode: None,
+        owner: None,
+        group: None,
+        state: PresentAbsent::Present,
+        validate: None,
+        secret: false,
+        notify: vec![],
+    };
     let steps = f.plan(&st).unwrap();
     assert_eq!(got, Some(sha256_hex(&big)), "probe's sha256 for {path:?}");
-    assert!(steps.is_empty(), "identical >4 MiB file must be in sync, got {:?}", steps.iter().map(|s| &s.action).collect::<Vec<_>>());
+    assert!(
+        steps.is_empty(),
+        "identical >4 MiB file must be in sync, got {:?}",
+        steps.iter().map(|s| &s.action).collect::<Vec<_>>()
+    );
 }
 
 /// `components` and `arch` of an apt_repository are not validated: a newline
@@ -1494,7 +1791,10 @@ fn apt_repository_components_and_arch_are_validated() {
         }
     }
     let mut accepted = Vec::new();
-    let evil = AptRepository { components: vec!["main\ndeb [trusted=yes] http://evil.example/ stable main".into()], ..base.clone() };
+    let evil = AptRepository {
+        components: vec!["main\ndeb [trusted=yes] http://evil.example/ stable main".into()],
+        ..base.clone()
+    };
     if evil.plan(&st).is_ok() {
         accepted.push(evil.entry());
     }
@@ -1502,7 +1802,8 @@ fn apt_repository_components_and_arch_are_validated() {
     if evil.plan(&st).is_ok() {
         accepted.push(evil.entry());
     }
-    let evil = AptRepository { arch: Some("amd64] http://evil.example/ stable main\ndeb [arch=amd64".into()), ..base.clone() };
+    let evil =
+        AptRepository { arch: Some("amd64] http://evil.example/ stable main\ndeb [arch=amd64".into()), ..base.clone() };
     if evil.plan(&st).is_ok() {
         accepted.push(evil.entry());
     }
@@ -1517,7 +1818,17 @@ fn docker_env_keys_are_validated() {
     let mut st = HostState::default();
     st.containers.insert("api".into(), None);
     for key in ["A=B", "", "A B\nC"] {
-        let c = Container { name: "api".into(), image: "lab/web:1".into(), ports: vec![], volumes: vec![], env: vec![(key.into(), "C".into())], restart: "no".into(), command: vec![], state: ContainerState::Started, notify: vec![] };
+        let c = Container {
+            name: "api".into(),
+            image: "lab/web:1".into(),
+            ports: vec![],
+            volumes: vec![],
+            env: vec![(key.into(), "C".into())],
+            restart: "no".into(),
+            command: vec![],
+            state: ContainerState::Started,
+            notify: vec![],
+        };
         assert!(c.plan(&st).is_err(), "env key {key:?} accepted: {}", c.plan(&st).unwrap()[0].script);
     }
 }
@@ -1548,7 +1859,15 @@ fn sandbox_reaches_only_fakes_and_allowlisted_tools() {
 #[test]
 #[ignore = "KNOWN LIMIT: line resource rewrites CRLF line endings of the whole file (str::lines strips \\r)"]
 fn line_keeps_the_rest_of_the_file_verbatim() {
-    let l = Line { path: "/etc/x".into(), line: "c".into(), regexp: None, state: PresentAbsent::Present, create: true, mode: None, notify: vec![] };
+    let l = Line {
+        path: "/etc/x".into(),
+        line: "c".into(),
+        regexp: None,
+        state: PresentAbsent::Present,
+        create: true,
+        mode: None,
+        notify: vec![],
+    };
     assert_eq!(l.edit("a\r\nb\r\n").as_deref(), Some("a\r\nb\r\nc\n"));
 }
 
@@ -1566,13 +1885,21 @@ fn inventory_names_stay_inside_the_vars_dirs() {
     std::fs::write(&secret, "leaked: true\n").unwrap();
     let inv_dir = d.path().join("inventory");
     std::fs::create_dir_all(inv_dir.join("host_vars")).unwrap();
-    std::fs::write(inv_dir.join("hosts.yaml"), format!("all:\n  hosts:\n    {}:\n    ../../secret:\n", d.path().join("secret").display())).unwrap();
+    std::fs::write(
+        inv_dir.join("hosts.yaml"),
+        format!("all:\n  hosts:\n    {}:\n    ../../secret:\n", d.path().join("secret").display()),
+    )
+    .unwrap();
     // Refusing such a name is as good as ignoring it; reading outside is not.
     match rigger::inventory::Inventory::load(&inv_dir) {
         Err(e) => assert!(e.to_string().contains("cannot name a host or group"), "{e}"),
         Ok(inv) => {
             for (name, h) in &inv.hosts {
-                assert!(!h.vars.contains_key("leaked"), "host {name:?} read vars from outside the inventory: {:?}", h.vars);
+                assert!(
+                    !h.vars.contains_key("leaked"),
+                    "host {name:?} read vars from outside the inventory: {:?}",
+                    h.vars
+                );
             }
         }
     }

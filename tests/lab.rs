@@ -64,7 +64,12 @@ fn t1_core_apply_is_idempotent_and_plan_is_honest() {
         assert!(body.contains("served by h"), "{body}");
     }
     for h in first["hosts"].as_array().unwrap() {
-        figure(&format!("first apply: {} round_trips={} seconds={:.2}", h["host"], h["round_trips"], h["seconds"].as_f64().unwrap()));
+        figure(&format!(
+            "first apply: {} round_trips={} seconds={:.2}",
+            h["host"],
+            h["round_trips"],
+            h["seconds"].as_f64().unwrap()
+        ));
     }
     // (2) second apply: zero changes, one round trip per host.
     let second = converge();
@@ -80,7 +85,12 @@ fn t1_core_apply_is_idempotent_and_plan_is_honest() {
     let before: Vec<String> = ["h1", "h2", "h3", "h4"].iter().map(|h| fingerprint(h)).collect();
     let drift = rigger(&["plan", "-i", "inventory/lab", "--limit", "lb,web", "-e", "web_title=changed title"]);
     assert_eq!(drift.code, 2, "{}{}", drift.stdout, drift.stderr);
-    assert!(drift.stdout.contains("-<title>rigger demo</title>\n") || drift.stdout.contains("      -<title>rigger demo</title>"), "{}", drift.stdout);
+    assert!(
+        drift.stdout.contains("-<title>rigger demo</title>\n")
+            || drift.stdout.contains("      -<title>rigger demo</title>"),
+        "{}",
+        drift.stdout
+    );
     assert!(drift.stdout.contains("+<title>changed title</title>"), "{}", drift.stdout);
     let after: Vec<String> = ["h1", "h2", "h3", "h4"].iter().map(|h| fingerprint(h)).collect();
     assert_eq!(before, after, "plan must not touch any host");
@@ -95,7 +105,15 @@ fn t2_bad_input_changes_nothing() {
     let before: Vec<String> = ["h1", "h3"].iter().map(|h| fingerprint(h)).collect();
     let tmp = tempfile::tempdir().unwrap();
     let copy = |dst: &Path| {
-        let st = Command::new("cp").arg("-r").arg(root().join("roles")).arg(root().join("templates")).arg(root().join("site.yaml")).arg(root().join("inventory")).arg(dst).status().unwrap();
+        let st = Command::new("cp")
+            .arg("-r")
+            .arg(root().join("roles"))
+            .arg(root().join("templates"))
+            .arg(root().join("site.yaml"))
+            .arg(root().join("inventory"))
+            .arg(dst)
+            .status()
+            .unwrap();
         assert!(st.success());
     };
     let cases: Vec<(&str, Box<dyn Fn(&Path)>, &str)> = vec![
@@ -103,7 +121,9 @@ fn t2_bad_input_changes_nothing() {
             "unknown key",
             Box::new(|d: &Path| {
                 let p = d.join("roles/web/role.yaml");
-                let s = std::fs::read_to_string(&p).unwrap().replace("  - service: { name: nginx,", "  - service: { nme: nginx,");
+                let s = std::fs::read_to_string(&p)
+                    .unwrap()
+                    .replace("  - service: { name: nginx,", "  - service: { nme: nginx,");
                 std::fs::write(p, s).unwrap();
             }),
             "unknown field `nme`",
@@ -128,7 +148,10 @@ fn t2_bad_input_changes_nothing() {
         std::fs::create_dir_all(&d).unwrap();
         copy(&d);
         mutate(&d);
-        let run = rigger_in(&d, &["apply", "-i", "inventory/lab", "--limit", "lb,web", "--yes", "-e", "web_title=must not land"]);
+        let run = rigger_in(
+            &d,
+            &["apply", "-i", "inventory/lab", "--limit", "lb,web", "--yes", "-e", "web_title=must not land"],
+        );
         assert_eq!(run.code, 1, "{name}: exit 1 expected\n{}{}", run.stdout, run.stderr);
         let all = format!("{}{}", run.stdout, run.stderr);
         assert!(all.contains(location), "{name}: expected {location} in:\n{all}");
@@ -139,10 +162,14 @@ fn t2_bad_input_changes_nothing() {
     std::fs::create_dir_all(&d).unwrap();
     copy(&d);
     let hosts = d.join("inventory/lab/hosts.yaml");
-    let s = std::fs::read_to_string(&hosts).unwrap().replace("        h4: { ansible_host: 10.77.0.14 }\n", "        h4: { ansible_host: 10.77.0.14 }\n        h9: { ansible_host: 10.77.0.19 }\n");
+    let s = std::fs::read_to_string(&hosts).unwrap().replace(
+        "        h4: { ansible_host: 10.77.0.14 }\n",
+        "        h4: { ansible_host: 10.77.0.14 }\n        h9: { ansible_host: 10.77.0.19 }\n",
+    );
     assert!(s.contains("h9"));
     std::fs::write(&hosts, s).unwrap();
-    let run = rigger_in(&d, &["apply", "-i", "inventory/lab", "--limit", "lb,web", "--yes", "-e", "web_title=must not land"]);
+    let run =
+        rigger_in(&d, &["apply", "-i", "inventory/lab", "--limit", "lb,web", "--yes", "-e", "web_title=must not land"]);
     let all = format!("{}{}", run.stdout, run.stderr);
     assert_eq!(run.code, 1, "{all}");
     assert!(all.contains("h9") && all.contains("unreachable") && all.contains("10.77.0.19"), "{all}");
@@ -168,18 +195,32 @@ fn t3_vip_serves_both_backends_and_fails_over() {
     }
     assert_eq!(seen.into_iter().collect::<Vec<_>>(), ["h3", "h4"], "both web hosts behind the VIP");
 
-    for (what, stop, start) in [("keepalived", "systemctl stop keepalived", "systemctl start keepalived"), ("haproxy", "systemctl stop haproxy", "systemctl start haproxy")] {
+    for (what, stop, start) in [
+        ("keepalived", "systemctl stop keepalived", "systemctl start keepalived"),
+        ("haproxy", "systemctl stop haproxy", "systemctl start haproxy"),
+    ] {
         let master = vip_holder().expect("a master holds the VIP");
         let backup = if master == "h1" { "h2" } else { "h1" };
         let t = Instant::now();
         assert!(on(&master, stop).1);
-        wait_for("the VIP to move", Duration::from_secs(30), Duration::from_millis(50), || vip_holder().as_deref() == Some(backup));
-        wait_for("HTTP via the VIP", Duration::from_secs(30), Duration::from_millis(50), || http_get(VIP, 80, Duration::from_millis(500)).is_ok());
-        figure(&format!("failover after stopping {what} on {master}: {:.2}s until HTTP via the VIP answered from {backup}", t.elapsed().as_secs_f64()));
+        wait_for("the VIP to move", Duration::from_secs(30), Duration::from_millis(50), || {
+            vip_holder().as_deref() == Some(backup)
+        });
+        wait_for("HTTP via the VIP", Duration::from_secs(30), Duration::from_millis(50), || {
+            http_get(VIP, 80, Duration::from_millis(500)).is_ok()
+        });
+        figure(&format!(
+            "failover after stopping {what} on {master}: {:.2}s until HTTP via the VIP answered from {backup}",
+            t.elapsed().as_secs_f64()
+        ));
         assert!(on(&master, start).1);
         // Let the pair settle (the master takes the VIP back) before the next case.
-        wait_for("the VIP to return", Duration::from_secs(30), Duration::from_millis(50), || vip_holder().as_deref() == Some(master.as_str()));
-        wait_for("HTTP via the VIP", Duration::from_secs(30), Duration::from_millis(50), || http_get(VIP, 80, Duration::from_millis(500)).is_ok());
+        wait_for("the VIP to return", Duration::from_secs(30), Duration::from_millis(50), || {
+            vip_holder().as_deref() == Some(master.as_str())
+        });
+        wait_for("HTTP via the VIP", Duration::from_secs(30), Duration::from_millis(50), || {
+            http_get(VIP, 80, Duration::from_millis(500)).is_ok()
+        });
     }
     // And rigger sees nothing to do after all that.
     assert_eq!(rigger(&["plan", "-i", "inventory/lab", "--limit", "lb,web"]).code, 0);
@@ -191,7 +232,9 @@ fn t3_vip_serves_both_backends_and_fails_over() {
 fn t4_rolling_change_under_load() {
     lab_up(4);
     converge();
-    wait_for("the VIP", Duration::from_secs(20), Duration::from_millis(50), || http_get(VIP, 80, Duration::from_millis(500)).is_ok());
+    wait_for("the VIP", Duration::from_secs(20), Duration::from_millis(50), || {
+        http_get(VIP, 80, Duration::from_millis(500)).is_ok()
+    });
     let stop = Arc::new(AtomicBool::new(false));
     let (ok, failed) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
     let loader = {
@@ -214,7 +257,17 @@ fn t4_rolling_change_under_load() {
         })
     };
     std::thread::sleep(Duration::from_secs(2));
-    let run = rigger(&["apply", "-i", "inventory/lab", "--limit", "lb", "--yes", "--json", "-e", "haproxy_timeout_server=31s"]);
+    let run = rigger(&[
+        "apply",
+        "-i",
+        "inventory/lab",
+        "--limit",
+        "lb",
+        "--yes",
+        "--json",
+        "-e",
+        "haproxy_timeout_server=31s",
+    ]);
     std::thread::sleep(Duration::from_secs(2));
     stop.store(true, Ordering::Relaxed);
     loader.join().unwrap();
@@ -284,30 +337,51 @@ fn t5_graph_order_and_failure_isolation_on_hosts() {
     order_log(&["h1", "h2", "h3", "h4"]);
     let db = logging_role("db", "", "1");
     let app = logging_role("app", "after: [db]\n", "0.2");
-    let d = scratch(&[("h3", "dbs"), ("h4", "dbs"), ("h1", "apps"), ("h2", "apps")], "", "- hosts: apps\n  roles: [app]\n- hosts: dbs\n  roles: [db]\n", &[("db", &db), ("app", &app)]);
+    let d = scratch(
+        &[("h3", "dbs"), ("h4", "dbs"), ("h1", "apps"), ("h2", "apps")],
+        "",
+        "- hosts: apps\n  roles: [app]\n- hosts: dbs\n  roles: [db]\n",
+        &[("db", &db), ("app", &app)],
+    );
     let run = rigger_in(d.path(), &["apply", "--yes"]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     let ev = order_log(&["h1", "h2", "h3", "h4"]);
     let last_db = at(&ev, "end", "db@h3").max(at(&ev, "end", "db@h4"));
     for h in ["h1", "h2"] {
-        assert!(at(&ev, "start", &format!("app@{h}")) >= last_db, "app@{h} must start after every db host finished: {ev:?}");
+        assert!(
+            at(&ev, "start", &format!("app@{h}")) >= last_db,
+            "app@{h} must start after every db host finished: {ev:?}"
+        );
     }
-    figure(&format!("cross-host order: app started {:.3}s after the last db unit ended", at(&ev, "start", "app@h1").min(at(&ev, "start", "app@h2")) - last_db));
+    figure(&format!(
+        "cross-host order: app started {:.3}s after the last db unit ended",
+        at(&ev, "start", "app@h1").min(at(&ev, "start", "app@h2")) - last_db
+    ));
 
     // (b) bad fails on h3; its dependent on h3 is skipped; h4's chain completes.
     let bad = "resources:\n  - command: { cmd: 'test \"$(hostname)\" != h3' }\n".to_string();
     let after_bad = logging_role("after_bad", "requires: [bad]\n", "0");
-    let d = scratch(&[("h3", "all_hosts"), ("h4", "all_hosts")], "", "- hosts: all_hosts\n  roles: [after_bad]\n", &[("bad", &bad), ("after_bad", &after_bad)]);
+    let d = scratch(
+        &[("h3", "all_hosts"), ("h4", "all_hosts")],
+        "",
+        "- hosts: all_hosts\n  roles: [after_bad]\n",
+        &[("bad", &bad), ("after_bad", &after_bad)],
+    );
     let run = rigger_in(d.path(), &["apply", "--yes", "--json"]);
     assert_eq!(run.code, 1);
     let report = json(&run);
-    let unit = |h: usize, role: &str| report["hosts"][h]["units"].as_array().unwrap().iter().find(|u| u["role"] == role).unwrap().clone();
+    let unit = |h: usize, role: &str| {
+        report["hosts"][h]["units"].as_array().unwrap().iter().find(|u| u["role"] == role).unwrap().clone()
+    };
     assert_eq!(unit(0, "bad")["status"], "failed");
     assert_eq!(unit(0, "after_bad")["status"], "skipped");
     assert_eq!(unit(0, "after_bad")["message"], "because bad failed on host h3");
     assert_eq!(unit(1, "after_bad")["status"], "changed", "the other host's chain completes");
     let ev = order_log(&["h3", "h4"]);
-    assert!(ev.iter().any(|(_, _, u)| u == "after_bad@h4") && !ev.iter().any(|(_, _, u)| u == "after_bad@h3"), "{ev:?}");
+    assert!(
+        ev.iter().any(|(_, _, u)| u == "after_bad@h4") && !ev.iter().any(|(_, _, u)| u == "after_bad@h3"),
+        "{ev:?}"
+    );
 }
 
 /// Issue 3 (c): serial: 1 with a health gate converges hosts strictly one at a time.
@@ -321,10 +395,23 @@ fn t6_serial_one_at_a_time_on_hosts() {
     let d = scratch(&[("h1", "g"), ("h2", "g"), ("h3", "g"), ("h4", "g")], "", site, &[("roll", &r)]);
     let run = rigger_in(d.path(), &["apply", "--yes"]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
-    let seq: Vec<String> = order_log(&["h1", "h2", "h3", "h4"]).into_iter().map(|(_, e, u)| format!("{e} {u}")).collect();
+    let seq: Vec<String> =
+        order_log(&["h1", "h2", "h3", "h4"]).into_iter().map(|(_, e, u)| format!("{e} {u}")).collect();
     assert_eq!(
         seq,
-        ["start roll@h1", "end roll@h1", "gate h1", "start roll@h2", "end roll@h2", "gate h2", "start roll@h3", "end roll@h3", "gate h3", "start roll@h4", "end roll@h4"],
+        [
+            "start roll@h1",
+            "end roll@h1",
+            "gate h1",
+            "start roll@h2",
+            "end roll@h2",
+            "gate h2",
+            "start roll@h3",
+            "end roll@h3",
+            "gate h3",
+            "start roll@h4",
+            "end roll@h4"
+        ],
     );
 }
 
@@ -335,14 +422,24 @@ fn t7_become_as_deploy_and_a_clear_error_without_sudo() {
     lab_up(4);
     on("h3", "rm -f /etc/rigger-become-test");
     let role = "resources:\n  - file: { path: /etc/rigger-become-test, content: \"written as {{ ansible_user }} via sudo\\n\", mode: \"0600\" }\n";
-    let d = scratch(&[("h3", "g")], ", ansible_user: deploy, ansible_become: true", "- hosts: g\n  roles: [r]\n", &[("r", role)]);
+    let d = scratch(
+        &[("h3", "g")],
+        ", ansible_user: deploy, ansible_become: true",
+        "- hosts: g\n  roles: [r]\n",
+        &[("r", role)],
+    );
     let run = rigger_in(d.path(), &["apply", "--yes"]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     let (out, _) = on("h3", "stat -c '%U %a' /etc/rigger-become-test; cat /etc/rigger-become-test");
     assert_eq!(out, "root 600\nwritten as deploy via sudo");
     assert_eq!(rigger_in(d.path(), &["plan"]).code, 0, "idempotent through sudo");
 
-    let d = scratch(&[("h3", "g")], ", ansible_user: nosudo, ansible_become: true", "- hosts: g\n  roles: [r]\n", &[("r", role)]);
+    let d = scratch(
+        &[("h3", "g")],
+        ", ansible_user: nosudo, ansible_become: true",
+        "- hosts: g\n  roles: [r]\n",
+        &[("r", role)],
+    );
     let run = rigger_in(d.path(), &["plan"]);
     assert_eq!(run.code, 1);
     let all = format!("{}{}", run.stdout, run.stderr);
@@ -359,7 +456,9 @@ fn t8_reach_a_host_only_through_a_jump_host() {
     assert!(on("h4", "printf 'Port 22\\nPort 2222\\nMatch LocalPort 2222 Address *,!10.77.0.11\\n    DenyUsers *\\n' > /etc/ssh/sshd_config.d/jump-only.conf && sshd -t && systemctl restart ssh").1);
     let d = tempfile::tempdir().unwrap();
     let cfg = d.path().join("ssh_config");
-    let entry = |alias: &str, extra: &str| format!("Host {alias}\n  HostName 10.77.0.14\n  Port 2222\n  HostKeyAlias 10.77.0.14\n  User root\n  IdentityFile /var/lib/rigger-lab/id_ed25519\n  UserKnownHostsFile /var/lib/rigger-lab/known_hosts\n{extra}\n");
+    let entry = |alias: &str, extra: &str| {
+        format!("Host {alias}\n  HostName 10.77.0.14\n  Port 2222\n  HostKeyAlias 10.77.0.14\n  User root\n  IdentityFile /var/lib/rigger-lab/id_ed25519\n  UserKnownHostsFile /var/lib/rigger-lab/known_hosts\n{extra}\n")
+    };
     std::fs::write(&cfg, format!("Host lab-jump\n  HostName 10.77.0.11\n  User root\n  IdentityFile /var/lib/rigger-lab/id_ed25519\n  UserKnownHostsFile /var/lib/rigger-lab/known_hosts\n\n{}{}", entry("lab-hidden", "  ProxyJump lab-jump\n"), entry("lab-direct", ""))).unwrap();
     std::fs::create_dir_all(d.path().join("inventory")).unwrap();
     let f = cfg.display();
@@ -369,7 +468,11 @@ fn t8_reach_a_host_only_through_a_jump_host() {
     let jumped = rigger_in(d.path(), &["facts", "hidden"]);
     on("h4", "rm -f /etc/ssh/sshd_config.d/jump-only.conf && systemctl restart ssh");
     assert_eq!(direct.code, 1, "direct access must be refused: {}", direct.stdout);
-    assert!(direct.stderr.contains("Permission denied"), "refused by the jump-only rule, not by anything else: {}", direct.stderr);
+    assert!(
+        direct.stderr.contains("Permission denied"),
+        "refused by the jump-only rule, not by anything else: {}",
+        direct.stderr
+    );
     assert_eq!(jumped.code, 0, "{}", jumped.stderr);
     assert_eq!(json(&jumped)["facts"]["hostname"], "h4");
 }
@@ -388,12 +491,24 @@ fn t9_sigkill_mid_apply_leaves_no_half_written_file() {
     }
     let d = scratch(&[("h2", "g")], "", "- hosts: g\n  roles: [many]\n", &[("many", &role)]);
     std::fs::create_dir_all(d.path().join("roles/many/templates")).unwrap();
-    std::fs::write(d.path().join("roles/many/templates/big.tera"), "{% for i in range(end=4096) %}{{ tag }} line {{ i }} ....................................\n{% endfor %}").unwrap();
-    let expected_len = |tag: &str| (0..4096).map(|i| format!("{tag} line {i} ....................................\n").len()).sum::<usize>();
+    std::fs::write(
+        d.path().join("roles/many/templates/big.tera"),
+        "{% for i in range(end=4096) %}{{ tag }} line {{ i }} ....................................\n{% endfor %}",
+    )
+    .unwrap();
+    let expected_len = |tag: &str| {
+        (0..4096).map(|i| format!("{tag} line {i} ....................................\n").len()).sum::<usize>()
+    };
     let mut kills = 0;
     for (attempt, delay_ms) in [300u64, 700, 1200].iter().enumerate() {
         let tag = format!("run{attempt}");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_rigger")).args(["apply", "--yes", "-e", &format!("tag={tag}")]).current_dir(d.path()).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_rigger"))
+            .args(["apply", "--yes", "-e", &format!("tag={tag}")])
+            .current_dir(d.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
         std::thread::sleep(Duration::from_millis(*delay_ms));
         if child.try_wait().unwrap().is_none() {
             child.kill().unwrap(); // SIGKILL
@@ -402,8 +517,10 @@ fn t9_sigkill_mid_apply_leaves_no_half_written_file() {
         child.wait().unwrap();
         std::thread::sleep(Duration::from_millis(300));
         // Every target is absent or exactly one complete version: never a prefix.
-        let (sizes, _) = on("h2", "for f in /srv/rigger-many/f*; do [ -e \"$f\" ] && stat -c '%s %n' \"$f\"; done; true");
-        let valid: Vec<usize> = (0..=attempt).map(|a| expected_len(&format!("run{a}"))).chain([expected_len("one")]).collect();
+        let (sizes, _) =
+            on("h2", "for f in /srv/rigger-many/f*; do [ -e \"$f\" ] && stat -c '%s %n' \"$f\"; done; true");
+        let valid: Vec<usize> =
+            (0..=attempt).map(|a| expected_len(&format!("run{a}"))).chain([expected_len("one")]).collect();
         for l in sizes.lines() {
             let size: usize = l.split(' ').next().unwrap().parse().unwrap();
             assert!(valid.contains(&size), "half-written file after SIGKILL: {l} (valid sizes {valid:?})");
@@ -413,7 +530,9 @@ fn t9_sigkill_mid_apply_leaves_no_half_written_file() {
     }
     assert!(kills > 0, "rigger was killed mid-apply at least once");
     let (leftover, _) = on("h2", "ls -a /srv/rigger-many | grep -c rigger- || true");
-    figure(&format!("SIGKILL mid-apply: {kills} kills, 0 half-written files; {leftover} temp files left beside targets"));
+    figure(&format!(
+        "SIGKILL mid-apply: {kills} kills, 0 half-written files; {leftover} temp files left beside targets"
+    ));
     // The next apply converges, and the one after is a no-op.
     let run = rigger_in(d.path(), &["apply", "--yes", "-e", "tag=final"]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
@@ -431,15 +550,32 @@ fn t10_host_lost_mid_apply() {
     for h in ["h1", "h2", "h3", "h4"] {
         on(h, "rm -f /tmp/rigger-slow-done");
     }
-    let role = "resources:\n  - command: { cmd: 'sleep 3; touch /tmp/rigger-slow-done', creates: /tmp/rigger-slow-done }\n";
-    let d = scratch(&[("h1", "g"), ("h2", "g"), ("h3", "g"), ("h4", "g")], "", "- hosts: g\n  roles: [slow]\n", &[("slow", role)]);
-    let child = Command::new(env!("CARGO_BIN_EXE_rigger")).args(["apply", "--yes", "--json"]).current_dir(d.path()).env("NO_COLOR", "1").stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let role =
+        "resources:\n  - command: { cmd: 'sleep 3; touch /tmp/rigger-slow-done', creates: /tmp/rigger-slow-done }\n";
+    let d = scratch(
+        &[("h1", "g"), ("h2", "g"), ("h3", "g"), ("h4", "g")],
+        "",
+        "- hosts: g\n  roles: [slow]\n",
+        &[("slow", role)],
+    );
+    let child = Command::new(env!("CARGO_BIN_EXE_rigger"))
+        .args(["apply", "--yes", "--json"])
+        .current_dir(d.path())
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
     std::thread::sleep(Duration::from_millis(1500));
     let t = Instant::now();
     assert!(lab(&["stop", "h4", "--hard"]).status.success());
     let out = child.wait_with_output().unwrap();
     let detected = t.elapsed().as_secs_f64();
-    let run = Run { code: out.status.code().unwrap_or(-1), stdout: String::from_utf8_lossy(&out.stdout).into(), stderr: String::from_utf8_lossy(&out.stderr).into() };
+    let run = Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into(),
+        stderr: String::from_utf8_lossy(&out.stderr).into(),
+    };
     assert!(lab(&["start", "h4"]).status.success());
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
     let report = json(&run);
@@ -449,7 +585,11 @@ fn t10_host_lost_mid_apply() {
     }
     let h4 = &report["hosts"][3];
     assert_eq!(h4["units"][0]["status"], "failed");
-    assert!(h4["error"].as_str().unwrap_or("").contains("unreachable") || h4["units"][0]["message"].as_str().unwrap_or("").contains("unreachable"), "{h4:#}");
+    assert!(
+        h4["error"].as_str().unwrap_or("").contains("unreachable")
+            || h4["units"][0]["message"].as_str().unwrap_or("").contains("unreachable"),
+        "{h4:#}"
+    );
     figure(&format!("host lost mid-apply: reported unreachable {detected:.1}s after the power cut"));
     lab_up(4);
     let again = rigger_in(d.path(), &["apply", "--yes", "--json"]);
@@ -497,7 +637,12 @@ fn t12_main_job_whole_site_including_elk() {
     assert_eq!(first.code, 0, "{}{}", first.stdout, first.stderr);
     let report = json(&first);
     let h8 = report["hosts"].as_array().unwrap().iter().find(|h| h["host"] == "h8").expect("h8 in the run").clone();
-    figure(&format!("main job, whole site: {:.1}s; h8 (ELK, packages off): {} changed, {} round trips", report["seconds"].as_f64().unwrap(), h8["counts"]["changed"], h8["round_trips"]));
+    figure(&format!(
+        "main job, whole site: {:.1}s; h8 (ELK, packages off): {} changed, {} round trips",
+        report["seconds"].as_f64().unwrap(),
+        h8["counts"]["changed"],
+        h8["round_trips"]
+    ));
     let second = rigger(&["apply", "-i", "inventory/lab", "--yes", "--json"]);
     assert_eq!(second.code, 0);
     assert_eq!(total(&json(&second), "changed"), 0, "second apply of the whole site: {}", second.stdout);
@@ -520,7 +665,12 @@ fn t13_host_keys_strict_accept_new_and_changed() {
     std::fs::write(d.path().join("inventory/hosts.yaml"), format!("all:\n  hosts:\n    h3: {{ ansible_host: 10.77.0.13, ansible_user: root, ansible_ssh_private_key_file: /var/lib/rigger-lab/id_ed25519, ansible_ssh_common_args: \"-o UserKnownHostsFile={}\" }}\n", kh.display())).unwrap();
     let unknown = rigger_in(d.path(), &["facts", "h3"]);
     assert_eq!(unknown.code, 1);
-    assert!(unknown.stderr.contains("host key is unknown or has changed") && unknown.stderr.contains("--accept-new-host-keys"), "{}", unknown.stderr);
+    assert!(
+        unknown.stderr.contains("host key is unknown or has changed")
+            && unknown.stderr.contains("--accept-new-host-keys"),
+        "{}",
+        unknown.stderr
+    );
     let first = rigger_in(d.path(), &["facts", "h3", "--accept-new-host-keys"]);
     assert_eq!(first.code, 0, "{}", first.stderr);
     // (Debian hashes known_hosts entries: ask ssh-keygen.)
@@ -528,7 +678,11 @@ fn t13_host_keys_strict_accept_new_and_changed() {
     assert!(found.status.success(), "the key was recorded");
     assert_eq!(rigger_in(d.path(), &["facts", "h3"]).code, 0, "now known: strict checking passes");
     // All lab hosts share one key, so forge a different key for the address.
-    let forged = Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-f"]).arg(d.path().join("forged")).status().unwrap();
+    let forged = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(d.path().join("forged"))
+        .status()
+        .unwrap();
     assert!(forged.success());
     let pubkey = std::fs::read_to_string(d.path().join("forged.pub")).unwrap();
     let key = pubkey.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
@@ -545,7 +699,15 @@ fn t13_host_keys_strict_accept_new_and_changed() {
 fn t14_package_from_a_local_deb() {
     lab_up(4);
     on("h3", "dpkg -r rigger-airgap-demo >/dev/null 2>&1; true");
-    let d = scratch(&[("h3", "g")], "", "- hosts: g\n  roles: [airgap]\n", &[("airgap", "resources:\n  - package: { name: rigger-airgap-demo, deb: \"debs/rigger-airgap-demo_*.deb\" }\n")]);
+    let d = scratch(
+        &[("h3", "g")],
+        "",
+        "- hosts: g\n  roles: [airgap]\n",
+        &[(
+            "airgap",
+            "resources:\n  - package: { name: rigger-airgap-demo, deb: \"debs/rigger-airgap-demo_*.deb\" }\n",
+        )],
+    );
     // A real (tiny) Debian package, built here with dpkg-deb.
     let pkg = d.path().join("pkgroot");
     std::fs::create_dir_all(pkg.join("DEBIAN")).unwrap();
@@ -553,7 +715,12 @@ fn t14_package_from_a_local_deb() {
     std::fs::write(pkg.join("DEBIAN/control"), "Package: rigger-airgap-demo\nVersion: 1.0\nArchitecture: all\nMaintainer: rigger <rigger@example.invalid>\nDescription: air-gapped install test\n").unwrap();
     std::fs::write(pkg.join("usr/share/rigger-airgap-demo/README"), "installed from a local .deb\n").unwrap();
     std::fs::create_dir_all(d.path().join("debs")).unwrap();
-    let built = Command::new("dpkg-deb").args(["--build", "--root-owner-group"]).arg(&pkg).arg(d.path().join("debs/rigger-airgap-demo_1.0_all.deb")).output().unwrap();
+    let built = Command::new("dpkg-deb")
+        .args(["--build", "--root-owner-group"])
+        .arg(&pkg)
+        .arg(d.path().join("debs/rigger-airgap-demo_1.0_all.deb"))
+        .output()
+        .unwrap();
     assert!(built.status.success(), "{}", String::from_utf8_lossy(&built.stderr));
     let first = rigger_in(d.path(), &["apply", "--yes"]);
     assert_eq!(first.code, 0, "{}{}", first.stdout, first.stderr);
@@ -573,7 +740,12 @@ fn t15_a_host_waiting_over_a_minute_still_converges() {
     lab_up(4);
     let a = "resources:\n  - command: { cmd: 'sleep 70' }\n";
     let b = "after: [a]\nresources:\n  - command: { cmd: 'true' }\n";
-    let d = scratch(&[("h1", "first"), ("h2", "second")], "", "- hosts: first\n  roles: [a]\n- hosts: second\n  roles: [b]\n", &[("a", a), ("b", b)]);
+    let d = scratch(
+        &[("h1", "first"), ("h2", "second")],
+        "",
+        "- hosts: first\n  roles: [a]\n- hosts: second\n  roles: [b]\n",
+        &[("a", a), ("b", b)],
+    );
     let run = rigger_in(d.path(), &["apply", "--yes", "--json"]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     let report = json(&run);

@@ -36,7 +36,8 @@ const CEPH_HOSTS: [&str; 3] = ["h5", "h6", "h7"];
 fn scratch() -> tempfile::TempDir {
     let d = tempfile::tempdir().unwrap();
     let f = root().join("tests/fixtures/storage");
-    let st = Command::new("cp").arg("-r").arg(f.join("site.yaml")).arg(f.join("inventory")).arg(d.path()).status().unwrap();
+    let st =
+        Command::new("cp").arg("-r").arg(f.join("site.yaml")).arg(f.join("inventory")).arg(d.path()).status().unwrap();
     assert!(st.success());
     std::os::unix::fs::symlink(root().join("roles"), d.path().join("roles")).unwrap();
     std::os::unix::fs::symlink(root().join("templates"), d.path().join("templates")).unwrap();
@@ -67,7 +68,10 @@ fn generated_values(dir: &Path) -> Vec<(String, String)> {
     for e in std::fs::read_dir(dir.join("inventory/generated")).unwrap() {
         let p = e.unwrap().path();
         if p.extension().is_none() {
-            v.push((p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read_to_string(&p).unwrap().trim().to_string()));
+            v.push((
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                std::fs::read_to_string(&p).unwrap().trim().to_string(),
+            ));
         }
     }
     v.sort();
@@ -75,8 +79,18 @@ fn generated_values(dir: &Path) -> Vec<(String, String)> {
 }
 
 fn unit<'a>(report: &'a Value, host: &str, role: &str) -> &'a Value {
-    let h = report["hosts"].as_array().unwrap().iter().find(|h| h["host"] == host).unwrap_or_else(|| panic!("no host {host} in the report"));
-    h["units"].as_array().unwrap().iter().find(|u| u["role"] == role).unwrap_or_else(|| panic!("no unit {role}@{host} in the report"))
+    let h = report["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["host"] == host)
+        .unwrap_or_else(|| panic!("no host {host} in the report"));
+    h["units"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["role"] == role)
+        .unwrap_or_else(|| panic!("no unit {role}@{host} in the report"))
 }
 
 fn assert_no_changes(report: &Value, what: &str) {
@@ -97,18 +111,54 @@ fn docker_repository_path_and_daemon_json_render_offline() {
     let d = scratch();
     part_site(d.path(), "docker.yaml", |h| h == "docker");
     let out = d.path().join("out");
-    let run = rigger_in(d.path(), &["check", "docker.yaml", "--out", out.to_str().unwrap(), "-e", "docker_source=docker", "-e", r#"docker_registry_mirrors=["https://mirror.example"]"#, "-e", "docker_storage_driver=overlay2"]);
+    let run = rigger_in(
+        d.path(),
+        &[
+            "check",
+            "docker.yaml",
+            "--out",
+            out.to_str().unwrap(),
+            "-e",
+            "docker_source=docker",
+            "-e",
+            r#"docker_registry_mirrors=["https://mirror.example"]"#,
+            "-e",
+            "docker_storage_driver=overlay2",
+        ],
+    );
     assert_eq!(run.code, 0, "{}", run.all());
     let read = |p: &str| std::fs::read_to_string(out.join(p)).unwrap_or_else(|e| panic!("{p}: {e}"));
-    assert_eq!(read("h5/etc/apt/sources.list.d/docker.list"), "deb [signed-by=/etc/apt/keyrings/docker.asc] https://download.docker.com/linux/debian bookworm stable\n");
-    assert_eq!(read("h5/etc/apt/keyrings/docker.asc"), std::fs::read_to_string(root().join("roles/docker/files/docker.asc")).unwrap());
+    assert_eq!(
+        read("h5/etc/apt/sources.list.d/docker.list"),
+        "deb [signed-by=/etc/apt/keyrings/docker.asc] https://download.docker.com/linux/debian bookworm stable\n"
+    );
+    assert_eq!(
+        read("h5/etc/apt/keyrings/docker.asc"),
+        std::fs::read_to_string(root().join("roles/docker/files/docker.asc")).unwrap()
+    );
     let daemon: Value = serde_json::from_str(&read("h5/etc/docker/daemon.json")).expect("daemon.json is JSON");
-    assert_eq!(daemon, serde_json::json!({"log-driver": "json-file", "log-opts": {"max-size": "10m", "max-file": "3"}, "registry-mirrors": ["https://mirror.example"], "storage-driver": "overlay2", "live-restore": true}));
+    assert_eq!(
+        daemon,
+        serde_json::json!({"log-driver": "json-file", "log-opts": {"max-size": "10m", "max-file": "3"}, "registry-mirrors": ["https://mirror.example"], "storage-driver": "overlay2", "live-restore": true})
+    );
     // docker_daemon_options win over the role's own keys.
-    let run = rigger_in(d.path(), &["check", "docker.yaml", "--out", out.to_str().unwrap(), "-e", r#"docker_daemon_options={"live-restore": false, "debug": true}"#]);
+    let run = rigger_in(
+        d.path(),
+        &[
+            "check",
+            "docker.yaml",
+            "--out",
+            out.to_str().unwrap(),
+            "-e",
+            r#"docker_daemon_options={"live-restore": false, "debug": true}"#,
+        ],
+    );
     assert_eq!(run.code, 0, "{}", run.all());
     let daemon: Value = serde_json::from_str(&read("h5/etc/docker/daemon.json")).unwrap();
-    assert_eq!(daemon, serde_json::json!({"log-driver": "json-file", "log-opts": {"max-size": "10m", "max-file": "3"}, "live-restore": false, "debug": true}));
+    assert_eq!(
+        daemon,
+        serde_json::json!({"log-driver": "json-file", "log-opts": {"max-size": "10m", "max-file": "3"}, "live-restore": false, "debug": true})
+    );
     // More than the four docker_users slots is an error at check time, not a silent drop.
     let run = rigger_in(d.path(), &["check", "docker.yaml", "-e", r#"docker_users=["a","b","c","d","e"]"#]);
     assert_eq!(run.code, 1);
@@ -128,7 +178,19 @@ fn ceph_conf_is_identical_everywhere_and_keys_are_generated_once() {
     let names: Vec<&str> = first.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(
         names,
-        ["ceph_admin_key", "ceph_bootstrap_osd_key", "ceph_client_rbd_key", "ceph_fsid", "ceph_health_key", "ceph_mgr_h6_key", "ceph_mon_key", "ceph_osd_0_key", "ceph_osd_0_uuid", "ceph_osd_1_key", "ceph_osd_1_uuid"]
+        [
+            "ceph_admin_key",
+            "ceph_bootstrap_osd_key",
+            "ceph_client_rbd_key",
+            "ceph_fsid",
+            "ceph_health_key",
+            "ceph_mgr_h6_key",
+            "ceph_mon_key",
+            "ceph_osd_0_key",
+            "ceph_osd_0_uuid",
+            "ceph_osd_1_key",
+            "ceph_osd_1_uuid"
+        ]
     );
     let conf = |h: &str| std::fs::read_to_string(out.join(h).join("etc/ceph/ceph.conf")).unwrap();
     assert_eq!(conf("h5"), conf("h6"));
@@ -136,7 +198,12 @@ fn ceph_conf_is_identical_everywhere_and_keys_are_generated_once() {
     let fsid = &first.iter().find(|(n, _)| n == "ceph_fsid").unwrap().1;
     assert!(conf("h6").contains(&format!("fsid = {fsid}\n")), "{}", conf("h6"));
     assert!(conf("h6").contains("mon_host = [v2:10.77.0.16:3300,v1:10.77.0.16:6789]\n"), "{}", conf("h6"));
-    assert!(conf("h6").contains("osd_pool_default_size = 2\n") && conf("h6").contains("[osd]\nosd_memory_target = 1073741824\n"), "{}", conf("h6"));
+    assert!(
+        conf("h6").contains("osd_pool_default_size = 2\n")
+            && conf("h6").contains("[osd]\nosd_memory_target = 1073741824\n"),
+        "{}",
+        conf("h6")
+    );
     // Keyrings are secret: not written by check --out, not printed.
     assert!(!out.join("h5/etc/ceph/ceph.client.rbd.keyring").exists());
     let run = rigger_in(d.path(), &["check", "ceph.yaml"]);
@@ -151,7 +218,12 @@ fn ceph_conf_is_identical_everywhere_and_keys_are_generated_once() {
     std::fs::write(&hosts, inv).unwrap();
     let run = rigger_in(d.path(), &["check", "ceph.yaml", "--out", out.to_str().unwrap()]);
     assert_eq!(run.code, 0, "{}", run.all());
-    assert!(conf("h5").contains("mon_host = [v2:10.77.0.16:3300,v1:10.77.0.16:6789],[v2:10.77.0.17:3300,v1:10.77.0.17:6789]\n"), "{}", conf("h5"));
+    assert!(
+        conf("h5")
+            .contains("mon_host = [v2:10.77.0.16:3300,v1:10.77.0.16:6789],[v2:10.77.0.17:3300,v1:10.77.0.17:6789]\n"),
+        "{}",
+        conf("h5")
+    );
     assert!(conf("h5").contains("[mon.h7]\npublic_addr = 10.77.0.17\n"), "{}", conf("h5"));
 }
 
@@ -177,7 +249,12 @@ fn s1_docker_container_built_locally_served_idempotent_and_recreated() {
     // First converge on a bare host.
     let first = apply(&[]);
     let h5 = &first["hosts"][0];
-    figure(&format!("docker: first converge of docker+demo_app on a fresh h5: {:.1}s, {} changes, {} round trips", first["seconds"].as_f64().unwrap(), h5["counts"]["changed"], h5["round_trips"]));
+    figure(&format!(
+        "docker: first converge of docker+demo_app on a fresh h5: {:.1}s, {} changes, {} round trips",
+        first["seconds"].as_f64().unwrap(),
+        h5["counts"]["changed"],
+        h5["round_trips"]
+    ));
     let daemon: Value = serde_json::from_str(&on_ok("h5", "cat /etc/docker/daemon.json")).unwrap();
     assert_eq!(daemon["live-restore"], true);
     assert_eq!(daemon["log-opts"]["max-size"], "10m");
@@ -196,7 +273,11 @@ fn s1_docker_container_built_locally_served_idempotent_and_recreated() {
     assert_no_changes(&second, "docker");
     assert_eq!(second["hosts"][0]["round_trips"], 1);
     assert_eq!(container_id("h5", "demo_app"), id1, "an unchanged spec leaves the container alone");
-    figure(&format!("docker: no-op apply {:.2}s, 1 round trip, container {} kept", second["seconds"].as_f64().unwrap(), &id1[..12]));
+    figure(&format!(
+        "docker: no-op apply {:.2}s, 1 round trip, container {} kept",
+        second["seconds"].as_f64().unwrap(),
+        &id1[..12]
+    ));
     assert_eq!(rigger_in(d.path(), &["plan", "docker.yaml"]).code, 0);
 
     // A spec change (the published port) recreates the container.
@@ -204,7 +285,8 @@ fn s1_docker_container_built_locally_served_idempotent_and_recreated() {
     let moved = apply(&["-e", "demo_app_port=8081"]);
     let secs = t.elapsed().as_secs_f64();
     let res = unit(&moved, "h5", "demo_app")["resources"].as_array().unwrap().clone();
-    let changed: Vec<&str> = res.iter().filter(|r| r["status"] == "changed").map(|r| r["resource"].as_str().unwrap()).collect();
+    let changed: Vec<&str> =
+        res.iter().filter(|r| r["status"] == "changed").map(|r| r["resource"].as_str().unwrap()).collect();
     assert_eq!(changed, ["docker_container demo_app"], "{moved:#}");
     let id2 = container_id("h5", "demo_app");
     assert_ne!(id2, id1, "a spec change must recreate the container");
@@ -225,7 +307,14 @@ fn s1_docker_container_built_locally_served_idempotent_and_recreated() {
     assert!(http_get("10.77.0.15", 8081, Duration::from_secs(3)).is_ok());
 
     // Users in the docker group (the user resource, appended).
-    apply(&["-e", "demo_app_port=8081", "-e", r#"docker_log_opts={"max-size":"20m","max-file":"5"}"#, "-e", r#"docker_users=["deploy"]"#]);
+    apply(&[
+        "-e",
+        "demo_app_port=8081",
+        "-e",
+        r#"docker_log_opts={"max-size":"20m","max-file":"5"}"#,
+        "-e",
+        r#"docker_users=["deploy"]"#,
+    ]);
     assert_eq!(on_ok("h5", "su deploy -c 'docker ps --format {{.Names}}'"), "demo_app");
 
     // Back to the fixture's settings, then in sync.
@@ -243,7 +332,9 @@ fn stage_packages(dir: &Path, site: &str, hosts: &[&str]) {
         .iter()
         .map(|h| {
             let (dir, site, h) = (dir.to_path_buf(), site.to_string(), h.to_string());
-            std::thread::spawn(move || (h.clone(), rigger_in(&dir, &["apply", &site, "--limit", &h, "--tags", "packages", "--yes"])))
+            std::thread::spawn(move || {
+                (h.clone(), rigger_in(&dir, &["apply", &site, "--limit", &h, "--tags", "packages", "--yes"]))
+            })
         })
         .collect();
     for j in staging {
@@ -299,14 +390,24 @@ fn s2_ceph_cluster_from_bare_hosts_client_rolling_restart_and_joining_monitor() 
     let quorum_at = converge - s["quorum_age"].as_f64().unwrap();
     figure(&format!("ceph: first converge from bare hosts {:.1}s = packages staged in parallel {staged:.1}s + converge {converge:.1}s", staged + converge));
     figure(&format!("ceph: monitor quorum {quorum_at:.0}s after the converge started (quorum_age has 1 s resolution; the ceph_mon unit took {:.1}s)", unit(&first, "h6", "ceph_mon")["seconds"].as_f64().unwrap()));
-    let healthy = wait_for("HEALTH_OK", Duration::from_secs(180), Duration::from_millis(500), || on("h6", "ceph health").0 == "HEALTH_OK");
-    figure(&format!("ceph: HEALTH_OK {:.1}s after the converge ended ({:.1}s after it started)", healthy.as_secs_f64(), converge + healthy.as_secs_f64()));
+    let healthy = wait_for("HEALTH_OK", Duration::from_secs(180), Duration::from_millis(500), || {
+        on("h6", "ceph health").0 == "HEALTH_OK"
+    });
+    figure(&format!(
+        "ceph: HEALTH_OK {:.1}s after the converge ended ({:.1}s after it started)",
+        healthy.as_secs_f64(),
+        converge + healthy.as_secs_f64()
+    ));
     println!("{}", on_ok("h6", "ceph -s"));
 
     // (2) What the roles built.
     let s = ceph_status("h6", "admin");
     assert_eq!(s["quorum_names"], serde_json::json!(["h6"]));
-    assert_eq!((s["osdmap"]["num_osds"].as_u64(), s["osdmap"]["num_up_osds"].as_u64(), s["osdmap"]["num_in_osds"].as_u64()), (Some(2), Some(2), Some(2)), "both OSDs up and in: {s:#}");
+    assert_eq!(
+        (s["osdmap"]["num_osds"].as_u64(), s["osdmap"]["num_up_osds"].as_u64(), s["osdmap"]["num_in_osds"].as_u64()),
+        (Some(2), Some(2), Some(2)),
+        "both OSDs up and in: {s:#}"
+    );
     assert!(on_ok("h6", "ceph osd tree").contains("host h7"), "osd.1 sits under host h7");
     assert_eq!(on_ok("h6", "ceph osd pool get rbd size"), "size: 2");
     assert!(on_ok("h6", "ceph osd pool application get rbd").contains("\"rbd\""));
@@ -317,7 +418,11 @@ fn s2_ceph_cluster_from_bare_hosts_client_rolling_restart_and_joining_monitor() 
     for h in CEPH_HOSTS {
         assert_eq!(&on_ok(h, "ceph-conf --lookup fsid"), fsid, "{h}: the generated fsid");
     }
-    assert_eq!(on_ok("h6", "ceph auth get-key client.rbd"), generated.iter().find(|(n, _)| n == "ceph_client_rbd_key").unwrap().1, "the client key made on the control machine");
+    assert_eq!(
+        on_ok("h6", "ceph auth get-key client.rbd"),
+        generated.iter().find(|(n, _)| n == "ceph_client_rbd_key").unwrap().1,
+        "the client key made on the control machine"
+    );
     // HEALTH_OK can be seen while an OSD that just came up is still peering
     // its PGs, and the gate rightly holds then: wait for the settled state.
     let mut gate = String::new();
@@ -349,7 +454,10 @@ fn s2_ceph_cluster_from_bare_hosts_client_rolling_restart_and_joining_monitor() 
     for h in second["hosts"].as_array().unwrap() {
         assert_eq!(h["round_trips"], 1, "no-op apply on {}", h["host"]);
     }
-    figure(&format!("ceph: no-op apply {:.2}s for 3 hosts, 1 round trip per host", second["seconds"].as_f64().unwrap()));
+    figure(&format!(
+        "ceph: no-op apply {:.2}s for 3 hosts, 1 round trip per host",
+        second["seconds"].as_f64().unwrap()
+    ));
     assert_eq!(rigger_in(&dir, &["plan", "ceph.yaml"]).code, 0);
 
     // (5) The health gate: an OSD down holds it; back up, it opens.
@@ -359,7 +467,9 @@ fn s2_ceph_cluster_from_bare_hosts_client_rolling_restart_and_joining_monitor() 
         !ok && out.contains("1/2 OSDs up")
     });
     on_ok("h7", "systemctl start ceph-osd@1");
-    let reopened = wait_for("the gate to open", Duration::from_secs(120), Duration::from_millis(500), || on("h6", "/usr/local/sbin/rigger-ceph-gate").1);
+    let reopened = wait_for("the gate to open", Duration::from_secs(120), Duration::from_millis(500), || {
+        on("h6", "/usr/local/sbin/rigger-ceph-gate").1
+    });
     figure(&format!("ceph: gate reopened {:.1}s after osd.1 was started again", reopened.as_secs_f64()));
     assert_eq!(rigger_in(&dir, &["plan", "ceph.yaml"]).code, 0, "a daemon started by hand is still in sync");
     // A standing warning lets the gate through (and is named); any HEALTH_ERR holds it.
@@ -375,7 +485,9 @@ fn s2_ceph_cluster_from_bare_hosts_client_rolling_restart_and_joining_monitor() 
         !ok && out.contains("waiting: HEALTH_ERR")
     });
     on_ok("h6", "ceph osd set-full-ratio 0.95");
-    wait_for("the gate after HEALTH_ERR cleared", Duration::from_secs(60), Duration::from_millis(500), || on("h6", "/usr/local/sbin/rigger-ceph-gate").1);
+    wait_for("the gate after HEALTH_ERR cleared", Duration::from_secs(60), Duration::from_millis(500), || {
+        on("h6", "/usr/local/sbin/rigger-ceph-gate").1
+    });
 
     // (6) A ceph.conf change rolls through the daemons, one host at a time behind the gate.
     let roll = dir.join("roll.yaml");
@@ -393,22 +505,35 @@ fn s2_ceph_cluster_from_bare_hosts_client_rolling_restart_and_joining_monitor() 
     for h in CEPH_HOSTS {
         assert!(on_ok(h, "ceph-conf --lookup mon_osd_down_out_interval") == "900", "{h}");
     }
-    figure(&format!("ceph: rolling restart on a ceph.conf change {secs:.1}s; osd.1 restarted {:.1}s after osd.0 ({} changes)", (after[3] - after[2]) as f64 / 1e6, total(&rolled, "changed")));
+    figure(&format!(
+        "ceph: rolling restart on a ceph.conf change {secs:.1}s; osd.1 restarted {:.1}s after osd.0 ({} changes)",
+        (after[3] - after[2]) as f64 / 1e6,
+        total(&rolled, "changed")
+    ));
     // rigger gates between batches, not after the last one: h7's OSD may still be peering.
-    let settled = wait_for("the gate after the roll", Duration::from_secs(120), Duration::from_millis(500), || on("h6", "/usr/local/sbin/rigger-ceph-gate").1);
+    let settled = wait_for("the gate after the roll", Duration::from_secs(120), Duration::from_millis(500), || {
+        on("h6", "/usr/local/sbin/rigger-ceph-gate").1
+    });
     figure(&format!("ceph: healthy again {:.1}s after the rolling apply returned", settled.as_secs_f64()));
     assert_no_changes(&apply("ceph.yaml", &["-e", &roll_arg]), "ceph after the roll");
 
     // (7) A second monitor joins (h7 added to ceph_mon); then leaves again by hand.
     let hosts = dir.join("inventory/hosts.yaml");
     let one_mon = std::fs::read_to_string(&hosts).unwrap();
-    let two_mons = one_mon.replace("    ceph_mon:\n      hosts:\n        h6: { ansible_host: 10.77.0.16 }\n", "    ceph_mon:\n      hosts:\n        h6: { ansible_host: 10.77.0.16 }\n        h7:\n");
+    let two_mons = one_mon.replace(
+        "    ceph_mon:\n      hosts:\n        h6: { ansible_host: 10.77.0.16 }\n",
+        "    ceph_mon:\n      hosts:\n        h6: { ansible_host: 10.77.0.16 }\n        h7:\n",
+    );
     assert_ne!(one_mon, two_mons);
     std::fs::write(&hosts, &two_mons).unwrap();
     stage_packages(&dir, "ceph.yaml", &["h7"]);
     let t = Instant::now();
     let joined = apply("ceph.yaml", &["-e", &roll_arg]);
-    figure(&format!("ceph: second monitor h7 joined in an apply of {:.1}s ({} changes)", t.elapsed().as_secs_f64(), total(&joined, "changed")));
+    figure(&format!(
+        "ceph: second monitor h7 joined in an apply of {:.1}s ({} changes)",
+        t.elapsed().as_secs_f64(),
+        total(&joined, "changed")
+    ));
     let s = ceph_status("h6", "admin");
     assert_eq!(s["quorum_names"], serde_json::json!(["h6", "h7"]), "{s:#}");
     // h7's manager was the apply's last unit: it registers as a standby a few seconds later.
@@ -425,7 +550,9 @@ fn s2_ceph_cluster_from_bare_hosts_client_rolling_restart_and_joining_monitor() 
     std::fs::write(&hosts, &one_mon).unwrap();
     apply("ceph.yaml", &["-e", &roll_arg]);
     assert_eq!(ceph_status("h6", "admin")["quorum_names"], serde_json::json!(["h6"]));
-    wait_for("the gate after the monitor left", Duration::from_secs(120), Duration::from_millis(500), || on("h6", "/usr/local/sbin/rigger-ceph-gate").1);
+    wait_for("the gate after the monitor left", Duration::from_secs(120), Duration::from_millis(500), || {
+        on("h6", "/usr/local/sbin/rigger-ceph-gate").1
+    });
     assert_no_changes(&apply("ceph.yaml", &["-e", &roll_arg]), "ceph back to one monitor");
 
     // (8) The whole storage site (Docker too, on the wiped h5): converge, then 0 changed.

@@ -36,7 +36,8 @@ fn inventory(dir: &Path, hosts: &[&str]) {
 }
 
 fn run(dir: &Path, args: &[&str]) -> (i32, serde_json::Value, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_rigger")).args(args).current_dir(dir).env("NO_COLOR", "1").output().unwrap();
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_rigger")).args(args).current_dir(dir).env("NO_COLOR", "1").output().unwrap();
     let json = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
     (out.status.code().unwrap(), json, String::from_utf8_lossy(&out.stderr).into())
 }
@@ -54,7 +55,11 @@ fn log(dir: &Path) -> Vec<(f64, String, String)> {
 }
 
 fn time_of(events: &[(f64, String, String)], event: &str, unit: &str) -> f64 {
-    events.iter().find(|(_, e, u)| e == event && u == unit).unwrap_or_else(|| panic!("no {event} {unit} in {events:?}")).0
+    events
+        .iter()
+        .find(|(_, e, u)| e == event && u == unit)
+        .unwrap_or_else(|| panic!("no {event} {unit} in {events:?}"))
+        .0
 }
 
 #[test]
@@ -73,9 +78,18 @@ fn cross_host_after_orders_units_and_independent_units_overlap() {
         assert!(time_of(&ev, "start", &format!("app@{h}")) >= time_of(&ev, "end", "db@x"), "{ev:?}");
     }
     // app@y and app@z do not wait for each other: they overlap.
-    assert!(time_of(&ev, "start", "app@z") < time_of(&ev, "end", "app@y") && time_of(&ev, "start", "app@y") < time_of(&ev, "end", "app@z"), "{ev:?}");
+    assert!(
+        time_of(&ev, "start", "app@z") < time_of(&ev, "end", "app@y")
+            && time_of(&ev, "start", "app@y") < time_of(&ev, "end", "app@z"),
+        "{ev:?}"
+    );
     // Units on the same host never overlap (other@x and db@x).
-    let (s1, e1, s2, e2) = (time_of(&ev, "start", "db@x"), time_of(&ev, "end", "db@x"), time_of(&ev, "start", "other@x"), time_of(&ev, "end", "other@x"));
+    let (s1, e1, s2, e2) = (
+        time_of(&ev, "start", "db@x"),
+        time_of(&ev, "end", "db@x"),
+        time_of(&ev, "start", "other@x"),
+        time_of(&ev, "end", "other@x"),
+    );
     assert!(e1 <= s2 || e2 <= s1, "{ev:?}");
 }
 
@@ -102,7 +116,11 @@ fn a_failure_skips_only_its_descendants() {
     assert_eq!(status("solo"), "changed", "independent units still run");
     assert_eq!(status("far"), "skipped", "cross-host descendants are skipped too");
     let ev = log(d.path());
-    assert!(ev.iter().any(|(_, _, u)| u == "solo@y") && !ev.iter().any(|(_, _, u)| u.starts_with("child") || u.starts_with("far")), "{ev:?}");
+    assert!(
+        ev.iter().any(|(_, _, u)| u == "solo@y")
+            && !ev.iter().any(|(_, _, u)| u.starts_with("child") || u.starts_with("far")),
+        "{ev:?}"
+    );
 }
 
 #[test]
@@ -111,14 +129,27 @@ fn serial_batches_run_one_host_at_a_time_behind_the_health_gate() {
     inventory(d.path(), &["x", "y", "z"]);
     role(d.path(), "rolling", "", "0.2");
     let gate = format!("echo \"$(date +%s.%N) gate -\" >> {}", d.path().join("log").display());
-    write(d.path(), "site.yaml", &format!("- hosts: all\n  roles: [rolling]\n  serial: 1\n  health_check: {{ cmd: '{gate}', retries: 0 }}\n"));
+    write(
+        d.path(),
+        "site.yaml",
+        &format!("- hosts: all\n  roles: [rolling]\n  serial: 1\n  health_check: {{ cmd: '{gate}', retries: 0 }}\n"),
+    );
     let (code, _, err) = run(d.path(), &["apply", "--yes"]);
     assert_eq!(code, 0, "{err}");
     let ev = log(d.path());
     let seq: Vec<String> = ev.iter().map(|(_, e, u)| format!("{e} {u}")).collect();
     assert_eq!(
         seq,
-        ["start rolling@x", "end rolling@x", "gate -", "start rolling@y", "end rolling@y", "gate -", "start rolling@z", "end rolling@z"],
+        [
+            "start rolling@x",
+            "end rolling@x",
+            "gate -",
+            "start rolling@y",
+            "end rolling@y",
+            "gate -",
+            "start rolling@z",
+            "end rolling@z"
+        ],
         "strictly one host at a time, gated"
     );
 }
@@ -128,7 +159,11 @@ fn a_failing_health_gate_stops_further_batches() {
     let d = tempfile::tempdir().unwrap();
     inventory(d.path(), &["x", "y"]);
     role(d.path(), "rolling", "", "0");
-    write(d.path(), "site.yaml", "- hosts: all\n  roles: [rolling]\n  serial: 1\n  health_check: { cmd: 'exit 1', retries: 1, delay: 0.1 }\n");
+    write(
+        d.path(),
+        "site.yaml",
+        "- hosts: all\n  roles: [rolling]\n  serial: 1\n  health_check: { cmd: 'exit 1', retries: 1, delay: 0.1 }\n",
+    );
     let (code, report, _) = run(d.path(), &["apply", "--yes", "--json"]);
     assert_eq!(code, 1);
     let y = &report["hosts"][1]["units"][0];
@@ -158,9 +193,26 @@ fn units_pulled_in_by_requires_are_part_of_the_serial_batches() {
     role(d.path(), "base", "", "0.1");
     role(d.path(), "svc", "requires: [base]\n", "0.1");
     let gate = format!("echo \"$(date +%s.%N) gate -\" >> {}", d.path().join("log").display());
-    write(d.path(), "site.yaml", &format!("- hosts: all\n  roles: [svc]\n  serial: 1\n  health_check: {{ cmd: '{gate}', retries: 0 }}\n"));
+    write(
+        d.path(),
+        "site.yaml",
+        &format!("- hosts: all\n  roles: [svc]\n  serial: 1\n  health_check: {{ cmd: '{gate}', retries: 0 }}\n"),
+    );
     let (code, _, err) = run(d.path(), &["apply", "--yes"]);
     assert_eq!(code, 0, "{err}");
     let seq: Vec<String> = log(d.path()).iter().map(|(_, e, u)| format!("{e} {u}")).collect();
-    assert_eq!(seq, ["start base@x", "end base@x", "start svc@x", "end svc@x", "gate -", "start base@y", "end base@y", "start svc@y", "end svc@y"]);
+    assert_eq!(
+        seq,
+        [
+            "start base@x",
+            "end base@x",
+            "start svc@x",
+            "end svc@x",
+            "gate -",
+            "start base@y",
+            "end base@y",
+            "start svc@y",
+            "end svc@y"
+        ]
+    );
 }

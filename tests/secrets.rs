@@ -9,7 +9,13 @@ use std::process::Command;
 const SECRET: &str = "s3cr3t-Pa55word";
 
 fn rigger(dir: &Path, args: &[&str]) -> (i32, String) {
-    let o = Command::new(env!("CARGO_BIN_EXE_rigger")).args(args).current_dir(dir).env("NO_COLOR", "1").env("RIGGER_VAULT_KEY_FILE", dir.join("vault.key")).output().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_rigger"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env("RIGGER_VAULT_KEY_FILE", dir.join("vault.key"))
+        .output()
+        .unwrap();
     (o.status.code().unwrap(), format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr)))
 }
 
@@ -54,7 +60,10 @@ fn a_secret_appears_in_no_output() {
         outputs.push((args.join(" "), out));
     }
     // A failing step whose output echoes the secret.
-    w("roles/app/role.yaml", "resources:\n  - command: { cmd: \"echo 'bad password {{ db_password }}' >&2; exit 1\" }\n");
+    w(
+        "roles/app/role.yaml",
+        "resources:\n  - command: { cmd: \"echo 'bad password {{ db_password }}' >&2; exit 1\" }\n",
+    );
     let (code, out) = rigger(p, &["apply", "--yes"]);
     assert_eq!(code, 1, "{out}");
     outputs.push(("apply (failing)".into(), out.clone()));
@@ -69,7 +78,13 @@ fn a_secret_appears_in_no_output() {
     // On the host, the real value.
     assert_eq!(std::fs::read_to_string(p.join("host/app.conf")).unwrap(), format!("user = app\npassword = {SECRET}\n"));
     // Without the key: a clear error, no content.
-    let o = Command::new(env!("CARGO_BIN_EXE_rigger")).args(["check"]).current_dir(p).env_remove("RIGGER_VAULT_KEY_FILE").env_remove("RIGGER_VAULT_PASSWORD").output().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_rigger"))
+        .args(["check"])
+        .current_dir(p)
+        .env_remove("RIGGER_VAULT_KEY_FILE")
+        .env_remove("RIGGER_VAULT_PASSWORD")
+        .output()
+        .unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1));
     assert!(err.contains("needs a key: pass --vault-key FILE"), "{err}");

@@ -13,12 +13,19 @@ fn setup(dir: &Path) {
     };
     w("inventory/hosts.yaml", "all:\n  hosts:\n    me: { ansible_connection: local }\n".into());
     w("site.yaml", "- hosts: all\n  roles: [conf]\n".into());
-    w("roles/conf/role.yaml", format!("defaults: {{ v: one }}\nresources:\n  - file: {{ path: {}, content: \"v={{{{ v }}}}\\n\" }}\n", dir.join("out/app.conf").display()));
+    w(
+        "roles/conf/role.yaml",
+        format!(
+            "defaults: {{ v: one }}\nresources:\n  - file: {{ path: {}, content: \"v={{{{ v }}}}\\n\" }}\n",
+            dir.join("out/app.conf").display()
+        ),
+    );
     std::fs::create_dir_all(dir.join("out")).unwrap();
 }
 
 fn rigger(dir: &Path, args: &[&str]) -> (i32, String) {
-    let o = Command::new(env!("CARGO_BIN_EXE_rigger")).args(args).current_dir(dir).env("NO_COLOR", "1").output().unwrap();
+    let o =
+        Command::new(env!("CARGO_BIN_EXE_rigger")).args(args).current_dir(dir).env("NO_COLOR", "1").output().unwrap();
     (o.status.code().unwrap(), format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr)))
 }
 
@@ -44,7 +51,11 @@ fn saved_plan_applies_exactly_or_refuses_when_stale() {
     std::fs::write(&conf, "v=edited by hand\n").unwrap();
     let (code, out) = rigger(d.path(), &["apply", "plan.json", "--yes"]);
     assert_eq!(code, 1, "{out}");
-    assert!(out.contains("the saved plan is stale") && out.contains("me: the observed state changed since the plan was made"), "{out}");
+    assert!(
+        out.contains("the saved plan is stale")
+            && out.contains("me: the observed state changed since the plan was made"),
+        "{out}"
+    );
     assert_eq!(std::fs::read_to_string(&conf).unwrap(), "v=edited by hand\n", "nothing applied");
 }
 
@@ -52,7 +63,12 @@ fn saved_plan_applies_exactly_or_refuses_when_stale() {
 fn apply_without_yes_and_no_terminal_refuses_but_still_reports_json() {
     let d = tempfile::tempdir().unwrap();
     setup(d.path());
-    let o = Command::new(env!("CARGO_BIN_EXE_rigger")).args(["apply", "--json"]).current_dir(d.path()).stdin(std::process::Stdio::null()).output().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_rigger"))
+        .args(["apply", "--json"])
+        .current_dir(d.path())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(1));
     let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(doc["failed"], true);

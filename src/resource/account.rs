@@ -130,11 +130,29 @@ mod tests {
 
     #[test]
     fn user_created_then_groups_appended() {
-        let u = User { name: "app".into(), uid: None, group: None, groups: vec!["docker".into()], shell: Some("/bin/bash".into()), home: None, system: false, state: PresentAbsent::Present };
+        let u = User {
+            name: "app".into(),
+            uid: None,
+            group: None,
+            groups: vec!["docker".into()],
+            shell: Some("/bin/bash".into()),
+            home: None,
+            system: false,
+            state: PresentAbsent::Present,
+        };
         let mut st = HostState::default();
         st.users.insert("app".into(), None);
         assert_eq!(u.plan(&st).unwrap()[0].script, "useradd -G docker -s /bin/bash -m -- app\n");
-        st.users.insert("app".into(), Some(UserState { uid: 1001, gid: 1001, home: "/home/app".into(), shell: "/bin/bash".into(), groups: vec!["app".into()] }));
+        st.users.insert(
+            "app".into(),
+            Some(UserState {
+                uid: 1001,
+                gid: 1001,
+                home: "/home/app".into(),
+                shell: "/bin/bash".into(),
+                groups: vec!["app".into()],
+            }),
+        );
         let steps = u.plan(&st).unwrap();
         assert_eq!(steps[0].action, "add to docker");
         assert_eq!(steps[0].script, "usermod -a -G docker -- app\n");

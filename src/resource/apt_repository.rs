@@ -104,7 +104,10 @@ impl AptRepository {
             return Ok(vec![]);
         }
         if self.update_cache && self.state == PresentAbsent::Present {
-            steps.push(Step::new("apt-get update", "DEBIAN_FRONTEND=noninteractive apt-get -q -o DPkg::Lock::Timeout=120 update\n"));
+            steps.push(Step::new(
+                "apt-get update",
+                "DEBIAN_FRONTEND=noninteractive apt-get -q -o DPkg::Lock::Timeout=120 update\n",
+            ));
         }
         Ok(steps)
     }

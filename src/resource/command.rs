@@ -65,7 +65,13 @@ mod tests {
     use crate::probe::PathState;
 
     fn cmd() -> Command {
-        Command { cmd: "make install".into(), creates: Some("/opt/app/bin".into()), unless: Some("app --version".into()), chdir: Some("/opt/src dir".into()), notify: vec![] }
+        Command {
+            cmd: "make install".into(),
+            creates: Some("/opt/app/bin".into()),
+            unless: Some("app --version".into()),
+            chdir: Some("/opt/src dir".into()),
+            notify: vec![],
+        }
     }
 
     #[test]

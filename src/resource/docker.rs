@@ -46,7 +46,11 @@ impl Container {
     }
 
     fn run_script(&self) -> String {
-        let mut args = vec!["docker run -d".to_string(), format!("--name {}", quote(&self.name)), format!("--label {}", quote(&format!("{LABEL}={}", self.digest())))];
+        let mut args = vec![
+            "docker run -d".to_string(),
+            format!("--name {}", quote(&self.name)),
+            format!("--label {}", quote(&format!("{LABEL}={}", self.digest()))),
+        ];
         args.push(format!("--restart {}", quote(&self.restart)));
         for p in &self.ports {
             args.push(format!("-p {}", quote(p)));
@@ -65,7 +69,10 @@ impl Container {
 
     pub fn plan(&self, state: &HostState) -> Result<Vec<Step>, String> {
         check_value("container name", &self.name, true)?;
-        if self.name.is_empty() || !self.name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b)) || self.name.starts_with(['-', '.', '_']) {
+        if self.name.is_empty()
+            || !self.name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+            || self.name.starts_with(['-', '.', '_'])
+        {
             return Err(format!("bad container name {:?}", self.name));
         }
         for (what, v) in [("image", &self.image), ("restart", &self.restart)] {
@@ -79,7 +86,8 @@ impl Container {
         }
         for (k, v) in &self.env {
             check_value("env value", v, false)?;
-            let valid = k.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_') && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            let valid = k.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
             if !valid {
                 return Err(format!("bad env name {k:?}: letters, digits and `_`, not starting with a digit"));
             }
@@ -91,17 +99,32 @@ impl Container {
         let n = quote(&self.name);
         match (self.state, cur) {
             (ContainerState::Absent, None) => Ok(vec![]),
-            (ContainerState::Absent, Some(_)) => Ok(vec![Step::new("remove", format!("docker rm -f -- {n} >/dev/null\n"))]),
-            (_, None) => Ok(vec![Step::new(format!("create from {}", self.image), self.run_script())].into_iter().chain((self.state == ContainerState::Stopped).then(|| Step::new("stop", format!("docker stop -- {n} >/dev/null\n")))).collect()),
+            (ContainerState::Absent, Some(_)) => {
+                Ok(vec![Step::new("remove", format!("docker rm -f -- {n} >/dev/null\n"))])
+            }
+            (_, None) => Ok(vec![Step::new(format!("create from {}", self.image), self.run_script())]
+                .into_iter()
+                .chain(
+                    (self.state == ContainerState::Stopped)
+                        .then(|| Step::new("stop", format!("docker stop -- {n} >/dev/null\n"))),
+                )
+                .collect()),
             (want, Some(c)) if c.spec != self.digest() => {
-                let mut steps = vec![Step::new(format!("recreate (spec changed, image {})", self.image), format!("docker rm -f -- {n} >/dev/null\n{}", self.run_script()))];
+                let mut steps = vec![Step::new(
+                    format!("recreate (spec changed, image {})", self.image),
+                    format!("docker rm -f -- {n} >/dev/null\n{}", self.run_script()),
+                )];
                 if want == ContainerState::Stopped {
                     steps.push(Step::new("stop", format!("docker stop -- {n} >/dev/null\n")));
                 }
                 Ok(steps)
             }
-            (ContainerState::Started, Some(c)) if !c.running => Ok(vec![Step::new("start", format!("docker start -- {n} >/dev/null\n"))]),
-            (ContainerState::Stopped, Some(c)) if c.running => Ok(vec![Step::new("stop", format!("docker stop -- {n} >/dev/null\n"))]),
+            (ContainerState::Started, Some(c)) if !c.running => {
+                Ok(vec![Step::new("start", format!("docker start -- {n} >/dev/null\n"))])
+            }
+            (ContainerState::Stopped, Some(c)) if c.running => {
+                Ok(vec![Step::new("stop", format!("docker stop -- {n} >/dev/null\n"))])
+            }
             _ => Ok(vec![]),
         }
     }
@@ -113,7 +136,17 @@ mod tests {
     use crate::probe::ContainerInfo;
 
     fn c() -> Container {
-        Container { name: "api".into(), image: "lab/web:1".into(), ports: vec!["8080:80".into()], volumes: vec!["/srv/data:/data".into()], env: vec![("MODE".into(), "a b $(x)".into())], restart: "unless-stopped".into(), command: vec![], state: ContainerState::Started, notify: vec![] }
+        Container {
+            name: "api".into(),
+            image: "lab/web:1".into(),
+            ports: vec!["8080:80".into()],
+            volumes: vec!["/srv/data:/data".into()],
+            env: vec![("MODE".into(), "a b $(x)".into())],
+            restart: "unless-stopped".into(),
+            command: vec![],
+            state: ContainerState::Started,
+            notify: vec![],
+        }
     }
 
     fn st(info: Option<ContainerInfo>) -> HostState {
@@ -135,7 +168,10 @@ mod tests {
     fn unchanged_spec_running_is_in_sync_and_a_change_recreates() {
         let digest = c().digest();
         assert!(c().plan(&st(Some(ContainerInfo { spec: digest.clone(), running: true }))).unwrap().is_empty());
-        assert_eq!(c().plan(&st(Some(ContainerInfo { spec: digest.clone(), running: false }))).unwrap()[0].action, "start");
+        assert_eq!(
+            c().plan(&st(Some(ContainerInfo { spec: digest.clone(), running: false }))).unwrap()[0].action,
+            "start"
+        );
         let mut changed = c();
         changed.ports = vec!["9090:80".into()];
         let steps = changed.plan(&st(Some(ContainerInfo { spec: digest, running: true }))).unwrap();

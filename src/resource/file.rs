@@ -86,10 +86,18 @@ fn split_path(p: &str) -> (&str, &str) {
 /// A unified diff of `old` → `new`, or a note when either side is binary or secret.
 pub fn diff(path: &str, old: Option<&[u8]>, new: &[u8], secret: bool) -> String {
     if secret {
-        return format!("--- {path}\n+++ {path}\n(secret content hidden: {} → {} bytes)\n", old.map_or(0, <[u8]>::len), new.len());
+        return format!(
+            "--- {path}\n+++ {path}\n(secret content hidden: {} → {} bytes)\n",
+            old.map_or(0, <[u8]>::len),
+            new.len()
+        );
     }
     let (Ok(o), Ok(n)) = (std::str::from_utf8(old.unwrap_or_default()), std::str::from_utf8(new)) else {
-        return format!("--- {path}\n+++ {path}\n(binary content differs: {} → {} bytes)\n", old.map_or(0, <[u8]>::len), new.len());
+        return format!(
+            "--- {path}\n+++ {path}\n(binary content differs: {} → {} bytes)\n",
+            old.map_or(0, <[u8]>::len),
+            new.len()
+        );
     };
     let from = if old.is_some() { format!("a{path}") } else { "/dev/null".to_string() };
     similar::TextDiff::from_lines(o, n).unified_diff().context_radius(3).header(&from, &format!("b{path}")).to_string()
@@ -148,7 +156,11 @@ impl File {
             return Err(format!("{} is a directory, expected a file", self.path));
         }
         if self.state == PresentAbsent::Absent {
-            return Ok(if cur.exists() { vec![Step::new("remove", format!("rm -f -- {}\n", quote(&self.path)))] } else { vec![] });
+            return Ok(if cur.exists() {
+                vec![Step::new("remove", format!("rm -f -- {}\n", quote(&self.path)))]
+            } else {
+                vec![]
+            });
         }
         let content_differs = match (&self.content, cur.exists()) {
             (_, false) => true,
@@ -162,7 +174,12 @@ impl File {
             let want = self.content.clone().unwrap_or_default();
             let action = if cur.exists() { "update".to_string() } else { "create".to_string() };
             let mut step = Step::new(action, self.write_script(&want));
-            step.diff = Some(diff(&self.path, cur.exists().then(|| cur.content.as_deref().unwrap_or_default()), &want, self.secret));
+            step.diff = Some(diff(
+                &self.path,
+                cur.exists().then(|| cur.content.as_deref().unwrap_or_default()),
+                &want,
+                self.secret,
+            ));
             return Ok(vec![step]);
         }
         let actions = metadata_actions(cur, self.mode, &self.owner, &self.group);
@@ -186,7 +203,9 @@ impl File {
         s.push_str(&write_bytes("tmp", content));
         match self.mode {
             Some(m) => s.push_str(&format!("chmod {m:04o} -- \"$tmp\"\n")),
-            None => s.push_str("if [ -e \"$dest\" ]; then chmod --reference=\"$dest\" -- \"$tmp\"; else chmod 0644 -- \"$tmp\"; fi\n"),
+            None => s.push_str(
+                "if [ -e \"$dest\" ]; then chmod --reference=\"$dest\" -- \"$tmp\"; else chmod 0644 -- \"$tmp\"; fi\n",
+            ),
         }
         match owner_spec(&self.owner, &self.group) {
             Some(o) => s.push_str(&format!("chown {} -- \"$tmp\"\n", quote(&o))),
@@ -218,7 +237,8 @@ impl Directory {
             return Err(format!("{} exists and is not a directory ({})", self.path, cur.kind));
         }
         if !cur.exists() {
-            let script = format!("mkdir -p -- {p}\n{}", metadata_script(&self.path, self.mode, &self.owner, &self.group));
+            let script =
+                format!("mkdir -p -- {p}\n{}", metadata_script(&self.path, self.mode, &self.owner, &self.group));
             return Ok(vec![Step::new("create", script)]);
         }
         let actions = metadata_actions(cur, self.mode, &self.owner, &self.group);
@@ -227,7 +247,10 @@ impl Directory {
         }
         let owner = self.owner.clone().filter(|o| *o != cur.owner);
         let group = self.group.clone().filter(|g| *g != cur.group);
-        Ok(vec![Step::new(actions.join(", "), metadata_script(&self.path, self.mode.filter(|m| *m != cur.mode), &owner, &group))])
+        Ok(vec![Step::new(
+            actions.join(", "),
+            metadata_script(&self.path, self.mode.filter(|m| *m != cur.mode), &owner, &group),
+        )])
     }
 }
 
@@ -275,9 +298,14 @@ impl Line {
         check_value("line", &self.line, true)?;
         let cur = state.path(&self.path)?;
         if !cur.exists() && (!self.create || self.state == PresentAbsent::Absent) {
-            return if self.state == PresentAbsent::Absent { Ok(vec![]) } else { Err(format!("{} does not exist (set `create: true`)", self.path)) };
+            return if self.state == PresentAbsent::Absent {
+                Ok(vec![])
+            } else {
+                Err(format!("{} does not exist (set `create: true`)", self.path))
+            };
         }
-        let text = String::from_utf8(cur.content.clone().unwrap_or_default()).map_err(|_| format!("{} is not UTF-8 text", self.path))?;
+        let text = String::from_utf8(cur.content.clone().unwrap_or_default())
+            .map_err(|_| format!("{} is not UTF-8 text", self.path))?;
         let Some(new) = self.edit(&text) else { return Ok(vec![]) };
         let file = File {
             kind: "line",
@@ -306,11 +334,30 @@ mod tests {
     }
 
     fn present(content: &str, mode: u32) -> PathState {
-        PathState { kind: "file".into(), mode, owner: "root".into(), group: "root".into(), size: content.len() as u64, content: Some(content.as_bytes().to_vec()), sha256: None }
+        PathState {
+            kind: "file".into(),
+            mode,
+            owner: "root".into(),
+            group: "root".into(),
+            size: content.len() as u64,
+            content: Some(content.as_bytes().to_vec()),
+            sha256: None,
+        }
     }
 
     fn file(content: &str) -> File {
-        File { kind: "file", path: "/etc/app.conf".into(), content: Some(content.into()), mode: Some(0o644), owner: None, group: None, state: PresentAbsent::Present, validate: Some("app -t %s".into()), secret: false, notify: vec![] }
+        File {
+            kind: "file",
+            path: "/etc/app.conf".into(),
+            content: Some(content.into()),
+            mode: Some(0o644),
+            owner: None,
+            group: None,
+            state: PresentAbsent::Present,
+            validate: Some("app -t %s".into()),
+            secret: false,
+            notify: vec![],
+        }
     }
 
     #[test]
@@ -325,7 +372,10 @@ mod tests {
         let steps = file("a=2\n").plan(&st).unwrap();
         assert_eq!(steps.len(), 1);
         assert_eq!(steps[0].action, "update");
-        assert_eq!(steps[0].diff.as_deref().unwrap(), "--- a/etc/app.conf\n+++ b/etc/app.conf\n@@ -1 +1 @@\n-a=1\n+a=2\n");
+        assert_eq!(
+            steps[0].diff.as_deref().unwrap(),
+            "--- a/etc/app.conf\n+++ b/etc/app.conf\n@@ -1 +1 @@\n-a=1\n+a=2\n"
+        );
         let s = &steps[0].script;
         let (tmp, val, mv) = (s.find("mktemp").unwrap(), s.find("app -t \"$tmp\"").unwrap(), s.find("mv -f").unwrap());
         assert!(tmp < val && val < mv, "validate runs on the temp file before the rename:\n{s}");
@@ -360,7 +410,15 @@ mod tests {
 
     #[test]
     fn line_replaces_by_regexp_or_appends() {
-        let l = Line { path: "/etc/x".into(), line: "MaxSessions 100".into(), regexp: Some(regex::Regex::new("^#?MaxSessions").unwrap()), state: PresentAbsent::Present, create: true, mode: None, notify: vec![] };
+        let l = Line {
+            path: "/etc/x".into(),
+            line: "MaxSessions 100".into(),
+            regexp: Some(regex::Regex::new("^#?MaxSessions").unwrap()),
+            state: PresentAbsent::Present,
+            create: true,
+            mode: None,
+            notify: vec![],
+        };
         assert_eq!(l.edit("a\n#MaxSessions 10\nb\n").unwrap(), "a\nMaxSessions 100\nb\n");
         assert_eq!(l.edit("a\n").unwrap(), "a\nMaxSessions 100\n");
         assert_eq!(l.edit("MaxSessions 100\n"), None);
@@ -371,9 +429,19 @@ mod tests {
     #[test]
     fn directory_created_with_metadata() {
         let st = state_with("/srv/my dir", PathState { kind: "absent".into(), ..Default::default() });
-        let d = Directory { path: "/srv/my dir".into(), mode: Some(0o750), owner: Some("www-data".into()), group: None, state: PresentAbsent::Present, notify: vec![] };
+        let d = Directory {
+            path: "/srv/my dir".into(),
+            mode: Some(0o750),
+            owner: Some("www-data".into()),
+            group: None,
+            state: PresentAbsent::Present,
+            notify: vec![],
+        };
         let steps = d.plan(&st).unwrap();
-        assert_eq!(steps[0].script, "mkdir -p -- '/srv/my dir'\nchmod 0750 -- '/srv/my dir'\nchown www-data -- '/srv/my dir'\n");
+        assert_eq!(
+            steps[0].script,
+            "mkdir -p -- '/srv/my dir'\nchmod 0750 -- '/srv/my dir'\nchown www-data -- '/srv/my dir'\n"
+        );
     }
 
     #[test]

@@ -53,7 +53,10 @@ impl Package {
             return Ok(vec![Step::new(format!("remove {}", todo.join(", ")), format!("{APT} remove -- {list}\n"))]);
         }
         if !self.debs.is_empty() {
-            return Ok(vec![Step::new(format!("install {} from local .deb files", todo.join(", ")), self.deb_script())]);
+            return Ok(vec![Step::new(
+                format!("install {} from local .deb files", todo.join(", ")),
+                self.deb_script(),
+            )]);
         }
         let update = if self.update_cache { "1" } else { "0" };
         // An empty or stale package list is the common first-run failure: refresh and retry once.
@@ -80,7 +83,13 @@ mod tests {
     use super::*;
 
     fn pkg(names: &[&str], state: PackageState) -> Package {
-        Package { names: names.iter().map(|s| s.to_string()).collect(), state, update_cache: false, debs: vec![], notify: vec![] }
+        Package {
+            names: names.iter().map(|s| s.to_string()).collect(),
+            state,
+            update_cache: false,
+            debs: vec![],
+            notify: vec![],
+        }
     }
 
     fn state(installed: &[(&str, &str)], asked: &[&str]) -> HostState {

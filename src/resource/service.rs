@@ -28,13 +28,19 @@ impl Service {
         let u = self.unit();
         let mut steps = Vec::new();
         if let Some(want) = self.enabled {
-            let is_enabled = matches!(cur.enabled.as_str(), "enabled" | "enabled-runtime" | "static" | "alias" | "indirect" | "generated");
+            let is_enabled = matches!(
+                cur.enabled.as_str(),
+                "enabled" | "enabled-runtime" | "static" | "alias" | "indirect" | "generated"
+            );
             if want && !is_enabled {
                 // Planned against the state before this run, but a package
                 // installed earlier in the same script often enables its
                 // unit. `systemctl enable` reloads systemd (and on Debian runs
                 // update-rc.d), so it is skipped when no longer needed.
-                steps.push(Step::new("enable", format!("systemctl is-enabled -q -- {u} 2>/dev/null || systemctl enable -- {u}\n")));
+                steps.push(Step::new(
+                    "enable",
+                    format!("systemctl is-enabled -q -- {u} 2>/dev/null || systemctl enable -- {u}\n"),
+                ));
             } else if !want && cur.enabled == "enabled" {
                 steps.push(Step::new("disable", format!("systemctl disable -- {u}\n")));
             }
@@ -56,13 +62,17 @@ impl Service {
             Some(Wanted::Reloaded) => (
                 "reload",
                 // A stopped service has nothing to reload: start it instead.
-                format!("if systemctl is-active -q -- {u}; then systemctl reload -- {u}; else systemctl start -- {u}; fi\n"),
+                format!(
+                    "if systemctl is-active -q -- {u}; then systemctl reload -- {u}; else systemctl start -- {u}; fi\n"
+                ),
             ),
             // A deliberate restart should not count towards the unit's crash-loop
             // limit (docker: 3 starts a minute), or two applies in a row that each
             // change a config fail with "start of the service was attempted too
             // often". reset-failed clears that counter; a real failure still fails.
-            Some(Wanted::Restarted) => ("restart", format!("systemctl reset-failed -- {u} 2>/dev/null; systemctl restart -- {u}\n")),
+            Some(Wanted::Restarted) => {
+                ("restart", format!("systemctl reset-failed -- {u} 2>/dev/null; systemctl restart -- {u}\n"))
+            }
             Some(Wanted::Stopped) => ("stop", format!("systemctl stop -- {u}\n")),
             Some(Wanted::Started) | None => ("start", format!("systemctl start -- {u}\n")),
         };
@@ -77,7 +87,10 @@ mod tests {
 
     fn st(active: &str, enabled: &str) -> HostState {
         let mut s = HostState::default();
-        s.services.insert("haproxy".into(), ServiceState { load: "loaded".into(), active: active.into(), enabled: enabled.into() });
+        s.services.insert(
+            "haproxy".into(),
+            ServiceState { load: "loaded".into(), active: active.into(), enabled: enabled.into() },
+        );
         s
     }
 
@@ -104,12 +117,25 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("log");
         let fake = dir.path().join("systemctl");
-        std::fs::write(&fake, format!("#!/bin/sh\necho \"$*\" >> {}\n[ \"$1\" = is-enabled ] && exit {is_enabled_exit}\nexit 0\n", log.display())).unwrap();
+        std::fs::write(
+            &fake,
+            format!(
+                "#!/bin/sh\necho \"$*\" >> {}\n[ \"$1\" = is-enabled ] && exit {is_enabled_exit}\nexit 0\n",
+                log.display()
+            ),
+        )
+        .unwrap();
         std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
         let steps = svc(None, Some(true)).plan(&st("inactive", "not-found")).unwrap();
         assert_eq!(steps.len(), 1);
         let path = format!("{}:{}", dir.path().display(), std::env::var("PATH").unwrap_or_default());
-        let ok = std::process::Command::new("sh").arg("-c").arg(&steps[0].script).env("PATH", path).status().unwrap().success();
+        let ok = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(&steps[0].script)
+            .env("PATH", path)
+            .status()
+            .unwrap()
+            .success();
         assert!(ok);
         std::fs::read_to_string(log).unwrap()
     }

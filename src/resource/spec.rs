@@ -44,8 +44,20 @@ pub struct Decl {
     docker_container: Option<DockerContainerSpec>,
 }
 
-pub const KINDS: &[&str] =
-    &["package", "file", "directory", "template", "service", "command", "line", "user", "group", "sysctl", "apt_repository", "docker_container"];
+pub const KINDS: &[&str] = &[
+    "package",
+    "file",
+    "directory",
+    "template",
+    "service",
+    "command",
+    "line",
+    "user",
+    "group",
+    "sysctl",
+    "apt_repository",
+    "docker_container",
+];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -210,7 +222,14 @@ struct PackageMap {
 
 impl From<PackageMap> for PackageSpec {
     fn from(m: PackageMap) -> Self {
-        PackageSpec { name: m.name, names: m.names, state: m.state, update_cache: m.update_cache, deb: m.deb, notify: m.notify }
+        PackageSpec {
+            name: m.name,
+            names: m.names,
+            state: m.state,
+            update_cache: m.update_cache,
+            deb: m.deb,
+            notify: m.notify,
+        }
     }
 }
 impl From<String> for OneOrMany {

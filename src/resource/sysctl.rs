@@ -70,7 +70,10 @@ mod tests {
         let s = Sysctl { name: "net.ipv4.ip_nonlocal_bind".into(), value: "1".into(), persist: true, notify: vec![] };
         let mut st = HostState::default();
         st.sysctl.insert(s.name.clone(), Some("0".into()));
-        st.paths.insert("/etc/sysctl.d/60-rigger-net.ipv4.ip_nonlocal_bind.conf".into(), PathState { kind: "absent".into(), ..Default::default() });
+        st.paths.insert(
+            "/etc/sysctl.d/60-rigger-net.ipv4.ip_nonlocal_bind.conf".into(),
+            PathState { kind: "absent".into(), ..Default::default() },
+        );
         let steps = s.plan(&st).unwrap();
         assert_eq!(steps.len(), 2);
         assert_eq!(steps[0].script, "sysctl -q -w net.ipv4.ip_nonlocal_bind=1\n");

@@ -70,7 +70,11 @@ pub fn rigger_in(dir: &Path, args: &[&str]) -> Run {
         .env_remove("RIGGER_INVENTORY")
         .output()
         .expect("run rigger");
-    Run { code: out.status.code().unwrap_or(-1), stdout: String::from_utf8_lossy(&out.stdout).into(), stderr: String::from_utf8_lossy(&out.stderr).into() }
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into(),
+        stderr: String::from_utf8_lossy(&out.stderr).into(),
+    }
 }
 
 pub fn json(run: &Run) -> serde_json::Value {

@@ -23,7 +23,10 @@ fn scratch() -> PathBuf {
         s.borrow_mut()
             .get_or_insert_with(|| {
                 let base = std::env::var_os("RIGGER_FUZZ_TMP").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
-                let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+                let nanos = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_nanos())
+                    .unwrap_or(0);
                 let d = base.join(format!("rigger-fuzz-{}-{nanos:x}", std::process::id()));
                 std::fs::create_dir_all(&d).expect("scratch dir");
                 d
@@ -135,7 +138,10 @@ pub fn role(data: &[u8]) {
     write(&dir.join("files/f"), b"plain file\n");
     for name in src_names(data) {
         // Best effort: `a` and `a/b` cannot both be made; then the load just says "not found".
-        for (sub, body) in [("templates", &b"# rendered for {{ greeting | default(value=\"you\") }}\n"[..]), ("files", &b"a file\n"[..])] {
+        for (sub, body) in [
+            ("templates", &b"# rendered for {{ greeting | default(value=\"you\") }}\n"[..]),
+            ("files", &b"a file\n"[..]),
+        ] {
             let p = dir.join(sub).join(&name);
             let _ = p.parent().map(std::fs::create_dir_all);
             let _ = std::fs::write(&p, body);
@@ -147,7 +153,9 @@ pub fn role(data: &[u8]) {
         Ok(role) => role,
     };
     let mut all = rigger::role::Roles::new(&roles_dir);
-    if let Err(e) = all.load("r", &|| rigger::error::Location::new(Path::new("site.yaml"), "- hosts: all\n  roles: [r]\n", 2, 11)) {
+    if let Err(e) =
+        all.load("r", &|| rigger::error::Location::new(Path::new("site.yaml"), "- hosts: all\n  roles: [r]\n", 2, 11))
+    {
         drop(e.to_string());
     }
     plan_role(&root, &role);
@@ -223,8 +231,22 @@ fn canned_host(queries: &std::collections::BTreeSet<rigger::probe::Query>) -> ri
             Query::Path(p) => {
                 let ps = match p.len() % 3 {
                     0 => PathState { kind: "absent".into(), ..Default::default() },
-                    1 => PathState { kind: "file".into(), mode: 0o644, owner: "root".into(), group: "root".into(), size: 3, content: Some(b"a=1\n".to_vec()), sha256: None },
-                    _ => PathState { kind: "directory".into(), mode: 0o755, owner: "root".into(), group: "root".into(), ..Default::default() },
+                    1 => PathState {
+                        kind: "file".into(),
+                        mode: 0o644,
+                        owner: "root".into(),
+                        group: "root".into(),
+                        size: 3,
+                        content: Some(b"a=1\n".to_vec()),
+                        sha256: None,
+                    },
+                    _ => PathState {
+                        kind: "directory".into(),
+                        mode: 0o755,
+                        owner: "root".into(),
+                        group: "root".into(),
+                        ..Default::default()
+                    },
                 };
                 st.paths.insert(p.clone(), ps);
             }
@@ -235,7 +257,10 @@ fn canned_host(queries: &std::collections::BTreeSet<rigger::probe::Query>) -> ri
                 st.candidates.insert(n.clone(), Some("2.0".into()));
             }
             Query::Service(n) => {
-                st.services.insert(n.clone(), ServiceState { load: "loaded".into(), active: "inactive".into(), enabled: "disabled".into() });
+                st.services.insert(
+                    n.clone(),
+                    ServiceState { load: "loaded".into(), active: "inactive".into(), enabled: "disabled".into() },
+                );
             }
             Query::Succeeds(c) => {
                 st.succeeds.insert(c.clone(), c.len() % 2 == 0);
