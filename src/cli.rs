@@ -418,7 +418,7 @@ fn dispatch(cmd: &Command, style: Style) -> Result<i32, Error> {
                     let m = format!("@@rigger-facts-{}@@", std::process::id());
                     let q = Default::default();
                     let out = conn.run(&crate::probe::script(&q, true, &m)).await?;
-                    let st = crate::probe::parse(&q, &out.stdout, &m)?;
+                    let st = crate::probe::parse(&q, &out.stdout, &m).map_err(|e| e.to_string())?;
                     conn.close().await;
                     Ok::<_, String>(st.facts)
                 });

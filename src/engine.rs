@@ -10,7 +10,7 @@ use crate::inventory::Inventory;
 use crate::plan::{self, Prepared, Status, UnitPlan};
 use crate::probe::{self, HostState, Query};
 use crate::report::{HostReport, UnitReport};
-use crate::resource::Resource;
+use crate::plan::Handlers;
 use crate::role::Roles;
 use crate::site::Site;
 use crate::source::{merge_into, Vars};
@@ -78,7 +78,7 @@ impl Project {
             None => Graph::build(&inv, &site, &roles, None)?,
         };
         let store = std::sync::Arc::new(crate::generated::Store::new(&s.inventory));
-        let renderer = Renderer::new(&root, roles.roles.values(), Some(store))?;
+        let renderer = Renderer::new(&root, roles.roles.values().map(|r| r.dir.as_path()), Some(store))?;
         let mut warnings = Vec::new();
         if !graph.assumed.is_empty() {
             warnings.push(format!("outside --limit, taken as converged: {}", graph.assumed.join(", ")));
@@ -193,7 +193,7 @@ impl Project {
         role: &str,
         facts: Option<&Value>,
         full: bool,
-    ) -> Result<(Vec<Prepared>, IndexMap<String, Resource>), String> {
+    ) -> Result<(Vec<Prepared>, Handlers), String> {
         let r = self.roles.get(role);
         let ctx = self.context(host, facts);
         let mut prepared = Vec::new();
@@ -260,27 +260,14 @@ impl Project {
         match self.prepare_unit(host, role, None, true) {
             Err(e) => errors.push(format!("host {host}: {e}")),
             Ok((prepared, _)) => {
-                for r in prepared.iter().filter_map(|p| p.resource.as_ref()).filter(|_| out.is_some()) {
-                    let dir = out.unwrap_or(Path::new("."));
-                    let files = match r {
-                        Resource::File(f) => vec![f.clone()],
-                        Resource::AptRepository(a) => a.files(),
-                        _ => vec![],
-                    };
-                    for f in files {
-                        if let (Some(content), false, crate::resource::spec::PresentAbsent::Present) =
-                            (&f.content, f.secret, f.state)
-                        {
-                            let dest = dir.join(host).join(f.path.trim_start_matches('/'));
-                            let written = dest
-                                .parent()
-                                .map(std::fs::create_dir_all)
-                                .transpose()
-                                .and_then(|_| std::fs::write(&dest, content));
-                            if let Err(e) = written {
-                                errors.push(format!("cannot write {}: {e}", dest.display()));
-                            }
-                        }
+                let dir = out.unwrap_or(Path::new("."));
+                let files = prepared.iter().filter_map(|p| p.resource.as_ref()).filter(|_| out.is_some());
+                for (path, content) in files.flat_map(|r| r.rendered()) {
+                    let dest = dir.join(host).join(path.trim_start_matches('/'));
+                    let written =
+                        dest.parent().map(std::fs::create_dir_all).transpose().and_then(|_| std::fs::write(&dest, content));
+                    if let Err(e) = written {
+                        errors.push(format!("cannot write {}: {e}", dest.display()));
                     }
                 }
             }

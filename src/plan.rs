@@ -3,14 +3,14 @@
 //! (`plan_unit`). Nothing here touches a host, so it is tested from data.
 
 use crate::probe::{HostState, Query};
-use crate::resource::spec::{PackageState, Spec};
-use crate::resource::{account, apt_repository, command, file, package, service, sysctl, Decl, Resource, Step};
+use crate::resource::{path, AnySpec, Decl, Resolve, Resource, ResourceError, Step};
 use crate::role::Role;
 use crate::template::Renderer;
 use indexmap::IndexMap;
 use serde::Serialize;
 use std::collections::BTreeSet;
 use std::path::Path;
+use std::sync::Arc;
 use tera::Context;
 
 /// Where pending handlers are recorded on a host, so a failure cannot lose them.
@@ -24,7 +24,7 @@ pub fn pending_path(role: &str) -> String {
 #[derive(Debug, Clone)]
 pub struct Prepared {
     pub label: String,
-    pub resource: Option<Resource>,
+    pub resource: Option<Arc<dyn Resource>>,
     pub skipped: Option<String>,
 }
 
@@ -80,281 +80,70 @@ impl UnitPlan {
 /// Renders and resolves one declared resource for a host.
 /// With `full` false (before facts are known), `when` is not evaluated and
 /// template content is not rendered: enough to know what to probe.
+#[allow(clippy::too_many_arguments)] // one per input of a pure function; a struct would only rename them
 pub fn prepare(
     root: &Path,
     role: &Role,
     decl: &Decl,
-    spec: &Spec,
+    spec: &AnySpec,
     r: &Renderer,
     ctx: &Context,
     tags: &[String],
     full: bool,
-) -> Result<Prepared, String> {
-    let name = decl.name.as_ref().map(|n| r.render_str(n, ctx, "name")).transpose()?;
-    let label_of = |res: &Resource| name.clone().unwrap_or_else(|| res.label());
+) -> Result<Prepared, ResourceError> {
+    let name = decl.name.as_ref().map(|n| r.render_str(n, ctx, "name")).transpose().map_err(ResourceError::Render)?;
     if !tags.is_empty() && !tags.iter().any(|t| decl.tags.contains(t) || *t == role.name) {
-        return Ok(Prepared {
-            label: name.clone().unwrap_or_else(|| kind(spec).into()),
-            resource: None,
-            skipped: Some("not in --tags".into()),
-        });
+        let label = name.clone().unwrap_or_else(|| spec.kind().into());
+        return Ok(Prepared { label, resource: None, skipped: Some("not in --tags".into()) });
     }
     if let Some(w) = decl.when.as_ref().filter(|_| full) {
-        if !r.eval_bool(w, ctx)? {
+        if !r.eval_bool(w, ctx).map_err(ResourceError::Render)? {
             // A skipped resource is not resolved: its fields may only make sense when it runs.
             let label = name
                 .clone()
                 .or_else(|| resolve(root, role, spec, r, ctx, false).ok().map(|res| res.label()))
-                .unwrap_or_else(|| kind(spec).into());
+                .unwrap_or_else(|| spec.kind().into());
             return Ok(Prepared { label, resource: None, skipped: Some(format!("when: {w}")) });
         }
     }
     let res = resolve(root, role, spec, r, ctx, full)?;
-    Ok(Prepared { label: label_of(&res), resource: Some(res), skipped: None })
+    Ok(Prepared { label: name.unwrap_or_else(|| res.label()), resource: Some(res), skipped: None })
 }
 
-fn kind(spec: &Spec) -> &'static str {
-    match spec {
-        Spec::Package(_) => "package",
-        Spec::File(_) => "file",
-        Spec::Directory(_) => "directory",
-        Spec::Template(_) => "template",
-        Spec::Service(_) => "service",
-        Spec::Command(_) => "command",
-        Spec::Line(_) => "line",
-        Spec::User(_) => "user",
-        Spec::Group(_) => "group",
-        Spec::Sysctl(_) => "sysctl",
-        Spec::AptRepository(_) => "apt_repository",
-        Spec::DockerContainer(_) => "docker_container",
-    }
-}
-
-fn mode(m: &Option<crate::resource::spec::ModeSpec>) -> Result<Option<u32>, String> {
-    m.as_ref().map(file::parse_mode).transpose()
-}
-
-fn read_role_file(path: &Path) -> Result<Vec<u8>, String> {
-    std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
-}
-
-/// Renders every string of `spec` for this host, then builds the resource.
+/// Renders every string of `spec` for this host, then resolves the resource.
 pub fn resolve(
     root: &Path,
     role: &Role,
-    spec: &Spec,
+    spec: &AnySpec,
     r: &Renderer,
     ctx: &Context,
     content: bool,
-) -> Result<Resource, String> {
-    let res = build(root, role, spec, r, ctx, content)?;
-    // What can be checked without a host is checked here, so `rigger check` catches it.
-    match &res {
-        Resource::File(f) => file::check_path(&f.path)?,
-        Resource::Directory(d) => file::check_path(&d.path)?,
-        Resource::Line(l) => file::check_path(&l.path)?,
-        Resource::Command(c) => c.creates.as_deref().map(file::check_path).transpose().map(|_| ())?,
-        _ => {}
-    }
-    Ok(res)
+) -> Result<Arc<dyn Resource>, ResourceError> {
+    let mut v = spec.to_json();
+    r.render_value(&mut v, ctx, "").map_err(ResourceError::Render)?;
+    let cx = Resolve { root, role_dir: &role.dir, renderer: r, ctx, content };
+    spec.resolve_json(v, &cx)
 }
 
-fn build(
-    root: &Path,
-    role: &Role,
-    spec: &Spec,
-    r: &Renderer,
-    ctx: &Context,
-    content: bool,
-) -> Result<Resource, String> {
-    let mut v = serde_json::to_value(spec).map_err(|e| e.to_string())?;
-    r.render_value(&mut v, ctx, "")?;
-    let spec: Spec = serde_json::from_value(v).map_err(|e| format!("after rendering: {e}"))?;
-    Ok(match spec {
-        Spec::Package(p) => {
-            let mut names: Vec<String> = p.name.map(|n| n.0).unwrap_or_default();
-            names.extend(p.names.map(|n| n.0).unwrap_or_default());
-            if names.is_empty() {
-                return Err("package needs `name` or `names`".into());
-            }
-            let mut debs = Vec::new();
-            if let Some(pattern) = &p.deb {
-                let full = if Path::new(pattern).is_absolute() {
-                    pattern.clone()
-                } else {
-                    root.join(pattern).to_string_lossy().into_owned()
-                };
-                let paths = glob::glob(&full).map_err(|e| format!("bad deb pattern {pattern:?}: {e}"))?;
-                for path in paths.flatten() {
-                    let bytes = read_role_file(&path)?;
-                    debs.push((path.file_name().unwrap_or_default().to_string_lossy().into_owned(), bytes));
-                }
-                if debs.is_empty() {
-                    return Err(format!("no .deb file matches {pattern:?}"));
-                }
-                if p.state == PackageState::Latest {
-                    return Err("`deb` packages cannot be `latest`".into());
-                }
-            }
-            Resource::Package(package::Package {
-                names,
-                state: p.state,
-                update_cache: p.update_cache,
-                debs,
-                notify: p.notify.0,
-            })
-        }
-        Spec::File(f) => {
-            let content = match (&f.content, &f.src) {
-                (Some(_), Some(_)) => return Err("file takes `content` or `src`, not both".into()),
-                (Some(c), None) => Some(c.clone().into_bytes()),
-                (None, Some(s)) => Some(read_role_file(&role.file_path(s))?),
-                (None, None) => None,
-            };
-            Resource::File(file::File {
-                kind: "file",
-                path: f.path,
-                content,
-                mode: mode(&f.mode)?,
-                owner: f.owner,
-                group: f.group,
-                state: f.state,
-                validate: f.validate,
-                secret: f.secret,
-                notify: f.notify.0,
-            })
-        }
-        Spec::Template(t) => {
-            let name = Renderer::name_of(root, &role.template_path(&t.src));
-            let content = if content { Some(r.render_file(&name, ctx)?.into_bytes()) } else { None };
-            Resource::File(file::File {
-                kind: "template",
-                path: t.dest,
-                content,
-                mode: mode(&t.mode)?,
-                owner: t.owner,
-                group: t.group,
-                state: Default::default(),
-                validate: t.validate,
-                secret: t.secret,
-                notify: t.notify.0,
-            })
-        }
-        Spec::Directory(d) => Resource::Directory(file::Directory {
-            path: d.path,
-            mode: mode(&d.mode)?,
-            owner: d.owner,
-            group: d.group,
-            state: d.state,
-            notify: d.notify.0,
-        }),
-        Spec::Line(l) => {
-            let regexp =
-                l.regexp.as_deref().map(regex::Regex::new).transpose().map_err(|e| format!("bad regexp: {e}"))?;
-            Resource::Line(file::Line {
-                path: l.path,
-                line: l.line,
-                regexp,
-                state: l.state,
-                create: l.create,
-                mode: mode(&l.mode)?,
-                notify: l.notify.0,
-            })
-        }
-        Spec::Service(s) => {
-            Resource::Service(service::Service { name: s.name, state: s.state, enabled: s.enabled, notify: s.notify.0 })
-        }
-        Spec::Command(c) => Resource::Command(command::Command {
-            cmd: c.cmd,
-            creates: c.creates,
-            unless: c.unless,
-            chdir: c.chdir,
-            notify: c.notify.0,
-        }),
-        Spec::User(u) => Resource::User(account::User {
-            name: u.name,
-            uid: u.uid,
-            group: u.group,
-            groups: u.groups,
-            shell: u.shell,
-            home: u.home,
-            system: u.system,
-            state: u.state,
-        }),
-        Spec::Group(g) => {
-            Resource::Group(account::Group { name: g.name, gid: g.gid, system: g.system, state: g.state })
-        }
-        Spec::Sysctl(s) => {
-            let value = match &s.value {
-                serde_json::Value::String(v) => v.clone(),
-                other => other.to_string(),
-            };
-            Resource::Sysctl(sysctl::Sysctl { name: s.name, value, persist: s.persist, notify: s.notify.0 })
-        }
-        Spec::AptRepository(a) => {
-            let key = match (&a.key, &a.key_src) {
-                (Some(k), _) => Some(k.clone().into_bytes()),
-                (None, Some(src)) => Some(read_role_file(&role.file_path(src))?),
-                (None, None) => None,
-            };
-            Resource::AptRepository(apt_repository::AptRepository {
-                name: a.name,
-                uri: a.uri,
-                suite: a.suite,
-                components: a.components,
-                key,
-                arch: a.arch,
-                state: a.state,
-                update_cache: a.update_cache,
-                notify: a.notify.0,
-            })
-        }
-        Spec::DockerContainer(d) => {
-            let valid = ["no", "always", "on-failure", "unless-stopped"];
-            if !valid.contains(&d.restart.as_str()) && !d.restart.starts_with("on-failure:") {
-                return Err(format!("restart {:?} is not one of {}", d.restart, valid.join(", ")));
-            }
-            let mut env: Vec<(String, String)> = d.env.into_iter().collect();
-            env.sort();
-            Resource::Container(crate::resource::docker::Container {
-                name: d.name,
-                image: d.image,
-                ports: d.ports,
-                volumes: d.volumes,
-                env,
-                restart: d.restart,
-                command: d.command.map(|c| c.0).unwrap_or_default(),
-                state: d.state,
-                notify: d.notify.0,
-            })
-        }
-    })
-}
+/// A unit's handlers, resolved for its host, by name.
+pub type Handlers = IndexMap<String, Arc<dyn Resource>>;
 
 /// Everything the probe must ask to plan this unit.
-pub fn queries(role: &str, prepared: &[Prepared], handlers: &IndexMap<String, Resource>) -> BTreeSet<Query> {
-    let mut q: BTreeSet<Query> =
-        prepared.iter().filter_map(|p| p.resource.as_ref()).flat_map(Resource::queries).collect();
-    for h in handlers.values() {
-        if !matches!(h, Resource::Service(_) | Resource::Command(_)) {
-            q.extend(h.queries());
-        }
+pub fn queries(role: &str, prepared: &[Prepared], handlers: &Handlers) -> BTreeSet<Query> {
+    let mut q: BTreeSet<Query> = prepared.iter().filter_map(|p| p.resource.as_ref()).flat_map(|r| r.queries()).collect();
+    for h in handlers.values().filter(|h| h.handler_reads_state()) {
+        q.extend(h.queries());
     }
-    q.insert(Query::Path(pending_path(role)));
+    q.insert(path::query(&pending_path(role)));
     q
 }
 
 /// Plans a unit against the probed state: which resources change, which handlers run.
-pub fn plan_unit(
-    role: &str,
-    prepared: &[Prepared],
-    handlers: &IndexMap<String, Resource>,
-    state: &HostState,
-) -> UnitPlan {
+pub fn plan_unit(role: &str, prepared: &[Prepared], handlers: &Handlers, state: &HostState) -> UnitPlan {
     let mut plan = UnitPlan::default();
     let mut notified: Vec<String> = Vec::new();
     // Handlers left pending by an earlier, interrupted run are owed first.
-    if let Ok(p) = state.path(&pending_path(role)) {
+    if let Ok(p) = path::state(state, &pending_path(role)) {
         if let Some(c) = &p.content {
             notified
                 .extend(String::from_utf8_lossy(c).lines().filter(|l| handlers.contains_key(*l)).map(str::to_string));
@@ -394,13 +183,14 @@ pub fn plan_unit(
                 status: Status::Failed,
                 steps: vec![],
                 notify: vec![],
-                message: Some(e),
+                message: Some(e.to_string()),
             }),
         }
     }
     for (name, h) in handlers {
         if notified.contains(name) {
             let steps = h.handler_steps(state).unwrap_or_else(|e| {
+                let e = e.to_string();
                 vec![Step::new(format!("fail: {e}"), format!("echo {} >&2; exit 1\n", crate::shell::quote(&e)))]
             });
             plan.handlers.push(HandlerPlan { handler: name.clone(), steps });
@@ -478,49 +268,34 @@ pub fn parse_apply(output: &str, marker: &str) -> ApplyResult {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::probe::PathState;
+    use crate::resource::command::Command;
+    use crate::resource::file::File;
+    use crate::resource::path::PathState;
     use crate::resource::spec::PresentAbsent;
 
-    fn file_res(path: &str, content: &str, notify: &[&str]) -> Resource {
-        Resource::File(file::File {
-            kind: "file",
-            path: path.into(),
-            content: Some(content.into()),
-            mode: None,
-            owner: None,
-            group: None,
-            state: PresentAbsent::Present,
-            validate: None,
-            secret: false,
-            notify: notify.iter().map(|s| s.to_string()).collect(),
-        })
+    fn file_res(path: &str, content: &str, notify: &[&str]) -> Arc<dyn Resource> {
+        let mut f = File::plain(path.into(), content.into(), PresentAbsent::Present);
+        f.mode = None;
+        f.notify = notify.iter().map(|s| s.to_string()).collect();
+        Arc::new(f)
     }
 
-    fn prepared(r: Resource) -> Prepared {
+    fn prepared(r: Arc<dyn Resource>) -> Prepared {
         Prepared { label: r.label(), resource: Some(r), skipped: None }
     }
 
-    fn handlers() -> IndexMap<String, Resource> {
-        let mut h = IndexMap::new();
-        h.insert(
-            "restart app".to_string(),
-            Resource::Command(command::Command {
-                cmd: "echo restarted >> \"$LOG\"".into(),
-                creates: None,
-                unless: None,
-                chdir: None,
-                notify: vec![],
-            }),
-        );
+    fn handlers() -> Handlers {
+        let mut h = Handlers::new();
+        let cmd = Command { cmd: "echo restarted >> \"$LOG\"".into(), creates: None, unless: None, chdir: None, notify: vec![] };
+        h.insert("restart app".to_string(), Arc::new(cmd));
         h
     }
 
     #[test]
     fn handler_runs_only_when_a_notifier_changed() {
         let mut st = HostState::default();
-        st.paths
-            .insert("/a".into(), PathState { kind: "file".into(), content: Some(b"x".to_vec()), ..Default::default() });
-        st.paths.insert(pending_path("app"), PathState { kind: "absent".into(), ..Default::default() });
+        st.insert(path::query("/a"), PathState { content: Some(b"x".to_vec()), ..PathState::file(b"x", 0) });
+        st.insert(path::query(&pending_path("app")), PathState::default());
         let p = vec![prepared(file_res("/a", "x", &["restart app"]))];
         assert!(plan_unit("app", &p, &handlers(), &st).handlers.is_empty());
         let p = vec![prepared(file_res("/a", "y", &["restart app"]))];
@@ -530,12 +305,15 @@ mod tests {
     }
 
     #[test]
+    fn handlers_that_need_no_state_are_not_probed() {
+        let q = queries("app", &[], &handlers());
+        assert_eq!(q.into_iter().collect::<Vec<_>>(), [path::query(&pending_path("app"))]);
+    }
+
+    #[test]
     fn pending_handlers_from_an_interrupted_run_are_owed() {
         let mut st = HostState::default();
-        st.paths.insert(
-            pending_path("app"),
-            PathState { kind: "file".into(), content: Some(b"restart app\n".to_vec()), ..Default::default() },
-        );
+        st.insert(path::query(&pending_path("app")), PathState::file(b"restart app\n", 0o644));
         let plan = plan_unit("app", &[], &handlers(), &st);
         assert_eq!(plan.handlers[0].handler, "restart app");
     }
@@ -548,8 +326,8 @@ mod tests {
         let f = dir.path().join("conf file");
         let log = dir.path().join("log");
         let mut st = HostState::default();
-        st.paths.insert(f.to_str().unwrap().into(), PathState { kind: "absent".into(), ..Default::default() });
-        st.paths.insert(pending_path("app"), PathState { kind: "absent".into(), ..Default::default() });
+        st.insert(path::query(f.to_str().unwrap()), PathState::default());
+        st.insert(path::query(&pending_path("app")), PathState::default());
         let p = vec![prepared(file_res(f.to_str().unwrap(), "hello $(x)\n", &["restart app"]))];
         let mut plan = plan_unit("app", &p, &handlers(), &st);
         // Run the pending record under the temp dir rather than /var/lib.

@@ -1,127 +1,123 @@
 //! The batched probe: every fact a host's units need, asked in ONE generated
 //! sh script over ONE SSH round trip, answered in delimited sections that are
-//! parsed here into typed state. Round trips per host are the cost model.
+//! parsed into typed state. Round trips per host are the cost model.
+//!
+//! What is asked is defined by the resource kinds themselves (a `Probe`: the
+//! sh that prints the answer and the parser of that answer, beside the
+//! kind's planner); this module only batches, delimits and files answers.
 
-use crate::shell::quote;
-use serde::Serialize;
 use serde_json::{json, Value};
-use std::collections::{BTreeSet, HashMap};
+use std::any::Any;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt;
+use std::sync::Arc;
 
-/// One thing to learn about a host.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Query {
-    /// Type, mode, owner, group and (small files) content.
-    Path(String),
-    /// Installed version of a Debian package.
-    Package(String),
-    /// The version apt would install.
-    Candidate(String),
-    /// systemd unit: load/active/enabled state.
-    Service(String),
-    /// Exit status of a (read-only) command, for `unless`.
-    Succeeds(String),
-    User(String),
-    Group(String),
-    Sysctl(String),
-    /// A Docker container: its rigger spec label and whether it runs.
-    Container(String),
+/// A question resource kinds ask a host.
+pub struct Probe {
+    /// What is asked, for messages (`path`, `package`): unique among probes.
+    pub name: &'static str,
+    pub ask: Ask,
+    /// The answer's lines (for `Ask::All`, the whole batch's) → typed state for `arg`.
+    pub parse: fn(arg: &str, lines: &[&str]) -> Result<Answer, ProbeError>,
 }
 
-/// Files larger than this are compared by checksum only.
-pub const MAX_CONTENT: u64 = 4 * 1024 * 1024;
-
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
-pub struct PathState {
-    /// `file`, `directory`, `link`, `other`, or `absent`.
-    pub kind: String,
-    pub mode: u32,
-    pub owner: String,
-    pub group: String,
-    pub size: u64,
-    #[serde(skip)]
-    pub content: Option<Vec<u8>>,
-    pub sha256: Option<String>,
+/// How a probe is put to the host.
+pub enum Ask {
+    /// One sh snippet per argument (quoting it itself).
+    Each(fn(arg: &str) -> String),
+    /// One sh snippet for every argument at once: one program for all packages.
+    All(fn(args: &[&str]) -> String),
 }
 
-impl PathState {
-    pub fn exists(&self) -> bool {
-        self.kind != "absent"
+impl fmt::Debug for Probe {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name)
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
-pub struct ServiceState {
-    pub load: String,
-    pub active: String,
-    pub enabled: String,
+/// A parsed answer: the asking kind's own state type.
+pub type Answer = Arc<dyn Any + Send + Sync>;
+
+/// Wraps a parsed answer.
+pub fn answer<T: Any + Send + Sync>(v: T) -> Answer {
+    Arc::new(v)
 }
 
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
-pub struct ContainerInfo {
-    /// The `rigger.spec` label (empty for a container rigger did not make).
-    pub spec: String,
-    pub running: bool,
+/// One thing to learn about a host: a probe and its argument.
+#[derive(Debug, Clone)]
+pub struct Query {
+    pub probe: &'static Probe,
+    pub arg: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
-pub struct UserState {
-    pub uid: u32,
-    pub gid: u32,
-    pub home: String,
-    pub shell: String,
-    pub groups: Vec<String>,
+impl Query {
+    pub fn new(probe: &'static Probe, arg: impl Into<String>) -> Self {
+        Query { probe, arg: arg.into() }
+    }
+
+    fn key(&self) -> (&'static str, &str) {
+        (self.probe.name, &self.arg)
+    }
 }
 
-/// What the probe learned: facts plus the answer to every query.
+impl PartialEq for Query {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
+impl Eq for Query {}
+impl PartialOrd for Query {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Query {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.key().cmp(&other.key())
+    }
+}
+impl std::hash::Hash for Query {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.key().hash(h)
+    }
+}
+
+/// Why a probe's answer could not be used.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ProbeError {
+    #[error("the probe's answer was cut short")]
+    CutShort,
+    #[error("empty answer for a {what}")]
+    Empty { what: &'static str },
+    #[error("unexpected {what} answer {answer:?}")]
+    Unexpected { what: &'static str, answer: String },
+    #[error("bad file content: {0}")]
+    Content(String),
+    /// A planner asked for what the probe was never asked: a bug in rigger.
+    #[error("internal error: {what} `{arg}` was not probed")]
+    NotProbed { what: &'static str, arg: String },
+}
+
+/// What the probe learned: facts plus the parsed answer to every query.
 #[derive(Debug, Clone, Default)]
 pub struct HostState {
     pub facts: Value,
     /// sha256 of everything the probe observed except facts: a saved plan is
     /// stale when a fresh probe of the same queries gives another digest.
     pub digest: String,
-    pub paths: HashMap<String, PathState>,
-    /// Package → installed version (absent when not installed).
-    pub packages: HashMap<String, Option<String>>,
-    pub candidates: HashMap<String, Option<String>>,
-    pub services: HashMap<String, ServiceState>,
-    pub succeeds: HashMap<String, bool>,
-    pub users: HashMap<String, Option<UserState>>,
-    pub groups: HashMap<String, Option<u32>>,
-    pub sysctl: HashMap<String, Option<String>>,
-    pub containers: HashMap<String, Option<ContainerInfo>>,
-}
-
-fn missing(what: &str, key: &str) -> String {
-    format!("internal error: {what} `{key}` was not probed")
+    answers: HashMap<Query, Answer>,
 }
 
 impl HostState {
-    pub fn path(&self, p: &str) -> Result<&PathState, String> {
-        self.paths.get(p).ok_or_else(|| missing("path", p))
+    /// Files an answer (the probe does; tests build states from fixtures).
+    pub fn insert<T: Any + Send + Sync>(&mut self, q: Query, value: T) {
+        self.answers.insert(q, answer(value));
     }
-    pub fn package(&self, n: &str) -> Result<Option<&str>, String> {
-        self.packages.get(n).map(|v| v.as_deref()).ok_or_else(|| missing("package", n))
-    }
-    pub fn candidate(&self, n: &str) -> Result<Option<&str>, String> {
-        self.candidates.get(n).map(|v| v.as_deref()).ok_or_else(|| missing("package candidate", n))
-    }
-    pub fn service(&self, n: &str) -> Result<&ServiceState, String> {
-        self.services.get(n).ok_or_else(|| missing("service", n))
-    }
-    pub fn succeeds(&self, c: &str) -> Result<bool, String> {
-        self.succeeds.get(c).copied().ok_or_else(|| missing("command", c))
-    }
-    pub fn user(&self, n: &str) -> Result<Option<&UserState>, String> {
-        self.users.get(n).map(Option::as_ref).ok_or_else(|| missing("user", n))
-    }
-    pub fn group(&self, n: &str) -> Result<Option<u32>, String> {
-        self.groups.get(n).copied().ok_or_else(|| missing("group", n))
-    }
-    pub fn container(&self, n: &str) -> Result<Option<&ContainerInfo>, String> {
-        self.containers.get(n).map(Option::as_ref).ok_or_else(|| missing("container", n))
-    }
-    pub fn sysctl(&self, n: &str) -> Result<Option<&str>, String> {
-        self.sysctl.get(n).map(|v| v.as_deref()).ok_or_else(|| missing("sysctl", n))
+
+    /// The answer to `q`, as the type its probe parses to.
+    pub fn get<T: Any>(&self, q: &Query) -> Result<&T, ProbeError> {
+        let not_probed = || ProbeError::NotProbed { what: q.probe.name, arg: q.arg.clone() };
+        self.answers.get(q).and_then(|a| a.downcast_ref::<T>()).ok_or_else(not_probed)
     }
 
     /// Overlays a later, narrower probe on this one.
@@ -129,15 +125,7 @@ impl HostState {
         if !newer.facts.is_null() {
             self.facts = newer.facts;
         }
-        self.paths.extend(newer.paths);
-        self.packages.extend(newer.packages);
-        self.candidates.extend(newer.candidates);
-        self.services.extend(newer.services);
-        self.succeeds.extend(newer.succeeds);
-        self.users.extend(newer.users);
-        self.groups.extend(newer.groups);
-        self.sysctl.extend(newer.sysctl);
-        self.containers.extend(newer.containers);
+        self.answers.extend(newer.answers);
     }
 }
 
@@ -159,74 +147,39 @@ printf '%s\n' 'addr show' 'route show default' | ip -o -4 -batch - 2>/dev/null |
 if [ "$a" != default ]; then echo "addr=$b $d"; elif [ "$b" = via ] && [ -z "$r" ]; then r=1; echo "route=$c $e"; fi; done
 echo "user=$(id -un)""#;
 
-/// The probe script: facts (when asked) and one section per query.
+/// The probe script: facts (when asked), one section per batched probe
+/// (`Ask::All`), one per other query.
 pub fn script(queries: &BTreeSet<Query>, with_facts: bool, marker: &str) -> String {
     let mut s = String::from("main() {\nexport LC_ALL=C\n");
     if with_facts {
         s.push_str(&format!("echo '{marker} facts'\n{FACTS}\n"));
     }
-    let packages: Vec<&str> =
-        queries.iter().filter_map(|q| if let Query::Package(n) = q { Some(n.as_str()) } else { None }).collect();
-    if !packages.is_empty() {
-        let names: Vec<String> = packages.iter().map(|n| quote(n)).collect();
-        s.push_str(&format!(
-            "echo '{marker} packages'\ndpkg-query -W -f='${{Package}}|${{db:Status-Abbrev}}|${{Version}}\\n' -- {} 2>/dev/null\n",
-            names.join(" ")
-        ));
+    for (name, batch) in batches(queries) {
+        if let Ask::All(ask) = &batch[0].probe.ask {
+            let args: Vec<&str> = batch.iter().map(|q| q.arg.as_str()).collect();
+            s.push_str(&format!("echo '{marker} all {name}'\n{}\n", ask(&args)));
+        }
     }
     for (i, q) in queries.iter().enumerate() {
-        let body = match q {
-            Query::Package(_) => continue,
-            Query::Path(p) => {
-                let p = quote(p);
-                // A file up to MAX_CONTENT comes whole (`-`, then base64; its
-                // sha256 is computed here); a bigger one as its sha256 only.
-                format!(
-                    "if [ -e {p} ] || [ -L {p} ]; then s=$(stat -c '%F|%a|%U|%G|%s' -- {p}) && echo \"$s\" && \
-                     if [ -f {p} ] && [ ! -L {p} ]; then if [ \"${{s##*|}}\" -le {MAX_CONTENT} ]; then echo -; base64 < {p}; \
-                     else sha256sum < {p}; fi; fi; else echo absent; fi"
-                )
-            }
-            Query::Candidate(n) => format!("apt-cache policy -- {} 2>/dev/null | awk '/Candidate:/{{print $2}}'", quote(n)),
-            Query::Service(n) => format!(
-                "systemctl show -p LoadState -p ActiveState -p UnitFileState -- {} 2>/dev/null",
-                quote(&unit_name(n))
-            ),
-            Query::Succeeds(c) => format!("sh -c {} </dev/null >/dev/null 2>&1; echo $?", quote(c)),
-            Query::User(n) => {
-                let n = quote(n);
-                format!("getent passwd -- {n} || echo absent; id -Gn -- {n} 2>/dev/null")
-            }
-            Query::Group(n) => format!("getent group -- {} || echo absent", quote(n)),
-            Query::Sysctl(n) => format!("cat -- {} 2>/dev/null || echo absent", quote(&sysctl_path(n))),
-            Query::Container(n) => format!(
-                "docker inspect -f '{{{{index .Config.Labels \"{}\"}}}}|{{{{.State.Running}}}}' -- {} 2>/dev/null || echo absent",
-                crate::resource::docker::LABEL,
-                quote(n)
-            ),
-        };
-        s.push_str(&format!("echo '{marker} {i}'\n{body}\n"));
+        if let Ask::Each(ask) = &q.probe.ask {
+            s.push_str(&format!("echo '{marker} {i}'\n{}\n", ask(&q.arg)));
+        }
     }
     s.push_str(&format!("echo '{marker} end'\n}}\nmain\n"));
     s
 }
 
-/// `haproxy` → `haproxy.service`; names with a unit suffix are kept.
-pub fn unit_name(n: &str) -> String {
-    let suffixes = [".service", ".socket", ".timer", ".target", ".mount", ".path"];
-    if suffixes.iter().any(|s| n.ends_with(s)) {
-        n.to_string()
-    } else {
-        format!("{n}.service")
+/// The queries of batched probes, by probe name.
+fn batches(queries: &BTreeSet<Query>) -> BTreeMap<&'static str, Vec<&Query>> {
+    let mut out: BTreeMap<&'static str, Vec<&Query>> = BTreeMap::new();
+    for q in queries.iter().filter(|q| matches!(q.probe.ask, Ask::All(_))) {
+        out.entry(q.probe.name).or_default().push(q);
     }
-}
-
-pub fn sysctl_path(name: &str) -> String {
-    format!("/proc/sys/{}", name.replace('.', "/"))
+    out
 }
 
 /// Parses the probe's output. An incomplete answer (no `end` section) is an error.
-pub fn parse(queries: &BTreeSet<Query>, output: &str, marker: &str) -> Result<HostState, String> {
+pub fn parse(queries: &BTreeSet<Query>, output: &str, marker: &str) -> Result<HostState, ProbeError> {
     let mut sections: HashMap<String, Vec<&str>> = HashMap::new();
     let mut current: Option<String> = None;
     let prefix = format!("{marker} ");
@@ -234,157 +187,41 @@ pub fn parse(queries: &BTreeSet<Query>, output: &str, marker: &str) -> Result<Ho
         if let Some(name) = line.strip_prefix(&prefix) {
             current = Some(name.to_string());
             sections.entry(name.to_string()).or_default();
-        } else if let Some(c) = &current {
-            sections.get_mut(c).map(|v| v.push(line));
+        } else if let Some(lines) = current.as_ref().and_then(|c| sections.get_mut(c)) {
+            lines.push(line);
         }
     }
     if !sections.contains_key("end") {
-        return Err("the probe's answer was cut short".into());
+        return Err(ProbeError::CutShort);
     }
-    let mut st = HostState::default();
-    {
-        use sha2::Digest;
-        let mut names: Vec<&String> = sections.keys().filter(|k| *k != "facts").collect();
-        names.sort();
-        let mut h = sha2::Sha256::new();
-        for n in names {
-            h.update(n.as_bytes());
-            h.update(b"\n");
-            h.update(sections[n].join("\n").as_bytes());
-            h.update(b"\n");
-        }
-        st.digest = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
-    }
+    let mut st = HostState { digest: digest(&sections), ..Default::default() };
     if let Some(lines) = sections.get("facts") {
         st.facts = parse_facts(lines);
     }
-    if let Some(lines) = sections.get("packages") {
-        for l in lines {
-            let parts: Vec<&str> = l.split('|').collect();
-            if parts.len() == 3 && parts[1].starts_with("ii") {
-                st.packages.insert(parts[0].to_string(), Some(parts[2].to_string()));
-            }
-        }
-    }
     for (i, q) in queries.iter().enumerate() {
-        let lines: &[&str] = sections.get(&i.to_string()).map(Vec::as_slice).unwrap_or(&[]);
-        match q {
-            Query::Package(n) => {
-                st.packages.entry(n.clone()).or_insert(None);
-            }
-            Query::Path(p) => {
-                st.paths.insert(p.clone(), parse_path(lines)?);
-            }
-            Query::Candidate(n) => {
-                let c = lines.first().map(|s| s.trim()).filter(|s| !s.is_empty() && *s != "(none)");
-                st.candidates.insert(n.clone(), c.map(str::to_string));
-            }
-            Query::Service(n) => {
-                let mut s = ServiceState::default();
-                for l in lines {
-                    match l.split_once('=') {
-                        Some(("LoadState", v)) => s.load = v.to_string(),
-                        Some(("ActiveState", v)) => s.active = v.to_string(),
-                        Some(("UnitFileState", v)) => s.enabled = v.to_string(),
-                        _ => {}
-                    }
-                }
-                st.services.insert(n.clone(), s);
-            }
-            Query::Succeeds(c) => {
-                let ok = lines.last().is_some_and(|l| l.trim() == "0");
-                st.succeeds.insert(c.clone(), ok);
-            }
-            Query::User(n) => {
-                let user = match lines.first() {
-                    Some(l) if *l != "absent" => {
-                        let f: Vec<&str> = l.split(':').collect();
-                        Some(UserState {
-                            uid: f.get(2).and_then(|s| s.parse().ok()).unwrap_or(0),
-                            gid: f.get(3).and_then(|s| s.parse().ok()).unwrap_or(0),
-                            home: f.get(5).unwrap_or(&"").to_string(),
-                            shell: f.get(6).unwrap_or(&"").to_string(),
-                            groups: lines
-                                .get(1)
-                                .map(|g| g.split_whitespace().map(str::to_string).collect())
-                                .unwrap_or_default(),
-                        })
-                    }
-                    _ => None,
-                };
-                st.users.insert(n.clone(), user);
-            }
-            Query::Group(n) => {
-                let g = lines
-                    .first()
-                    .filter(|l| **l != "absent")
-                    .and_then(|l| l.split(':').nth(2))
-                    .and_then(|g| g.parse().ok());
-                st.groups.insert(n.clone(), g);
-            }
-            Query::Sysctl(n) => {
-                let v = lines.first().filter(|l| **l != "absent").map(|v| normalize_ws(v));
-                st.sysctl.insert(n.clone(), v);
-            }
-            Query::Container(n) => {
-                let info = lines.first().filter(|l| **l != "absent").and_then(|l| l.rsplit_once('|')).map(
-                    |(spec, running)| ContainerInfo {
-                        spec: if spec == "<no value>" { String::new() } else { spec.to_string() },
-                        running: running == "true",
-                    },
-                );
-                st.containers.insert(n.clone(), info);
-            }
-        }
+        let section = match q.probe.ask {
+            Ask::Each(_) => i.to_string(),
+            Ask::All(_) => format!("all {}", q.probe.name),
+        };
+        let lines: &[&str] = sections.get(&section).map(Vec::as_slice).unwrap_or(&[]);
+        st.answers.insert(q.clone(), (q.probe.parse)(&q.arg, lines)?);
     }
     Ok(st)
 }
 
-pub fn normalize_ws(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-fn parse_path(lines: &[&str]) -> Result<PathState, String> {
-    let Some(first) = lines.first() else { return Err("empty answer for a path".into()) };
-    if *first == "absent" {
-        return Ok(PathState { kind: "absent".into(), ..Default::default() });
+/// sha256 over every section but the facts, in a stable order.
+fn digest(sections: &HashMap<String, Vec<&str>>) -> String {
+    use sha2::Digest;
+    let mut names: Vec<&String> = sections.keys().filter(|k| *k != "facts").collect();
+    names.sort();
+    let mut h = sha2::Sha256::new();
+    for n in names {
+        h.update(n.as_bytes());
+        h.update(b"\n");
+        h.update(sections[n].join("\n").as_bytes());
+        h.update(b"\n");
     }
-    let f: Vec<&str> = first.split('|').collect();
-    if f.len() != 5 {
-        return Err(format!("unexpected stat output {first:?}"));
-    }
-    let kind = match f[0] {
-        "regular file" | "regular empty file" => "file",
-        "directory" => "directory",
-        "symbolic link" => "link",
-        _ => "other",
-    };
-    let mut st = PathState {
-        kind: kind.into(),
-        mode: u32::from_str_radix(f[1], 8).unwrap_or(0),
-        owner: f[2].into(),
-        group: f[3].into(),
-        size: f[4].parse().unwrap_or(0),
-        content: None,
-        sha256: None,
-    };
-    if kind != "file" {
-        return Ok(st);
-    }
-    match lines.get(1).and_then(|l| l.split_whitespace().next()) {
-        Some("-") => {
-            use base64::Engine;
-            let b64: String = lines[2..].concat();
-            let content = base64::engine::general_purpose::STANDARD
-                .decode(b64.trim())
-                .map_err(|e| format!("bad file content: {e}"))?;
-            st.sha256 = Some(crate::resource::file::sha256_hex(&content));
-            st.content = Some(content);
-        }
-        Some(sum) if sum.len() == 64 && sum.bytes().all(|b| b.is_ascii_hexdigit()) => st.sha256 = Some(sum.to_string()),
-        _ => return Err(format!("unexpected checksum answer {:?}", lines.get(1))),
-    }
-    Ok(st)
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The number of CPUs in a kernel CPU list such as `0-3,8,10-11` (what
@@ -466,48 +303,39 @@ mod tests {
 
     const M: &str = "@@rigger-test@@";
 
+    fn lines(_: &str, lines: &[&str]) -> Result<Answer, ProbeError> {
+        Ok(answer(lines.iter().map(|l| l.to_string()).collect::<Vec<String>>()))
+    }
+    static ECHO: Probe = Probe { name: "echo", ask: Ask::Each(|a| format!("echo {}", crate::shell::quote(a))), parse: lines };
+    static BATCH: Probe = Probe { name: "batch", ask: Ask::All(|a| format!("printf '%s\\n' {}", a.join(" "))), parse: lines };
+
+    fn run(script: &str) -> String {
+        let out = std::process::Command::new("sh").arg("-c").arg(script).output().unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    }
+
     #[test]
-    fn parses_captured_probe_output() {
-        let mut q = BTreeSet::new();
-        q.insert(Query::Path("/etc/haproxy/haproxy.cfg".into()));
-        q.insert(Query::Path("/nope".into()));
-        q.insert(Query::Package("haproxy".into()));
-        q.insert(Query::Package("curl".into()));
-        q.insert(Query::Service("haproxy".into()));
-        q.insert(Query::Succeeds("test -x /bin/sh".into()));
-        q.insert(Query::User("deploy".into()));
-        // Sections are numbered in the BTreeSet's order.
-        let order: Vec<&Query> = q.iter().collect();
-        let idx = |want: &Query| order.iter().position(|x| *x == want).unwrap();
-        let out = format!(
-            "{M} facts\nhostname=h1\nfqdn=h1.lab\narch=x86_64\nkernel=6.1\nos_id=debian\nos_version=12\nos_codename=bookworm\nos_name=Debian GNU/Linux 12\nos_like=\ncpus=2\nmemtotal_kb=2048000\naddr=lo 127.0.0.1/8\naddr=eth0 10.77.0.11/24\nroute=10.77.0.1 eth0\nuser=root\n\
-             {M} packages\nhaproxy|ii |2.6.12-1\n\
-             {M} {}\nregular file|644|root|root|6\n-\naGVsbG8K\n\
-             {M} {}\nabsent\n\
-             {M} {}\nLoadState=loaded\nActiveState=active\nUnitFileState=enabled\n\
-             {M} {}\n0\n\
-             {M} {}\ndeploy:x:1000:1000::/home/deploy:/bin/bash\ndeploy sudo\n\
-             {M} end\n",
-            idx(&Query::Path("/etc/haproxy/haproxy.cfg".into())),
-            idx(&Query::Path("/nope".into())),
-            idx(&Query::Service("haproxy".into())),
-            idx(&Query::Succeeds("test -x /bin/sh".into())),
-            idx(&Query::User("deploy".into())),
-        );
-        let st = parse(&q, &out, M).unwrap();
-        assert_eq!(st.facts["default_ipv4"]["address"], "10.77.0.11");
-        assert_eq!(st.facts["os"]["family"], "debian");
-        assert_eq!(st.facts["memory_mb"], 2000);
-        assert_eq!(st.facts["interfaces"]["eth0"]["ipv4"][0]["cidr"], "10.77.0.11/24");
-        let f = st.path("/etc/haproxy/haproxy.cfg").unwrap();
-        assert_eq!((f.kind.as_str(), f.mode, f.content.as_deref()), ("file", 0o644, Some(&b"hello\n"[..])));
-        assert_eq!(f.sha256.as_deref(), Some("5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03"));
-        assert!(!st.path("/nope").unwrap().exists());
-        assert_eq!(st.package("haproxy").unwrap(), Some("2.6.12-1"));
-        assert_eq!(st.package("curl").unwrap(), None);
-        assert_eq!(st.service("haproxy").unwrap().active, "active");
-        assert!(st.succeeds("test -x /bin/sh").unwrap());
-        assert_eq!(st.user("deploy").unwrap().unwrap().groups, ["deploy", "sudo"]);
+    fn each_query_gets_its_section_and_a_batch_shares_one() {
+        let q: BTreeSet<Query> = [Query::new(&ECHO, "a b"), Query::new(&ECHO, "$(x)"), Query::new(&BATCH, "p1"), Query::new(&BATCH, "p2")].into();
+        let s = script(&q, false, M);
+        assert_eq!(s.matches("printf").count(), 1, "one program for the whole batch:\n{s}");
+        let st = parse(&q, &run(&s), M).unwrap();
+        assert_eq!(st.get::<Vec<String>>(&Query::new(&ECHO, "a b")).unwrap(), &["a b"]);
+        assert_eq!(st.get::<Vec<String>>(&Query::new(&ECHO, "$(x)")).unwrap(), &["$(x)"]);
+        assert_eq!(st.get::<Vec<String>>(&Query::new(&BATCH, "p2")).unwrap(), &["p1", "p2"]);
+        let e = st.get::<Vec<String>>(&Query::new(&ECHO, "never")).unwrap_err();
+        assert_eq!(e.to_string(), "internal error: echo `never` was not probed");
+        assert!(st.get::<u32>(&Query::new(&ECHO, "a b")).is_err(), "a wrong type is not an answer");
+    }
+
+    #[test]
+    fn digest_changes_with_what_was_seen_not_with_facts() {
+        let q: BTreeSet<Query> = [Query::new(&ECHO, "x")].into();
+        let a = parse(&q, &format!("{M} facts\nhostname=a\n{M} 0\none\n{M} end\n"), M).unwrap();
+        let b = parse(&q, &format!("{M} facts\nhostname=b\n{M} 0\none\n{M} end\n"), M).unwrap();
+        let c = parse(&q, &format!("{M} 0\ntwo\n{M} end\n"), M).unwrap();
+        assert_eq!(a.digest, b.digest);
+        assert_ne!(a.digest, c.digest);
     }
 
     #[test]
@@ -521,37 +349,25 @@ mod tests {
     #[test]
     fn truncated_answer_is_an_error() {
         let q = BTreeSet::new();
-        assert!(parse(&q, &format!("{M} facts\nhostname=x\n"), M).is_err());
+        assert_eq!(parse(&q, &format!("{M} facts\nhostname=x\n"), M).unwrap_err(), ProbeError::CutShort);
     }
 
     #[test]
-    fn script_runs_locally_and_parses() {
-        let dir = tempfile::tempdir().unwrap();
-        let f = dir.path().join("a file 'with' $(quotes)");
-        std::fs::write(&f, "content\n").unwrap();
-        let mut q = BTreeSet::new();
-        q.insert(Query::Path(f.to_str().unwrap().into()));
-        q.insert(Query::Succeeds("exit 3".into()));
-        let s = script(&q, true, M);
-        let out = std::process::Command::new("sh")
-            .arg("-s")
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .and_then(|mut c| {
-                use std::io::Write;
-                c.stdin.take().unwrap().write_all(s.as_bytes())?;
-                c.wait_with_output()
-            })
-            .unwrap();
-        let st = parse(&q, &String::from_utf8_lossy(&out.stdout), M).unwrap();
-        assert_eq!(st.path(f.to_str().unwrap()).unwrap().content.as_deref(), Some(&b"content\n"[..]));
-        assert_eq!(
-            st.path(f.to_str().unwrap()).unwrap().sha256.as_deref(),
-            Some(crate::resource::file::sha256_hex(b"content\n").as_str())
+    fn facts_parse_from_captured_output() {
+        let out = format!(
+            "{M} facts\nhostname=h1\nfqdn=h1.lab\narch=x86_64\nkernel=6.1\nos_id=debian\nos_version=12\nos_codename=bookworm\nos_name=Debian GNU/Linux 12\nos_like=\ncpus=2\nmemtotal_kb=2048000\naddr=lo 127.0.0.1/8\naddr=eth0 10.77.0.11/24\nroute=10.77.0.1 eth0\nuser=root\n{M} end\n"
         );
-        assert!(!st.succeeds("exit 3").unwrap());
-        // The facts script reads /proc with builtins where it can; it must agree with the programs.
+        let st = parse(&BTreeSet::new(), &out, M).unwrap();
+        assert_eq!(st.facts["default_ipv4"]["address"], "10.77.0.11");
+        assert_eq!(st.facts["os"]["family"], "debian");
+        assert_eq!(st.facts["memory_mb"], 2000);
+        assert_eq!(st.facts["interfaces"]["eth0"]["ipv4"][0]["cidr"], "10.77.0.11/24");
+    }
+
+    /// The facts script reads /proc with builtins where it can; it must agree with the programs.
+    #[test]
+    fn facts_script_runs_locally_and_agrees_with_the_programs() {
+        let st = parse(&BTreeSet::new(), &run(&script(&BTreeSet::new(), true, M)), M).unwrap();
         let run = |argv: &[&str]| {
             String::from_utf8(std::process::Command::new(argv[0]).args(&argv[1..]).output().unwrap().stdout)
                 .unwrap()
@@ -561,6 +377,7 @@ mod tests {
         assert_eq!(st.facts["cpus"].as_u64().unwrap().to_string(), run(&["nproc"]));
         assert_eq!(st.facts["kernel"], run(&["uname", "-r"]));
         assert_eq!(st.facts["hostname"], run(&["hostname"]));
+        assert_eq!(st.facts["arch"], run(&["uname", "-m"]));
         let mem_kb: u64 = std::fs::read_to_string("/proc/meminfo")
             .unwrap()
             .lines()
@@ -572,62 +389,9 @@ mod tests {
             .unwrap();
         assert_eq!(st.facts["memory_mb"], mem_kb / 1024);
         let addrs = run(&["sh", "-c", "ip -o -4 addr show | awk '{print $4}'"]);
-        let got: Vec<String> = st.facts["all_ipv4_addresses"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|a| a.as_str().unwrap().to_string())
-            .collect();
+        let got: Vec<&str> = st.facts["all_ipv4_addresses"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
         for a in addrs.lines().map(|a| a.split('/').next().unwrap()).filter(|a| !a.starts_with("127.")) {
-            assert!(got.iter().any(|g| g == a), "{a} missing from {got:?}");
+            assert!(got.contains(&a), "{a} missing from {got:?}");
         }
-        let route = run(&["ip", "-4", "route", "show", "default"]);
-        let w: Vec<&str> = route.lines().next().unwrap_or("").split_whitespace().collect();
-        if w.len() >= 5 && w[1] == "via" {
-            assert_eq!(st.facts["default_ipv4"]["gateway"], w[2]);
-            assert_eq!(st.facts["default_ipv4"]["interface"], w[4]);
-        }
-        assert_eq!(st.facts["arch"], run(&["uname", "-m"]));
-    }
-
-    #[test]
-    fn a_file_over_the_content_limit_comes_as_its_checksum_only() {
-        let dir = tempfile::tempdir().unwrap();
-        let f = dir.path().join("big");
-        let data = vec![b'x'; MAX_CONTENT as usize + 1];
-        std::fs::write(&f, &data).unwrap();
-        let mut q = BTreeSet::new();
-        q.insert(Query::Path(f.to_str().unwrap().into()));
-        let s = script(&q, false, M);
-        let out = std::process::Command::new("sh").arg("-c").arg(&s).output().unwrap();
-        let st = parse(&q, &String::from_utf8_lossy(&out.stdout), M).unwrap();
-        let p = st.path(f.to_str().unwrap()).unwrap();
-        assert_eq!((p.kind.as_str(), p.size, p.content.is_none()), ("file", MAX_CONTENT + 1, true));
-        assert_eq!(p.sha256.as_deref(), Some(crate::resource::file::sha256_hex(&data).as_str()));
-    }
-
-    #[test]
-    fn a_garbled_checksum_is_an_error_not_a_silent_mismatch() {
-        let mut q = BTreeSet::new();
-        q.insert(Query::Path("/x".into()));
-        let out = format!("{M} 0\nregular file|644|root|root|99999999\nnot-a-sum\n{M} end\n");
-        assert!(parse(&q, &out, M).unwrap_err().contains("checksum"));
-    }
-}
-
-#[cfg(test)]
-mod container_tests {
-    use super::*;
-
-    #[test]
-    fn container_query_asks_docker_for_the_label_and_state() {
-        let mut q = BTreeSet::new();
-        q.insert(Query::Container("api".into()));
-        let s = script(&q, false, "@@M@@");
-        assert!(s.contains("docker inspect -f '{{index .Config.Labels \"rigger.spec\"}}|{{.State.Running}}' -- api 2>/dev/null || echo absent"), "{s}");
-        let st = parse(&q, "@@M@@ 0\nabc123|true\n@@M@@ end\n", "@@M@@").unwrap();
-        assert_eq!(st.container("api").unwrap(), Some(&ContainerInfo { spec: "abc123".into(), running: true }));
-        let st = parse(&q, "@@M@@ 0\nabsent\n@@M@@ end\n", "@@M@@").unwrap();
-        assert_eq!(st.container("api").unwrap(), None);
     }
 }

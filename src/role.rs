@@ -3,7 +3,7 @@
 //! of every resource, that notified handlers exist, that templates exist.
 
 use crate::error::{Error, Location, Result};
-use crate::resource::spec::{Decl, Spec};
+use crate::resource::{AnySpec, Decl};
 use crate::source::{Source, Vars};
 use indexmap::IndexMap;
 use serde::Deserialize;
@@ -66,8 +66,8 @@ pub struct Role {
     /// Roles converged first on every host that carries them.
     pub after: Vec<String>,
     pub defaults: Vars,
-    pub resources: Vec<(Decl, Spec)>,
-    pub handlers: IndexMap<String, (Decl, Spec)>,
+    pub resources: Vec<(Decl, AnySpec)>,
+    pub handlers: IndexMap<String, (Decl, AnySpec)>,
 }
 
 impl Role {
@@ -78,7 +78,7 @@ impl Role {
         let raw: RoleFile = source.parse()?;
         let mut resources = Vec::new();
         for (i, decl) in raw.resources.into_iter().enumerate() {
-            let spec = decl.spec().map_err(|m| Error::at(item_location(&source, "resources", i), m))?;
+            let spec = decl.spec().map_err(|m| Error::at(item_location(&source, "resources", i), m.to_string()))?;
             resources.push((decl, spec));
         }
         let mut handlers = IndexMap::new();
@@ -110,7 +110,7 @@ impl Role {
     /// Cross-checks inside the role: notify targets and template/file sources.
     fn check(&self) -> Result<()> {
         for (i, (_, spec)) in self.resources.iter().enumerate() {
-            for n in notify_of(spec) {
+            for n in spec.notify() {
                 if !self.handlers.contains_key(n) {
                     let known: Vec<&str> = self.handlers.keys().map(String::as_str).collect();
                     return Err(Error::at_with_help(
@@ -129,13 +129,8 @@ impl Role {
                     ));
                 }
             }
-            let (src, sub) = match spec {
-                Spec::Template(t) => (Some(&t.src), "templates"),
-                Spec::File(f) => (f.src.as_ref(), "files"),
-                Spec::AptRepository(r) => (r.key_src.as_ref(), "files"),
-                _ => (None, ""),
-            };
-            if let Some(src) = src.filter(|s| !s.contains("{{")) {
+            for file in spec.role_files().into_iter().filter(|f| !f.name.contains("{{")) {
+                let (src, sub) = (file.name, file.folder.dir());
                 if !self.dir.join(sub).join(src).is_file() {
                     return Err(Error::at(
                         Location::of_token_after(
@@ -152,14 +147,6 @@ impl Role {
         Ok(())
     }
 
-    pub fn template_path(&self, src: &str) -> PathBuf {
-        self.dir.join("templates").join(src)
-    }
-
-    pub fn file_path(&self, src: &str) -> PathBuf {
-        self.dir.join("files").join(src)
-    }
-
     /// Where `requires`/`after` name `other`, for cycle and missing-role messages.
     pub fn locate(&self, token: &str) -> Location {
         self.source.locate(token)
@@ -172,23 +159,6 @@ impl Role {
             None => self.source.locate(token),
         }
     }
-}
-
-fn notify_of(spec: &Spec) -> Vec<&String> {
-    let n = match spec {
-        Spec::Package(s) => &s.notify,
-        Spec::File(s) => &s.notify,
-        Spec::Directory(s) => &s.notify,
-        Spec::Template(s) => &s.notify,
-        Spec::Service(s) => &s.notify,
-        Spec::Command(s) => &s.notify,
-        Spec::Line(s) => &s.notify,
-        Spec::Sysctl(s) => &s.notify,
-        Spec::AptRepository(s) => &s.notify,
-        Spec::DockerContainer(s) => &s.notify,
-        Spec::User(_) | Spec::Group(_) => return vec![],
-    };
-    n.0.iter().collect()
 }
 
 /// The line of the `index`-th item of the top-level list `key`.

@@ -9,19 +9,28 @@ pub fn quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
 
+/// A value a shell argument cannot carry.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ValueError {
+    #[error("{what} contains a NUL byte")]
+    Nul { what: &'static str },
+    #[error("{what} must be a single line, got {value:?}")]
+    MultiLine { what: &'static str, value: String },
+}
+
 /// Refuses values a shell argument cannot carry (NUL) or that must be one line.
-pub fn check_value(what: &str, s: &str, single_line: bool) -> Result<(), String> {
+pub fn check_value(what: &'static str, s: &str, single_line: bool) -> Result<(), ValueError> {
     if s.contains('\0') {
-        return Err(format!("{what} contains a NUL byte"));
+        return Err(ValueError::Nul { what });
     }
     if single_line && (s.contains('\n') || s.contains('\r')) {
-        return Err(format!("{what} must be a single line, got {s:?}"));
+        return Err(ValueError::MultiLine { what, value: s.to_string() });
     }
     Ok(())
 }
 
 /// `check_value` for an optional field: nothing to check when it is unset.
-pub fn check_optional(what: &str, s: &Option<String>, single_line: bool) -> Result<(), String> {
+pub fn check_optional(what: &'static str, s: &Option<String>, single_line: bool) -> Result<(), ValueError> {
     s.as_deref().map_or(Ok(()), |s| check_value(what, s, single_line))
 }
 

@@ -4,7 +4,6 @@
 //! the real file; shared partials in `templates/` are found by bare name.
 
 use crate::error::{Error, Result};
-use crate::role::Role;
 use serde_json::Value;
 use std::path::Path;
 use tera::{Context, Kwargs, State, Tera};
@@ -37,7 +36,7 @@ impl Renderer {
     /// `store` backs `generated(…)`; functions must exist before templates are parsed.
     pub fn new<'a>(
         root: &Path,
-        roles: impl IntoIterator<Item = &'a Role>,
+        role_dirs: impl IntoIterator<Item = &'a Path>,
         store: Option<std::sync::Arc<crate::generated::Store>>,
     ) -> Result<Self> {
         let mut tera = Tera::new();
@@ -53,8 +52,8 @@ impl Renderer {
         }
         let mut files: Vec<(String, String)> = Vec::new();
         collect(&root.join("templates"), root, &mut files)?;
-        for role in roles {
-            collect(&role.dir.join("templates"), root, &mut files)?;
+        for dir in role_dirs {
+            collect(&dir.join("templates"), root, &mut files)?;
         }
         let templates_use_facts = files.iter().any(|(_, text)| mentions(text, "facts"));
         tera.add_raw_templates(files).map_err(|e| Error::Template(tidy(e)))?;

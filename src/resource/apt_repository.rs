@@ -1,11 +1,96 @@
-//! A third-party apt repository: its signing key in /etc/apt/keyrings and a
-//! `deb [signed-by=…]` source entry, then `apt-get update` when either changed.
+//! The `apt_repository` kind: a third-party apt repository: its signing key
+//! in /etc/apt/keyrings and a `deb [signed-by=…]` source entry, then
+//! `apt-get update` when either changed.
 
 use super::file::File;
-use super::Step;
+use super::spec::{yes, OneOrMany, PresentAbsent};
+use super::{Doc, Field, Resolve, Resource, ResourceError, RoleFile, RoleFolder, Spec, Step};
 use crate::probe::{HostState, Query};
-use crate::resource::spec::PresentAbsent;
 use crate::shell::check_value;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AptRepositorySpec {
+    /// Names the files: /etc/apt/keyrings/NAME.asc and /etc/apt/sources.list.d/NAME.list.
+    pub name: String,
+    pub uri: String,
+    pub suite: String,
+    #[serde(default = "main_component")]
+    pub components: Vec<String>,
+    /// The ASCII-armored signing key, inline...
+    #[serde(default)]
+    pub key: Option<String>,
+    /// ...or a file in the role's `files/` directory.
+    #[serde(default)]
+    pub key_src: Option<String>,
+    #[serde(default)]
+    pub arch: Option<String>,
+    #[serde(default)]
+    pub state: PresentAbsent,
+    /// Run `apt-get update` when the repository changes.
+    #[serde(default = "yes")]
+    pub update_cache: bool,
+    #[serde(default)]
+    pub notify: OneOrMany,
+}
+
+fn main_component() -> Vec<String> {
+    vec!["main".into()]
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("repository name {0:?} must not contain `/`")]
+struct SlashInName(String);
+
+impl Spec for AptRepositorySpec {
+    const KIND: &'static str = "apt_repository";
+    const DOC: Doc = Doc {
+        summary: "A third-party apt repository: its signing key (/etc/apt/keyrings/NAME.asc) and source entry \
+                  (/etc/apt/sources.list.d/NAME.list); apt-get update when either changed.",
+        fields: &[
+            Field { name: "name", ty: "string", default: "", help: "names the key and list files" },
+            Field { name: "uri", ty: "URL", default: "", help: "" },
+            Field { name: "suite", ty: "string", default: "", help: "e.g. stable, bookworm" },
+            Field { name: "components", ty: "list", default: "[main]", help: "" },
+            Field { name: "key", ty: "ASCII-armored key", default: "none", help: "inline" },
+            Field { name: "key_src", ty: "file name", default: "none", help: "a key in the role's files/" },
+            Field { name: "arch", ty: "string", default: "all", help: "" },
+            Field { name: "state", ty: "present | absent", default: "present", help: "" },
+            Field { name: "update_cache", ty: "bool", default: "true", help: "apt-get update when it changed" },
+            Field { name: "notify", ty: "handler or list", default: "none", help: "" },
+        ],
+        example: "apt_repository: { name: elastic-8.x, uri: \"https://artifacts.elastic.co/packages/8.x/apt\", suite: stable, key_src: elastic.asc }",
+    };
+
+    fn notify(&self) -> &[String] {
+        &self.notify.0
+    }
+
+    fn role_files(&self) -> Vec<RoleFile<'_>> {
+        self.key_src.iter().map(|s| RoleFile { folder: RoleFolder::Files, name: s }).collect()
+    }
+
+    fn resolve(self, cx: &Resolve) -> Result<Arc<dyn Resource>, ResourceError> {
+        let key = match (&self.key, &self.key_src) {
+            (Some(k), _) => Some(k.clone().into_bytes()),
+            (None, Some(src)) => Some(cx.read(RoleFolder::Files, src)?),
+            (None, None) => None,
+        };
+        Ok(Arc::new(AptRepository {
+            name: self.name,
+            uri: self.uri,
+            suite: self.suite,
+            components: self.components,
+            key,
+            arch: self.arch,
+            state: self.state,
+            update_cache: self.update_cache,
+            notify: self.notify.0,
+        }))
+    }
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct AptRepository {
@@ -44,37 +129,31 @@ impl AptRepository {
 
     /// The key and source files this repository is made of.
     pub fn files(&self) -> Vec<File> {
-        let file = |path: String, content: Vec<u8>| File {
-            kind: "file",
-            path,
-            content: Some(content),
-            mode: Some(0o644),
-            owner: None,
-            group: None,
-            state: self.state,
-            validate: None,
-            secret: false,
-            notify: vec![],
-        };
         let mut out = Vec::new();
         if let Some(k) = &self.key {
-            out.push(file(self.key_path(), k.clone()));
+            out.push(File::plain(self.key_path(), k.clone(), self.state));
         }
-        out.push(file(self.list_path(), self.entry().into_bytes()));
+        out.push(File::plain(self.list_path(), self.entry().into_bytes(), self.state));
         out
     }
+}
 
-    pub fn queries(&self) -> Vec<Query> {
+impl Resource for AptRepository {
+    fn label(&self) -> String {
+        format!("apt_repository {}", self.name)
+    }
+
+    fn queries(&self) -> Vec<Query> {
         self.files().iter().flat_map(File::queries).collect()
     }
 
-    pub fn plan(&self, state: &HostState) -> Result<Vec<Step>, String> {
+    fn plan(&self, state: &HostState) -> Result<Vec<Step>, ResourceError> {
         // One line each, not empty, and none of the characters that would
         // split the field or end the `[...]` options of the entry.
-        let field = |what: &str, v: &str, bad: fn(char) -> bool| {
+        let field = |what: &'static str, v: &str, bad: fn(char) -> bool| {
             check_value(what, v, true)?;
             if v.is_empty() || v.contains(bad) {
-                return Err(format!("bad {what} {v:?}"));
+                return Err(ResourceError::bad(what, v));
             }
             Ok(())
         };
@@ -88,7 +167,7 @@ impl AptRepository {
             field("arch", a, |c| c.is_whitespace() || c == ']')?;
         }
         if self.name.contains('/') {
-            return Err(format!("repository name {:?} must not contain `/`", self.name));
+            return Err(ResourceError::kind(SlashInName(self.name.clone())));
         }
         let mut steps = Vec::new();
         if self.key.is_some() && self.state == PresentAbsent::Present {
@@ -96,7 +175,7 @@ impl AptRepository {
         }
         let mut changed = false;
         for f in self.files() {
-            let s = f.plan(state)?;
+            let s = f.steps(state)?;
             changed |= !s.is_empty();
             steps.extend(s);
         }
@@ -111,12 +190,20 @@ impl AptRepository {
         }
         Ok(steps)
     }
+
+    fn notify(&self) -> &[String] {
+        &self.notify
+    }
+
+    fn rendered(&self) -> Vec<(String, Vec<u8>)> {
+        self.files().iter().flat_map(File::rendered).collect()
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::probe::PathState;
+    use crate::resource::path::PathState;
 
     #[test]
     fn key_and_source_then_update() {
@@ -134,9 +221,7 @@ mod tests {
         assert_eq!(r.entry(), "deb [signed-by=/etc/apt/keyrings/elastic-8.x.asc] https://artifacts.elastic.co/packages/8.x/apt stable main\n");
         let mut st = HostState::default();
         for q in r.queries() {
-            if let Query::Path(p) = q {
-                st.paths.insert(p, PathState { kind: "absent".into(), ..Default::default() });
-            }
+            st.insert(q, PathState::default());
         }
         let actions: Vec<String> = r.plan(&st).unwrap().into_iter().map(|s| s.action).collect();
         assert_eq!(actions, ["keyrings directory", "create", "create", "apt-get update"]);

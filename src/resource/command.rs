@@ -1,9 +1,75 @@
-//! Arbitrary commands, made idempotent by `creates` and `unless`: they run
-//! (and report changed) only when those say the work is not done yet.
+//! The `command` kind: an arbitrary command, made idempotent by `creates`
+//! and `unless`: it runs (and reports changed) only when those say the work
+//! is not done yet. `unless` runs read-only during the probe, so during
+//! `plan` too.
 
-use super::Step;
-use crate::probe::{HostState, Query};
-use crate::shell::quote;
+use super::path::{self, check_path};
+use super::spec::OneOrMany;
+use super::{Doc, Field, Resolve, Resource, ResourceError, Spec, Step};
+use crate::probe::{answer, Ask, HostState, Probe, Query};
+use crate::shell::{check_optional, check_value, quote};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommandSpec {
+    pub cmd: String,
+    /// Skip when this path exists.
+    #[serde(default)]
+    pub creates: Option<String>,
+    /// Skip when this command succeeds.
+    #[serde(default)]
+    pub unless: Option<String>,
+    #[serde(default)]
+    pub chdir: Option<String>,
+    #[serde(default)]
+    pub notify: OneOrMany,
+}
+
+impl Spec for CommandSpec {
+    const KIND: &'static str = "command";
+    const DOC: Doc = Doc {
+        summary: "A command run with sh, only when needed: not when `creates` exists or `unless` succeeds. \
+                  `unless` runs during plan too, so it must only read.",
+        fields: &[
+            Field { name: "cmd", ty: "sh command", default: "", help: "" },
+            Field { name: "creates", ty: "absolute path", default: "none", help: "skip when this path exists" },
+            Field { name: "unless", ty: "sh command", default: "none", help: "skip when this succeeds (runs in the probe)" },
+            Field { name: "chdir", ty: "directory", default: "none", help: "run there" },
+            Field { name: "notify", ty: "handler or list", default: "none", help: "" },
+        ],
+        example: "command: { cmd: \"ceph osd pool create rbd 32\", unless: \"ceph osd pool ls | grep -qx rbd\" }",
+    };
+
+    fn notify(&self) -> &[String] {
+        &self.notify.0
+    }
+
+    fn resolve(self, _: &Resolve) -> Result<Arc<dyn Resource>, ResourceError> {
+        if let Some(c) = &self.creates {
+            check_path(c)?;
+        }
+        Ok(Arc::new(Command {
+            cmd: self.cmd,
+            creates: self.creates,
+            unless: self.unless,
+            chdir: self.chdir,
+            notify: self.notify.0,
+        }))
+    }
+}
+
+/// Whether a read-only command succeeds on the host.
+pub static SUCCEEDS: Probe = Probe {
+    name: "command",
+    ask: Ask::Each(|c| format!("sh -c {} </dev/null >/dev/null 2>&1; echo $?", quote(c))),
+    parse: |_, lines| Ok(answer(Succeeds(lines.last().is_some_and(|l| l.trim() == "0")))),
+};
+
+/// The answer of `SUCCEEDS`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Succeeds(pub bool);
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Command {
@@ -15,54 +81,69 @@ pub struct Command {
 }
 
 impl Command {
-    pub fn label(&self) -> String {
-        let first = self.cmd.lines().next().unwrap_or("");
-        if first.chars().count() > 48 || self.cmd.lines().count() > 1 {
-            format!("{}…", first.chars().take(47).collect::<String>())
-        } else {
-            first.to_string()
-        }
-    }
-
-    pub fn queries(&self) -> Vec<Query> {
-        let mut q = Vec::new();
-        if let Some(c) = &self.creates {
-            q.push(Query::Path(c.clone()));
-        }
-        if let Some(u) = &self.unless {
-            q.push(Query::Succeeds(u.clone()));
-        }
-        q
-    }
-
-    pub fn plan(&self, state: &HostState) -> Result<Vec<Step>, String> {
-        crate::shell::check_value("cmd", &self.cmd, false)?;
-        crate::shell::check_optional("chdir", &self.chdir, false)?;
-        crate::shell::check_optional("unless", &self.unless, false)?;
-        if let Some(c) = &self.creates {
-            crate::resource::file::check_path(c)?;
-            if state.path(c)?.exists() {
-                return Ok(vec![]);
-            }
-        }
-        if let Some(u) = &self.unless {
-            if state.succeeds(u)? {
-                return Ok(vec![]);
-            }
-        }
-        Ok(self.forced())
-    }
-
     pub fn forced(&self) -> Vec<Step> {
         let cd = self.chdir.as_ref().map(|d| format!("cd -- {} && ", quote(d))).unwrap_or_default();
         vec![Step::new("run", format!("{cd}sh -c {} </dev/null\n", quote(&self.cmd)))]
     }
 }
 
+impl Resource for Command {
+    fn label(&self) -> String {
+        let first = self.cmd.lines().next().unwrap_or("");
+        let label = if first.chars().count() > 48 || self.cmd.lines().count() > 1 {
+            format!("{}…", first.chars().take(47).collect::<String>())
+        } else {
+            first.to_string()
+        };
+        format!("command {label}")
+    }
+
+    fn queries(&self) -> Vec<Query> {
+        let mut q = Vec::new();
+        if let Some(c) = &self.creates {
+            q.push(path::query(c));
+        }
+        if let Some(u) = &self.unless {
+            q.push(Query::new(&SUCCEEDS, u));
+        }
+        q
+    }
+
+    fn plan(&self, state: &HostState) -> Result<Vec<Step>, ResourceError> {
+        check_value("cmd", &self.cmd, false)?;
+        check_optional("chdir", &self.chdir, false)?;
+        check_optional("unless", &self.unless, false)?;
+        if let Some(c) = &self.creates {
+            check_path(c)?;
+            if path::state(state, c)?.exists() {
+                return Ok(vec![]);
+            }
+        }
+        if let Some(u) = &self.unless {
+            if state.get::<Succeeds>(&Query::new(&SUCCEEDS, u))?.0 {
+                return Ok(vec![]);
+            }
+        }
+        Ok(self.forced())
+    }
+
+    fn handler_steps(&self, _: &HostState) -> Result<Vec<Step>, ResourceError> {
+        Ok(self.forced())
+    }
+
+    fn handler_reads_state(&self) -> bool {
+        false
+    }
+
+    fn notify(&self) -> &[String] {
+        &self.notify
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::probe::PathState;
+    use crate::resource::path::{PathKind, PathState};
 
     fn cmd() -> Command {
         Command {
@@ -77,14 +158,21 @@ mod tests {
     #[test]
     fn creates_and_unless_skip() {
         let mut st = HostState::default();
-        st.paths.insert("/opt/app/bin".into(), PathState { kind: "file".into(), ..Default::default() });
-        st.succeeds.insert("app --version".into(), false);
+        st.insert(path::query("/opt/app/bin"), PathState { kind: PathKind::File, ..Default::default() });
+        st.insert(Query::new(&SUCCEEDS, "app --version"), Succeeds(false));
         assert!(cmd().plan(&st).unwrap().is_empty(), "creates exists");
-        st.paths.insert("/opt/app/bin".into(), PathState { kind: "absent".into(), ..Default::default() });
-        st.succeeds.insert("app --version".into(), true);
+        st.insert(path::query("/opt/app/bin"), PathState::default());
+        st.insert(Query::new(&SUCCEEDS, "app --version"), Succeeds(true));
         assert!(cmd().plan(&st).unwrap().is_empty(), "unless succeeded");
-        st.succeeds.insert("app --version".into(), false);
+        st.insert(Query::new(&SUCCEEDS, "app --version"), Succeeds(false));
         let steps = cmd().plan(&st).unwrap();
         assert_eq!(steps[0].script, "cd -- '/opt/src dir' && sh -c 'make install' </dev/null\n");
+    }
+
+    #[test]
+    fn long_commands_are_labelled_by_their_first_line() {
+        let mut c = cmd();
+        c.cmd = "echo one\necho two".into();
+        assert_eq!(c.label(), "command echo one…");
     }
 }

@@ -1,19 +1,37 @@
-//! Resources: the things a role declares. Each kind is a pure planner:
-//! it names the facts it needs (`queries`) and turns (spec, facts) into the
-//! shell steps that would converge the host (`plan`). No steps = in sync.
+//! Resources: the things a role declares. Each kind is one module here: its
+//! YAML shape (a strict serde `Spec`), how that spec is resolved for a host,
+//! what it asks the probe and how it reads the answer, its planner (state →
+//! shell steps; no steps = in sync), its handler behaviour and its reference
+//! text. `registry.rs` lists every kind once.
 
-pub mod account;
 pub mod apt_repository;
+pub mod blockinfile;
 pub mod command;
-pub mod docker;
+pub mod directory;
+pub mod docker_container;
 pub mod file;
+pub mod get_url;
+pub mod group;
+pub mod line;
 pub mod package;
+pub mod path;
+pub mod registry;
 pub mod service;
 pub mod spec;
 pub mod sysctl;
+pub mod template;
+pub mod user;
 
-use crate::probe::{HostState, Query};
-pub use spec::{Decl, Spec};
+use crate::probe::{HostState, ProbeError, Query};
+use crate::shell::ValueError;
+use crate::template::Renderer;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub use registry::{AnySpec, Decl, KINDS};
 
 /// One shell action that converges part of a resource.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -35,95 +53,172 @@ impl Step {
     }
 }
 
-/// A resource with every template and file resolved: ready to plan.
-#[derive(Debug, Clone)]
-pub enum Resource {
-    Package(package::Package),
-    File(file::File),
-    Directory(file::Directory),
-    Line(file::Line),
-    Service(service::Service),
-    Command(command::Command),
-    User(account::User),
-    Group(account::Group),
-    Sysctl(sysctl::Sysctl),
-    AptRepository(apt_repository::AptRepository),
-    Container(docker::Container),
+/// The reference text of a kind (`rigger doc KIND`, the README's table).
+#[derive(Debug)]
+pub struct Doc {
+    pub summary: &'static str,
+    /// Every key the spec takes, in the order the parser lists them.
+    pub fields: &'static [Field],
+    /// A `resources:` entry that uses it.
+    pub example: &'static str,
 }
 
-impl Resource {
+#[derive(Debug)]
+pub struct Field {
+    pub name: &'static str,
+    pub ty: &'static str,
+    /// `""` when the field is required.
+    pub default: &'static str,
+    pub help: &'static str,
+}
+
+/// One resource kind's YAML shape. Strings in it may be templates: the spec is
+/// rendered for each host (as JSON), read back, then resolved.
+pub trait Spec: Serialize + DeserializeOwned + Clone + fmt::Debug + PartialEq + Send + Sync + 'static {
+    /// The key in `resources:`.
+    const KIND: &'static str;
+    const DOC: Doc;
+    /// Handlers this resource notifies when it changes.
+    fn notify(&self) -> &[String] {
+        &[]
+    }
+    /// Files it takes from the role folder, checked when the role loads.
+    fn role_files(&self) -> Vec<RoleFile<'_>> {
+        vec![]
+    }
+    /// The resource for one host, with every file read and every value
+    /// that can be checked without the host checked.
+    fn resolve(self, cx: &Resolve) -> Result<Arc<dyn Resource>, ResourceError>;
+}
+
+/// A file a spec names inside its role's `templates/` or `files/`.
+#[derive(Debug, PartialEq)]
+pub struct RoleFile<'a> {
+    pub folder: RoleFolder,
+    pub name: &'a str,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum RoleFolder {
+    Templates,
+    Files,
+}
+
+impl RoleFolder {
+    pub fn dir(self) -> &'static str {
+        match self {
+            RoleFolder::Templates => "templates",
+            RoleFolder::Files => "files",
+        }
+    }
+}
+
+/// What resolving a spec for one host may use.
+pub struct Resolve<'a> {
+    /// The project folder (`deb:` globs are relative to it).
+    pub root: &'a Path,
+    /// The role's folder (its `files/` and `templates/`).
+    pub role_dir: &'a Path,
+    pub renderer: &'a Renderer,
+    pub ctx: &'a tera::Context,
+    /// Render template content too (false before facts are known: resolving
+    /// then only needs to say what to probe).
+    pub content: bool,
+}
+
+impl Resolve<'_> {
+    pub fn role_file(&self, folder: RoleFolder, name: &str) -> PathBuf {
+        self.role_dir.join(folder.dir()).join(name)
+    }
+
+    /// The bytes of a file in the role folder.
+    pub fn read(&self, folder: RoleFolder, name: &str) -> Result<Vec<u8>, ResourceError> {
+        let path = self.role_file(folder, name);
+        std::fs::read(&path).map_err(|source| ResourceError::Read { path, source: Arc::new(source) })
+    }
+}
+
+/// A resource resolved for one host: ready to plan.
+pub trait Resource: fmt::Debug + Send + Sync {
     /// `template /etc/haproxy/haproxy.cfg`, `package haproxy`: how reports name it.
-    pub fn label(&self) -> String {
-        match self {
-            Resource::Package(p) => format!("package {}", p.names.join(", ")),
-            Resource::File(f) => format!("{} {}", f.kind, f.path),
-            Resource::Directory(d) => format!("directory {}", d.path),
-            Resource::Line(l) => format!("line {}", l.path),
-            Resource::Service(s) => format!("service {}", s.name),
-            Resource::Command(c) => format!("command {}", c.label()),
-            Resource::User(u) => format!("user {}", u.name),
-            Resource::Group(g) => format!("group {}", g.name),
-            Resource::Sysctl(s) => format!("sysctl {}", s.name),
-            Resource::AptRepository(r) => format!("apt_repository {}", r.name),
-            Resource::Container(c) => format!("docker_container {}", c.name),
-        }
-    }
-
+    fn label(&self) -> String;
     /// The facts this resource needs from the host, asked in the batched probe.
-    pub fn queries(&self) -> Vec<Query> {
-        match self {
-            Resource::Package(p) => p.queries(),
-            Resource::File(f) => f.queries(),
-            Resource::Directory(d) => d.queries(),
-            Resource::Line(l) => l.queries(),
-            Resource::Service(s) => s.queries(),
-            Resource::Command(c) => c.queries(),
-            Resource::User(u) => u.queries(),
-            Resource::Group(g) => g.queries(),
-            Resource::Sysctl(s) => s.queries(),
-            Resource::AptRepository(r) => r.queries(),
-            Resource::Container(c) => c.queries(),
-        }
-    }
-
+    fn queries(&self) -> Vec<Query>;
     /// The steps that converge this resource from `state`; empty when in sync.
-    pub fn plan(&self, state: &HostState) -> Result<Vec<Step>, String> {
-        match self {
-            Resource::Package(p) => p.plan(state),
-            Resource::File(f) => f.plan(state),
-            Resource::Directory(d) => d.plan(state),
-            Resource::Line(l) => l.plan(state),
-            Resource::Service(s) => s.plan(state),
-            Resource::Command(c) => c.plan(state),
-            Resource::User(u) => u.plan(state),
-            Resource::Group(g) => g.plan(state),
-            Resource::Sysctl(s) => s.plan(state),
-            Resource::AptRepository(r) => r.plan(state),
-            Resource::Container(c) => c.plan(state),
-        }
+    fn plan(&self, state: &HostState) -> Result<Vec<Step>, ResourceError>;
+    /// What it does as a notified handler: by default, converge as `plan` does.
+    fn handler_steps(&self, state: &HostState) -> Result<Vec<Step>, ResourceError> {
+        self.plan(state)
+    }
+    /// Whether a handler of this kind reads the host's state (a restart does not).
+    fn handler_reads_state(&self) -> bool {
+        true
+    }
+    fn notify(&self) -> &[String] {
+        &[]
+    }
+    /// The files it would write, with their content, for `check --out`
+    /// (secret ones excepted).
+    fn rendered(&self) -> Vec<(String, Vec<u8>)> {
+        vec![]
+    }
+}
+
+/// Why a resource cannot be resolved or planned. Shown at the display
+/// boundary (reports, errors); never parsed back.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ResourceError {
+    #[error(transparent)]
+    Value(#[from] ValueError),
+    #[error(transparent)]
+    Probe(#[from] ProbeError),
+    /// A value a shell command or a file path cannot take.
+    #[error("bad {what} {value:?}{}", why.map(|w| format!(": {w}")).unwrap_or_default())]
+    Bad { what: &'static str, value: String, why: Option<&'static str> },
+    #[error("path {0:?} must be absolute")]
+    RelativePath(String),
+    #[error("path {0:?} must not end with `/`")]
+    TrailingSlash(String),
+    #[error("mode {0:?} is not an octal mode like \"0644\"")]
+    Mode(String),
+    /// What is on the host is not what the resource can manage.
+    #[error("{path} {found}")]
+    Found { path: String, found: Found },
+    /// A template (a field or a template file) failed to render.
+    #[error("{0}")]
+    Render(String),
+    #[error("after rendering: {0}")]
+    AfterRender(Arc<serde_json::Error>),
+    #[error("cannot read {}: {source}", .path.display())]
+    Read { path: PathBuf, source: Arc<std::io::Error> },
+    /// A rule of one kind, stated by that kind's own error type.
+    #[error(transparent)]
+    Kind(Arc<dyn std::error::Error + Send + Sync>),
+}
+
+impl ResourceError {
+    pub fn bad(what: &'static str, value: &str) -> Self {
+        ResourceError::Bad { what, value: value.to_string(), why: None }
     }
 
-    /// The steps a handler runs when notified: the resource's action, forced.
-    pub fn handler_steps(&self, state: &HostState) -> Result<Vec<Step>, String> {
-        match self {
-            Resource::Service(s) => Ok(s.forced()),
-            Resource::Command(c) => Ok(c.forced()),
-            other => other.plan(state),
-        }
+    pub fn bad_because(what: &'static str, value: &str, why: &'static str) -> Self {
+        ResourceError::Bad { what, value: value.to_string(), why: Some(why) }
     }
 
-    pub fn notify(&self) -> &[String] {
-        match self {
-            Resource::File(f) => &f.notify,
-            Resource::Line(l) => &l.notify,
-            Resource::Command(c) => &c.notify,
-            Resource::Package(p) => &p.notify,
-            Resource::Directory(d) => &d.notify,
-            Resource::Service(s) => &s.notify,
-            Resource::Sysctl(s) => &s.notify,
-            Resource::AptRepository(r) => &r.notify,
-            Resource::Container(c) => &c.notify,
-            Resource::User(_) | Resource::Group(_) => &[],
-        }
+    pub fn kind(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        ResourceError::Kind(Arc::new(e))
     }
+}
+
+/// What was found on the host where a resource wanted something else.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Found {
+    #[error("is a directory, expected a file")]
+    DirectoryNotFile,
+    #[error("exists and is not a directory ({0})")]
+    NotDirectory(path::PathKind),
+    #[error("does not exist (set `create: true`)")]
+    Missing,
+    #[error("is not UTF-8 text")]
+    NotText,
 }

@@ -1,9 +1,93 @@
-//! systemd services: running or not, enabled or not; restart and reload.
+//! The `service` kind: a systemd unit running or not, enabled or not; as a
+//! handler, a restart or reload.
 
-use super::Step;
-use crate::probe::{unit_name, HostState, Query};
-use crate::resource::spec::ServiceState as Wanted;
+use super::spec::OneOrMany;
+use super::{Doc, Field, Resolve, Resource, ResourceError, Spec, Step};
+use crate::probe::{answer, Ask, HostState, Probe, Query};
 use crate::shell::{check_value, quote};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Wanted {
+    Started,
+    Stopped,
+    Restarted,
+    Reloaded,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceSpec {
+    pub name: String,
+    #[serde(default)]
+    pub state: Option<Wanted>,
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    #[serde(default)]
+    pub notify: OneOrMany,
+}
+
+impl Spec for ServiceSpec {
+    const KIND: &'static str = "service";
+    const DOC: Doc = Doc {
+        summary: "A systemd unit: running or stopped, enabled or not. As a handler, `restarted` or `reloaded` \
+                  runs when notified (a reload of a stopped service starts it).",
+        fields: &[
+            Field { name: "name", ty: "unit", default: "", help: "`haproxy` means haproxy.service" },
+            Field { name: "state", ty: "started | stopped | restarted | reloaded", default: "unmanaged", help: "" },
+            Field { name: "enabled", ty: "bool", default: "unmanaged", help: "start at boot" },
+            Field { name: "notify", ty: "handler or list", default: "none", help: "" },
+        ],
+        example: "service: { name: haproxy, state: started, enabled: true }",
+    };
+
+    fn notify(&self) -> &[String] {
+        &self.notify.0
+    }
+
+    fn resolve(self, _: &Resolve) -> Result<Arc<dyn Resource>, ResourceError> {
+        Ok(Arc::new(Service { name: self.name, state: self.state, enabled: self.enabled, notify: self.notify.0 }))
+    }
+}
+
+/// systemd's view of a unit.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct UnitState {
+    pub load: String,
+    pub active: String,
+    pub enabled: String,
+}
+
+pub static UNIT: Probe = Probe {
+    name: "service",
+    ask: Ask::Each(|n| {
+        format!("systemctl show -p LoadState -p ActiveState -p UnitFileState -- {} 2>/dev/null", quote(&unit_name(n)))
+    }),
+    parse: |_, lines| {
+        let mut s = UnitState::default();
+        for l in lines {
+            match l.split_once('=') {
+                Some(("LoadState", v)) => s.load = v.to_string(),
+                Some(("ActiveState", v)) => s.active = v.to_string(),
+                Some(("UnitFileState", v)) => s.enabled = v.to_string(),
+                _ => {}
+            }
+        }
+        Ok(answer(s))
+    },
+};
+
+/// `haproxy` → `haproxy.service`; names with a unit suffix are kept.
+pub fn unit_name(n: &str) -> String {
+    let suffixes = [".service", ".socket", ".timer", ".target", ".mount", ".path"];
+    if suffixes.iter().any(|s| n.ends_with(s)) {
+        n.to_string()
+    } else {
+        format!("{n}.service")
+    }
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Service {
@@ -14,17 +98,47 @@ pub struct Service {
 }
 
 impl Service {
-    pub fn queries(&self) -> Vec<Query> {
-        vec![Query::Service(self.name.clone())]
-    }
-
     fn unit(&self) -> String {
         quote(&unit_name(&self.name))
     }
 
-    pub fn plan(&self, state: &HostState) -> Result<Vec<Step>, String> {
+    /// What a notified handler does: the state's action, whatever the current state.
+    pub fn forced(&self) -> Vec<Step> {
+        let u = self.unit();
+        let (action, script) = match self.state {
+            Some(Wanted::Reloaded) => (
+                "reload",
+                // A stopped service has nothing to reload: start it instead.
+                format!(
+                    "if systemctl is-active -q -- {u}; then systemctl reload -- {u}; else systemctl start -- {u}; fi\n"
+                ),
+            ),
+            // A deliberate restart should not count towards the unit's crash-loop
+            // limit (docker: 3 starts a minute), or two applies in a row that each
+            // change a config fail with "start of the service was attempted too
+            // often". reset-failed clears that counter; a real failure still fails.
+            Some(Wanted::Restarted) => {
+                ("restart", format!("systemctl reset-failed -- {u} 2>/dev/null; systemctl restart -- {u}\n"))
+            }
+            Some(Wanted::Stopped) => ("stop", format!("systemctl stop -- {u}\n")),
+            Some(Wanted::Started) | None => ("start", format!("systemctl start -- {u}\n")),
+        };
+        vec![Step::new(action, script)]
+    }
+}
+
+impl Resource for Service {
+    fn label(&self) -> String {
+        format!("service {}", self.name)
+    }
+
+    fn queries(&self) -> Vec<Query> {
+        vec![Query::new(&UNIT, &self.name)]
+    }
+
+    fn plan(&self, state: &HostState) -> Result<Vec<Step>, ResourceError> {
         check_value("service name", &self.name, true)?;
-        let cur = state.service(&self.name)?;
+        let cur = state.get::<UnitState>(&Query::new(&UNIT, &self.name))?;
         let u = self.unit();
         let mut steps = Vec::new();
         if let Some(want) = self.enabled {
@@ -55,41 +169,28 @@ impl Service {
         Ok(steps)
     }
 
-    /// What a notified handler does: the state's action, whatever the current state.
-    pub fn forced(&self) -> Vec<Step> {
-        let u = self.unit();
-        let (action, script) = match self.state {
-            Some(Wanted::Reloaded) => (
-                "reload",
-                // A stopped service has nothing to reload: start it instead.
-                format!(
-                    "if systemctl is-active -q -- {u}; then systemctl reload -- {u}; else systemctl start -- {u}; fi\n"
-                ),
-            ),
-            // A deliberate restart should not count towards the unit's crash-loop
-            // limit (docker: 3 starts a minute), or two applies in a row that each
-            // change a config fail with "start of the service was attempted too
-            // often". reset-failed clears that counter; a real failure still fails.
-            Some(Wanted::Restarted) => {
-                ("restart", format!("systemctl reset-failed -- {u} 2>/dev/null; systemctl restart -- {u}\n"))
-            }
-            Some(Wanted::Stopped) => ("stop", format!("systemctl stop -- {u}\n")),
-            Some(Wanted::Started) | None => ("start", format!("systemctl start -- {u}\n")),
-        };
-        vec![Step::new(action, script)]
+    fn handler_steps(&self, _: &HostState) -> Result<Vec<Step>, ResourceError> {
+        Ok(self.forced())
+    }
+
+    fn handler_reads_state(&self) -> bool {
+        false
+    }
+
+    fn notify(&self) -> &[String] {
+        &self.notify
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::probe::ServiceState;
-
+    
     fn st(active: &str, enabled: &str) -> HostState {
         let mut s = HostState::default();
-        s.services.insert(
-            "haproxy".into(),
-            ServiceState { load: "loaded".into(), active: active.into(), enabled: enabled.into() },
+        s.insert(
+            Query::new(&UNIT, "haproxy"),
+            UnitState { load: "loaded".into(), active: active.into(), enabled: enabled.into() },
         );
         s
     }

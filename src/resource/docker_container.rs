@@ -1,11 +1,15 @@
-//! Docker containers, declared by name. The normalized spec's digest is kept
-//! in a container label, so "in sync" is one comparison: an unchanged spec
-//! leaves the container running; any change recreates it.
+//! The `docker_container` kind: a Docker container declared by name. The
+//! normalized spec's digest is kept in a container label, so "in sync" is
+//! one comparison: an unchanged spec leaves the container running; any
+//! change recreates it.
 
-use super::Step;
-use crate::probe::{HostState, Query};
+use super::path::sha256_hex;
+use super::spec::OneOrMany;
+use super::{Doc, Field, Resolve, Resource, ResourceError, Spec, Step};
+use crate::probe::{answer, Ask, HostState, Probe, Query};
 use crate::shell::{check_value, quote};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -15,6 +19,108 @@ pub enum ContainerState {
     Stopped,
     Absent,
 }
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DockerContainerSpec {
+    pub name: String,
+    pub image: String,
+    /// `HOST:CONTAINER[/proto]`, as `docker run -p`.
+    #[serde(default)]
+    pub ports: Vec<String>,
+    /// `SRC:DEST[:opts]`, as `docker run -v`.
+    #[serde(default)]
+    pub volumes: Vec<String>,
+    #[serde(default)]
+    pub env: indexmap::IndexMap<String, String>,
+    /// no, always, on-failure, unless-stopped.
+    #[serde(default = "unless_stopped")]
+    pub restart: String,
+    #[serde(default)]
+    pub command: Option<OneOrMany>,
+    #[serde(default)]
+    pub state: ContainerState,
+    #[serde(default)]
+    pub notify: OneOrMany,
+}
+
+fn unless_stopped() -> String {
+    "unless-stopped".into()
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("restart {0:?} is not one of no, always, on-failure, unless-stopped")]
+struct BadRestart(String);
+
+impl Spec for DockerContainerSpec {
+    const KIND: &'static str = "docker_container";
+    const DOC: Doc = Doc {
+        summary: "A Docker container by name: recreated when its spec changes (a digest label), left running otherwise.",
+        fields: &[
+            Field { name: "name", ty: "string", default: "", help: "" },
+            Field { name: "image", ty: "string", default: "", help: "" },
+            Field { name: "ports", ty: "list", default: "[]", help: "HOST:CONTAINER[/proto], as docker run -p" },
+            Field { name: "volumes", ty: "list", default: "[]", help: "SRC:DEST[:opts], as docker run -v" },
+            Field { name: "env", ty: "map", default: "{}", help: "" },
+            Field { name: "restart", ty: "no | always | on-failure[:N] | unless-stopped", default: "unless-stopped", help: "" },
+            Field { name: "command", ty: "string or list", default: "the image's", help: "" },
+            Field { name: "state", ty: "started | stopped | absent", default: "started", help: "" },
+            Field { name: "notify", ty: "handler or list", default: "none", help: "" },
+        ],
+        example: "docker_container: { name: web, image: \"lab/web:1\", ports: [\"8080:80\"] }",
+    };
+
+    fn notify(&self) -> &[String] {
+        &self.notify.0
+    }
+
+    fn resolve(self, _: &Resolve) -> Result<Arc<dyn Resource>, ResourceError> {
+        let valid = ["no", "always", "on-failure", "unless-stopped"];
+        if !valid.contains(&self.restart.as_str()) && !self.restart.starts_with("on-failure:") {
+            return Err(ResourceError::kind(BadRestart(self.restart)));
+        }
+        let mut env: Vec<(String, String)> = self.env.into_iter().collect();
+        env.sort();
+        Ok(Arc::new(Container {
+            name: self.name,
+            image: self.image,
+            ports: self.ports,
+            volumes: self.volumes,
+            env,
+            restart: self.restart,
+            command: self.command.map(|c| c.0).unwrap_or_default(),
+            state: self.state,
+            notify: self.notify.0,
+        }))
+    }
+}
+
+pub const LABEL: &str = "rigger.spec";
+
+/// What Docker says of a container: its rigger spec label and whether it runs.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct ContainerInfo {
+    /// The `rigger.spec` label (empty for a container rigger did not make).
+    pub spec: String,
+    pub running: bool,
+}
+
+/// The answer is `Option<ContainerInfo>` (none: no such container).
+pub static INSPECT: Probe = Probe {
+    name: "container",
+    ask: Ask::Each(|n| {
+        format!(
+            "docker inspect -f '{{{{index .Config.Labels \"{LABEL}\"}}}}|{{{{.State.Running}}}}' -- {} 2>/dev/null || echo absent",
+            quote(n)
+        )
+    }),
+    parse: |_, lines| {
+        let info = lines.first().filter(|l| **l != "absent").and_then(|l| l.rsplit_once('|')).map(|(spec, running)| {
+            ContainerInfo { spec: if spec == "<no value>" { String::new() } else { spec.to_string() }, running: running == "true" }
+        });
+        Ok(answer(info))
+    },
+};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Container {
@@ -32,18 +138,14 @@ pub struct Container {
     pub notify: Vec<String>,
 }
 
-pub const LABEL: &str = "rigger.spec";
 
 impl Container {
     /// sha256 of everything that defines the container.
     pub fn digest(&self) -> String {
         let json = serde_json::to_string(self).unwrap_or_default();
-        crate::resource::file::sha256_hex(json.as_bytes())
+        sha256_hex(json.as_bytes())
     }
 
-    pub fn queries(&self) -> Vec<Query> {
-        vec![Query::Container(self.name.clone())]
-    }
 
     fn run_script(&self) -> String {
         let mut args = vec![
@@ -66,19 +168,29 @@ impl Container {
         args.extend(self.command.iter().map(|c| quote(c)));
         format!("{} >/dev/null\n", args.join(" "))
     }
+}
 
-    pub fn plan(&self, state: &HostState) -> Result<Vec<Step>, String> {
+impl Resource for Container {
+    fn label(&self) -> String {
+        format!("docker_container {}", self.name)
+    }
+
+    fn queries(&self) -> Vec<Query> {
+        vec![Query::new(&INSPECT, &self.name)]
+    }
+
+    fn plan(&self, state: &HostState) -> Result<Vec<Step>, ResourceError> {
         check_value("container name", &self.name, true)?;
         if self.name.is_empty()
             || !self.name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
             || self.name.starts_with(['-', '.', '_'])
         {
-            return Err(format!("bad container name {:?}", self.name));
+            return Err(ResourceError::bad("container name", &self.name));
         }
         for (what, v) in [("image", &self.image), ("restart", &self.restart)] {
             check_value(what, v, true)?;
             if v.is_empty() || v.starts_with('-') {
-                return Err(format!("bad {what} {v:?}"));
+                return Err(ResourceError::bad(what, v));
             }
         }
         for v in self.ports.iter().chain(&self.volumes) {
@@ -89,13 +201,13 @@ impl Container {
             let valid = k.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
                 && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
             if !valid {
-                return Err(format!("bad env name {k:?}: letters, digits and `_`, not starting with a digit"));
+                return Err(ResourceError::bad_because("env name", k, "letters, digits and `_`, not starting with a digit"));
             }
         }
         for c in &self.command {
             check_value("command", c, false)?;
         }
-        let cur = state.container(&self.name)?;
+        let cur = state.get::<Option<ContainerInfo>>(&Query::new(&INSPECT, &self.name))?.as_ref();
         let n = quote(&self.name);
         match (self.state, cur) {
             (ContainerState::Absent, None) => Ok(vec![]),
@@ -128,13 +240,16 @@ impl Container {
             _ => Ok(vec![]),
         }
     }
+
+    fn notify(&self) -> &[String] {
+        &self.notify
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::probe::ContainerInfo;
-
+    
     fn c() -> Container {
         Container {
             name: "api".into(),
@@ -151,7 +266,7 @@ mod tests {
 
     fn st(info: Option<ContainerInfo>) -> HostState {
         let mut s = HostState::default();
-        s.containers.insert("api".into(), info);
+        s.insert(Query::new(&INSPECT, "api"), info);
         s
     }
 
@@ -184,5 +299,14 @@ mod tests {
         a.env = vec![("A".into(), "1".into()), ("B".into(), "2".into())];
         let b = a.clone();
         assert_eq!(a.digest(), b.digest());
+    }
+
+    #[test]
+    fn the_probe_asks_docker_for_the_label_and_state() {
+        let Ask::Each(ask) = &INSPECT.ask else { panic!() };
+        assert_eq!(ask("api"), "docker inspect -f '{{index .Config.Labels \"rigger.spec\"}}|{{.State.Running}}' -- api 2>/dev/null || echo absent");
+        let parse = |lines: &[&str]| (INSPECT.parse)("api", lines).unwrap().downcast_ref::<Option<ContainerInfo>>().unwrap().clone();
+        assert_eq!(parse(&["abc123|true"]), Some(ContainerInfo { spec: "abc123".into(), running: true }));
+        assert_eq!(parse(&["absent"]), None);
     }
 }

@@ -1,0 +1,319 @@
+//! What every file-like kind shares: the `path` probe (type, mode, owner and
+//! content of a path, parsed into `PathState`), path and mode checks, the
+//! metadata steps and unified diffs. Not a kind of its own.
+
+use super::spec::ModeSpec;
+use super::ResourceError;
+use crate::probe::{answer, Ask, HostState, Probe, ProbeError, Query};
+use crate::shell::{check_value, quote};
+use std::fmt;
+
+/// Files larger than this are compared by checksum only.
+pub const MAX_CONTENT: u64 = 4 * 1024 * 1024;
+
+/// A file up to MAX_CONTENT comes whole (`-`, then base64; its sha256 is
+/// computed here); a bigger one as its sha256 only.
+pub static PATH: Probe = Probe {
+    name: "path",
+    ask: Ask::Each(|p| {
+        let p = quote(p);
+        format!(
+            "if [ -e {p} ] || [ -L {p} ]; then s=$(stat -c '%F|%a|%U|%G|%s' -- {p}) && echo \"$s\" && \
+             if [ -f {p} ] && [ ! -L {p} ]; then if [ \"${{s##*|}}\" -le {MAX_CONTENT} ]; then echo -; base64 < {p}; \
+             else sha256sum < {p}; fi; fi; else echo absent; fi"
+        )
+    }),
+    parse: |_, lines| parse(lines).map(answer),
+};
+
+/// The query for `path`.
+pub fn query(path: &str) -> Query {
+    Query::new(&PATH, path)
+}
+
+/// What the probe found at `path`.
+pub fn state<'a>(state: &'a HostState, path: &str) -> Result<&'a PathState, ProbeError> {
+    state.get::<PathState>(&query(path))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PathKind {
+    #[default]
+    Absent,
+    File,
+    Directory,
+    Link,
+    Other,
+}
+
+impl fmt::Display for PathKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            PathKind::Absent => "absent",
+            PathKind::File => "file",
+            PathKind::Directory => "directory",
+            PathKind::Link => "link",
+            PathKind::Other => "other",
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+pub struct PathState {
+    pub kind: PathKind,
+    pub mode: u32,
+    pub owner: String,
+    pub group: String,
+    pub size: u64,
+    #[serde(skip)]
+    pub content: Option<Vec<u8>>,
+    pub sha256: Option<String>,
+}
+
+impl PathState {
+    pub fn exists(&self) -> bool {
+        self.kind != PathKind::Absent
+    }
+
+    /// A regular file holding `content`, owned by root, for fixtures.
+    pub fn file(content: &[u8], mode: u32) -> Self {
+        PathState {
+            kind: PathKind::File,
+            mode,
+            owner: "root".into(),
+            group: "root".into(),
+            size: content.len() as u64,
+            sha256: Some(sha256_hex(content)),
+            content: Some(content.to_vec()),
+        }
+    }
+}
+
+fn parse(lines: &[&str]) -> Result<PathState, ProbeError> {
+    let Some(first) = lines.first() else { return Err(ProbeError::Empty { what: "path" }) };
+    if *first == "absent" {
+        return Ok(PathState::default());
+    }
+    let f: Vec<&str> = first.split('|').collect();
+    if f.len() != 5 {
+        return Err(ProbeError::Unexpected { what: "stat", answer: first.to_string() });
+    }
+    let kind = match f[0] {
+        "regular file" | "regular empty file" => PathKind::File,
+        "directory" => PathKind::Directory,
+        "symbolic link" => PathKind::Link,
+        _ => PathKind::Other,
+    };
+    let mut st = PathState {
+        kind,
+        mode: u32::from_str_radix(f[1], 8).unwrap_or(0),
+        owner: f[2].into(),
+        group: f[3].into(),
+        size: f[4].parse().unwrap_or(0),
+        content: None,
+        sha256: None,
+    };
+    if kind != PathKind::File {
+        return Ok(st);
+    }
+    match lines.get(1).and_then(|l| l.split_whitespace().next()) {
+        Some("-") => {
+            use base64::Engine;
+            let b64: String = lines[2..].concat();
+            let content = base64::engine::general_purpose::STANDARD
+                .decode(b64.trim())
+                .map_err(|e| ProbeError::Content(e.to_string()))?;
+            st.sha256 = Some(sha256_hex(&content));
+            st.content = Some(content);
+        }
+        Some(sum) if sum.len() == 64 && sum.bytes().all(|b| b.is_ascii_hexdigit()) => st.sha256 = Some(sum.to_string()),
+        _ => {
+            let answer = format!("{:?}", lines.get(1));
+            return Err(ProbeError::Unexpected { what: "checksum", answer });
+        }
+    }
+    Ok(st)
+}
+
+pub fn sha256_hex(data: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(data).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `"0644"` → 0o644. Only octal digits, at most 0o7777.
+pub fn parse_mode(m: &ModeSpec) -> Result<u32, ResourceError> {
+    let s = m.0.trim();
+    let ok = !s.is_empty() && s.len() <= 5 && s.bytes().all(|b| (b'0'..=b'7').contains(&b));
+    match u32::from_str_radix(s, 8) {
+        Ok(n) if ok && n <= 0o7777 => Ok(n),
+        _ => Err(ResourceError::Mode(s.to_string())),
+    }
+}
+
+/// An optional mode field.
+pub fn mode(m: &Option<ModeSpec>) -> Result<Option<u32>, ResourceError> {
+    m.as_ref().map(parse_mode).transpose()
+}
+
+/// An owner or group goes into `chown OWNER:GROUP`: an owner must not look like an
+/// option or carry `:` (it would set the group), and neither may hold a NUL.
+pub fn check_account(what: &'static str, v: &Option<String>) -> Result<(), ResourceError> {
+    let Some(v) = v else { return Ok(()) };
+    check_value(what, v, false)?;
+    if what == "owner" && (v.is_empty() || v.starts_with('-') || v.contains(':')) {
+        return Err(ResourceError::bad_because("owner", v, "it must not be empty, start with `-` or contain `:`"));
+    }
+    Ok(())
+}
+
+pub fn check_path(p: &str) -> Result<(), ResourceError> {
+    check_value("path", p, true)?;
+    if !p.starts_with('/') {
+        return Err(ResourceError::RelativePath(p.to_string()));
+    }
+    if p.len() > 1 && p.ends_with('/') {
+        return Err(ResourceError::TrailingSlash(p.to_string()));
+    }
+    Ok(())
+}
+
+/// `/etc/app.conf` → (`/etc`, `app.conf`).
+pub fn split_path(p: &str) -> (&str, &str) {
+    match p.rfind('/') {
+        Some(0) => ("/", &p[1..]),
+        Some(i) => (&p[..i], &p[i + 1..]),
+        None => (".", p),
+    }
+}
+
+/// A unified diff of `old` → `new`, or a note when either side is binary or secret.
+pub fn diff(path: &str, old: Option<&[u8]>, new: &[u8], secret: bool) -> String {
+    let sizes = || format!("{} → {} bytes", old.map_or(0, <[u8]>::len), new.len());
+    if secret {
+        return format!("--- {path}\n+++ {path}\n(secret content hidden: {})\n", sizes());
+    }
+    let (Ok(o), Ok(n)) = (std::str::from_utf8(old.unwrap_or_default()), std::str::from_utf8(new)) else {
+        return format!("--- {path}\n+++ {path}\n(binary content differs: {})\n", sizes());
+    };
+    let from = if old.is_some() { format!("a{path}") } else { "/dev/null".to_string() };
+    similar::TextDiff::from_lines(o, n).unified_diff().context_radius(3).header(&from, &format!("b{path}")).to_string()
+}
+
+/// The mode, owner and group a path should have.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Meta {
+    pub mode: Option<u32>,
+    pub owner: Option<String>,
+    pub group: Option<String>,
+}
+
+impl Meta {
+    pub fn check(&self) -> Result<(), ResourceError> {
+        check_account("owner", &self.owner)?;
+        check_account("group", &self.group)
+    }
+
+    /// `OWNER:GROUP` for chown, when either is set.
+    pub fn chown_spec(&self) -> Option<String> {
+        match (&self.owner, &self.group) {
+            (Some(o), Some(g)) => Some(format!("{o}:{g}")),
+            (Some(o), None) => Some(o.clone()),
+            (None, Some(g)) => Some(format!(":{g}")),
+            (None, None) => None,
+        }
+    }
+
+    /// Only what differs from `cur`.
+    pub fn differing(&self, cur: &PathState) -> Meta {
+        Meta {
+            mode: self.mode.filter(|m| *m != cur.mode),
+            owner: self.owner.clone().filter(|o| *o != cur.owner),
+            group: self.group.clone().filter(|g| *g != cur.group),
+        }
+    }
+
+    /// `mode 0600 → 0644, owner root → app`: what `differing` changes.
+    pub fn actions(&self, cur: &PathState) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(m) = self.mode {
+            out.push(format!("mode {:04o} → {:04o}", cur.mode, m));
+        }
+        if let Some(o) = &self.owner {
+            out.push(format!("owner {} → {o}", cur.owner));
+        }
+        if let Some(g) = &self.group {
+            out.push(format!("group {} → {g}", cur.group));
+        }
+        out
+    }
+
+    pub fn script(&self, path: &str) -> String {
+        let mut s = String::new();
+        if let Some(m) = self.mode {
+            s.push_str(&format!("chmod {m:04o} -- {}\n", quote(path)));
+        }
+        if let Some(o) = self.chown_spec() {
+            s.push_str(&format!("chown {} -- {}\n", quote(&o), quote(path)));
+        }
+        s
+    }
+
+    /// The step that fixes metadata only, if any differs.
+    pub fn step(&self, path: &str, cur: &PathState) -> Option<super::Step> {
+        let fix = self.differing(cur);
+        let actions = fix.actions(cur);
+        (!actions.is_empty()).then(|| super::Step::new(actions.join(", "), fix.script(path)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parsed(lines: &[&str]) -> Result<PathState, ProbeError> {
+        parse(lines)
+    }
+
+    #[test]
+    fn parses_captured_stat_answers() {
+        let f = parsed(&["regular file|644|root|root|6", "-", "aGVsbG8K"]).unwrap();
+        assert_eq!((f.kind, f.mode, f.content.as_deref()), (PathKind::File, 0o644, Some(&b"hello\n"[..])));
+        assert_eq!(f.sha256.as_deref(), Some("5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03"));
+        assert!(!parsed(&["absent"]).unwrap().exists());
+        assert_eq!(parsed(&["directory|755|root|root|4096"]).unwrap().kind, PathKind::Directory);
+    }
+
+    #[test]
+    fn a_garbled_checksum_is_an_error_not_a_silent_mismatch() {
+        let e = parsed(&["regular file|644|root|root|99999999", "not-a-sum"]).unwrap_err();
+        assert!(e.to_string().contains("checksum"), "{e}");
+    }
+
+    #[test]
+    fn the_probe_runs_locally_and_parses() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("a file 'with' $(quotes)");
+        std::fs::write(&f, "content\n").unwrap();
+        let big = dir.path().join("big");
+        let data = vec![b'x'; MAX_CONTENT as usize + 1];
+        std::fs::write(&big, &data).unwrap();
+        let (fp, bp) = (f.to_str().unwrap(), big.to_str().unwrap());
+        let q: std::collections::BTreeSet<Query> = [query(fp), query(bp)].into();
+        let s = crate::probe::script(&q, false, "@@M@@");
+        let out = std::process::Command::new("sh").arg("-c").arg(&s).output().unwrap();
+        let st = crate::probe::parse(&q, &String::from_utf8_lossy(&out.stdout), "@@M@@").unwrap();
+        assert_eq!(state(&st, fp).unwrap().content.as_deref(), Some(&b"content\n"[..]));
+        let b = state(&st, bp).unwrap();
+        assert_eq!((b.kind, b.size, b.content.is_none()), (PathKind::File, MAX_CONTENT + 1, true));
+        assert_eq!(b.sha256.as_deref(), Some(sha256_hex(&data).as_str()));
+    }
+
+    #[test]
+    fn modes_must_be_octal() {
+        assert_eq!(parse_mode(&ModeSpec("0644".into())).unwrap(), 0o644);
+        assert_eq!(parse_mode(&ModeSpec("4755".into())).unwrap(), 0o4755);
+        assert!(parse_mode(&ModeSpec("0998".into())).is_err());
+        assert!(parse_mode(&ModeSpec("rw-r--r--".into())).is_err());
+    }
+}
