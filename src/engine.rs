@@ -1,8 +1,7 @@
 //! Runs a site: load everything, open one connection per host, probe each
-//! host once, plan every unit, then (apply) walk the graph on tokio — a unit
-//! starts as soon as its predecessors are done; a failure skips only its
-//! descendants. Bad input or an unreachable host stops the run before any
-//! host is changed.
+//! host once, plan every unit, then (apply) hand the graph to `schedule` with
+//! the work of converging a unit and checking a gate. Bad input or an
+//! unreachable host stops the run before any host is changed.
 
 use crate::error::{Error, Result};
 use crate::graph::{Graph, Node};
@@ -12,13 +11,13 @@ use crate::probe::{self, HostState, Query};
 use crate::report::{HostReport, UnitReport};
 use crate::plan::Handlers;
 use crate::role::Roles;
+use crate::schedule;
 use crate::site::Site;
 use crate::source::{merge_into, Vars};
 use crate::template::{self, Renderer};
 use crate::transport::{ConnectOptions, Connection, Target};
 use indexmap::IndexMap;
 use petgraph::graph::NodeIndex;
-use petgraph::Direction;
 use serde_json::{json, Value};
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -593,121 +592,23 @@ impl Phase {
         Outcome { hosts, changes, failed, aborted: false }
     }
 
-    /// Walks the graph, converging each unit as soon as its predecessors are done.
+    /// Walks the graph (see `schedule`), converging each unit as soon as its predecessors are done.
     pub async fn apply(
         self,
         project: Arc<Project>,
         forks: Option<usize>,
         progress: impl Fn(&str) + Send + Sync + 'static,
     ) -> Outcome {
+        let work = Arc::new(Apply {
+            project: project.clone(),
+            runs: Mutex::new(self.runs),
+            plans: self.plans,
+            dirty: Mutex::new(HashSet::new()),
+            exact: self.exact,
+        });
+        let results = schedule::walk(&project.graph, forks, work.clone(), progress).await;
         let g = &project.graph.g;
-        let runs: Arc<Mutex<HashMap<String, HostRun>>> = Arc::new(Mutex::new(self.runs));
-        let plans = Arc::new(self.plans);
-        let exact = self.exact;
-        let dirty: Arc<Mutex<HashSet<String>>> = Arc::new(Mutex::new(HashSet::new()));
-        let host_locks: HashMap<String, Arc<tokio::sync::Mutex<()>>> =
-            project.hosts().into_iter().map(|h| (h, Arc::new(tokio::sync::Mutex::new(())))).collect();
-        let forks = Arc::new(Semaphore::new(forks.unwrap_or(host_locks.len().max(1))));
-        let progress = Arc::new(progress);
-
-        let mut remaining: HashMap<NodeIndex, usize> =
-            g.node_indices().map(|n| (n, g.neighbors_directed(n, Direction::Incoming).count())).collect();
-        // Why a node cannot run: the first failure upstream of it.
-        let mut blocked: HashMap<NodeIndex, String> = HashMap::new();
-        let mut results: HashMap<NodeIndex, UnitReport> = HashMap::new();
-        let mut ready: Vec<NodeIndex> = remaining.iter().filter(|(_, c)| **c == 0).map(|(n, _)| *n).collect();
-        ready.sort();
-        let mut tasks: tokio::task::JoinSet<(NodeIndex, UnitReport)> = tokio::task::JoinSet::new();
-        let mut running = 0usize;
-        loop {
-            while let Some(n) = ready.pop() {
-                if let Some(why) = blocked.get(&n).cloned() {
-                    let rep = skipped_report(&g[n], &why);
-                    finish(g, n, &rep, &mut remaining, &mut ready, &mut blocked, &project);
-                    results.insert(n, rep);
-                    continue;
-                }
-                // A barrier has no work: it is done when its members are.
-                if matches!(g[n], Node::Barrier { .. }) {
-                    let rep = UnitReport {
-                        role: g[n].to_string(),
-                        status: Status::Ok,
-                        message: None,
-                        resources: vec![],
-                        handlers: vec![],
-                        seconds: 0.0,
-                    };
-                    finish(g, n, &rep, &mut remaining, &mut ready, &mut blocked, &project);
-                    results.insert(n, rep);
-                    continue;
-                }
-                running += 1;
-                let (project, runs, plans, dirty, forks, progress) =
-                    (project.clone(), runs.clone(), plans.clone(), dirty.clone(), forks.clone(), progress.clone());
-                let lock = match &g[n] {
-                    Node::Unit { host, .. } => host_locks.get(host).cloned(),
-                    Node::Gate { .. } | Node::Barrier { .. } => None,
-                };
-                let batch_results: Vec<(String, Status)> = match &g[n] {
-                    Node::Gate { binding, hosts, .. } => results
-                        .iter()
-                        .filter_map(|(m, r)| match &g[*m] {
-                            Node::Unit { host, binding: Some(b), .. } if b == binding && hosts.contains(host) => {
-                                Some((host.clone(), r.status))
-                            }
-                            _ => None,
-                        })
-                        .collect(),
-                    _ => vec![],
-                };
-                tasks.spawn(async move {
-                    let exact = exact;
-                    let _host = match &lock {
-                        Some(l) => Some(l.lock().await),
-                        None => None,
-                    };
-                    let _permit = forks.acquire_owned().await;
-                    let rep = match project.graph.g[n].clone() {
-                        Node::Unit { host, role, .. } => {
-                            let mut rep = run_unit(&project, &runs, &plans, &dirty, n, &host, &role, exact).await;
-                            rep.resources = rep.resources.iter().map(|r| r.public()).collect();
-                            rep
-                        }
-                        Node::Gate { binding, batch, hosts } => {
-                            run_gate(&project, &runs, binding, batch, &hosts, &batch_results).await
-                        }
-                        node @ Node::Barrier { .. } => UnitReport {
-                            role: node.to_string(),
-                            status: Status::Ok,
-                            message: None,
-                            resources: vec![],
-                            handlers: vec![],
-                            seconds: 0.0,
-                        },
-                    };
-                    let line = match &project.graph.g[n] {
-                        Node::Gate { .. } => format!(
-                            "{:<8} {} {}",
-                            status_word(rep.status),
-                            project.graph.g[n],
-                            rep.message.clone().unwrap_or_default()
-                        ),
-                        node => format!("{:<8} {node} ({:.1}s)", status_word(rep.status), rep.seconds),
-                    };
-                    progress(&line);
-                    (n, rep)
-                });
-            }
-            if running == 0 {
-                break;
-            }
-            let Some(Ok((n, rep))) = tasks.join_next().await else { break };
-            running -= 1;
-            finish(g, n, &rep, &mut remaining, &mut ready, &mut blocked, &project);
-            results.insert(n, rep);
-        }
-
-        let runs = Arc::try_unwrap(runs).ok().map(|m| m.into_inner().unwrap_or_default()).unwrap_or_default();
+        let runs = Arc::try_unwrap(work).ok().map(|w| w.runs.into_inner().unwrap_or_default()).unwrap_or_default();
         let mut hosts = Vec::new();
         let mut changes = 0;
         let mut failed = false;
@@ -755,57 +656,33 @@ impl Phase {
     }
 }
 
-fn status_word(s: Status) -> &'static str {
-    match s {
-        Status::Ok => "ok",
-        Status::Changed => "changed",
-        Status::Failed => "FAILED",
-        Status::Skipped => "skipped",
-    }
+/// The real work behind the scheduler: a unit converges over its host's
+/// connection (re-probing if an earlier unit changed the host), a gate runs
+/// the binding's health check.
+struct Apply {
+    project: Arc<Project>,
+    runs: Mutex<HashMap<String, HostRun>>,
+    plans: HashMap<NodeIndex, std::result::Result<UnitPlan, String>>,
+    /// Hosts an earlier unit changed: what the probe saw there may be stale.
+    dirty: Mutex<HashSet<String>>,
+    exact: bool,
 }
 
-fn skipped_report(node: &Node, why: &str) -> UnitReport {
-    let role = match node {
-        Node::Unit { role, .. } => role.clone(),
-        other => other.to_string(),
-    };
-    UnitReport {
-        role,
-        status: Status::Skipped,
-        message: Some(why.to_string()),
-        resources: vec![],
-        handlers: vec![],
-        seconds: 0.0,
+impl schedule::Work for Apply {
+    async fn unit(&self, n: NodeIndex, host: &str, role: &str) -> UnitReport {
+        let mut rep = run_unit(&self.project, &self.runs, &self.plans, &self.dirty, n, host, role, self.exact).await;
+        rep.resources = rep.resources.iter().map(|r| r.public()).collect();
+        rep
     }
-}
 
-/// Releases a finished node's successors; a failure blocks all of them.
-fn finish(
-    g: &petgraph::graph::DiGraph<Node, crate::graph::Why>,
-    n: NodeIndex,
-    rep: &UnitReport,
-    remaining: &mut HashMap<NodeIndex, usize>,
-    ready: &mut Vec<NodeIndex>,
-    blocked: &mut HashMap<NodeIndex, String>,
-    _project: &Project,
-) {
-    let why = match rep.status {
-        Status::Failed => Some(match &g[n] {
-            Node::Unit { host, role, .. } => format!("because {role} failed on host {host}"),
-            gate => format!("because {gate} failed: {}", rep.message.clone().unwrap_or_default()),
-        }),
-        Status::Skipped => blocked.get(&n).cloned(),
-        _ => None,
-    };
-    for m in g.neighbors_directed(n, Direction::Outgoing) {
-        if let Some(w) = &why {
-            blocked.entry(m).or_insert_with(|| w.clone());
-        }
-        let c = remaining.get_mut(&m).expect("node");
-        *c -= 1;
-        if *c == 0 {
-            ready.push(m);
-        }
+    async fn gate(
+        &self,
+        binding: usize,
+        batch: usize,
+        hosts: &[String],
+        batch_results: &[(String, Status)],
+    ) -> UnitReport {
+        run_gate(&self.project, &self.runs, binding, batch, hosts, batch_results).await
     }
 }
 

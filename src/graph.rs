@@ -341,3 +341,228 @@ impl Graph {
         out
     }
 }
+
+/// Graphs built from small in-memory projects, for this module's tests and the scheduler's.
+#[cfg(test)]
+pub(crate) mod fixture {
+    use super::Graph;
+    use crate::inventory::Inventory;
+    use crate::role::Roles;
+    use crate::site::Site;
+    use std::path::Path;
+
+    /// An inventory with one group per `(group, hosts)`.
+    pub fn inventory(groups: &[(&str, &[&str])]) -> String {
+        let mut s = String::from("all:\n  children:\n");
+        for (g, hosts) in groups {
+            s.push_str(&format!("    {g}:\n      hosts:\n"));
+            for h in *hosts {
+                s.push_str(&format!("        {h}:\n"));
+            }
+        }
+        s
+    }
+
+    /// Loads the files the way `Project::load` does and builds the graph. An
+    /// error comes back rendered, with the temp dir cut from its paths so
+    /// tests can pin it.
+    pub fn build(inventory: &str, site: &str, roles: &[(&str, &str)], limit: Option<&[&str]>) -> Result<Graph, String> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path();
+        write(root, "inventory/hosts.yaml", inventory);
+        write(root, "site.yaml", site);
+        for (name, text) in roles {
+            // `resources:` last, so the lines a test writes keep their numbers.
+            write(root, &format!("roles/{name}/role.yaml"), &format!("{text}resources: []\n"));
+        }
+        let limit: Option<Vec<String>> = limit.map(|l| l.iter().map(|h| h.to_string()).collect());
+        let load = || {
+            let inv = Inventory::load(&root.join("inventory/hosts.yaml"))?;
+            let site = Site::load(&root.join("site.yaml"))?;
+            let mut roles = Roles::new(&root.join("roles"));
+            for (i, b) in site.bindings.iter().enumerate() {
+                for r in &b.roles {
+                    roles.load(r, &|| site.locate(i, r))?;
+                }
+            }
+            Graph::build(&inv, &site, &roles, limit.as_deref())
+        };
+        load().map_err(|e| e.to_string().replace(&format!("{}/", root.display()), ""))
+    }
+
+    fn write(root: &Path, rel: &str, text: &str) {
+        let p = root.join(rel);
+        std::fs::create_dir_all(p.parent().expect("a parent")).expect("create dir");
+        std::fs::write(p, text).expect("write fixture");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixture::{build, inventory};
+    use super::*;
+
+    /// Every edge as `from → to (why)`, sorted: the whole shape in one assert.
+    fn edges(gr: &Graph) -> Vec<String> {
+        let mut v: Vec<String> =
+            gr.g.edge_references()
+                .map(|e| {
+                    let why = match e.weight() {
+                        Why::Requires(_) => "requires",
+                        Why::After(_) => "after",
+                        Why::Serial(_) => "serial",
+                        Why::Member => "member",
+                    };
+                    format!("{} → {} ({why})", gr.g[e.source()], gr.g[e.target()])
+                })
+                .collect();
+        v.sort();
+        v
+    }
+
+    fn waves(gr: &Graph) -> Vec<Vec<String>> {
+        gr.waves().iter().map(|w| w.iter().map(|n| gr.g[*n].to_string()).collect()).collect()
+    }
+
+    #[test]
+    fn requires_links_units_on_the_same_host_only() {
+        let inv = inventory(&[("web", &["w1", "w2"])]);
+        let gr = build(&inv, "- hosts: web\n  roles: [app]\n", &[("app", "requires: [base]\n"), ("base", "")], None)
+            .unwrap();
+        assert_eq!(gr.units.len(), 4, "base is pulled in on each host");
+        assert_eq!(edges(&gr), ["base@w1 → app@w1 (requires)", "base@w2 → app@w2 (requires)"]);
+        let Why::Requires(at) = &gr.g[gr.g.edge_indices().next().unwrap()] else { panic!("a requires edge") };
+        assert!(at.to_string().ends_with("roles/app/role.yaml:1:12"), "{at}");
+    }
+
+    #[test]
+    fn after_goes_through_one_barrier_across_hosts() {
+        let inv = inventory(&[("web", &["w1", "w2"]), ("db", &["d1", "d2"])]);
+        let site = "- hosts: web\n  roles: [app]\n- hosts: db\n  roles: [db]\n";
+        let gr = build(&inv, site, &[("app", "after: [db]\n"), ("db", "")], None).unwrap();
+        // N + M edges through the barrier, not N × M.
+        assert_eq!(
+            edges(&gr),
+            [
+                "db@d1 → every db (member)",
+                "db@d2 → every db (member)",
+                "every db → app@w1 (after)",
+                "every db → app@w2 (after)",
+            ]
+        );
+    }
+
+    #[test]
+    fn serial_batches_are_separated_by_gates() {
+        let inv = inventory(&[("web", &["w1", "w2", "w3"])]);
+        let site = "- hosts: web\n  roles: [app]\n  serial: 1\n";
+        let gr = build(&inv, site, &[("app", "requires: [base]\n"), ("base", "")], None).unwrap();
+        // Units pulled in by `requires` wait for the gate too; the last batch has no gate after it.
+        assert_eq!(
+            edges(&gr),
+            [
+                "app@w1 → gate(binding 1 batch 1) (serial)",
+                "app@w2 → gate(binding 1 batch 2) (serial)",
+                "base@w1 → app@w1 (requires)",
+                "base@w1 → gate(binding 1 batch 1) (serial)",
+                "base@w2 → app@w2 (requires)",
+                "base@w2 → gate(binding 1 batch 2) (serial)",
+                "base@w3 → app@w3 (requires)",
+                "gate(binding 1 batch 1) → app@w2 (serial)",
+                "gate(binding 1 batch 1) → base@w2 (serial)",
+                "gate(binding 1 batch 2) → app@w3 (serial)",
+                "gate(binding 1 batch 2) → base@w3 (serial)",
+            ]
+        );
+        let gates: Vec<&Node> = gr.g.node_weights().filter(|n| matches!(n, Node::Gate { .. })).collect();
+        assert_eq!(
+            gates,
+            [
+                &Node::Gate { binding: 0, batch: 0, hosts: vec!["w1".into()] },
+                &Node::Gate { binding: 0, batch: 1, hosts: vec!["w2".into()] },
+            ]
+        );
+    }
+
+    #[test]
+    fn a_serial_batch_holds_several_hosts() {
+        let inv = inventory(&[("web", &["w1", "w2", "w3"])]);
+        let gr = build(&inv, "- hosts: web\n  roles: [app]\n  serial: \"67%\"\n", &[("app", "")], None).unwrap();
+        assert_eq!(
+            edges(&gr),
+            [
+                "app@w1 → gate(binding 1 batch 1) (serial)",
+                "app@w2 → gate(binding 1 batch 1) (serial)",
+                "gate(binding 1 batch 1) → app@w3 (serial)",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_requires_cycle_names_its_path() {
+        let inv = inventory(&[("web", &["web1"])]);
+        let roles = [("app", "requires: [base]\n"), ("base", "requires: [app]\n")];
+        let e = build(&inv, "- hosts: web\n  roles: [app]\n", &roles, None).unwrap_err();
+        assert_eq!(
+            e,
+            "dependency cycle: app@web1 → base@web1 → app@web1\n  \
+             base@web1 requires app@web1 (declared at roles/base/role.yaml:1:12)\n  \
+             app@web1 requires base@web1 (declared at roles/app/role.yaml:1:12)"
+        );
+    }
+
+    #[test]
+    fn an_after_cycle_across_hosts_names_units_not_barriers() {
+        let inv = inventory(&[("web", &["web1"]), ("db", &["db1"])]);
+        let site = "- hosts: web\n  roles: [app]\n- hosts: db\n  roles: [db]\n";
+        let e = build(&inv, site, &[("app", "after: [db]\n"), ("db", "after: [app]\n")], None).unwrap_err();
+        assert_eq!(
+            e,
+            "dependency cycle: app@web1 → db@db1 → app@web1\n  \
+             db@db1 runs after app@web1 (declared at roles/db/role.yaml:1:9)\n  \
+             app@web1 runs after db@db1 (declared at roles/app/role.yaml:1:9)"
+        );
+    }
+
+    #[test]
+    fn limit_keeps_its_hosts_and_names_the_predecessors_it_drops() {
+        let inv = inventory(&[("web", &["w1", "w2"]), ("db", &["d1"])]);
+        let site = "- hosts: web\n  roles: [app]\n- hosts: db\n  roles: [db]\n";
+        let roles = [("app", "requires: [base]\nafter: [db]\n"), ("base", ""), ("db", "")];
+        let gr = build(&inv, site, &roles, Some(&["w1"])).unwrap();
+        let units: Vec<&(String, String)> = gr.units.keys().collect();
+        assert_eq!(units, [&("w1".into(), "app".into()), &("w1".into(), "base".into())]);
+        assert_eq!(gr.assumed, ["db@d1"]);
+        assert_eq!(edges(&gr), ["base@w1 → app@w1 (requires)", "every db → app@w1 (after)"]);
+    }
+
+    #[test]
+    fn limit_counts_only_its_hosts_into_serial_batches() {
+        let inv = inventory(&[("web", &["w1", "w2", "w3"])]);
+        let site = "- hosts: web\n  roles: [app]\n  serial: 1\n";
+        let gr = build(&inv, site, &[("app", "")], Some(&["w1", "w3"])).unwrap();
+        assert_eq!(
+            edges(&gr),
+            ["app@w1 → gate(binding 1 batch 1) (serial)", "gate(binding 1 batch 1) → app@w3 (serial)"]
+        );
+        assert!(gr.assumed.is_empty());
+    }
+
+    #[test]
+    fn waves_follow_the_edges_and_barriers_add_no_wave() {
+        let inv = inventory(&[("web", &["w1", "w2"]), ("db", &["d1"])]);
+        let site = "- hosts: web\n  roles: [app]\n  serial: 1\n- hosts: db\n  roles: [db]\n";
+        let roles = [("app", "requires: [base]\nafter: [db]\n"), ("base", ""), ("db", "")];
+        let gr = build(&inv, site, &roles, None).unwrap();
+        assert_eq!(
+            waves(&gr),
+            [
+                vec!["base@w1", "db@d1"],
+                vec!["app@w1"],
+                vec!["gate(binding 1 batch 1)"],
+                vec!["base@w2"],
+                vec!["app@w2"],
+            ]
+        );
+    }
+}

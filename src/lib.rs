@@ -15,6 +15,7 @@ pub mod probe;
 pub mod report;
 pub mod resource;
 pub mod role;
+pub mod schedule;
 pub mod secret;
 pub mod shell;
 pub mod site;
