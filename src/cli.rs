@@ -2,11 +2,12 @@
 //! here; the exit code is decided at the end of each command:
 //! 0 = success and nothing pending, 1 = error, 2 = `plan` found changes.
 
-use crate::engine::{Project, Runner, Settings};
+use crate::engine::Runner;
+use crate::project::{Project, Settings};
 use crate::error::Error;
 use crate::report::{self, RunReport, Style};
-use crate::source::Vars;
-use crate::transport::{ConnectOptions, Connection, Target};
+use crate::project::source::Vars;
+use crate::session::transport::{ConnectOptions, Connection, Target};
 use clap::{Args, Parser, Subcommand};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -249,7 +250,7 @@ pub fn parse_extra_vars(items: &[String]) -> Result<Vars, Error> {
     let mut vars = Vars::new();
     for item in items {
         if let Some(path) = item.strip_prefix('@') {
-            crate::source::merge_into(&mut vars, &crate::source::read_vars(std::path::Path::new(path))?);
+            crate::project::source::merge_into(&mut vars, &crate::project::source::read_vars(std::path::Path::new(path))?);
             continue;
         }
         let (k, v) = item
@@ -372,18 +373,18 @@ fn dispatch(cmd: &Command, style: Style) -> Result<i32, Error> {
         }
         Command::Inventory { list, host, from_vagrant, common } => {
             if let Some(dir) = from_vagrant {
-                let inv = crate::vagrant::from_dir(dir).map_err(Error::usage)?;
-                rprint!("{}", crate::vagrant::to_yaml(&inv));
+                let inv = crate::project::vagrant::from_dir(dir).map_err(Error::usage)?;
+                rprint!("{}", crate::project::vagrant::to_yaml(&inv));
                 return Ok(0);
             }
-            let inv = crate::inventory::Inventory::load(&common.inventory)?;
+            let inv = crate::project::inventory::Inventory::load(&common.inventory)?;
             let extra = parse_extra_vars(&common.extra_vars)?;
             if let Some(h) = host {
                 if !inv.hosts.contains_key(h) {
                     return Err(Error::usage(format!("no host `{h}` in {}", common.inventory.display())));
                 }
                 let mut v = inv.host_vars(h);
-                crate::source::merge_into(&mut v, &extra);
+                crate::project::source::merge_into(&mut v, &extra);
                 rprintln!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
             } else if *list || common.json {
                 rprintln!("{}", serde_json::to_string_pretty(&inv.to_ansible_json()).unwrap_or_default());
@@ -403,12 +404,12 @@ fn dispatch(cmd: &Command, style: Style) -> Result<i32, Error> {
         }
         Command::Facts { host, offline, common } => {
             let s = settings(&PathBuf::from("site.yaml"), common)?;
-            let inv = crate::inventory::Inventory::load(&s.inventory)?;
+            let inv = crate::project::inventory::Inventory::load(&s.inventory)?;
             if !inv.hosts.contains_key(host) {
                 return Err(Error::usage(format!("no host `{host}` in {}", s.inventory.display())));
             }
             let mut vars = inv.host_vars(host);
-            crate::source::merge_into(&mut vars, &s.extra_vars);
+            crate::project::source::merge_into(&mut vars, &s.extra_vars);
             let mut doc = serde_json::json!({ "host": host, "vars": vars });
             if !offline {
                 let target = Target::from_vars(host, &vars).map_err(|e| Error::host(host, e))?;
@@ -417,8 +418,8 @@ fn dispatch(cmd: &Command, style: Style) -> Result<i32, Error> {
                     let conn = Connection::open(&target, &s.connect).await?;
                     let m = format!("@@rigger-facts-{}@@", std::process::id());
                     let q = Default::default();
-                    let out = conn.run(&crate::probe::script(&q, true, &m)).await?;
-                    let st = crate::probe::parse(&q, &out.stdout, &m).map_err(|e| e.to_string())?;
+                    let out = conn.run(&crate::session::probe::script(&q, true, &m)).await?;
+                    let st = crate::session::probe::parse(&q, &out.stdout, &m).map_err(|e| e.to_string())?;
                     conn.close().await;
                     Ok::<_, String>(st.facts)
                 });
@@ -456,9 +457,9 @@ fn run_site(
     let started = Instant::now();
     let out = Out { json: common.json, quiet: common.quiet };
     // `apply plan.json`: the saved plan says which site, inventory and vars it was made from.
-    let saved: Option<crate::engine::SavedPlan> = if apply && site.extension().is_some_and(|e| e == "json") {
+    let saved: Option<crate::saved_plan::SavedPlan> = if apply && site.extension().is_some_and(|e| e == "json") {
         let text = std::fs::read_to_string(site).map_err(|e| Error::io(site, e))?;
-        let plan: crate::engine::SavedPlan = serde_json::from_str(&text)
+        let plan: crate::saved_plan::SavedPlan = serde_json::from_str(&text)
             .map_err(|e| Error::usage(format!("{}: not a saved rigger plan: {e}", site.display())))?;
         if plan.kind != "rigger-plan" || plan.schema != 1 {
             return Err(Error::usage(format!(

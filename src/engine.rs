@@ -3,307 +3,32 @@
 //! the work of converging a unit and checking a gate. Bad input or an
 //! unreachable host stops the run before any host is changed.
 
-use crate::error::{Error, Result};
-use crate::graph::{Graph, Node};
-use crate::inventory::Inventory;
-use crate::plan::{self, Prepared, Status, UnitPlan};
-use crate::probe::{self, HostState, Query};
+use crate::graph::Node;
+use crate::plan::{self, Status, UnitPlan};
+use crate::project::{Project, Settings, UnitError};
 use crate::report::{HostReport, UnitReport};
-use crate::plan::Handlers;
-use crate::role::Roles;
+use crate::saved_plan::{Observed, SavedHost, SavedPlan, Stale};
 use crate::schedule;
-use crate::site::Site;
-use crate::source::{merge_into, Vars};
-use crate::template::{self, Renderer};
-use crate::transport::{ConnectOptions, Connection, Target};
+use crate::session::apply::StepId;
+use crate::session::probe::{HostState, Query};
+use crate::session::transport::Target;
+use crate::session::Session;
 use indexmap::IndexMap;
 use petgraph::graph::NodeIndex;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::collections::{BTreeSet, HashMap, HashSet};
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use tokio::sync::Semaphore;
 
-#[derive(Debug, Clone, Default)]
-pub struct Settings {
-    pub inventory: PathBuf,
-    pub site: PathBuf,
-    pub limit: Option<String>,
-    pub tags: Vec<String>,
-    pub extra_vars: Vars,
-    pub forks: Option<usize>,
-    pub connect: ConnectOptions,
-}
-
-/// Everything loaded from disk and checked: the input of every command.
-pub struct Project {
-    pub root: PathBuf,
-    pub inv: Inventory,
-    pub site: Site,
-    pub roles: Roles,
-    pub graph: Graph,
-    pub renderer: Renderer,
-    /// Merged vars per host of the run (defaults < inventory < binding vars < -e).
-    pub vars: IndexMap<String, Vars>,
-    pub tags: Vec<String>,
-    pub warnings: Vec<String>,
-}
-
-impl Project {
-    pub fn load(s: &Settings) -> Result<Self> {
-        let inv = Inventory::load(&s.inventory)?;
-        let site = Site::load(&s.site)?;
-        let root = s.site.parent().map(Path::to_path_buf).unwrap_or_default();
-        let mut roles = Roles::new(&root.join("roles"));
-        for (i, b) in site.bindings.iter().enumerate() {
-            for r in &b.roles {
-                roles.load(r, &|| site.locate(i, r))?;
-            }
-        }
-        let limit = match &s.limit {
-            Some(p) => {
-                let hosts = inv.select(p).map_err(|m| Error::usage(format!("--limit {p}: {m}")))?;
-                if hosts.is_empty() {
-                    return Err(Error::usage(format!("--limit {p}: matches no host")));
-                }
-                Some(hosts)
-            }
-            None => None,
-        };
-        let full = Graph::build(&inv, &site, &roles, None)?;
-        let graph = match &limit {
-            Some(l) => Graph::build(&inv, &site, &roles, Some(l))?,
-            None => Graph::build(&inv, &site, &roles, None)?,
-        };
-        let store = std::sync::Arc::new(crate::generated::Store::new(&s.inventory));
-        let renderer = Renderer::new(&root, roles.roles.values().map(|r| r.dir.as_path()), Some(store))?;
-        let mut warnings = Vec::new();
-        if !graph.assumed.is_empty() {
-            warnings.push(format!("outside --limit, taken as converged: {}", graph.assumed.join(", ")));
-        }
-        if graph.units.is_empty() {
-            warnings.push("no host matches any binding of the site: nothing to do".into());
-        }
-        let mut p =
-            Project { root, inv, site, roles, graph, renderer, vars: IndexMap::new(), tags: s.tags.clone(), warnings };
-        // Vars come from the full graph, so `--limit` does not change what templates see.
-        let mut host_roles: IndexMap<String, Vec<String>> = IndexMap::new();
-        let mut host_bindings: IndexMap<String, Vec<usize>> = IndexMap::new();
-        for n in petgraph::algo::toposort(&full.g, None).unwrap_or_default() {
-            if let Node::Unit { host, role, binding } = &full.g[n] {
-                host_roles.entry(host.clone()).or_default().push(role.clone());
-                if let Some(b) = binding {
-                    let e = host_bindings.entry(host.clone()).or_default();
-                    if !e.contains(b) {
-                        e.push(*b);
-                    }
-                }
-            }
-        }
-        for h in p.inv.hosts.keys().cloned().collect::<Vec<_>>() {
-            let mut v = Vars::new();
-            for r in host_roles.get(&h).into_iter().flatten() {
-                merge_into(&mut v, &p.roles.get(r).defaults);
-            }
-            merge_into(&mut v, &p.inv.host_vars(&h));
-            let mut bindings = host_bindings.get(&h).cloned().unwrap_or_default();
-            bindings.sort();
-            for b in bindings {
-                merge_into(&mut v, &p.site.bindings[b].vars);
-                if let Some(become_) = p.site.bindings[b].become_ {
-                    v.insert("ansible_become".into(), Value::Bool(become_));
-                }
-            }
-            merge_into(&mut v, &s.extra_vars);
-            v.insert("inventory_hostname".into(), Value::String(h.clone()));
-            let groups: Vec<String> =
-                p.inv.host_groups(&h).into_iter().filter(|g| g != "all" && g != "ungrouped").collect();
-            v.insert("group_names".into(), json!(groups));
-            p.vars.insert(h, v);
-        }
-        p.set_globals(&HashMap::new());
-        Ok(p)
-    }
-
-    /// `groups` and `hosts` for every template; facts for the hosts probed so far.
-    pub fn set_globals(&mut self, facts: &HashMap<String, Value>) {
-        let groups: serde_json::Map<String, Value> =
-            self.inv.groups.keys().map(|g| (g.clone(), json!(self.inv.group_hosts(g)))).collect();
-        let hosts: serde_json::Map<String, Value> = self
-            .vars
-            .iter()
-            .map(|(h, v)| {
-                let mut v = v.clone();
-                if let Some(f) = facts.get(h) {
-                    v.insert("facts".into(), f.clone());
-                }
-                (h.clone(), Value::Object(v))
-            })
-            .collect();
-        self.renderer.set_global("groups", &Value::Object(groups));
-        self.renderer.set_global("hosts", &Value::Object(hosts));
-    }
-
-    /// Whether anything the run renders can read `facts`: a template, a
-    /// role file (fields, `when:`), the site, or a var (a var's value may be a
-    /// template). When nothing does, the probe skips the facts and their
-    /// programs (`hostname -f`, `ip`, `id`) on every host.
-    pub fn uses_facts(&self) -> bool {
-        use crate::template::mentions;
-        self.renderer.templates_use_facts
-            || mentions(&self.site.source.text, "facts")
-            || self.roles.roles.values().any(|r| mentions(&r.source.text, "facts"))
-            || self.vars.values().any(|v| mentions(&serde_json::to_string(v).unwrap_or_default(), "facts"))
-    }
-
-    pub fn context(&self, host: &str, facts: Option<&Value>) -> tera::Context {
-        let mut ctx = template::context(&self.vars[host]);
-        if let Some(f) = facts {
-            ctx.insert("facts", f);
-        }
-        ctx
-    }
-
-    /// Units of the run in a stable order (topological, then by host).
-    pub fn units(&self) -> Vec<NodeIndex> {
-        petgraph::algo::toposort(&self.graph.g, None)
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|n| matches!(self.graph.g[*n], Node::Unit { .. }))
-            .collect()
-    }
-
-    pub fn hosts(&self) -> Vec<String> {
-        let mut hs: Vec<String> = Vec::new();
-        for (h, _) in self.graph.units.keys() {
-            if !hs.contains(h) {
-                hs.push(h.clone());
-            }
-        }
-        let order: Vec<String> = self.inv.hosts.keys().filter(|h| hs.contains(h)).cloned().collect();
-        order
-    }
-
-    /// Prepares a unit's resources and handlers for `host`.
-    pub fn prepare_unit(
-        &self,
-        host: &str,
-        role: &str,
-        facts: Option<&Value>,
-        full: bool,
-    ) -> Result<(Vec<Prepared>, Handlers), String> {
-        let r = self.roles.get(role);
-        let ctx = self.context(host, facts);
-        let mut prepared = Vec::new();
-        for (decl, spec) in &r.resources {
-            match plan::prepare(&self.root, r, decl, spec, &self.renderer, &ctx, &self.tags, full) {
-                Ok(p) => prepared.push(p),
-                // Before facts are known a field may not render yet; the full pass decides.
-                Err(_) if !full => {}
-                Err(e) => {
-                    return Err(format!(
-                        "role {role}, resource {}:\n{e}",
-                        crate::role::item_location(&r.source, "resources", prepared.len())
-                    ))
-                }
-            }
-        }
-        let mut handlers = IndexMap::new();
-        for (name, (decl, spec)) in &r.handlers {
-            if let Some(w) = decl.when.as_ref().filter(|_| full) {
-                match self.renderer.eval_bool(w, &ctx) {
-                    Ok(false) => continue,
-                    Ok(true) => {}
-                    Err(e) => return Err(format!("role {role}, handler `{name}`: {e}")),
-                }
-            }
-            match plan::resolve(&self.root, r, spec, &self.renderer, &ctx, full) {
-                Ok(res) => {
-                    handlers.insert(name.clone(), res);
-                }
-                Err(_) if !full => {}
-                Err(e) => return Err(format!("role {role}, handler `{name}`: {e}")),
-            }
-        }
-        Ok((prepared, handlers))
-    }
-
-    /// `rigger check`: render every resource and template for every host, offline.
-    /// With `out`, every rendered file is written to `out/<host>/<path>` for review or snapshots.
-    pub fn check(&self, out: Option<&Path>) -> Vec<String> {
-        // Rendering is the work here (a template per unit, often over every host):
-        // spread the units over the cores; errors come back in unit order.
-        let units = self.units();
-        let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(units.len().max(1));
-        let chunk = units.len().div_ceil(threads).max(1);
-        let mut errors: Vec<String> = std::thread::scope(|scope| {
-            let handles: Vec<_> = units
-                .chunks(chunk)
-                .map(|part| {
-                    scope.spawn(move || part.iter().flat_map(|n| self.check_unit(*n, out)).collect::<Vec<String>>())
-                })
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| h.join().unwrap_or_else(|_| vec!["internal error: a check thread panicked".into()]))
-                .collect()
-        });
-        errors.dedup();
-        errors
-    }
-
-    fn check_unit(&self, n: NodeIndex, out: Option<&Path>) -> Vec<String> {
-        let mut errors = Vec::new();
-        let Node::Unit { host, role, .. } = &self.graph.g[n] else { return errors };
-        match self.prepare_unit(host, role, None, true) {
-            Err(e) => errors.push(format!("host {host}: {e}")),
-            Ok((prepared, _)) => {
-                let dir = out.unwrap_or(Path::new("."));
-                let files = prepared.iter().filter_map(|p| p.resource.as_ref()).filter(|_| out.is_some());
-                for (path, content) in files.flat_map(|r| r.rendered()) {
-                    let dest = dir.join(host).join(path.trim_start_matches('/'));
-                    let written =
-                        dest.parent().map(std::fs::create_dir_all).transpose().and_then(|_| std::fs::write(&dest, content));
-                    if let Err(e) = written {
-                        errors.push(format!("cannot write {}: {e}", dest.display()));
-                    }
-                }
-            }
-        }
-        if let Err(e) = Target::from_vars(host, &self.vars[host]) {
-            errors.push(format!("host {host}: {e}"));
-        }
-        errors
-    }
-}
-
-fn marker() -> String {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-    format!("@@rigger-{:x}-{}@@", nanos, std::process::id())
-}
-
 /// Per-host knowledge during a run.
 struct HostRun {
-    conn: Option<Arc<Connection>>,
+    conn: Option<Arc<Session>>,
     state: HostState,
     probed: BTreeSet<Query>,
     error: Option<String>,
     started: Instant,
     seconds: f64,
-}
-
-async fn probe(conn: &Connection, queries: &BTreeSet<Query>, facts: bool) -> Result<HostState, String> {
-    let m = marker();
-    let out = conn.run(&probe::script(queries, facts, &m)).await?;
-    probe::parse(queries, &out.stdout, &m).map_err(|e| {
-        let err = out.stderr.trim();
-        if err.contains("sudo") {
-            format!("become failed: {err}")
-        } else {
-            format!("probe failed: {e}{}", if err.is_empty() { String::new() } else { format!(": {err}") })
-        }
-    })
 }
 
 /// The result of planning (and maybe applying) a whole run.
@@ -345,8 +70,8 @@ impl Runner {
                 let started = Instant::now();
                 let res = async {
                     let target = target?;
-                    let conn = Connection::open(&target, &opts).await?;
-                    let state = probe(&conn, &queries, with_facts).await;
+                    let conn = Session::open(&target, &opts).await.map_err(|e| e.to_string())?;
+                    let state = conn.probe(&queries, with_facts).await.map_err(|e| e.to_string());
                     Ok::<_, String>((conn, state))
                 }
                 .await;
@@ -384,7 +109,7 @@ impl Runner {
         let project = Arc::new(self.project);
 
         // Plan every unit against its host's state; probe again only for what the first pass could not know.
-        let mut plans: HashMap<NodeIndex, std::result::Result<UnitPlan, String>> = HashMap::new();
+        let mut plans: HashMap<NodeIndex, std::result::Result<UnitPlan, UnitError>> = HashMap::new();
         for n in project.units() {
             let Node::Unit { host, role, .. } = &project.graph.g[n] else { continue };
             let run = runs.get_mut(host).expect("every host was probed");
@@ -398,7 +123,7 @@ impl Runner {
                     let missing: BTreeSet<Query> = want.difference(&run.probed).cloned().collect();
                     if !missing.is_empty() {
                         let conn = run.conn.clone().expect("connected");
-                        match probe(&conn, &missing, false).await {
+                        match conn.probe(&missing, false).await.map_err(|e| e.to_string()) {
                             Ok(more) => {
                                 run.state.update(more);
                                 run.probed.extend(missing);
@@ -421,46 +146,9 @@ impl Runner {
 /// The state between planning and applying.
 pub struct Phase {
     runs: HashMap<String, HostRun>,
-    plans: HashMap<NodeIndex, std::result::Result<UnitPlan, String>>,
+    plans: HashMap<NodeIndex, std::result::Result<UnitPlan, UnitError>>,
     /// Apply the plans as they are (a saved plan): never re-plan a unit.
     exact: bool,
-}
-
-/// A plan saved by `plan --out`: the steps and what each host looked like.
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
-pub struct SavedPlan {
-    pub kind: String,
-    pub schema: u32,
-    pub site: PathBuf,
-    pub inventory: PathBuf,
-    #[serde(default)]
-    pub limit: Option<String>,
-    #[serde(default)]
-    pub tags: Vec<String>,
-    #[serde(default)]
-    pub extra_vars: Vars,
-    pub hosts: IndexMap<String, SavedHost>,
-}
-
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
-pub struct SavedHost {
-    /// Digest of the state the probe observed (see `probe::HostState::digest`).
-    pub digest: String,
-    pub units: IndexMap<String, UnitPlan>,
-}
-
-impl SavedPlan {
-    pub fn settings(&self, connect: ConnectOptions, forks: Option<usize>) -> Settings {
-        Settings {
-            inventory: self.inventory.clone(),
-            site: self.site.clone(),
-            limit: self.limit.clone(),
-            tags: self.tags.clone(),
-            extra_vars: self.extra_vars.clone(),
-            forks,
-            connect,
-        }
-    }
 }
 
 impl Phase {
@@ -479,54 +167,32 @@ impl Phase {
             let digest = self.runs.get(&h).map(|r| r.state.digest.clone()).unwrap_or_default();
             hosts.insert(h, SavedHost { digest, units });
         }
-        SavedPlan {
-            kind: "rigger-plan".into(),
-            schema: 1,
-            site: s.site.clone(),
-            inventory: s.inventory.clone(),
-            limit: s.limit.clone(),
-            tags: s.tags.clone(),
-            extra_vars: s.extra_vars.clone(),
-            hosts,
-        }
+        SavedPlan::new(s, hosts)
     }
 
     /// Takes a saved plan's steps in place of fresh ones, refusing when any
     /// host's observed state (or the set of hosts and units) has changed since.
-    pub fn adopt(&mut self, project: &Project, saved: SavedPlan) -> std::result::Result<(), Vec<String>> {
-        let mut stale = Vec::new();
-        let hosts = project.hosts();
-        for h in &hosts {
-            let Some(sh) = saved.hosts.get(h) else {
-                stale.push(format!("{h} is in this run but not in the saved plan"));
-                continue;
-            };
-            match self.runs.get(h) {
-                Some(r) if r.error.is_some() => stale.push(format!("{h}: {}", r.error.clone().unwrap_or_default())),
-                Some(r) if r.state.digest != sh.digest => {
-                    stale.push(format!("{h}: the observed state changed since the plan was made"))
-                }
-                _ => {}
-            }
-        }
-        for h in saved.hosts.keys().filter(|h| !hosts.contains(h)) {
-            stale.push(format!("{h} is in the saved plan but not in this run"));
-        }
-        let mut plans = HashMap::new();
-        for n in project.units() {
-            if let Node::Unit { host, role, .. } = &project.graph.g[n] {
-                match saved.hosts.get(host).and_then(|sh| sh.units.get(role)) {
-                    Some(p) => {
-                        plans.insert(n, Ok(p.clone()));
-                    }
-                    None => stale.push(format!("{role}@{host} is not in the saved plan")),
-                }
-            }
-        }
+    pub fn adopt(&mut self, project: &Project, saved: SavedPlan) -> std::result::Result<(), Vec<Stale>> {
+        let observed = |h: &str| {
+            self.runs.get(h).map(|r| match &r.error {
+                Some(e) => Observed::Error(e),
+                None => Observed::Digest(&r.state.digest),
+            })
+        };
+        let units: Vec<(NodeIndex, String, String)> = project
+            .units()
+            .into_iter()
+            .filter_map(|n| match &project.graph.g[n] {
+                Node::Unit { host, role, .. } => Some((n, host.clone(), role.clone())),
+                _ => None,
+            })
+            .collect();
+        let pairs: Vec<(String, String)> = units.iter().map(|(_, h, r)| (h.clone(), r.clone())).collect();
+        let stale = saved.stale(&project.hosts(), observed, &pairs);
         if !stale.is_empty() {
             return Err(stale);
         }
-        self.plans = plans;
+        self.plans = units.into_iter().filter_map(|(n, h, r)| Some((n, Ok(saved.unit(&h, &r)?.clone())))).collect();
         self.exact = true;
         Ok(())
     }
@@ -577,7 +243,7 @@ impl Phase {
                         UnitReport {
                             role: role.clone(),
                             status: Status::Failed,
-                            message: Some(e.clone()),
+                            message: Some(e.to_string()),
                             resources: vec![],
                             handlers: vec![],
                             seconds: 0.0,
@@ -662,7 +328,7 @@ impl Phase {
 struct Apply {
     project: Arc<Project>,
     runs: Mutex<HashMap<String, HostRun>>,
-    plans: HashMap<NodeIndex, std::result::Result<UnitPlan, String>>,
+    plans: HashMap<NodeIndex, std::result::Result<UnitPlan, UnitError>>,
     /// Hosts an earlier unit changed: what the probe saw there may be stale.
     dirty: Mutex<HashSet<String>>,
     exact: bool,
@@ -689,7 +355,7 @@ impl schedule::Work for Apply {
 async fn run_unit(
     project: &Project,
     runs: &Mutex<HashMap<String, HostRun>>,
-    plans: &HashMap<NodeIndex, std::result::Result<UnitPlan, String>>,
+    plans: &HashMap<NodeIndex, std::result::Result<UnitPlan, UnitError>>,
     dirty: &Mutex<HashSet<String>>,
     n: NodeIndex,
     host: &str,
@@ -716,23 +382,25 @@ async fn run_unit(
     let Some(conn) = conn else { return fail("not connected".into(), vec![]) };
     let mut plan = match plans.get(&n) {
         Some(Ok(p)) => p.clone(),
-        Some(Err(e)) => return fail(e.clone(), vec![]),
+        Some(Err(e)) => return fail(e.to_string(), vec![]),
         None => return fail("not planned".into(), vec![]),
     };
     // An earlier unit changed this host: what it found may be stale, so look again.
     if !exact && dirty.lock().unwrap().contains(host) {
         let (prepared, handlers) = match project.prepare_unit(host, role, Some(&facts), true) {
             Ok(x) => x,
-            Err(e) => return fail(e, vec![]),
+            Err(e) => return fail(e.to_string(), vec![]),
         };
         let queries = plan::queries(role, &prepared, &handlers);
-        match probe(&conn, &queries, false).await {
+        match conn.probe(&queries, false).await.map_err(|e| e.to_string()) {
             Ok(mut st) => {
                 st.facts = facts.clone();
                 plan = plan::plan_unit(role, &prepared, &handlers, &st);
             }
             Err(e) => {
-                runs.lock().unwrap().get_mut(host).map(|r| r.error = Some(e.clone()));
+                if let Some(r) = runs.lock().unwrap().get_mut(host) {
+                    r.error = Some(e.clone());
+                }
                 return fail(e, vec![]);
             }
         }
@@ -751,41 +419,43 @@ async fn run_unit(
             seconds: started.elapsed().as_secs_f64(),
         };
     }
-    let m = marker();
     dirty.lock().unwrap().insert(host.to_string());
-    let out = conn.run(&plan::apply_script(role, &plan, &m)).await;
     let mut resources = plan.resources.clone();
-    let out = match out {
-        Ok(o) => o,
+    let applied = match conn.apply(role, &plan).await {
+        Ok(a) => a,
         Err(e) => {
-            runs.lock().unwrap().get_mut(host).map(|r| r.error = Some(format!("unreachable: {e}")));
+            if let Some(r) = runs.lock().unwrap().get_mut(host) {
+                r.error = Some(format!("unreachable: {e}"));
+            }
             return fail(format!("unreachable during apply: {e}"), resources);
         }
     };
-    let res = plan::parse_apply(&out.stdout, &m);
-    if let Some((id, code, output)) = res.failed {
-        // Mark the failed resource; the ones after it never ran.
-        let idx = id.strip_prefix('r').and_then(|s| s.split('.').next()).and_then(|s| s.parse::<usize>().ok());
+    if let Some(f) = applied.result.failed {
+        let output = f.output.trim();
+        // Mark the failed resource; the changed ones after it never ran.
+        let failed_at = match f.step {
+            StepId::Resource { index, .. } => Some(index),
+            _ => None,
+        };
         let mut after = false;
         for (i, r) in resources.iter_mut().enumerate() {
-            if Some(i) == idx {
+            if Some(i) == failed_at {
                 r.status = Status::Failed;
-                r.message = Some(format!("exit {code}: {}", output.trim()));
+                r.message = Some(format!("exit {}: {output}", f.code));
                 after = true;
             } else if after && r.status == Status::Changed {
                 r.status = Status::Skipped;
                 r.message = Some("not run: an earlier step failed".into());
             }
         }
-        let what = if idx.is_some() { String::new() } else { format!(" ({id})") };
-        return fail(format!("a step failed{what}: exit {code}: {}", output.trim()), resources);
+        let what = if failed_at.is_some() { String::new() } else { format!(" ({})", f.step) };
+        return fail(format!("a step failed{what}: exit {}: {output}", f.code), resources);
     }
-    if !res.completed {
-        let err = out.stderr.trim().to_string();
-        runs.lock()
-            .unwrap()
-            .get_mut(host)
-            .map(|r| r.error = Some(format!("unreachable: connection lost during apply {err}")));
+    if !applied.result.completed {
+        let err = applied.stderr;
+        if let Some(r) = runs.lock().unwrap().get_mut(host) {
+            r.error = Some(format!("unreachable: connection lost during apply {err}"));
+        }
         return fail(format!("the connection was lost during apply {err}"), resources);
     }
     UnitReport {
@@ -836,13 +506,13 @@ async fn run_gate(
             if attempt > 0 {
                 tokio::time::sleep(std::time::Duration::from_secs_f64(hc.delay)).await;
             }
-            match conn.run(&format!("sh -c {} </dev/null\n", crate::shell::quote(&hc.cmd))).await {
-                Ok(o) if o.code == Some(0) => {
+            match conn.check(&hc.cmd).await {
+                Ok(Ok(())) => {
                     ok = true;
                     break;
                 }
-                Ok(o) => last = format!("exit {:?}: {}", o.code, o.stderr.trim()),
-                Err(e) => last = e,
+                Ok(Err(said)) => last = said,
+                Err(e) => last = e.to_string(),
             }
         }
         if !ok {

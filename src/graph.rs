@@ -3,9 +3,9 @@
 //! batch runs the health check). Execution follows the graph, not file order.
 
 use crate::error::{Error, Location, Result};
-use crate::inventory::Inventory;
-use crate::role::Roles;
-use crate::site::Site;
+use crate::project::inventory::Inventory;
+use crate::project::role::Roles;
+use crate::project::site::Site;
 use indexmap::IndexMap;
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::EdgeRef;
@@ -346,9 +346,9 @@ impl Graph {
 #[cfg(test)]
 pub(crate) mod fixture {
     use super::Graph;
-    use crate::inventory::Inventory;
-    use crate::role::Roles;
-    use crate::site::Site;
+    use crate::project::inventory::Inventory;
+    use crate::project::role::Roles;
+    use crate::project::site::Site;
     use std::path::Path;
 
     /// An inventory with one group per `(group, hosts)`.

@@ -2,9 +2,9 @@
 //! `Resource`s (`prepare`), and planned against the probed state
 //! (`plan_unit`). Nothing here touches a host, so it is tested from data.
 
-use crate::probe::{HostState, Query};
+use crate::session::probe::{HostState, Query};
 use crate::resource::{path, AnySpec, Decl, Resolve, Resource, ResourceError, Step};
-use crate::role::Role;
+use crate::project::role::Role;
 use crate::template::Renderer;
 use indexmap::IndexMap;
 use serde::Serialize;
@@ -199,72 +199,6 @@ pub fn plan_unit(role: &str, prepared: &[Prepared], handlers: &Handlers, state: 
     plan
 }
 
-/// The apply script for a unit: every step in order, stopping at the first
-/// failure, then the handlers. The whole body is a function, so a script cut
-/// short in transit runs nothing at all.
-pub fn apply_script(role: &str, plan: &UnitPlan, marker: &str) -> String {
-    let mut s = String::from("main() {\nexport LC_ALL=C\n");
-    let step = |s: &mut String, id: &str, script: &str| {
-        s.push_str(&format!(
-            "echo '{marker} step {id}'\nout=$( ( set -e\n{script}) 2>&1 </dev/null ); rc=$?\nif [ $rc -ne 0 ]; then printf '%s\\n' \"$out\"; echo \"{marker} rc {id} $rc\"; return 0; fi\necho '{marker} rc {id} 0'\n"
-        ));
-    };
-    if !plan.handlers.is_empty() {
-        let names: Vec<String> = plan.handlers.iter().map(|h| crate::shell::quote(&h.handler)).collect();
-        let record = format!(
-            "mkdir -p {PENDING_DIR}\nprintf '%s\\n' {} > {}\n",
-            names.join(" "),
-            crate::shell::quote(&pending_path(role))
-        );
-        step(&mut s, "pending", &record);
-    }
-    for (i, r) in plan.resources.iter().enumerate() {
-        for (j, st) in r.steps.iter().enumerate() {
-            step(&mut s, &format!("r{i}.{j}"), &st.script);
-        }
-    }
-    for (i, h) in plan.handlers.iter().enumerate() {
-        for (j, st) in h.steps.iter().enumerate() {
-            step(&mut s, &format!("h{i}.{j}"), &st.script);
-        }
-    }
-    if !plan.handlers.is_empty() {
-        step(&mut s, "done", &format!("rm -f -- {}\n", crate::shell::quote(&pending_path(role))));
-    }
-    s.push_str(&format!("echo '{marker} end'\n}}\nmain\n"));
-    s
-}
-
-/// What happened when the apply script ran.
-#[derive(Debug, Default)]
-pub struct ApplyResult {
-    /// (step id, exit code, output) of the step that failed.
-    pub failed: Option<(String, i32, String)>,
-    pub completed: bool,
-}
-
-pub fn parse_apply(output: &str, marker: &str) -> ApplyResult {
-    let mut res = ApplyResult::default();
-    let mut buf: Vec<&str> = Vec::new();
-    let prefix = format!("{marker} ");
-    for line in output.lines() {
-        let Some(rest) = line.strip_prefix(&prefix) else {
-            buf.push(line);
-            continue;
-        };
-        let parts: Vec<&str> = rest.split(' ').collect();
-        match parts.as_slice() {
-            ["step", _] => buf.clear(),
-            ["rc", id, code] if *code != "0" => {
-                res.failed = Some((id.to_string(), code.parse().unwrap_or(1), buf.join("\n")));
-            }
-            ["end"] => res.completed = true,
-            _ => {}
-        }
-    }
-    res
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -316,47 +250,5 @@ mod tests {
         st.insert(path::query(&pending_path("app")), PathState::file(b"restart app\n", 0o644));
         let plan = plan_unit("app", &[], &handlers(), &st);
         assert_eq!(plan.handlers[0].handler, "restart app");
-    }
-
-    /// The generated apply script, run by a real sh: steps in order, handler at
-    /// the end, pending record removed, and a failing step stops the rest.
-    #[test]
-    fn apply_script_runs_in_sh() {
-        let dir = tempfile::tempdir().unwrap();
-        let f = dir.path().join("conf file");
-        let log = dir.path().join("log");
-        let mut st = HostState::default();
-        st.insert(path::query(f.to_str().unwrap()), PathState::default());
-        st.insert(path::query(&pending_path("app")), PathState::default());
-        let p = vec![prepared(file_res(f.to_str().unwrap(), "hello $(x)\n", &["restart app"]))];
-        let mut plan = plan_unit("app", &p, &handlers(), &st);
-        // Run the pending record under the temp dir rather than /var/lib.
-        let script =
-            apply_script("app", &plan, "@@M@@").replace(PENDING_DIR, dir.path().join("pending").to_str().unwrap());
-        let run = |script: &str| {
-            let out = std::process::Command::new("sh").arg("-c").arg(script).env("LOG", &log).output().unwrap();
-            String::from_utf8(out.stdout).unwrap()
-        };
-        let res = parse_apply(&run(&script), "@@M@@");
-        assert!(res.completed && res.failed.is_none(), "{res:?}");
-        assert_eq!(std::fs::read_to_string(&f).unwrap(), "hello $(x)\n");
-        assert_eq!(std::fs::read_to_string(&log).unwrap(), "restarted\n");
-        assert!(!dir.path().join("pending/app").exists());
-
-        plan.resources[0].steps.insert(0, Step::new("boom", "echo nope >&2\nfalse\n"));
-        let res = parse_apply(
-            &run(
-                &apply_script("app", &plan, "@@M@@").replace(PENDING_DIR, dir.path().join("pending").to_str().unwrap())
-            ),
-            "@@M@@",
-        );
-        let (id, code, out) = res.failed.unwrap();
-        assert_eq!((id.as_str(), code, out.as_str()), ("r0.0", 1, "nope"));
-        assert_eq!(std::fs::read_to_string(&log).unwrap(), "restarted\n", "handler did not run after a failure");
-        assert_eq!(
-            std::fs::read_to_string(dir.path().join("pending/app")).unwrap(),
-            "restart app\n",
-            "pending handler recorded"
-        );
     }
 }

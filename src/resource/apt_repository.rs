@@ -5,7 +5,7 @@
 use super::file::File;
 use super::spec::{yes, OneOrMany, PresentAbsent};
 use super::{Doc, Field, Resolve, Resource, ResourceError, RoleFile, RoleFolder, Spec, Step};
-use crate::probe::{HostState, Query};
+use crate::session::probe::{HostState, Query};
 use crate::shell::check_value;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;

@@ -9,7 +9,7 @@ use super::line::editable;
 use super::path::{self, check_path};
 use super::spec::{ModeSpec, OneOrMany, PresentAbsent};
 use super::{Doc, Field, Resolve, Resource, ResourceError, Spec, Step};
-use crate::probe::{HostState, Query};
+use crate::session::probe::{HostState, Query};
 use crate::shell::check_value;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;

@@ -4,7 +4,7 @@
 use super::path::{self, check_path, Meta, PathKind};
 use super::spec::{ModeSpec, OneOrMany, PresentAbsent};
 use super::{Doc, Field, Found, Resolve, Resource, ResourceError, Spec, Step};
-use crate::probe::{HostState, Query};
+use crate::session::probe::{HostState, Query};
 use crate::shell::quote;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;

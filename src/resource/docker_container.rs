@@ -6,7 +6,7 @@
 use super::path::sha256_hex;
 use super::spec::OneOrMany;
 use super::{Doc, Field, Resolve, Resource, ResourceError, Spec, Step};
-use crate::probe::{answer, Ask, HostState, Probe, Query};
+use crate::session::probe::{answer, Ask, HostState, Probe, Query};
 use crate::shell::{check_value, quote};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;

@@ -7,7 +7,7 @@
 use super::path::{self, check_path, diff, sha256_hex, split_path, Meta, PathKind};
 use super::spec::{ModeSpec, OneOrMany, PresentAbsent};
 use super::{Doc, Field, Found, Resolve, Resource, ResourceError, RoleFile, RoleFolder, Spec, Step};
-use crate::probe::{HostState, Query};
+use crate::session::probe::{HostState, Query};
 use crate::shell::{quote, write_bytes};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;

@@ -7,7 +7,7 @@
 use super::path::{self, check_path, split_path, Meta};
 use super::spec::{ModeSpec, OneOrMany};
 use super::{Doc, Field, Found, Resolve, Resource, ResourceError, Spec, Step};
-use crate::probe::{HostState, Query};
+use crate::session::probe::{HostState, Query};
 use crate::shell::{check_value, quote};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;

@@ -3,7 +3,7 @@
 use super::spec::PresentAbsent;
 use super::user::check_name;
 use super::{Doc, Field, Resolve, Resource, ResourceError, Spec, Step};
-use crate::probe::{answer, Ask, HostState, Probe, Query};
+use crate::session::probe::{answer, Ask, HostState, Probe, Query};
 use crate::shell::quote;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;

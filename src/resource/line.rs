@@ -5,7 +5,7 @@ use super::file::File;
 use super::path::{self, check_path};
 use super::spec::{yes, ModeSpec, OneOrMany, PresentAbsent};
 use super::{Doc, Field, Found, Resolve, Resource, ResourceError, Spec, Step};
-use crate::probe::{HostState, Query};
+use crate::session::probe::{HostState, Query};
 use crate::shell::check_value;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;

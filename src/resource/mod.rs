@@ -22,7 +22,7 @@ pub mod sysctl;
 pub mod template;
 pub mod user;
 
-use crate::probe::{HostState, ProbeError, Query};
+use crate::session::probe::{HostState, ProbeError, Query};
 use crate::shell::ValueError;
 use crate::template::Renderer;
 use serde::de::DeserializeOwned;

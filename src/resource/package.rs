@@ -3,7 +3,7 @@
 
 use super::spec::{string_or_struct, OneOrMany};
 use super::{Doc, Field, Resolve, Resource, ResourceError, Spec, Step};
-use crate::probe::{answer, Ask, HostState, Probe, ProbeError, Query};
+use crate::session::probe::{answer, Ask, HostState, Probe, ProbeError, Query};
 use crate::shell::{check_value, quote};
 use serde::{Deserialize, Serialize};
 use std::path::Path;

@@ -4,7 +4,7 @@
 
 use super::spec::ModeSpec;
 use super::ResourceError;
-use crate::probe::{answer, Ask, HostState, Probe, ProbeError, Query};
+use crate::session::probe::{answer, Ask, HostState, Probe, ProbeError, Query};
 use crate::shell::{check_value, quote};
 use std::fmt;
 
@@ -300,9 +300,9 @@ mod tests {
         std::fs::write(&big, &data).unwrap();
         let (fp, bp) = (f.to_str().unwrap(), big.to_str().unwrap());
         let q: std::collections::BTreeSet<Query> = [query(fp), query(bp)].into();
-        let s = crate::probe::script(&q, false, "@@M@@");
+        let s = crate::session::probe::script(&q, false, "@@M@@");
         let out = std::process::Command::new("sh").arg("-c").arg(&s).output().unwrap();
-        let st = crate::probe::parse(&q, &String::from_utf8_lossy(&out.stdout), "@@M@@").unwrap();
+        let st = crate::session::probe::parse(&q, &String::from_utf8_lossy(&out.stdout), "@@M@@").unwrap();
         assert_eq!(state(&st, fp).unwrap().content.as_deref(), Some(&b"content\n"[..]));
         let b = state(&st, bp).unwrap();
         assert_eq!((b.kind, b.size, b.content.is_none()), (PathKind::File, MAX_CONTENT + 1, true));

@@ -3,7 +3,7 @@
 //! after that is one channel — one round trip — counted per host.
 //! `ansible_connection: local` runs the same scripts with the local `sh`.
 
-use crate::source::Vars;
+use crate::project::source::Vars;
 use openssh::{KnownHosts, SessionBuilder};
 use serde_json::Value;
 use std::process::Stdio;

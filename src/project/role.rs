@@ -4,7 +4,7 @@
 
 use crate::error::{Error, Location, Result};
 use crate::resource::{AnySpec, Decl};
-use crate::source::{Source, Vars};
+use crate::project::source::{Source, Vars};
 use indexmap::IndexMap;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};

@@ -12,8 +12,8 @@
 //! `vagrant ssh-config` output) is read instead of running Vagrant. Tests
 //! and CI machines that have no hypervisor use it.
 
-use crate::inventory::{Group, Host, Inventory};
-use crate::source::{merge_into, Vars};
+use crate::project::inventory::{Group, Host, Inventory};
+use crate::project::source::{merge_into, Vars};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -498,15 +498,15 @@ fn group_yaml(inv: &Inventory, name: &str, done_hosts: &mut Vec<String>, seen_gr
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::transport::Target;
+    use crate::session::transport::Target;
     use serde_json::json;
 
-    const MULTI: &str = include_str!("../tests/fixtures/vagrant/virtualbox-multi.txt");
-    const QUOTED: &str = include_str!("../tests/fixtures/vagrant/quoted-identity.txt");
-    const LIBVIRT: &str = include_str!("../tests/fixtures/vagrant/libvirt.txt");
-    const PROXY: &str = include_str!("../tests/fixtures/vagrant/libvirt-proxycommand.txt");
-    const INSECURE: &str = include_str!("../tests/fixtures/vagrant/insecure-keys-2.4.txt");
-    const LAB: &str = include_str!("../tests/fixtures/vagrant/lab.txt");
+    const MULTI: &str = include_str!("../../tests/fixtures/vagrant/virtualbox-multi.txt");
+    const QUOTED: &str = include_str!("../../tests/fixtures/vagrant/quoted-identity.txt");
+    const LIBVIRT: &str = include_str!("../../tests/fixtures/vagrant/libvirt.txt");
+    const PROXY: &str = include_str!("../../tests/fixtures/vagrant/libvirt-proxycommand.txt");
+    const INSECURE: &str = include_str!("../../tests/fixtures/vagrant/insecure-keys-2.4.txt");
+    const LAB: &str = include_str!("../../tests/fixtures/vagrant/lab.txt");
 
     fn fixture(name: &str) -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/vagrant").join(name)

@@ -3,7 +3,7 @@
 //! team can point rigger at the inventory it already has.
 
 use crate::error::{Error, Location, Result};
-use crate::source::{merge_into, read_vars, Source, Vars};
+use crate::project::source::{merge_into, read_vars, Source, Vars};
 use indexmap::{IndexMap, IndexSet};
 use serde::Deserialize;
 use serde_json::Value;
@@ -48,8 +48,8 @@ struct YamlGroup {
 impl Inventory {
     /// Loads `path`: an inventory file (YAML or INI) or a directory of them.
     pub fn load(path: &Path) -> Result<Self> {
-        if let Some(dir) = crate::vagrant::spec(path) {
-            return crate::vagrant::load(dir).map_err(Error::usage);
+        if let Some(dir) = crate::project::vagrant::spec(path) {
+            return crate::project::vagrant::load(dir).map_err(Error::usage);
         }
         let mut inv = Inventory { origin: path.to_path_buf(), ..Default::default() };
         inv.group_mut("all");

@@ -2,7 +2,7 @@
 //! the order of entries, decides what runs when.
 
 use crate::error::{Error, Location, Result};
-use crate::source::{Source, Vars};
+use crate::project::source::{Source, Vars};
 use serde::de::{self, Deserializer};
 use serde::Deserialize;
 use std::path::Path;

@@ -1,0 +1,58 @@
+//! `rigger check`: every resource and template rendered for every host,
+//! offline, in parallel over the cores; with `--out`, the rendered files.
+
+use super::Project;
+use crate::graph::Node;
+use crate::session::transport::Target;
+use petgraph::graph::NodeIndex;
+use std::path::Path;
+
+impl Project {
+    /// `rigger check`: render every resource and template for every host, offline.
+    /// With `out`, every rendered file is written to `out/<host>/<path>` for review or snapshots.
+    pub fn check(&self, out: Option<&Path>) -> Vec<String> {
+        // Rendering is the work here (a template per unit, often over every host):
+        // spread the units over the cores; errors come back in unit order.
+        let units = self.units();
+        let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(units.len().max(1));
+        let chunk = units.len().div_ceil(threads).max(1);
+        let mut errors: Vec<String> = std::thread::scope(|scope| {
+            let handles: Vec<_> = units
+                .chunks(chunk)
+                .map(|part| {
+                    scope.spawn(move || part.iter().flat_map(|n| self.check_unit(*n, out)).collect::<Vec<String>>())
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap_or_else(|_| vec!["internal error: a check thread panicked".into()]))
+                .collect()
+        });
+        errors.dedup();
+        errors
+    }
+
+    fn check_unit(&self, n: NodeIndex, out: Option<&Path>) -> Vec<String> {
+        let mut errors = Vec::new();
+        let Node::Unit { host, role, .. } = &self.graph.g[n] else { return errors };
+        match self.prepare_unit(host, role, None, true) {
+            Err(e) => errors.push(format!("host {host}: {e}")),
+            Ok((prepared, _)) => {
+                let dir = out.unwrap_or(Path::new("."));
+                let files = prepared.iter().filter_map(|p| p.resource.as_ref()).filter(|_| out.is_some());
+                for (path, content) in files.flat_map(|r| r.rendered()) {
+                    let dest = dir.join(host).join(path.trim_start_matches('/'));
+                    let written =
+                        dest.parent().map(std::fs::create_dir_all).transpose().and_then(|_| std::fs::write(&dest, content));
+                    if let Err(e) = written {
+                        errors.push(format!("cannot write {}: {e}", dest.display()));
+                    }
+                }
+            }
+        }
+        if let Err(e) = Target::from_vars(host, &self.vars[host]) {
+            errors.push(format!("host {host}: {e}"));
+        }
+        errors
+    }
+}

@@ -1,0 +1,209 @@
+//! The project: inventory, site and roles loaded from disk and checked, the
+//! (host, role) graph, the renderer, and each host's merged vars. It is the
+//! input of every command; nothing here touches a host.
+
+pub mod check;
+pub mod inventory;
+pub mod role;
+pub mod site;
+pub mod source;
+pub mod vagrant;
+pub mod vars;
+
+use crate::error::{Error, Location, Result};
+use crate::graph::{Graph, Node};
+use crate::plan::{self, Handlers, Prepared};
+use crate::resource::ResourceError;
+use crate::session::transport::ConnectOptions;
+use crate::template::{self, Renderer};
+use indexmap::IndexMap;
+use inventory::Inventory;
+use petgraph::graph::NodeIndex;
+use role::Roles;
+use serde_json::{json, Value};
+use site::Site;
+use source::Vars;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// What a run was asked to do, validated: the input of `Project::load`.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    pub inventory: PathBuf,
+    pub site: PathBuf,
+    pub limit: Option<String>,
+    pub tags: Vec<String>,
+    pub extra_vars: Vars,
+    pub forks: Option<usize>,
+    pub connect: ConnectOptions,
+}
+
+/// Everything loaded from disk and checked: the input of every command.
+pub struct Project {
+    pub root: PathBuf,
+    pub inv: Inventory,
+    pub site: Site,
+    pub roles: Roles,
+    pub graph: Graph,
+    pub renderer: Renderer,
+    /// Merged vars per host of the run (defaults < inventory < binding vars < -e).
+    pub vars: IndexMap<String, Vars>,
+    pub tags: Vec<String>,
+    pub warnings: Vec<String>,
+}
+
+impl Project {
+    pub fn load(s: &Settings) -> Result<Self> {
+        let inv = Inventory::load(&s.inventory)?;
+        let site = Site::load(&s.site)?;
+        let root = s.site.parent().map(Path::to_path_buf).unwrap_or_default();
+        let mut roles = Roles::new(&root.join("roles"));
+        for (i, b) in site.bindings.iter().enumerate() {
+            for r in &b.roles {
+                roles.load(r, &|| site.locate(i, r))?;
+            }
+        }
+        let limit = match &s.limit {
+            Some(p) => {
+                let hosts = inv.select(p).map_err(|m| Error::usage(format!("--limit {p}: {m}")))?;
+                if hosts.is_empty() {
+                    return Err(Error::usage(format!("--limit {p}: matches no host")));
+                }
+                Some(hosts)
+            }
+            None => None,
+        };
+        // Vars come from the full graph, so `--limit` does not change what templates see.
+        let full = Graph::build(&inv, &site, &roles, None)?;
+        let vars = vars::per_host(&inv, &site, &roles, &full, &s.extra_vars);
+        let graph = match &limit {
+            Some(l) => Graph::build(&inv, &site, &roles, Some(l))?,
+            None => full,
+        };
+        let store = Arc::new(crate::generated::Store::new(&s.inventory));
+        let renderer = Renderer::new(&root, roles.roles.values().map(|r| r.dir.as_path()), Some(store))?;
+        let mut warnings = Vec::new();
+        if !graph.assumed.is_empty() {
+            warnings.push(format!("outside --limit, taken as converged: {}", graph.assumed.join(", ")));
+        }
+        if graph.units.is_empty() {
+            warnings.push("no host matches any binding of the site: nothing to do".into());
+        }
+        let mut p = Project { root, inv, site, roles, graph, renderer, vars, tags: s.tags.clone(), warnings };
+        p.set_globals(&HashMap::new());
+        Ok(p)
+    }
+
+    /// `groups` and `hosts` for every template; facts for the hosts probed so far.
+    pub fn set_globals(&mut self, facts: &HashMap<String, Value>) {
+        let groups: serde_json::Map<String, Value> =
+            self.inv.groups.keys().map(|g| (g.clone(), json!(self.inv.group_hosts(g)))).collect();
+        let hosts: serde_json::Map<String, Value> = self
+            .vars
+            .iter()
+            .map(|(h, v)| {
+                let mut v = v.clone();
+                if let Some(f) = facts.get(h) {
+                    v.insert("facts".into(), f.clone());
+                }
+                (h.clone(), Value::Object(v))
+            })
+            .collect();
+        self.renderer.set_global("groups", &Value::Object(groups));
+        self.renderer.set_global("hosts", &Value::Object(hosts));
+    }
+
+    /// Whether anything the run renders can read `facts`: a template, a
+    /// role file (fields, `when:`), the site, or a var (a var's value may be a
+    /// template). When nothing does, the probe skips the facts and their
+    /// programs (`hostname -f`, `ip`, `id`) on every host.
+    pub fn uses_facts(&self) -> bool {
+        use crate::template::mentions;
+        self.renderer.templates_use_facts
+            || mentions(&self.site.source.text, "facts")
+            || self.roles.roles.values().any(|r| mentions(&r.source.text, "facts"))
+            || self.vars.values().any(|v| mentions(&serde_json::to_string(v).unwrap_or_default(), "facts"))
+    }
+
+    pub fn context(&self, host: &str, facts: Option<&Value>) -> tera::Context {
+        let mut ctx = template::context(&self.vars[host]);
+        if let Some(f) = facts {
+            ctx.insert("facts", f);
+        }
+        ctx
+    }
+
+    /// Units of the run in a stable order (topological, then by host).
+    pub fn units(&self) -> Vec<NodeIndex> {
+        petgraph::algo::toposort(&self.graph.g, None)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|n| matches!(self.graph.g[*n], Node::Unit { .. }))
+            .collect()
+    }
+
+    pub fn hosts(&self) -> Vec<String> {
+        let mut hs: Vec<String> = Vec::new();
+        for (h, _) in self.graph.units.keys() {
+            if !hs.contains(h) {
+                hs.push(h.clone());
+            }
+        }
+        let order: Vec<String> = self.inv.hosts.keys().filter(|h| hs.contains(h)).cloned().collect();
+        order
+    }
+
+    /// Prepares a unit's resources and handlers for `host`.
+    pub fn prepare_unit(
+        &self,
+        host: &str,
+        role_name: &str,
+        facts: Option<&Value>,
+        full: bool,
+    ) -> Result<(Vec<Prepared>, Handlers), UnitError> {
+        let r = self.roles.get(role_name);
+        let ctx = self.context(host, facts);
+        let mut prepared = Vec::new();
+        for (decl, spec) in &r.resources {
+            match plan::prepare(&self.root, r, decl, spec, &self.renderer, &ctx, &self.tags, full) {
+                Ok(p) => prepared.push(p),
+                // Before facts are known a field may not render yet; the full pass decides.
+                Err(_) if !full => {}
+                Err(source) => {
+                    let at = role::item_location(&r.source, "resources", prepared.len());
+                    return Err(UnitError::Resource { role: role_name.into(), at, source });
+                }
+            }
+        }
+        let mut handlers = Handlers::new();
+        let handler_error =
+            |name: &str, source| UnitError::Handler { role: role_name.into(), handler: name.into(), source };
+        for (name, (decl, spec)) in &r.handlers {
+            if let Some(w) = decl.when.as_ref().filter(|_| full) {
+                match self.renderer.eval_bool(w, &ctx) {
+                    Ok(false) => continue,
+                    Ok(true) => {}
+                    Err(e) => return Err(handler_error(name, ResourceError::Render(e))),
+                }
+            }
+            match plan::resolve(&self.root, r, spec, &self.renderer, &ctx, full) {
+                Ok(res) => {
+                    handlers.insert(name.clone(), res);
+                }
+                Err(_) if !full => {}
+                Err(e) => return Err(handler_error(name, e)),
+            }
+        }
+        Ok((prepared, handlers))
+    }
+}
+
+/// Why a unit cannot be prepared for its host.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum UnitError {
+    #[error("role {role}, resource {at}:\n{source}")]
+    Resource { role: String, at: Location, source: ResourceError },
+    #[error("role {role}, handler `{handler}`: {source}")]
+    Handler { role: String, handler: String, source: ResourceError },
+}

@@ -1,0 +1,198 @@
+//! The apply script of a unit and how its answer is read: every step in
+//! order, stopping at the first failure, then the handlers, each step
+//! delimited by markers. Pending handlers are recorded on the host first, so
+//! a failure between a change and its handler cannot lose the handler.
+
+use crate::plan::{pending_path, UnitPlan, PENDING_DIR};
+use crate::shell::quote;
+use std::fmt;
+
+/// A step of the apply script, as the script names it on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepId {
+    /// Recording the handlers this unit owes.
+    Pending,
+    Resource { index: usize, step: usize },
+    Handler { index: usize, step: usize },
+    /// Clearing the pending record after the handlers ran.
+    Done,
+}
+
+impl fmt::Display for StepId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StepId::Pending => f.write_str("pending"),
+            StepId::Resource { index, step } => write!(f, "r{index}.{step}"),
+            StepId::Handler { index, step } => write!(f, "h{index}.{step}"),
+            StepId::Done => f.write_str("done"),
+        }
+    }
+}
+
+impl StepId {
+    /// Reads back what `Display` wrote; `None` for anything else.
+    fn parse(s: &str) -> Option<Self> {
+        let pair = |rest: &str| {
+            let (i, j) = rest.split_once('.')?;
+            Some((i.parse().ok()?, j.parse().ok()?))
+        };
+        match s {
+            "pending" => Some(StepId::Pending),
+            "done" => Some(StepId::Done),
+            _ => match s.split_at(1) {
+                ("r", rest) => pair(rest).map(|(index, step)| StepId::Resource { index, step }),
+                ("h", rest) => pair(rest).map(|(index, step)| StepId::Handler { index, step }),
+                _ => None,
+            },
+        }
+    }
+}
+
+/// The step that failed: its id, exit code and output.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Failed {
+    pub step: StepId,
+    pub code: i32,
+    pub output: String,
+}
+
+/// The apply script for a unit. The whole body is a function, so a script
+/// cut short in transit runs nothing at all.
+pub fn script(role: &str, plan: &UnitPlan, marker: &str) -> String {
+    let mut s = String::from("main() {\nexport LC_ALL=C\n");
+    let step = |s: &mut String, id: StepId, script: &str| {
+        s.push_str(&format!(
+            "echo '{marker} step {id}'\nout=$( ( set -e\n{script}) 2>&1 </dev/null ); rc=$?\nif [ $rc -ne 0 ]; then printf '%s\\n' \"$out\"; echo \"{marker} rc {id} $rc\"; return 0; fi\necho '{marker} rc {id} 0'\n"
+        ));
+    };
+    if !plan.handlers.is_empty() {
+        let names: Vec<String> = plan.handlers.iter().map(|h| quote(&h.handler)).collect();
+        let record = format!(
+            "mkdir -p {PENDING_DIR}\nprintf '%s\\n' {} > {}\n",
+            names.join(" "),
+            quote(&pending_path(role))
+        );
+        step(&mut s, StepId::Pending, &record);
+    }
+    for (i, r) in plan.resources.iter().enumerate() {
+        for (j, st) in r.steps.iter().enumerate() {
+            step(&mut s, StepId::Resource { index: i, step: j }, &st.script);
+        }
+    }
+    for (i, h) in plan.handlers.iter().enumerate() {
+        for (j, st) in h.steps.iter().enumerate() {
+            step(&mut s, StepId::Handler { index: i, step: j }, &st.script);
+        }
+    }
+    if !plan.handlers.is_empty() {
+        step(&mut s, StepId::Done, &format!("rm -f -- {}\n", quote(&pending_path(role))));
+    }
+    s.push_str(&format!("echo '{marker} end'\n}}\nmain\n"));
+    s
+}
+
+/// What happened when the apply script ran.
+#[derive(Debug, Default)]
+pub struct ApplyResult {
+    pub failed: Option<Failed>,
+    pub completed: bool,
+}
+
+/// Reads the script's answer. A step id this version never writes counts as
+/// no step: its failure is still reported, as a failure of the script.
+pub fn parse(output: &str, marker: &str) -> ApplyResult {
+    let mut res = ApplyResult::default();
+    let mut buf: Vec<&str> = Vec::new();
+    let prefix = format!("{marker} ");
+    for line in output.lines() {
+        let Some(rest) = line.strip_prefix(&prefix) else {
+            buf.push(line);
+            continue;
+        };
+        let parts: Vec<&str> = rest.split(' ').collect();
+        match parts.as_slice() {
+            ["step", _] => buf.clear(),
+            ["rc", id, code] if *code != "0" => {
+                let step = StepId::parse(id).unwrap_or(StepId::Done);
+                res.failed = Some(Failed { step, code: code.parse().unwrap_or(1), output: buf.join("\n") });
+            }
+            ["end"] => res.completed = true,
+            _ => {}
+        }
+    }
+    res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{plan_unit, Handlers, Prepared};
+    use crate::resource::command::Command;
+    use crate::resource::file::File;
+    use crate::resource::path::{self, PathState};
+    use crate::resource::spec::PresentAbsent;
+    use crate::resource::{Resource, Step};
+    use crate::session::probe::HostState;
+    use std::sync::Arc;
+
+    fn prepared(path: &str, content: &str) -> Prepared {
+        let mut f = File::plain(path.into(), content.into(), PresentAbsent::Present);
+        f.notify = vec!["restart app".into()];
+        Prepared { label: f.label(), resource: Some(Arc::new(f)), skipped: None }
+    }
+
+    fn handlers() -> Handlers {
+        let cmd = Command { cmd: "echo restarted >> \"$LOG\"".into(), creates: None, unless: None, chdir: None, notify: vec![] };
+        Handlers::from([("restart app".to_string(), Arc::new(cmd) as Arc<dyn Resource>)])
+    }
+
+    #[test]
+    fn step_ids_read_back_what_they_wrote() {
+        for id in [StepId::Pending, StepId::Done, StepId::Resource { index: 3, step: 1 }, StepId::Handler { index: 0, step: 12 }] {
+            assert_eq!(StepId::parse(&id.to_string()), Some(id));
+        }
+        assert_eq!(StepId::parse("x1.2"), None);
+        assert_eq!(StepId::parse("r1"), None);
+    }
+
+    /// The generated apply script, run by a real sh: steps in order, handler at
+    /// the end, pending record removed, and a failing step stops the rest.
+    #[test]
+    fn apply_script_runs_in_sh() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("conf file");
+        let log = dir.path().join("log");
+        let mut st = HostState::default();
+        st.insert(path::query(f.to_str().unwrap()), PathState::default());
+        st.insert(path::query(&pending_path("app")), PathState::default());
+        let p = vec![prepared(f.to_str().unwrap(), "hello $(x)\n")];
+        let mut plan = plan_unit("app", &p, &handlers(), &st);
+        // Run the pending record under the temp dir rather than /var/lib.
+        let first = script("app", &plan, "@@M@@").replace(PENDING_DIR, dir.path().join("pending").to_str().unwrap());
+        let run = |script: &str| {
+            let out = std::process::Command::new("sh").arg("-c").arg(script).env("LOG", &log).output().unwrap();
+            String::from_utf8(out.stdout).unwrap()
+        };
+        let res = parse(&run(&first), "@@M@@");
+        assert!(res.completed && res.failed.is_none(), "{res:?}");
+        assert_eq!(std::fs::read_to_string(&f).unwrap(), "hello $(x)\n");
+        assert_eq!(std::fs::read_to_string(&log).unwrap(), "restarted\n");
+        assert!(!dir.path().join("pending/app").exists());
+
+        plan.resources[0].steps.insert(0, Step::new("boom", "echo nope >&2\nfalse\n"));
+        let res = parse(
+            &run(
+                &script("app", &plan, "@@M@@").replace(PENDING_DIR, dir.path().join("pending").to_str().unwrap())
+            ),
+            "@@M@@",
+        );
+        let failed = res.failed.unwrap();
+        assert_eq!(failed, Failed { step: StepId::Resource { index: 0, step: 0 }, code: 1, output: "nope".into() });
+        assert_eq!(std::fs::read_to_string(&log).unwrap(), "restarted\n", "handler did not run after a failure");
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("pending/app")).unwrap(),
+            "restart app\n",
+            "pending handler recorded"
+        );
+    }
+}
