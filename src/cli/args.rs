@@ -168,3 +168,35 @@ pub enum VaultAction {
     /// Decrypt FILE.age into a private temp file, run $EDITOR on it, encrypt it back.
     Edit { file: PathBuf },
 }
+
+impl Command {
+    /// The subcommand's name, as the `--json` error document reports it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Check { .. } => "check",
+            Command::Plan { .. } => "plan",
+            Command::Apply { .. } => "apply",
+            Command::Graph { .. } => "graph",
+            Command::Facts { .. } => "facts",
+            Command::Inventory { .. } => "inventory",
+            Command::Completions { .. } => "completions",
+            Command::Vault { .. } => "vault",
+            Command::Man { .. } => "man",
+        }
+    }
+
+    /// The options every subcommand shares.
+    pub fn common(&self) -> &Common {
+        match self {
+            Command::Check { common, .. }
+            | Command::Plan { common, .. }
+            | Command::Apply { common, .. }
+            | Command::Graph { common, .. }
+            | Command::Facts { common, .. }
+            | Command::Inventory { common, .. }
+            | Command::Completions { common, .. }
+            | Command::Vault { common, .. }
+            | Command::Man { common } => common,
+        }
+    }
+}
