@@ -15,10 +15,11 @@ mod site_run;
 mod vault;
 
 pub use args::{Cli, Command, Common, VaultAction};
-pub use settings::{parse_extra_vars, Settings};
+pub use settings::parse_extra_vars;
 
 use crate::error::Result;
 use output::Out;
+use settings::Settings;
 
 /// Runs one invocation; returns its exit code.
 pub fn run(cli: Cli) -> i32 {

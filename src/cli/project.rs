@@ -16,7 +16,10 @@ pub fn check(s: &Settings, site: &Path, render_to: Option<&Path>) -> Result<i32>
     let units = project.graph.units.len();
     let hosts = project.hosts().len();
     if out.json {
-        out.document(&serde_json::json!({ "schema": 1, "command": "check", "failed": !errors.is_empty(), "hosts": hosts, "units": units, "errors": errors }));
+        out.document(&serde_json::json!({
+            "schema": 1, "command": "check", "failed": !errors.is_empty(),
+            "hosts": hosts, "units": units, "errors": errors,
+        }));
     }
     if !errors.is_empty() {
         for e in &errors {

@@ -21,7 +21,8 @@ pub fn plan(s: &Settings, site: &Path, save_to: Option<&Path>) -> Result<i32> {
 
 /// `apply SITE` or `apply FILE.json` (a plan saved by `plan --out`): 0 applied or in sync, 1 otherwise.
 pub fn apply(s: &Settings, site: &Path, yes: bool, saved: Option<SavedPlan>) -> Result<i32> {
-    // A saved plan names its own site, inventory and vars; the flags only say how to connect.
+    // A saved plan names its own site, inventory and vars; the flags only say
+    // how to connect and how many hosts at once.
     let settings = match &saved {
         Some(p) => p.settings(s.connect.clone(), s.forks),
         None => s.project(site),
