@@ -91,6 +91,31 @@ pub enum Error {
 
     #[error("{0}")]
     Usage(String),
+
+    /// A host named on the command line that the inventory does not have.
+    #[error("no host `{host}` in {}", .inventory.display())]
+    UnknownHost { host: String, inventory: PathBuf },
+
+    /// `apply FILE.json` where FILE is not JSON of a saved plan.
+    #[error("{}: not a saved rigger plan: {source}", .path.display())]
+    SavedPlanUnreadable { path: PathBuf, source: serde_json::Error },
+
+    /// `apply FILE.json` where FILE is JSON, but of another kind or schema.
+    #[error("{}: not a saved rigger plan (kind {kind:?}, schema {schema})", .path.display())]
+    SavedPlanKind { path: PathBuf, kind: String, schema: u32 },
+
+    /// `vault edit`: $EDITOR could not be started.
+    #[error("cannot run {editor}: {source}")]
+    EditorUnavailable { editor: String, source: std::io::Error },
+
+    /// `vault edit`: $EDITOR exited with an error; the encrypted file is kept as it was.
+    #[error("{editor} failed; {} is unchanged", .file.display())]
+    EditorFailed { editor: String, file: PathBuf },
+
+    /// The control machine itself failed where no input is at fault: no async
+    /// runtime, no temp dir, stdout closed.
+    #[error("{0}")]
+    System(std::io::Error),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,202 @@
+//! The raw command line, as clap parses it: every flag, help text, default and
+//! environment variable. Nothing here is validated; `settings` does that.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "rigger",
+    version,
+    about = "Agentless provisioning: a role graph across hosts, applied over SSH, idempotently.",
+    after_help = "Examples:\n  rigger check                      # offline: parse, resolve, render every template\n  rigger plan -i inventory/lab      # what would change, with diffs (exit 2 if anything)\n  rigger apply -i inventory/lab --yes\n  rigger graph --dot | dot -Tsvg > graph.svg\n  rigger inventory -i hosts.ini --list"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct Common {
+    /// Inventory file or directory (Ansible YAML or INI), or `vagrant:DIR` for the Vagrant machines in DIR.
+    #[arg(short = 'i', long = "inventory", global = true, default_value = "inventory/", env = "RIGGER_INVENTORY")]
+    pub inventory: PathBuf,
+    /// Only these hosts or groups: names and globs separated by `,` or `:`; `!x` excludes, `&x` intersects.
+    #[arg(short = 'l', long, global = true)]
+    pub limit: Option<String>,
+    /// Only resources with one of these tags (a role's name is also its tag).
+    #[arg(short = 't', long, global = true, value_delimiter = ',')]
+    pub tags: Vec<String>,
+    /// Extra variables, highest precedence: `key=value` (value parsed as YAML) or `@file.yaml`.
+    #[arg(short = 'e', long = "extra-vars", global = true)]
+    pub extra_vars: Vec<String>,
+    /// Machine-readable report on stdout (schema: docs/json.md); human text goes to stderr.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// At most this many hosts in flight (default: all).
+    #[arg(short = 'f', long, global = true)]
+    pub forks: Option<usize>,
+    /// Accept and record host keys of hosts seen for the first time (changed keys are still refused).
+    #[arg(long, global = true)]
+    pub accept_new_host_keys: bool,
+    /// Show unchanged resources too.
+    #[arg(short = 'v', long, global = true)]
+    pub verbose: bool,
+    /// Only errors and the recap.
+    #[arg(short = 'q', long, global = true)]
+    pub quiet: bool,
+    /// age identity file that opens encrypted vars files (*.age); or set RIGGER_VAULT_KEY_FILE / RIGGER_VAULT_PASSWORD.
+    #[arg(long, global = true, value_name = "FILE", env = "RIGGER_VAULT_KEY_FILE")]
+    pub vault_key: Option<PathBuf>,
+    /// Colors: auto (on a terminal), always, never.
+    #[arg(long, global = true, default_value = "auto", value_parser = ["auto", "always", "never"])]
+    pub color: String,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Offline: parse everything, resolve the graph, render every template for every host. No SSH.
+    #[command(
+        after_help = "Examples:\n  rigger check                         # site.yaml against inventory/\n  rigger check -i inventory/prod       # another inventory\n  rigger check --out /tmp/rendered     # also write every rendered file, per host"
+    )]
+    Check {
+        #[arg(default_value = "site.yaml")]
+        site: PathBuf,
+        /// Also write every rendered file to DIR/<host>/<path> (secrets excepted).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Connect, probe and show what would change, with diffs. Changes nothing. Exit 2 if changes are pending.
+    #[command(
+        after_help = "Examples:\n  rigger plan -i inventory/lab                  # exit 0: in sync, 2: changes pending, 1: error\n  rigger plan --limit lb -e haproxy_maxconn=8000\n  rigger plan --json > plan.json                # for CI (schema: docs/json.md)\n  rigger plan --out saved.json && rigger apply saved.json   # apply exactly this, or refuse if stale"
+    )]
+    Plan {
+        #[arg(default_value = "site.yaml")]
+        site: PathBuf,
+        /// Save the plan and the observed state; `rigger apply FILE` applies exactly it, or refuses if stale.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Plan, then converge the hosts. Asks first unless --yes. SITE may be a plan saved with `plan --out`.
+    #[command(
+        after_help = "Examples:\n  rigger apply -i inventory/lab                 # shows the plan, asks, converges\n  rigger apply -i inventory/lab --yes --limit 'web:!h4'\n  rigger apply --tags haproxy --forks 5\n  rigger apply saved.json --yes                 # a plan saved with `plan --out`"
+    )]
+    Apply {
+        #[arg(default_value = "site.yaml")]
+        site: PathBuf,
+        /// Do not ask for confirmation.
+        #[arg(short = 'y', long)]
+        yes: bool,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// The resolved (host, role) dependency graph, by wave; --dot for Graphviz.
+    #[command(after_help = "Examples:\n  rigger graph -i inventory/lab\n  rigger graph --dot | dot -Tsvg > graph.svg")]
+    Graph {
+        #[arg(default_value = "site.yaml")]
+        site: PathBuf,
+        #[arg(long)]
+        dot: bool,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// What rigger knows about a host: its vars and (unless --offline) its probed facts.
+    #[command(after_help = "Examples:\n  rigger facts -i inventory/lab h1\n  rigger facts h1 --offline | jq .vars")]
+    Facts {
+        host: String,
+        /// Only vars from the inventory; do not connect.
+        #[arg(long)]
+        offline: bool,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Encrypted vars files (age): keygen, encrypt, decrypt, edit. Values from them never appear in any output.
+    #[command(
+        after_help = "Examples:\n  rigger vault keygen ~/.config/rigger/vault.key\n  export RIGGER_VAULT_KEY_FILE=~/.config/rigger/vault.key\n  rigger vault encrypt inventory/group_vars/all/secrets.yaml   # → secrets.yaml.age\n  rigger vault edit inventory/group_vars/all/secrets.yaml.age"
+    )]
+    Vault {
+        #[command(subcommand)]
+        action: VaultAction,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Print shell completions (bash, zsh, fish, elvish, powershell) to stdout.
+    Completions {
+        shell: clap_complete::Shell,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Print the man page (roff) to stdout: `rigger man > rigger.1`.
+    Man {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Hosts, groups and merged vars; --list prints JSON like `ansible-inventory --list`.
+    #[command(
+        after_help = "Examples:\n  rigger inventory -i hosts.ini\n  rigger inventory --list | jq '.web.hosts'\n  rigger inventory --host h1\n  rigger inventory --from-vagrant . > inventory/vagrant.yaml"
+    )]
+    Inventory {
+        #[arg(long)]
+        list: bool,
+        /// Vars of one host as JSON.
+        #[arg(long)]
+        host: Option<String>,
+        /// Print an Ansible YAML inventory of the Vagrant machines in DIR (runs `vagrant ssh-config` there).
+        #[arg(long, value_name = "DIR", conflicts_with_all = ["list", "host"])]
+        from_vagrant: Option<PathBuf>,
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum VaultAction {
+    /// Write a new age identity to FILE (mode 0600) and print its public key.
+    Keygen { file: PathBuf },
+    /// Encrypt FILE to FILE.age and remove the plain file (unless --keep).
+    Encrypt {
+        file: PathBuf,
+        #[arg(long)]
+        keep: bool,
+    },
+    /// Print the decrypted content of FILE.age.
+    Decrypt { file: PathBuf },
+    /// Decrypt FILE.age into a private temp file, run $EDITOR on it, encrypt it back.
+    Edit { file: PathBuf },
+}
+
+impl Command {
+    /// The subcommand's name, as the `--json` error document reports it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Check { .. } => "check",
+            Command::Plan { .. } => "plan",
+            Command::Apply { .. } => "apply",
+            Command::Graph { .. } => "graph",
+            Command::Facts { .. } => "facts",
+            Command::Inventory { .. } => "inventory",
+            Command::Completions { .. } => "completions",
+            Command::Vault { .. } => "vault",
+            Command::Man { .. } => "man",
+        }
+    }
+
+    /// The options every subcommand shares.
+    pub fn common(&self) -> &Common {
+        match self {
+            Command::Check { common, .. }
+            | Command::Plan { common, .. }
+            | Command::Apply { common, .. }
+            | Command::Graph { common, .. }
+            | Command::Facts { common, .. }
+            | Command::Inventory { common, .. }
+            | Command::Completions { common, .. }
+            | Command::Vault { common, .. }
+            | Command::Man { common } => common,
+        }
+    }
+}

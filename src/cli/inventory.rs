@@ -1,0 +1,76 @@
+//! What rigger knows about hosts, without a site: `inventory` (groups, merged
+//! vars, the `ansible-inventory --list` shape, a Vagrant import) and `facts`
+//! (a host's vars and, unless offline, what one probe finds on it).
+
+use super::output::Out;
+use super::settings::{parse_extra_vars, Settings};
+use crate::error::{Error, Result};
+use crate::project::inventory::Inventory;
+use crate::project::source::merge_into;
+use crate::session::transport::{ConnectOptions, Target};
+use crate::session::Session;
+use serde_json::Value;
+use std::path::Path;
+
+/// `inventory`: one host's vars (`--host`), Ansible's JSON (`--list` or `--json`), or the groups.
+pub fn show(inventory: &Path, extra_vars: &[String], list: bool, host: Option<&str>, out: Out) -> Result<i32> {
+    let inv = Inventory::load(inventory)?;
+    // `-e` is parsed only now, so a broken inventory is the error reported first.
+    let extra = parse_extra_vars(extra_vars)?;
+    if let Some(h) = host {
+        if !inv.hosts.contains_key(h) {
+            return Err(Error::UnknownHost { host: h.to_string(), inventory: inventory.to_path_buf() });
+        }
+        let mut vars = inv.host_vars(h);
+        merge_into(&mut vars, &extra);
+        out.document(&vars);
+    } else if list || out.json {
+        out.document(&inv.to_ansible_json());
+    } else {
+        for (name, g) in &inv.groups {
+            let hosts = inv.group_hosts(name);
+            if name == "ungrouped" && hosts.is_empty() {
+                continue;
+            }
+            rprintln!("{}: {}", out.style.paint("1", name), hosts.join(", "));
+            if !g.children.is_empty() && name != "all" {
+                rprintln!("  children: {}", g.children.join(", "));
+            }
+        }
+    }
+    Ok(0)
+}
+
+/// `inventory --from-vagrant DIR`: an Ansible YAML inventory of DIR's Vagrant machines.
+pub fn from_vagrant(dir: &Path) -> Result<i32> {
+    let inv = crate::project::vagrant::from_dir(dir).map_err(Error::usage)?;
+    rprint!("{}", crate::project::vagrant::to_yaml(&inv));
+    Ok(0)
+}
+
+/// `facts HOST`: its merged vars and, unless `offline`, its probed facts, as JSON.
+pub fn facts(s: &Settings, host: &str, offline: bool) -> Result<i32> {
+    let inv = Inventory::load(&s.inventory)?;
+    if !inv.hosts.contains_key(host) {
+        return Err(Error::UnknownHost { host: host.to_string(), inventory: s.inventory.clone() });
+    }
+    let mut vars = inv.host_vars(host);
+    merge_into(&mut vars, &s.extra_vars);
+    let mut doc = serde_json::json!({ "host": host, "vars": vars });
+    if !offline {
+        let target = Target::from_vars(host, &vars).map_err(|e| Error::host(host, e))?;
+        let rt = tokio::runtime::Runtime::new().map_err(Error::System)?;
+        doc["facts"] = rt.block_on(probe_facts(host, &target, &s.connect))?;
+    }
+    s.out.document(&doc);
+    Ok(0)
+}
+
+/// One session, one probe with no resource queries: just the facts.
+async fn probe_facts(host: &str, target: &Target, connect: &ConnectOptions) -> Result<Value> {
+    let failed = |e: crate::session::SessionError| Error::host(host, e.to_string());
+    let session = Session::open(target, connect).await.map_err(failed)?;
+    let state = session.probe(&Default::default(), true).await.map_err(failed)?;
+    session.close().await;
+    Ok(state.facts)
+}

@@ -1,0 +1,56 @@
+//! Command-line interface: raw arguments (`args`) become validated settings
+//! (`settings`) once, one command runs, and only its outcome is rendered
+//! (`output`). Exit codes: 0 = success and nothing pending, 1 = error,
+//! 2 = `plan` found changes.
+
+// First, so the printing macros it defines are in scope for every command.
+#[macro_use]
+mod output;
+mod args;
+mod inventory;
+mod manual;
+mod project;
+mod settings;
+mod site_run;
+mod vault;
+
+pub use args::{Cli, Command, Common, VaultAction};
+pub use settings::parse_extra_vars;
+
+use crate::error::Result;
+use output::Out;
+use settings::Settings;
+
+/// Runs one invocation; returns its exit code.
+pub fn run(cli: Cli) -> i32 {
+    let name = cli.command.name();
+    let common = cli.command.common();
+    crate::secret::configure(common.vault_key.clone());
+    let out = settings::output(common);
+    dispatch(cli.command, out).unwrap_or_else(|e| out.fail(name, &e))
+}
+
+fn dispatch(command: Command, out: Out) -> Result<i32> {
+    match command {
+        Command::Check { site, out: render_to, common } => {
+            project::check(&Settings::new(&common, out)?, &site, render_to.as_deref())
+        }
+        Command::Graph { site, dot, common } => project::graph(&Settings::new(&common, out)?, &site, dot),
+        Command::Plan { site, out: save_to, common } => {
+            site_run::plan(&Settings::new(&common, out)?, &site, save_to.as_deref())
+        }
+        Command::Apply { site, yes, common } => {
+            // A saved plan is read first: it, not the flags, names the site, inventory and vars.
+            let saved = site_run::read_saved(&site)?;
+            site_run::apply(&Settings::new(&common, out)?, &site, yes, saved)
+        }
+        Command::Facts { host, offline, common } => inventory::facts(&Settings::new(&common, out)?, &host, offline),
+        Command::Inventory { from_vagrant: Some(dir), .. } => inventory::from_vagrant(&dir),
+        Command::Inventory { list, host, from_vagrant: None, common } => {
+            inventory::show(&common.inventory, &common.extra_vars, list, host.as_deref(), out)
+        }
+        Command::Vault { action, .. } => vault::run(&action),
+        Command::Completions { shell, .. } => manual::completions(shell),
+        Command::Man { .. } => manual::man(),
+    }
+}

@@ -1,0 +1,85 @@
+//! Raw arguments → validated settings, once per invocation: `--forks 0` is
+//! refused and every `-e` is parsed before a command starts, so commands get
+//! typed values and never see a raw flag.
+
+use super::args::Common;
+use super::output::Out;
+use crate::project as engine;
+use crate::error::{Error, Result};
+use crate::report::Style;
+use crate::project::source::{self, Vars};
+use crate::session::transport::ConnectOptions;
+use std::path::{Path, PathBuf};
+
+/// What a command that reads the project (and maybe connects) runs with.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub out: Out,
+    pub inventory: PathBuf,
+    pub limit: Option<String>,
+    pub tags: Vec<String>,
+    /// `-e`, parsed: the highest-precedence vars.
+    pub extra_vars: Vars,
+    /// At most this many hosts in flight; `None` is all of them, and never 0.
+    pub forks: Option<usize>,
+    pub connect: ConnectOptions,
+}
+
+impl Settings {
+    pub fn new(c: &Common, out: Out) -> Result<Self> {
+        if c.forks == Some(0) {
+            return Err(Error::usage("--forks must be at least 1"));
+        }
+        Ok(Settings {
+            out,
+            inventory: c.inventory.clone(),
+            limit: c.limit.clone(),
+            tags: c.tags.clone(),
+            extra_vars: parse_extra_vars(&c.extra_vars)?,
+            forks: c.forks,
+            connect: ConnectOptions { accept_new_host_keys: c.accept_new_host_keys, connect_timeout: None },
+        })
+    }
+
+    /// What the engine needs to load and run `site`.
+    pub fn project(&self, site: &Path) -> engine::Settings {
+        engine::Settings {
+            inventory: self.inventory.clone(),
+            site: site.to_path_buf(),
+            limit: self.limit.clone(),
+            tags: self.tags.clone(),
+            extra_vars: self.extra_vars.clone(),
+            forks: self.forks,
+            connect: self.connect.clone(),
+        }
+    }
+}
+
+/// How to print, from the flags alone. It cannot fail, so even a refused
+/// flag is reported in the form the user asked for (`--json`, colors).
+pub fn output(c: &Common) -> Out {
+    Out { json: c.json, quiet: c.quiet, verbose: c.verbose, style: Style::detect(c.json, &c.color) }
+}
+
+/// Parses `-e` values: `k=v` pairs (v as YAML) or `@file`.
+pub fn parse_extra_vars(items: &[String]) -> Result<Vars> {
+    let mut vars = Vars::new();
+    for item in items {
+        if let Some(path) = item.strip_prefix('@') {
+            source::merge_into(&mut vars, &source::read_vars(Path::new(path))?);
+            continue;
+        }
+        let (k, v) = item
+            .split_once('=')
+            .ok_or_else(|| Error::usage(format!("-e {item:?}: expected key=value or @file.yaml")))?;
+        if k.trim().is_empty() {
+            return Err(Error::usage(format!(
+                "-e {item:?}: the variable name before `=` is empty (expected key=value)"
+            )));
+        }
+        let value: serde_json::Value =
+            serde_yaml::from_str(v).unwrap_or_else(|_| serde_json::Value::String(v.to_string()));
+        vars.insert(k.to_string(), if v.is_empty() { serde_json::Value::String(String::new()) } else { value });
+    }
+    Ok(vars)
+}
