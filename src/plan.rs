@@ -2,9 +2,9 @@
 //! `Resource`s (`prepare`), and planned against the probed state
 //! (`plan_unit`). Nothing here touches a host, so it is tested from data.
 
-use crate::session::probe::{HostState, Query};
-use crate::resource::{path, AnySpec, Decl, Resolve, Resource, ResourceError, Step};
 use crate::project::role::Role;
+use crate::resource::{path, AnySpec, Decl, Resolve, Resource, ResourceError, Step};
+use crate::session::probe::{HostState, Query};
 use crate::template::Renderer;
 use indexmap::IndexMap;
 use serde::Serialize;
@@ -130,7 +130,8 @@ pub type Handlers = IndexMap<String, Arc<dyn Resource>>;
 
 /// Everything the probe must ask to plan this unit.
 pub fn queries(role: &str, prepared: &[Prepared], handlers: &Handlers) -> BTreeSet<Query> {
-    let mut q: BTreeSet<Query> = prepared.iter().filter_map(|p| p.resource.as_ref()).flat_map(|r| r.queries()).collect();
+    let mut q: BTreeSet<Query> =
+        prepared.iter().filter_map(|p| p.resource.as_ref()).flat_map(|r| r.queries()).collect();
     for h in handlers.values().filter(|h| h.handler_reads_state()) {
         q.extend(h.queries());
     }
@@ -220,7 +221,13 @@ mod tests {
 
     fn handlers() -> Handlers {
         let mut h = Handlers::new();
-        let cmd = Command { cmd: "echo restarted >> \"$LOG\"".into(), creates: None, unless: None, chdir: None, notify: vec![] };
+        let cmd = Command {
+            cmd: "echo restarted >> \"$LOG\"".into(),
+            creates: None,
+            unless: None,
+            chdir: None,
+            notify: vec![],
+        };
         h.insert("restart app".to_string(), Arc::new(cmd));
         h
     }

@@ -3,8 +3,8 @@
 //! Neither connects to a host.
 
 use super::settings::Settings;
-use crate::project::Project;
 use crate::error::Result;
+use crate::project::Project;
 use std::path::Path;
 
 /// `check`: 0 if every template renders for every host, else 1 with one `error:` line per failure.

@@ -4,10 +4,10 @@
 
 use super::args::Common;
 use super::output::Out;
-use crate::project as engine;
 use crate::error::{Error, Result};
-use crate::report::Style;
+use crate::project as engine;
 use crate::project::source::{self, Vars};
+use crate::report::Style;
 use crate::session::transport::ConnectOptions;
 use std::path::{Path, PathBuf};
 

@@ -6,10 +6,10 @@
 use super::output::Out;
 use super::settings::Settings;
 use crate::engine::{Outcome, Phase, Runner};
-use crate::project::{self as engine, Project};
-use crate::saved_plan::SavedPlan;
 use crate::error::{Error, Result};
+use crate::project::{self as engine, Project};
 use crate::report::{self, RunReport};
+use crate::saved_plan::SavedPlan;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
 use std::path::Path;

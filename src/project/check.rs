@@ -42,8 +42,11 @@ impl Project {
                 let files = prepared.iter().filter_map(|p| p.resource.as_ref()).filter(|_| out.is_some());
                 for (path, content) in files.flat_map(|r| r.rendered()) {
                     let dest = dir.join(host).join(path.trim_start_matches('/'));
-                    let written =
-                        dest.parent().map(std::fs::create_dir_all).transpose().and_then(|_| std::fs::write(&dest, content));
+                    let written = dest
+                        .parent()
+                        .map(std::fs::create_dir_all)
+                        .transpose()
+                        .and_then(|_| std::fs::write(&dest, content));
                     if let Err(e) = written {
                         errors.push(format!("cannot write {}: {e}", dest.display()));
                     }

@@ -3,8 +3,8 @@
 //! of every resource, that notified handlers exist, that templates exist.
 
 use crate::error::{Error, Location, Result};
-use crate::resource::{AnySpec, Decl};
 use crate::project::source::{Source, Vars};
+use crate::resource::{AnySpec, Decl};
 use indexmap::IndexMap;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};

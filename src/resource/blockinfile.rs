@@ -81,11 +81,26 @@ impl Spec for BlockinfileSpec {
         fields: &[
             Field { name: "path", ty: "absolute path", default: "", help: "" },
             Field { name: "block", ty: "string", default: "\"\"", help: "the lines between the markers" },
-            Field { name: "marker", ty: "string", default: "\"# {mark} ANSIBLE MANAGED BLOCK\"", help: "{mark} becomes marker_begin / marker_end" },
+            Field {
+                name: "marker",
+                ty: "string",
+                default: "\"# {mark} ANSIBLE MANAGED BLOCK\"",
+                help: "{mark} becomes marker_begin / marker_end",
+            },
             Field { name: "marker_begin", ty: "string", default: "BEGIN", help: "" },
             Field { name: "marker_end", ty: "string", default: "END", help: "" },
-            Field { name: "insertafter", ty: "EOF or regex", default: "EOF", help: "a new block goes after the last matching line" },
-            Field { name: "insertbefore", ty: "BOF or regex", default: "none", help: "a new block goes before the last matching line" },
+            Field {
+                name: "insertafter",
+                ty: "EOF or regex",
+                default: "EOF",
+                help: "a new block goes after the last matching line",
+            },
+            Field {
+                name: "insertbefore",
+                ty: "BOF or regex",
+                default: "none",
+                help: "a new block goes before the last matching line",
+            },
             Field { name: "state", ty: "present | absent", default: "present", help: "" },
             Field { name: "create", ty: "bool", default: "false", help: "create the file when it does not exist" },
             Field { name: "mode", ty: "quoted octal", default: "kept", help: "" },
@@ -115,7 +130,10 @@ impl BlockinfileSpec {
                 .map(|re| Some(Anchor::Last(re)))
                 .map_err(|source| ResourceError::kind(BlockError::Regexp { what, source })),
         };
-        let at = match (regexp("insertafter", &self.insertafter, "EOF")?, regexp("insertbefore", &self.insertbefore, "BOF")?) {
+        let at = match (
+            regexp("insertafter", &self.insertafter, "EOF")?,
+            regexp("insertbefore", &self.insertbefore, "BOF")?,
+        ) {
             (Some(_), Some(_)) => return Err(ResourceError::kind(BlockError::BothInserts)),
             (Some(a), None) => Insert::After(a),
             (None, Some(b)) => Insert::Before(b),

@@ -35,7 +35,12 @@ impl Spec for CommandSpec {
         fields: &[
             Field { name: "cmd", ty: "sh command", default: "", help: "" },
             Field { name: "creates", ty: "absolute path", default: "none", help: "skip when this path exists" },
-            Field { name: "unless", ty: "sh command", default: "none", help: "skip when this succeeds (runs in the probe)" },
+            Field {
+                name: "unless",
+                ty: "sh command",
+                default: "none",
+                help: "skip when this succeeds (runs in the probe)",
+            },
             Field { name: "chdir", ty: "directory", default: "none", help: "run there" },
             Field { name: "notify", ty: "handler or list", default: "none", help: "" },
         ],

@@ -106,7 +106,10 @@ mod tests {
             notify: vec![],
         };
         let steps = d.plan(&st).unwrap();
-        assert_eq!(steps[0].script, "mkdir -p -- '/srv/my dir'\nchmod 0750 -- '/srv/my dir'\nchown www-data -- '/srv/my dir'\n");
+        assert_eq!(
+            steps[0].script,
+            "mkdir -p -- '/srv/my dir'\nchmod 0750 -- '/srv/my dir'\nchown www-data -- '/srv/my dir'\n"
+        );
         let have = PathState { kind: PathKind::Directory, mode: 0o750, owner: "www-data".into(), ..Default::default() };
         st.insert(path::query("/srv/my dir"), have);
         assert!(d.plan(&st).unwrap().is_empty());
@@ -116,7 +119,8 @@ mod tests {
     fn a_file_in_the_way_is_named() {
         let mut st = HostState::default();
         st.insert(path::query("/srv/x"), PathState::file(b"", 0o644));
-        let d = Directory { path: "/srv/x".into(), meta: Meta::default(), state: PresentAbsent::Present, notify: vec![] };
+        let d =
+            Directory { path: "/srv/x".into(), meta: Meta::default(), state: PresentAbsent::Present, notify: vec![] };
         assert_eq!(d.plan(&st).unwrap_err().to_string(), "/srv/x exists and is not a directory (file)");
     }
 }

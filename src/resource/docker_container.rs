@@ -55,14 +55,20 @@ struct BadRestart(String);
 impl Spec for DockerContainerSpec {
     const KIND: &'static str = "docker_container";
     const DOC: Doc = Doc {
-        summary: "A Docker container by name: recreated when its spec changes (a digest label), left running otherwise.",
+        summary:
+            "A Docker container by name: recreated when its spec changes (a digest label), left running otherwise.",
         fields: &[
             Field { name: "name", ty: "string", default: "", help: "" },
             Field { name: "image", ty: "string", default: "", help: "" },
             Field { name: "ports", ty: "list", default: "[]", help: "HOST:CONTAINER[/proto], as docker run -p" },
             Field { name: "volumes", ty: "list", default: "[]", help: "SRC:DEST[:opts], as docker run -v" },
             Field { name: "env", ty: "map", default: "{}", help: "" },
-            Field { name: "restart", ty: "no | always | on-failure[:N] | unless-stopped", default: "unless-stopped", help: "" },
+            Field {
+                name: "restart",
+                ty: "no | always | on-failure[:N] | unless-stopped",
+                default: "unless-stopped",
+                help: "",
+            },
             Field { name: "command", ty: "string or list", default: "the image's", help: "" },
             Field { name: "state", ty: "started | stopped | absent", default: "started", help: "" },
             Field { name: "notify", ty: "handler or list", default: "none", help: "" },
@@ -116,7 +122,10 @@ pub static INSPECT: Probe = Probe {
     }),
     parse: |_, lines| {
         let info = lines.first().filter(|l| **l != "absent").and_then(|l| l.rsplit_once('|')).map(|(spec, running)| {
-            ContainerInfo { spec: if spec == "<no value>" { String::new() } else { spec.to_string() }, running: running == "true" }
+            ContainerInfo {
+                spec: if spec == "<no value>" { String::new() } else { spec.to_string() },
+                running: running == "true",
+            }
         });
         Ok(answer(info))
     },
@@ -138,14 +147,12 @@ pub struct Container {
     pub notify: Vec<String>,
 }
 
-
 impl Container {
     /// sha256 of everything that defines the container.
     pub fn digest(&self) -> String {
         let json = serde_json::to_string(self).unwrap_or_default();
         sha256_hex(json.as_bytes())
     }
-
 
     fn run_script(&self) -> String {
         let mut args = vec![
@@ -201,7 +208,11 @@ impl Resource for Container {
             let valid = k.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
                 && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
             if !valid {
-                return Err(ResourceError::bad_because("env name", k, "letters, digits and `_`, not starting with a digit"));
+                return Err(ResourceError::bad_because(
+                    "env name",
+                    k,
+                    "letters, digits and `_`, not starting with a digit",
+                ));
             }
         }
         for c in &self.command {
@@ -249,7 +260,7 @@ impl Resource for Container {
 #[cfg(test)]
 mod tests {
     use super::*;
-    
+
     fn c() -> Container {
         Container {
             name: "api".into(),
@@ -305,7 +316,9 @@ mod tests {
     fn the_probe_asks_docker_for_the_label_and_state() {
         let Ask::Each(ask) = &INSPECT.ask else { panic!() };
         assert_eq!(ask("api"), "docker inspect -f '{{index .Config.Labels \"rigger.spec\"}}|{{.State.Running}}' -- api 2>/dev/null || echo absent");
-        let parse = |lines: &[&str]| (INSPECT.parse)("api", lines).unwrap().downcast_ref::<Option<ContainerInfo>>().unwrap().clone();
+        let parse = |lines: &[&str]| {
+            (INSPECT.parse)("api", lines).unwrap().downcast_ref::<Option<ContainerInfo>>().unwrap().clone()
+        };
         assert_eq!(parse(&["abc123|true"]), Some(ContainerInfo { spec: "abc123".into(), running: true }));
         assert_eq!(parse(&["absent"]), None);
     }

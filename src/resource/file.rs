@@ -52,12 +52,22 @@ impl Spec for FileSpec {
         fields: &[
             Field { name: "path", ty: "absolute path", default: "", help: "the file on the host" },
             Field { name: "content", ty: "string", default: "none", help: "the content, inline" },
-            Field { name: "src", ty: "file name", default: "none", help: "a file in the role's files/, copied verbatim" },
+            Field {
+                name: "src",
+                ty: "file name",
+                default: "none",
+                help: "a file in the role's files/, copied verbatim",
+            },
             Field { name: "mode", ty: "quoted octal", default: "kept (0644 when new)", help: "e.g. \"0640\"" },
             Field { name: "owner", ty: "user", default: "kept", help: "" },
             Field { name: "group", ty: "group", default: "kept", help: "" },
             Field { name: "state", ty: "present | absent", default: "present", help: "" },
-            Field { name: "validate", ty: "command", default: "none", help: "run on the temp file (%s) before it replaces the file" },
+            Field {
+                name: "validate",
+                ty: "command",
+                default: "none",
+                help: "run on the temp file (%s) before it replaces the file",
+            },
             Field { name: "secret", ty: "bool", default: "false", help: "hide the content from diffs and reports" },
             Field { name: "notify", ty: "handler or list", default: "none", help: "handlers to run when it changes" },
         ],
@@ -256,7 +266,10 @@ mod tests {
         let steps = file("a=2\n").plan(&st).unwrap();
         assert_eq!(steps.len(), 1);
         assert_eq!(steps[0].action, "update");
-        assert_eq!(steps[0].diff.as_deref().unwrap(), "--- a/etc/app.conf\n+++ b/etc/app.conf\n@@ -1 +1 @@\n-a=1\n+a=2\n");
+        assert_eq!(
+            steps[0].diff.as_deref().unwrap(),
+            "--- a/etc/app.conf\n+++ b/etc/app.conf\n@@ -1 +1 @@\n-a=1\n+a=2\n"
+        );
         let s = &steps[0].script;
         let (tmp, val, mv) = (s.find("mktemp").unwrap(), s.find("app -t \"$tmp\"").unwrap(), s.find("mv -f").unwrap());
         assert!(tmp < val && val < mv, "validate runs on the temp file before the rename:\n{s}");

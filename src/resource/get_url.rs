@@ -178,10 +178,13 @@ mod tests {
             .build()
             .unwrap_err();
         assert!(e.to_string().contains("sha256:"), "{e}");
-        let e = serde_yaml::from_str::<GetUrlSpec>(&format!("{{ url: \"-o/etc/x\", dest: /a, checksum: \"sha256:{}\" }}", "a".repeat(64)))
-            .unwrap()
-            .build()
-            .unwrap_err();
+        let e = serde_yaml::from_str::<GetUrlSpec>(&format!(
+            "{{ url: \"-o/etc/x\", dest: /a, checksum: \"sha256:{}\" }}",
+            "a".repeat(64)
+        ))
+        .unwrap()
+        .build()
+        .unwrap_err();
         assert!(e.to_string().contains("must be http"), "{e}");
     }
 
@@ -202,7 +205,13 @@ mod tests {
     /// a wrong checksum fails and leaves dest as it was, with no temp file.
     #[test]
     fn the_download_is_verified_before_it_replaces_dest() {
-        if std::process::Command::new("sh").arg("-c").arg("command -v curl || command -v wget").output().map(|o| o.stdout.is_empty()).unwrap_or(true) {
+        if std::process::Command::new("sh")
+            .arg("-c")
+            .arg("command -v curl || command -v wget")
+            .output()
+            .map(|o| o.stdout.is_empty())
+            .unwrap_or(true)
+        {
             eprintln!("neither curl nor wget here: skipping the download run");
             return;
         }

@@ -120,15 +120,14 @@ impl Line {
 
 /// The current text of a file that an edit keeps the rest of: `None` when
 /// it does not exist and need not (absent, or not to be created).
-pub fn editable(
-    state: &HostState,
-    at: &str,
-    create: bool,
-    absent: bool,
-) -> Result<Option<String>, ResourceError> {
+pub fn editable(state: &HostState, at: &str, create: bool, absent: bool) -> Result<Option<String>, ResourceError> {
     let cur = path::state(state, at)?;
     if !cur.exists() && (!create || absent) {
-        return if absent { Ok(None) } else { Err(ResourceError::Found { path: at.to_string(), found: Found::Missing }) };
+        return if absent {
+            Ok(None)
+        } else {
+            Err(ResourceError::Found { path: at.to_string(), found: Found::Missing })
+        };
     }
     let text = String::from_utf8(cur.content.clone().unwrap_or_default())
         .map_err(|_| ResourceError::Found { path: at.to_string(), found: Found::NotText })?;
@@ -150,7 +149,11 @@ impl Resource for Line {
             return Ok(vec![]);
         };
         let Some(new) = self.edit(&text) else { return Ok(vec![]) };
-        let file = File { kind: "line", mode: self.mode, ..File::plain(self.path.clone(), new.into_bytes(), PresentAbsent::Present) };
+        let file = File {
+            kind: "line",
+            mode: self.mode,
+            ..File::plain(self.path.clone(), new.into_bytes(), PresentAbsent::Present)
+        };
         file.steps(state)
     }
 

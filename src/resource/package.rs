@@ -48,7 +48,14 @@ struct PackageMap {
 
 impl From<PackageMap> for PackageSpec {
     fn from(m: PackageMap) -> Self {
-        PackageSpec { name: m.name, names: m.names, state: m.state, update_cache: m.update_cache, deb: m.deb, notify: m.notify }
+        PackageSpec {
+            name: m.name,
+            names: m.names,
+            state: m.state,
+            update_cache: m.update_cache,
+            deb: m.deb,
+            notify: m.notify,
+        }
     }
 }
 string_or_struct!(PackageSpec, PackageMap, name);
@@ -75,7 +82,12 @@ impl Spec for PackageSpec {
             Field { name: "names", ty: "name or list", default: "", help: "" },
             Field { name: "state", ty: "present | absent | latest", default: "present", help: "" },
             Field { name: "update_cache", ty: "bool", default: "false", help: "apt-get update before installing" },
-            Field { name: "deb", ty: "glob", default: "none", help: ".deb files on the control machine, relative to the project" },
+            Field {
+                name: "deb",
+                ty: "glob",
+                default: "none",
+                help: ".deb files on the control machine, relative to the project",
+            },
             Field { name: "notify", ty: "handler or list", default: "none", help: "" },
         ],
         example: "package: { names: [haproxy, socat], state: present }",
@@ -121,7 +133,10 @@ pub static INSTALLED: Probe = Probe {
     name: "package",
     ask: Ask::All(|names| {
         let names: Vec<String> = names.iter().map(|n| quote(n)).collect();
-        format!("dpkg-query -W -f='${{Package}}|${{db:Status-Abbrev}}|${{Version}}\\n' -- {} 2>/dev/null", names.join(" "))
+        format!(
+            "dpkg-query -W -f='${{Package}}|${{db:Status-Abbrev}}|${{Version}}\\n' -- {} 2>/dev/null",
+            names.join(" ")
+        )
     }),
     parse: |name, lines| {
         let version = lines.iter().find_map(|l| {

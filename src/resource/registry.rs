@@ -162,7 +162,10 @@ mod tests {
     #[test]
     fn one_kind_per_entry_with_name_when_tags() {
         let d = decl("name: x\nwhen: a\ntags: [t]\npackage: haproxy").unwrap();
-        assert_eq!((d.name.as_deref(), d.when.as_deref(), d.tags.as_slice()), (Some("x"), Some("a"), &["t".to_string()][..]));
+        assert_eq!(
+            (d.name.as_deref(), d.when.as_deref(), d.tags.as_slice()),
+            (Some("x"), Some("a"), &["t".to_string()][..])
+        );
         assert_eq!(d.spec().unwrap().kind(), "package");
         assert_eq!(decl("when: \"true\"").unwrap().spec().unwrap_err(), DeclError::NoResource);
         assert_eq!(decl("{package: a, file: {path: /x}}").unwrap().spec().unwrap_err(), DeclError::MoreThanOne);
@@ -171,7 +174,10 @@ mod tests {
     #[test]
     fn unknown_keys_are_errors_listing_every_kind() {
         let e = decl("packge: x").unwrap_err();
-        assert!(e.starts_with("unknown field `packge`, expected one of `name`, `when`, `tags`, `package`, `file`"), "{e}");
+        assert!(
+            e.starts_with("unknown field `packge`, expected one of `name`, `when`, `tags`, `package`, `file`"),
+            "{e}"
+        );
         assert!(e.contains("`get_url`"), "{e}");
         let e = decl("package: { nme: x }").unwrap_err();
         assert!(e.contains("unknown field `nme`"), "{e}");

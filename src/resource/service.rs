@@ -185,7 +185,7 @@ impl Resource for Service {
 #[cfg(test)]
 mod tests {
     use super::*;
-    
+
     fn st(active: &str, enabled: &str) -> HostState {
         let mut s = HostState::default();
         s.insert(

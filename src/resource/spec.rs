@@ -79,7 +79,9 @@ macro_rules! string_or_struct {
                         Ok($ty { $field: Some(s.to_string().into()), ..Default::default() })
                     }
                     fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<$ty, A::Error> {
-                        let m = <$map as serde::Deserialize>::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                        let m = <$map as serde::Deserialize>::deserialize(
+                            serde::de::value::MapAccessDeserializer::new(map),
+                        )?;
                         Ok(m.into())
                     }
                 }
@@ -97,7 +99,6 @@ pub enum PresentAbsent {
     Present,
     Absent,
 }
-
 
 impl From<String> for OneOrMany {
     fn from(s: String) -> Self {

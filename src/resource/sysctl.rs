@@ -142,6 +142,9 @@ mod tests {
 
     #[test]
     fn multi_value_parameters_compare_by_words() {
-        assert_eq!((LIVE.parse)("x", &["4096\t87380   6291456"]).unwrap().downcast_ref::<Option<String>>().unwrap().as_deref(), Some("4096 87380 6291456"));
+        assert_eq!(
+            (LIVE.parse)("x", &["4096\t87380   6291456"]).unwrap().downcast_ref::<Option<String>>().unwrap().as_deref(),
+            Some("4096 87380 6291456")
+        );
     }
 }

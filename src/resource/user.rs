@@ -87,7 +87,10 @@ pub static PASSWD: Probe = Probe {
                     gid: f.get(3).and_then(|s| s.parse().ok()).unwrap_or(0),
                     home: f.get(5).unwrap_or(&"").to_string(),
                     shell: f.get(6).unwrap_or(&"").to_string(),
-                    groups: lines.get(1).map(|g| g.split_whitespace().map(str::to_string).collect()).unwrap_or_default(),
+                    groups: lines
+                        .get(1)
+                        .map(|g| g.split_whitespace().map(str::to_string).collect())
+                        .unwrap_or_default(),
                 })
             }
             _ => None,
@@ -224,7 +227,16 @@ mod tests {
 
     #[test]
     fn hostile_names_are_refused() {
-        let mut u = User { name: "-x".into(), uid: None, group: None, groups: vec![], shell: None, home: None, system: false, state: PresentAbsent::Present };
+        let mut u = User {
+            name: "-x".into(),
+            uid: None,
+            group: None,
+            groups: vec![],
+            shell: None,
+            home: None,
+            system: false,
+            state: PresentAbsent::Present,
+        };
         assert!(u.plan(&HostState::default()).is_err());
         u.name = "a:b".into();
         assert!(u.plan(&HostState::default()).is_err());

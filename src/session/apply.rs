@@ -12,8 +12,14 @@ use std::fmt;
 pub enum StepId {
     /// Recording the handlers this unit owes.
     Pending,
-    Resource { index: usize, step: usize },
-    Handler { index: usize, step: usize },
+    Resource {
+        index: usize,
+        step: usize,
+    },
+    Handler {
+        index: usize,
+        step: usize,
+    },
     /// Clearing the pending record after the handlers ran.
     Done,
 }
@@ -67,11 +73,8 @@ pub fn script(role: &str, plan: &UnitPlan, marker: &str) -> String {
     };
     if !plan.handlers.is_empty() {
         let names: Vec<String> = plan.handlers.iter().map(|h| quote(&h.handler)).collect();
-        let record = format!(
-            "mkdir -p {PENDING_DIR}\nprintf '%s\\n' {} > {}\n",
-            names.join(" "),
-            quote(&pending_path(role))
-        );
+        let record =
+            format!("mkdir -p {PENDING_DIR}\nprintf '%s\\n' {} > {}\n", names.join(" "), quote(&pending_path(role)));
         step(&mut s, StepId::Pending, &record);
     }
     for (i, r) in plan.resources.iter().enumerate() {
@@ -142,13 +145,24 @@ mod tests {
     }
 
     fn handlers() -> Handlers {
-        let cmd = Command { cmd: "echo restarted >> \"$LOG\"".into(), creates: None, unless: None, chdir: None, notify: vec![] };
+        let cmd = Command {
+            cmd: "echo restarted >> \"$LOG\"".into(),
+            creates: None,
+            unless: None,
+            chdir: None,
+            notify: vec![],
+        };
         Handlers::from([("restart app".to_string(), Arc::new(cmd) as Arc<dyn Resource>)])
     }
 
     #[test]
     fn step_ids_read_back_what_they_wrote() {
-        for id in [StepId::Pending, StepId::Done, StepId::Resource { index: 3, step: 1 }, StepId::Handler { index: 0, step: 12 }] {
+        for id in [
+            StepId::Pending,
+            StepId::Done,
+            StepId::Resource { index: 3, step: 1 },
+            StepId::Handler { index: 0, step: 12 },
+        ] {
             assert_eq!(StepId::parse(&id.to_string()), Some(id));
         }
         assert_eq!(StepId::parse("x1.2"), None);
@@ -181,9 +195,7 @@ mod tests {
 
         plan.resources[0].steps.insert(0, Step::new("boom", "echo nope >&2\nfalse\n"));
         let res = parse(
-            &run(
-                &script("app", &plan, "@@M@@").replace(PENDING_DIR, dir.path().join("pending").to_str().unwrap())
-            ),
+            &run(&script("app", &plan, "@@M@@").replace(PENDING_DIR, dir.path().join("pending").to_str().unwrap())),
             "@@M@@",
         );
         let failed = res.failed.unwrap();

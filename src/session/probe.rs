@@ -306,8 +306,10 @@ mod tests {
     fn lines(_: &str, lines: &[&str]) -> Result<Answer, ProbeError> {
         Ok(answer(lines.iter().map(|l| l.to_string()).collect::<Vec<String>>()))
     }
-    static ECHO: Probe = Probe { name: "echo", ask: Ask::Each(|a| format!("echo {}", crate::shell::quote(a))), parse: lines };
-    static BATCH: Probe = Probe { name: "batch", ask: Ask::All(|a| format!("printf '%s\\n' {}", a.join(" "))), parse: lines };
+    static ECHO: Probe =
+        Probe { name: "echo", ask: Ask::Each(|a| format!("echo {}", crate::shell::quote(a))), parse: lines };
+    static BATCH: Probe =
+        Probe { name: "batch", ask: Ask::All(|a| format!("printf '%s\\n' {}", a.join(" "))), parse: lines };
 
     fn run(script: &str) -> String {
         let out = std::process::Command::new("sh").arg("-c").arg(script).output().unwrap();
@@ -316,7 +318,9 @@ mod tests {
 
     #[test]
     fn each_query_gets_its_section_and_a_batch_shares_one() {
-        let q: BTreeSet<Query> = [Query::new(&ECHO, "a b"), Query::new(&ECHO, "$(x)"), Query::new(&BATCH, "p1"), Query::new(&BATCH, "p2")].into();
+        let q: BTreeSet<Query> =
+            [Query::new(&ECHO, "a b"), Query::new(&ECHO, "$(x)"), Query::new(&BATCH, "p1"), Query::new(&BATCH, "p2")]
+                .into();
         let s = script(&q, false, M);
         assert_eq!(s.matches("printf").count(), 1, "one program for the whole batch:\n{s}");
         let st = parse(&q, &run(&s), M).unwrap();
@@ -389,7 +393,8 @@ mod tests {
             .unwrap();
         assert_eq!(st.facts["memory_mb"], mem_kb / 1024);
         let addrs = run(&["sh", "-c", "ip -o -4 addr show | awk '{print $4}'"]);
-        let got: Vec<&str> = st.facts["all_ipv4_addresses"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
+        let got: Vec<&str> =
+            st.facts["all_ipv4_addresses"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
         for a in addrs.lines().map(|a| a.split('/').next().unwrap()).filter(|a| !a.starts_with("127.")) {
             assert!(got.contains(&a), "{a} missing from {got:?}");
         }
