@@ -120,7 +120,7 @@ pub fn resolve(
     content: bool,
 ) -> Result<Arc<dyn Resource>, ResourceError> {
     let mut v = spec.to_json();
-    r.render_value(&mut v, ctx, "").map_err(ResourceError::Render)?;
+    r.render_value(&mut v, ctx, spec.kind()).map_err(ResourceError::Render)?;
     let cx = Resolve { root, role_dir: &role.dir, renderer: r, ctx, content };
     spec.resolve_json(v, &cx)
 }
