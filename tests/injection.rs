@@ -22,27 +22,31 @@
 //! Known holes are pinned by `#[ignore = "BUG: ..."]` tests at the end.
 //! `PROPTEST_CASES=N` changes the number of cases per property (default 48).
 
-use indexmap::IndexMap;
 use proptest::prelude::*;
 use proptest::sample::select;
-use rigger::plan::{self, Prepared, Status, PENDING_DIR};
-use rigger::probe::{self, ContainerInfo, HostState, PathState, Query, ServiceState, UserState};
-use rigger::resource::account::{Group, User};
+use rigger::plan::{self, Handlers, Prepared, Status, PENDING_DIR};
 use rigger::resource::apt_repository::AptRepository;
-use rigger::resource::command::Command as Cmd;
-use rigger::resource::docker::{Container, ContainerState};
-use rigger::resource::file::{parse_mode, Directory, File, Line};
-use rigger::resource::package::Package;
-use rigger::resource::service::Service;
-use rigger::resource::spec::{ModeSpec, PackageState, PresentAbsent, ServiceState as Wanted};
-use rigger::resource::sysctl::Sysctl;
-use rigger::resource::{Resource, Step};
+use rigger::resource::command::{self, Command as Cmd, Succeeds};
+use rigger::resource::directory::Directory;
+use rigger::resource::docker_container::{self, Container, ContainerInfo, ContainerState};
+use rigger::resource::file::File;
+use rigger::resource::group::{self, Group};
+use rigger::resource::line::Line;
+use rigger::resource::package::{self, Package, PackageState, Version};
+use rigger::resource::path::{self, parse_mode, Meta, PathKind, PathState};
+use rigger::resource::service::{self, Service, UnitState, Wanted};
+use rigger::resource::spec::{ModeSpec, PresentAbsent};
+use rigger::resource::sysctl::{self, Sysctl};
+use rigger::resource::user::{self, User, UserState};
+use rigger::resource::{Resource, ResourceError, Step};
+use rigger::session::probe::{self, HostState, Query};
 use rigger::shell::quote;
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::sync::Arc;
 
 // ---------------------------------------------------------------------------
 // The sandbox: a temp dir, fake tools first in PATH, a payload detector.
@@ -279,12 +283,12 @@ fn show(calls: &[Vec<Vec<u8>>]) -> Vec<Vec<String>> {
 }
 
 fn absent() -> PathState {
-    PathState { kind: "absent".into(), ..Default::default() }
+    PathState { kind: PathKind::Absent, ..Default::default() }
 }
 
 fn present_file(content: &[u8], mode: u32) -> PathState {
     PathState {
-        kind: "file".into(),
+        kind: PathKind::File,
         mode,
         owner: "root".into(),
         group: "root".into(),
@@ -292,6 +296,96 @@ fn present_file(content: &[u8], mode: u32) -> PathState {
         content: Some(content.to_vec()),
         sha256: None,
     }
+}
+
+/// Typed fixtures: each files the answer its kind's probe parses to, under
+/// that probe's query, so a fixture of the wrong type cannot slip in (the
+/// planner would fail with "not probed" and a refusal would pass vacuously).
+trait Fixture {
+    fn set_path(&mut self, p: &str, s: PathState);
+    fn set_installed(&mut self, name: &str, version: Option<&str>);
+    fn set_candidate(&mut self, name: &str, version: Option<&str>);
+    fn set_unit(&mut self, name: &str, s: UnitState);
+    fn set_succeeds(&mut self, cmd: &str, ok: bool);
+    fn set_user(&mut self, name: &str, u: Option<UserState>);
+    fn set_group(&mut self, name: &str, gid: Option<u32>);
+    fn set_sysctl(&mut self, name: &str, value: Option<&str>);
+    fn set_container(&mut self, name: &str, c: Option<ContainerInfo>);
+}
+
+impl Fixture for HostState {
+    fn set_path(&mut self, p: &str, s: PathState) {
+        self.insert(path::query(p), s);
+    }
+    fn set_installed(&mut self, name: &str, version: Option<&str>) {
+        self.insert(Query::new(&package::INSTALLED, name), Version(version.map(str::to_string)));
+    }
+    fn set_candidate(&mut self, name: &str, version: Option<&str>) {
+        self.insert(Query::new(&package::CANDIDATE, name), Version(version.map(str::to_string)));
+    }
+    fn set_unit(&mut self, name: &str, s: UnitState) {
+        self.insert(Query::new(&service::UNIT, name), s);
+    }
+    fn set_succeeds(&mut self, cmd: &str, ok: bool) {
+        self.insert(Query::new(&command::SUCCEEDS, cmd), Succeeds(ok));
+    }
+    fn set_user(&mut self, name: &str, u: Option<UserState>) {
+        self.insert(Query::new(&user::PASSWD, name), u);
+    }
+    fn set_group(&mut self, name: &str, gid: Option<u32>) {
+        self.insert(Query::new(&group::GETENT_GROUP, name), gid);
+    }
+    fn set_sysctl(&mut self, name: &str, value: Option<&str>) {
+        self.insert(Query::new(&sysctl::LIVE, name), value.map(str::to_string));
+    }
+    fn set_container(&mut self, name: &str, c: Option<ContainerInfo>) {
+        self.insert(Query::new(&docker_container::INSPECT, name), c);
+    }
+}
+
+/// The paths a resource asks about, each absent.
+fn all_paths_absent(st: &mut HostState, r: &dyn Resource) {
+    for q in r.queries() {
+        if std::ptr::eq(q.probe, &path::PATH) {
+            st.insert(q, absent());
+        }
+    }
+}
+
+/// `dir` with this metadata, as a `Directory` resource.
+fn directory(
+    path: &str,
+    mode: Option<u32>,
+    owner: Option<String>,
+    group: Option<String>,
+    state: PresentAbsent,
+) -> Directory {
+    Directory { path: path.into(), meta: Meta { mode, owner, group }, state, notify: vec![] }
+}
+
+/// What the sysctl probe reads for a parameter (as the probe spells it).
+fn sysctl_proc_path(name: &str) -> String {
+    format!("/proc/sys/{}", name.replace('.', "/"))
+}
+
+/// How the sysctl planner compares values: `1\t2  3` → `1 2 3`.
+fn normalize_ws(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Refused for its values: an error, and not the fixture lacking an answer
+/// the planner needs (that would make a refusal test pass vacuously).
+trait Refused {
+    fn refused(&self) -> bool;
+}
+impl<T> Refused for Result<T, ResourceError> {
+    fn refused(&self) -> bool {
+        matches!(self, Err(e) if !matches!(e, ResourceError::Probe(_)))
+    }
+}
+
+fn fail(e: impl std::fmt::Display) -> TestCaseError {
+    TestCaseError::fail(e.to_string())
 }
 
 fn mode_of(p: &str) -> u32 {
@@ -486,8 +580,12 @@ fn ordinary(s: &str) -> bool {
 
 /// A refusal is fine when some value is hostile ("verbatim or refused");
 /// refusing only ordinary values is a failure.
-fn refusal_ok(err: &str, vals: &[&dyn Vals]) -> Result<(), TestCaseError> {
+fn refusal_ok(err: &ResourceError, vals: &[&dyn Vals]) -> Result<(), TestCaseError> {
     let all: Vec<String> = vals.iter().flat_map(|v| v.vals()).collect();
+    if let ResourceError::Probe(e) = err {
+        // Not a refusal of a value: the fixture lacks an answer the planner needs.
+        return Err(TestCaseError::fail(format!("fixture incomplete for {all:?}: {e}")));
+    }
     if all.iter().any(|v| !ordinary(v)) {
         Ok(())
     } else {
@@ -547,7 +645,7 @@ proptest! {
                 prop_assert!(!(t.len() <= 4 && !t.is_empty() && t.bytes().all(|b| (b'0'..=b'7').contains(&b))), "refused {:?}", s);
             }
         }
-        prop_assert_eq!(parse_mode(&ModeSpec(format!("{m:04o}"))), Ok(m));
+        prop_assert_eq!(parse_mode(&ModeSpec(format!("{m:04o}"))).map_err(|e| e.to_string()), Ok(m));
     }
 }
 
@@ -596,16 +694,16 @@ proptest! {
         };
         let mut st = HostState::default();
         if multiline(&name) {
-            st.paths.insert(path.clone(), absent());
-            prop_assert!(f.plan(&st).is_err(), "path {:?} must be refused", path);
+            st.set_path(&path, absent());
+            prop_assert!(f.plan(&st).refused(), "path {:?} must be refused", path);
             return Ok(());
         }
         if exists {
             std::fs::write(&path, OLD).unwrap();
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
-            st.paths.insert(path.clone(), present_file(OLD, 0o600));
+            st.set_path(&path, present_file(OLD, 0o600));
         } else {
-            st.paths.insert(path.clone(), absent());
+            st.set_path(&path, absent());
         }
         let steps = accept!(f.plan(&st), [name, owner, group]);
         prop_assert_eq!(steps.len(), 1);
@@ -651,7 +749,7 @@ proptest! {
         std::fs::write(&path, OLD).unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
         let mut st = HostState::default();
-        st.paths.insert(path.clone(), present_file(OLD, 0o600));
+        st.set_path(&path, present_file(OLD, 0o600));
         let f = File { kind: "file", path: path.clone(), content: Some(OLD.to_vec()), mode: Some(mode), owner: owner.clone(), group: group.clone(), state: PresentAbsent::Present, validate: None, secret: false, notify: vec![] };
         sb.run_steps(&accept!(f.plan(&st), [name, owner, group]))?;
         prop_assert_eq!(mode_of(&path), mode);
@@ -676,13 +774,13 @@ proptest! {
         canaries.remove(&name);
         let mut st = HostState::default();
         if multiline(&name) {
-            st.paths.insert(path.clone(), PathState { kind: "file".into(), ..Default::default() });
+            st.set_path(&path, PathState { kind: PathKind::File, ..Default::default() });
             let res = if dir {
-                Directory { path: path.clone(), mode: None, owner: None, group: None, state: PresentAbsent::Absent, notify: vec![] }.plan(&st)
+                directory(&path, None, None, None, PresentAbsent::Absent).plan(&st)
             } else {
                 File { kind: "file", path: path.clone(), content: None, mode: None, owner: None, group: None, state: PresentAbsent::Absent, validate: None, secret: false, notify: vec![] }.plan(&st)
             };
-            prop_assert!(res.is_err());
+            prop_assert!(res.refused());
             return Ok(());
         }
         for c in &canaries {
@@ -691,11 +789,11 @@ proptest! {
         let steps = accept!(if dir {
             std::fs::create_dir(&path).unwrap();
             std::fs::write(format!("{path}/inside"), b"x").unwrap();
-            st.paths.insert(path.clone(), PathState { kind: "directory".into(), mode: 0o755, ..Default::default() });
-            Directory { path: path.clone(), mode: None, owner: None, group: None, state: PresentAbsent::Absent, notify: vec![] }.plan(&st)
+            st.set_path(&path, PathState { kind: PathKind::Directory, mode: 0o755, ..Default::default() });
+            directory(&path, None, None, None, PresentAbsent::Absent).plan(&st)
         } else {
             std::fs::write(&path, b"x").unwrap();
-            st.paths.insert(path.clone(), present_file(b"x", 0o644));
+            st.set_path(&path, present_file(b"x", 0o644));
             File { kind: "file", path: path.clone(), content: None, mode: None, owner: None, group: None, state: PresentAbsent::Absent, validate: None, secret: false, notify: vec![] }.plan(&st)
         }, [name]);
         prop_assert_eq!(steps.len(), 1);
@@ -711,11 +809,11 @@ proptest! {
         let sb = Sandbox::new();
         let area = sb.area();
         let path = format!("{area}/{}", parts.join("/"));
-        let d = Directory { path: path.clone(), mode, owner: owner.clone(), group: group.clone(), state: PresentAbsent::Present, notify: vec![] };
+        let d = directory(&path, mode, owner.clone(), group.clone(), PresentAbsent::Present);
         let mut st = HostState::default();
-        st.paths.insert(path.clone(), absent());
+        st.set_path(&path, absent());
         if parts.iter().any(|p| multiline(p)) {
-            prop_assert!(d.plan(&st).is_err());
+            prop_assert!(d.plan(&st).refused());
             return Ok(());
         }
         sb.run_steps(&accept!(d.plan(&st), [parts, owner, group]))?;
@@ -747,13 +845,13 @@ proptest! {
         let l = Line { path: path.clone(), line: line.clone(), regexp: None, state: PresentAbsent::Present, create: true, mode: Some(0o640), notify: vec![] };
         let mut st = HostState::default();
         if multiline(&name) || multiline(&line) {
-            st.paths.insert(path.clone(), present_file(current.as_bytes(), 0o640));
-            prop_assert!(l.plan(&st).is_err(), "{:?} / {:?} must be refused", path, line);
+            st.set_path(&path, present_file(current.as_bytes(), 0o640));
+            prop_assert!(l.plan(&st).refused(), "{:?} / {:?} must be refused", path, line);
             return Ok(());
         }
         std::fs::write(&path, &current).unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
-        st.paths.insert(path.clone(), present_file(current.as_bytes(), 0o640));
+        st.set_path(&path, present_file(current.as_bytes(), 0o640));
         let steps = accept!(l.plan(&st), [name, line]);
         sb.run_steps(&steps)?;
         let have_lines: Vec<&str> = current.lines().collect();
@@ -784,8 +882,10 @@ fn template_case(dest_name: &str, payload: &str, literal: &str) -> Result<(), Te
     // The template's own literal text is hostile too (raw block: no Tera syntax inside).
     std::fs::write(role_dir.join("templates/t.tera"), format!("{{% raw %}}{literal}{{% endraw %}}{{{{ payload }}}}\n"))
         .unwrap();
-    let role = rigger::role::Role::load(&root.join("roles"), "app").map_err(|e| TestCaseError::fail(e.to_string()))?;
-    let r = rigger::template::Renderer::new(&root, [&role], None).map_err(|e| TestCaseError::fail(e.to_string()))?;
+    let role = rigger::project::role::Role::load(&root.join("roles"), "app")
+        .map_err(|e| TestCaseError::fail(e.to_string()))?;
+    let r = rigger::template::Renderer::new(&root, [role.dir.as_path()], None)
+        .map_err(|e| TestCaseError::fail(e.to_string()))?;
     let mut vars = serde_json::Map::new();
     vars.insert("dest_dir".into(), sb.area().into());
     vars.insert("dest_name".into(), dest_name.into());
@@ -795,14 +895,16 @@ fn template_case(dest_name: &str, payload: &str, literal: &str) -> Result<(), Te
     let prepared = plan::prepare(&root, &role, decl, spec, &r, &ctx, &[], true);
     let path = format!("{}/{dest_name}", sb.area());
     if multiline(dest_name) {
-        prop_assert!(prepared.is_err(), "dest {:?} must be refused", path);
+        prop_assert!(prepared.refused(), "dest {:?} must be refused", path);
         return Ok(());
     }
     let prepared = accept!(prepared, [dest_name, payload, literal]);
-    let Some(Resource::File(f)) = prepared.resource else { return Err(TestCaseError::fail("not a file resource")) };
-    prop_assert_eq!(&f.path, &path);
+    let Some(f) = prepared.resource else { return Err(TestCaseError::fail("no resource")) };
+    prop_assert!(format!("{f:?}").starts_with("File {"), "not a file resource: {:?}", f);
+    prop_assert_eq!(f.label(), format!("template {path}"));
+    prop_assert_eq!(f.queries(), vec![path::query(&path)]);
     let mut st = HostState::default();
-    st.paths.insert(path.clone(), absent());
+    st.set_path(&path, absent());
     sb.run_steps(&accept!(f.plan(&st), [dest_name]))?;
     let want = format!("{literal}{payload}\n").into_bytes();
     prop_assert_eq!(std::fs::read(&path).unwrap(), want.clone());
@@ -848,17 +950,17 @@ proptest! {
         let mut st = HostState::default();
         for n in &names {
             match state {
-                PackageState::Present => { st.packages.insert(n.clone(), None); }
-                PackageState::Absent => { st.packages.insert(n.clone(), Some("1.0".into())); }
+                PackageState::Present => st.set_installed(n, None),
+                PackageState::Absent => st.set_installed(n, Some("1.0")),
                 PackageState::Latest => {
-                    st.packages.insert(n.clone(), Some("1.0".into()));
-                    st.candidates.insert(n.clone(), Some("2.0".into()));
+                    st.set_installed(n, Some("1.0"));
+                    st.set_candidate(n, Some("2.0"));
                 }
             }
         }
         let res = p.plan(&st);
         if names.iter().any(|n| multiline(n) || n.is_empty() || n.starts_with('-')) {
-            prop_assert!(res.is_err(), "{:?} must be refused", names);
+            prop_assert!(res.refused(), "{:?} must be refused", names);
             return Ok(());
         }
         let steps = accept!(res, [names]);
@@ -885,7 +987,7 @@ proptest! {
     fn deb_files_arrive_verbatim(debs in prop::collection::vec((hostile(), content()), 1..4)) {
         let p = Package { names: vec!["pkg".into()], state: PackageState::Present, update_cache: false, debs: debs.clone(), notify: vec![] };
         let mut st = HostState::default();
-        st.packages.insert("pkg".into(), None);
+        st.set_installed("pkg", None);
         let sb = Sandbox::new();
         sb.run_steps(&accept!(p.plan(&st), [debs.iter().map(|d| d.0.clone()).collect::<Vec<String>>()]))?;
         let calls = sb.calls("apt-get");
@@ -905,15 +1007,15 @@ proptest! {
         let s = Service { name: name.clone(), state: Some(wanted), enabled: Some(enabled), notify: vec![] };
         let mut st = HostState::default();
         let (active, en) = if wanted == Wanted::Stopped { ("active", "enabled") } else { ("inactive", "disabled") };
-        st.services.insert(name.clone(), ServiceState { load: "loaded".into(), active: active.into(), enabled: en.into() });
+        st.set_unit(&name, UnitState { load: "loaded".into(), active: active.into(), enabled: en.into() });
         let res = s.plan(&st);
         if multiline(&name) {
-            prop_assert!(res.is_err());
+            prop_assert!(res.refused());
             return Ok(());
         }
         let sb = Sandbox::new();
         sb.run_steps(&accept!(res, [name]))?;
-        let u = probe::unit_name(&name);
+        let u = service::unit_name(&name);
         let mut want = Vec::new();
         match (enabled, en) {
             // The fake says "not enabled" (as `show` did): enable runs.
@@ -954,11 +1056,11 @@ proptest! {
         let c = Cmd { cmd: cmd.clone(), creates: creates.clone(), unless: None, chdir: dir.clone(), notify: vec![] };
         let mut st = HostState::default();
         if let Some(p) = &creates {
-            st.paths.insert(p.clone(), absent());
+            st.set_path(p, absent());
         }
         let res = c.plan(&st);
         if creates.as_deref().is_some_and(multiline) {
-            prop_assert!(res.is_err());
+            prop_assert!(res.refused());
             return Ok(());
         }
         sb.run_steps(&accept!(res, [cmd, chdir, creates]))?;
@@ -984,11 +1086,11 @@ proptest! {
         let u = User { name: name.clone(), uid, group: group.clone(), groups: groups.clone(), shell: shell.clone(), home: home.clone(), system, state: PresentAbsent::Present };
         let cur = UserState { uid: 4242, gid: 4242, home: "/old".into(), shell: "/bin/old".into(), groups: vec![] };
         let mut st = HostState::default();
-        st.users.insert(name.clone(), exists.then(|| cur.clone()));
+        st.set_user(&name, exists.then(|| cur.clone()));
         let bad = |n: &str| multiline(n) || n.is_empty() || n.starts_with('-') || n.contains([':', ',', ' ', '/']);
         let res = u.plan(&st);
         if bad(&name) || group.as_deref().is_some_and(bad) || groups.iter().any(|g| bad(g)) {
-            prop_assert!(res.is_err(), "must be refused: {:?}", u);
+            prop_assert!(res.refused(), "must be refused: {:?}", u);
             return Ok(());
         }
         let steps = accept!(res, [name, group, groups, shell, home]);
@@ -1027,10 +1129,10 @@ proptest! {
         let (state, cur) = [(PresentAbsent::Present, None), (PresentAbsent::Present, Some(4242u32)), (PresentAbsent::Absent, Some(4242))][which as usize];
         let g = Group { name: name.clone(), gid, system, state };
         let mut st = HostState::default();
-        st.groups.insert(name.clone(), cur);
+        st.set_group(&name, cur);
         let res = g.plan(&st);
         if multiline(&name) || name.is_empty() || name.starts_with('-') || name.contains([':', ',', ' ', '/']) {
-            prop_assert!(res.is_err());
+            prop_assert!(res.refused());
             return Ok(());
         }
         let sb = Sandbox::new();
@@ -1061,12 +1163,12 @@ proptest! {
         let sb = Sandbox::new();
         let conf = format!("/etc/sysctl.d/60-rigger-{name}.conf");
         let mut st = HostState::default();
-        st.sysctl.insert(name.clone(), Some("0".into()));
-        st.paths.insert(conf.clone(), absent());
+        st.set_sysctl(&name, Some("0"));
+        st.set_path(&conf, absent());
         let res = s.plan(&st);
         let good_name = name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
         if multiline(&value) || !good_name {
-            prop_assert!(res.is_err());
+            prop_assert!(res.refused());
             return Ok(());
         }
         let steps = accept!(res, [name, value]);
@@ -1075,7 +1177,7 @@ proptest! {
         std::fs::create_dir_all(&etc).unwrap();
         let steps: Vec<Step> = steps.into_iter().map(|mut s| { s.script = s.script.replace("/etc/sysctl.d/", &etc); s }).collect();
         sb.run_steps(&steps)?;
-        let want: Vec<Vec<Vec<u8>>> = if probe::normalize_ws(&value) == "0" { vec![] } else { vec![argv(&["-q", "-w", &format!("{name}={value}")])] };
+        let want: Vec<Vec<Vec<u8>>> = if normalize_ws(&value) == "0" { vec![] } else { vec![argv(&["-q", "-w", &format!("{name}={value}")])] };
         prop_assert_eq!(show(&sb.calls("sysctl")), show(&want));
         prop_assert_eq!(std::fs::read(format!("{etc}60-rigger-{name}.conf")).unwrap(), format!("{name} = {value}\n").into_bytes());
         sb.assert_clean()?;
@@ -1093,13 +1195,11 @@ proptest! {
     ) {
         let r = AptRepository { name: name.clone(), uri: uri.clone(), suite: suite.clone(), components, key: key.clone(), arch: None, state: PresentAbsent::Present, update_cache, notify: vec![] };
         let mut st = HostState::default();
-        for q in r.queries() {
-            if let Query::Path(p) = q { st.paths.insert(p, absent()); }
-        }
+        all_paths_absent(&mut st, &r);
         let res = r.plan(&st);
         let bad = |v: &str| v.is_empty() || v.contains(char::is_whitespace) || v.contains('\0');
         if bad(&name) || bad(&uri) || bad(&suite) || name.contains('/') {
-            prop_assert!(res.is_err());
+            prop_assert!(res.refused());
             return Ok(());
         }
         let steps = accept!(res, [name, uri, suite, r.components.clone(), r.arch.clone()]);
@@ -1142,12 +1242,12 @@ proptest! {
         ][which as usize].clone();
         let c = Container { name: name.clone(), image: image.clone(), ports: ports.clone(), volumes: volumes.clone(), env: env.clone(), restart: restart.clone(), command: command.clone(), state, notify: vec![] };
         let mut st = HostState::default();
-        st.containers.insert(name.clone(), cur);
+        st.set_container(&name, cur);
         let res = c.plan(&st);
         let bad_name = name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b)) || name.starts_with(['-', '.', '_']);
         let bad_arg = |v: &str| multiline(v) || v.is_empty() || v.starts_with('-');
         if bad_name || bad_arg(&image) || bad_arg(&restart) || ports.iter().chain(&volumes).any(|v| multiline(v)) {
-            prop_assert!(res.is_err(), "must be refused: {:?}", c);
+            prop_assert!(res.refused(), "must be refused: {:?}", c);
             return Ok(());
         }
         let sb = Sandbox::new();
@@ -1198,7 +1298,7 @@ const M: &str = "@@rigger-test-marker@@";
 fn run_probe(sb: &Sandbox, q: &BTreeSet<Query>, fix: &dyn Fn(String) -> String) -> Result<HostState, TestCaseError> {
     let out = sb.run(&fix(probe::script(q, false, M)));
     prop_assert!(out.status.success(), "probe failed: {}", String::from_utf8_lossy(&out.stderr));
-    probe::parse(q, &String::from_utf8_lossy(&out.stdout), M).map_err(TestCaseError::fail)
+    probe::parse(q, &String::from_utf8_lossy(&out.stdout), M).map_err(fail)
 }
 
 proptest! {
@@ -1235,18 +1335,18 @@ proptest! {
                 Entry::Link => std::os::unix::fs::symlink("/nonexistent/target", &p).unwrap(),
                 Entry::Absent => {}
             }
-            q.insert(Query::Path(p));
+            q.insert(path::query(&p));
         }
-        for x in [Query::Package(pkg.clone()), Query::Candidate(pkg.clone()), Query::Service(svc.clone()), Query::Succeeds(unless.clone()), Query::User(user.clone()), Query::Group(grp.clone()), Query::Sysctl(sysctl.clone()), Query::Container(ctr.clone())] {
+        for x in [Query::new(&package::INSTALLED, &pkg), Query::new(&package::CANDIDATE, &pkg), Query::new(&service::UNIT, &svc), Query::new(&command::SUCCEEDS, &unless), Query::new(&user::PASSWD, &user), Query::new(&group::GETENT_GROUP, &grp), Query::new(&sysctl::LIVE, &sysctl), Query::new(&docker_container::INSPECT, &ctr)] {
             q.insert(x);
         }
         let st = run_probe(&sb, &q, &|s| s)?;
         for (name, e) in &entries {
             let p = format!("{area}/{name}");
-            let got = st.path(&p).map_err(TestCaseError::fail)?;
+            let got = path::state(&st, &p).map_err(fail)?;
             match e {
                 Entry::File(c, m) => {
-                    prop_assert_eq!(got.kind.as_str(), "file", "{:?}", p);
+                    prop_assert_eq!(got.kind, PathKind::File, "{:?}", p);
                     prop_assert_eq!(got.mode, *m);
                     prop_assert_eq!(got.size, c.len() as u64);
                     prop_assert_eq!(got.content.as_ref(), Some(c));
@@ -1258,26 +1358,26 @@ proptest! {
                     }
                 }
                 Entry::Dir(m) => {
-                    prop_assert_eq!(got.kind.as_str(), "directory");
+                    prop_assert_eq!(got.kind, PathKind::Directory);
                     prop_assert_eq!(got.mode, *m);
                 }
-                Entry::Link => prop_assert_eq!(got.kind.as_str(), "link"),
+                Entry::Link => prop_assert_eq!(got.kind, PathKind::Link),
                 Entry::Absent => prop_assert!(!got.exists()),
             }
         }
-        prop_assert_eq!(st.package(&pkg).map_err(TestCaseError::fail)?, None);
-        prop_assert_eq!(st.candidate(&pkg).map_err(TestCaseError::fail)?, Some("1.2-3"));
-        prop_assert_eq!(st.service(&svc).map_err(TestCaseError::fail)?.active.as_str(), "inactive");
-        prop_assert!(st.succeeds(&unless).map_err(TestCaseError::fail)?);
-        prop_assert_eq!(st.user(&user).map_err(TestCaseError::fail)?, None);
-        prop_assert_eq!(st.group(&grp).map_err(TestCaseError::fail)?, None);
-        let sysctl_file = Path::new(&probe::sysctl_path(&sysctl)).is_file();
-        prop_assert_eq!(st.sysctl(&sysctl).map_err(TestCaseError::fail)?.is_some(), sysctl_file);
+        prop_assert_eq!(st.get::<Version>(&Query::new(&package::INSTALLED, &pkg)).map_err(fail)?.0.as_deref(), None);
+        prop_assert_eq!(st.get::<Version>(&Query::new(&package::CANDIDATE, &pkg)).map_err(fail)?.0.as_deref(), Some("1.2-3"));
+        prop_assert_eq!(st.get::<UnitState>(&Query::new(&service::UNIT, &svc)).map_err(fail)?.active.as_str(), "inactive");
+        prop_assert!(st.get::<Succeeds>(&Query::new(&command::SUCCEEDS, &unless)).map_err(fail)?.0);
+        prop_assert_eq!(st.get::<Option<UserState>>(&Query::new(&user::PASSWD, &user)).map_err(fail)?, &None);
+        prop_assert_eq!(st.get::<Option<u32>>(&Query::new(&group::GETENT_GROUP, &grp)).map_err(fail)?, &None);
+        let sysctl_file = Path::new(&sysctl_proc_path(&sysctl)).is_file();
+        prop_assert_eq!(st.get::<Option<String>>(&Query::new(&sysctl::LIVE, &sysctl)).map_err(fail)?.is_some(), sysctl_file);
 
         // Every name reached its tool as exactly one argument.
         prop_assert_eq!(show(&sb.calls("dpkg-query")), show(&[argv(&["-W", "-f=${Package}|${db:Status-Abbrev}|${Version}\\n", "--", &pkg])]));
         prop_assert_eq!(show(&sb.calls("apt-cache")), show(&[argv(&["policy", "--", &pkg])]));
-        prop_assert_eq!(show(&sb.calls("systemctl")), show(&[argv(&["show", "-p", "LoadState", "-p", "ActiveState", "-p", "UnitFileState", "--", &probe::unit_name(&svc)])]));
+        prop_assert_eq!(show(&sb.calls("systemctl")), show(&[argv(&["show", "-p", "LoadState", "-p", "ActiveState", "-p", "UnitFileState", "--", &service::unit_name(&svc)])]));
         prop_assert_eq!(show(&sb.calls("sh")), show(&[argv(&["-c", &unless])]));
         let mut getent = show(&sb.calls("getent"));
         getent.sort();
@@ -1285,7 +1385,7 @@ proptest! {
         want_getent.sort();
         prop_assert_eq!(getent, want_getent);
         prop_assert_eq!(show(&sb.calls("id")), show(&[argv(&["-Gn", "--", &user])]));
-        prop_assert_eq!(st.container(&ctr).map_err(TestCaseError::fail)?, None);
+        prop_assert_eq!(st.get::<Option<ContainerInfo>>(&Query::new(&docker_container::INSPECT, &ctr)).map_err(fail)?, &None);
         prop_assert_eq!(show(&sb.calls("docker")), show(&[argv(&["inspect", "-f", "{{index .Config.Labels \"rigger.spec\"}}|{{.State.Running}}", "--", &ctr])]));
         sb.assert_clean()?;
     }
@@ -1300,9 +1400,9 @@ proptest! {
             select(vec!["absent", "regular file|644|root|root|3", "directory|7777|a|b|x", "regular file|99|||", "regular file|644|root|root|99999999999999999999", "a|b|c|d|e", "LoadState=loaded", "addr=eth0 10.0.0.1/24", "addr=", "route=", "route=x", "x:y:1:2:3:4:5", "!!!!", "====", "0", "|", "abc|true", "||false"]).prop_map(str::to_string),
         ], 0..30),
         queries in prop::collection::btree_set(prop_oneof![
-            hostile().prop_map(Query::Path), hostile().prop_map(Query::Package), hostile().prop_map(Query::Candidate),
-            hostile().prop_map(Query::Service), hostile().prop_map(Query::Succeeds), hostile().prop_map(Query::User),
-            hostile().prop_map(Query::Group), hostile().prop_map(Query::Sysctl), hostile().prop_map(Query::Container),
+            hostile().prop_map(|s| path::query(&s)), hostile().prop_map(|s| Query::new(&package::INSTALLED, s)), hostile().prop_map(|s| Query::new(&package::CANDIDATE, s)),
+            hostile().prop_map(|s| Query::new(&service::UNIT, s)), hostile().prop_map(|s| Query::new(&command::SUCCEEDS, s)), hostile().prop_map(|s| Query::new(&user::PASSWD, s)),
+            hostile().prop_map(|s| Query::new(&group::GETENT_GROUP, s)), hostile().prop_map(|s| Query::new(&sysctl::LIVE, s)), hostile().prop_map(|s| Query::new(&docker_container::INSPECT, s)),
         ], 0..6),
         facts in any::<bool>(),
     ) {
@@ -1311,7 +1411,7 @@ proptest! {
             out = format!("{M} facts\n{out}");
         }
         let _ = probe::parse(&queries, &out, M);
-        let _ = plan::parse_apply(&out, M);
+        let _ = rigger::session::apply::parse(&out, M);
     }
 }
 
@@ -1368,7 +1468,7 @@ fn unit_input() -> impl Strategy<Value = UnitInput> {
         })
 }
 
-fn prepared(r: Resource) -> Prepared {
+fn prepared(r: Arc<dyn Resource>) -> Prepared {
     Prepared { label: r.label(), resource: Some(r), skipped: None }
 }
 
@@ -1384,20 +1484,20 @@ proptest! {
         let file = format!("{area}/file {}", u.name);
         let dir = format!("{area}/dir {}/sub {}", u.name, u.name);
         let line_file = format!("{area}/line {}", u.name);
-        let handlers: IndexMap<String, Resource> = IndexMap::from([(
+        let handlers: Handlers = Handlers::from([(
             u.handler.clone(),
-            Resource::Command(Cmd { cmd: u.handler_cmd.clone(), creates: None, unless: None, chdir: None, notify: vec![] }),
+            Arc::new(Cmd { cmd: u.handler_cmd.clone(), creates: None, unless: None, chdir: None, notify: vec![] }) as Arc<dyn Resource>,
         )]);
-        let resources = vec![
-            Resource::File(File { kind: "file", path: file.clone(), content: Some(u.data.clone()), mode: Some(0o600), owner: None, group: None, state: PresentAbsent::Present, validate: Some("validate %s".into()), secret: false, notify: vec![u.handler.clone()] }),
-            Resource::Directory(Directory { path: dir.clone(), mode: Some(0o750), owner: None, group: None, state: PresentAbsent::Present, notify: vec![] }),
-            Resource::Line(Line { path: line_file.clone(), line: u.line.clone(), regexp: None, state: PresentAbsent::Present, create: true, mode: Some(0o644), notify: vec![] }),
-            Resource::Package(Package { names: vec![u.pkg.clone()], state: PackageState::Present, update_cache: false, debs: vec![], notify: vec![] }),
-            Resource::Package(Package { names: vec!["local-pkg".into()], state: PackageState::Present, update_cache: false, debs: vec![(u.deb_name.clone(), u.data.clone())], notify: vec![] }),
-            Resource::Service(Service { name: u.svc.clone(), state: Some(Wanted::Started), enabled: Some(true), notify: vec![] }),
-            Resource::Command(Cmd { cmd: u.cmd.clone(), creates: Some(format!("{area}/never {}", u.name)), unless: None, chdir: Some(area.clone()), notify: vec![u.handler.clone()] }),
-            Resource::User(User { name: u.user.clone(), uid: Some(1234), group: None, groups: vec![], shell: Some(format!("/bin/sh {}", u.name)), home: Some(format!("/home/{}", u.name)), system: false, state: PresentAbsent::Present }),
-            Resource::Group(Group { name: u.user.clone(), gid: None, system: true, state: PresentAbsent::Present }),
+        let resources: Vec<Arc<dyn Resource>> = vec![
+            Arc::new(File { kind: "file", path: file.clone(), content: Some(u.data.clone()), mode: Some(0o600), owner: None, group: None, state: PresentAbsent::Present, validate: Some("validate %s".into()), secret: false, notify: vec![u.handler.clone()] }),
+            Arc::new(directory(&dir, Some(0o750), None, None, PresentAbsent::Present)),
+            Arc::new(Line { path: line_file.clone(), line: u.line.clone(), regexp: None, state: PresentAbsent::Present, create: true, mode: Some(0o644), notify: vec![] }),
+            Arc::new(Package { names: vec![u.pkg.clone()], state: PackageState::Present, update_cache: false, debs: vec![], notify: vec![] }),
+            Arc::new(Package { names: vec!["local-pkg".into()], state: PackageState::Present, update_cache: false, debs: vec![(u.deb_name.clone(), u.data.clone())], notify: vec![] }),
+            Arc::new(Service { name: u.svc.clone(), state: Some(Wanted::Started), enabled: Some(true), notify: vec![] }),
+            Arc::new(Cmd { cmd: u.cmd.clone(), creates: Some(format!("{area}/never {}", u.name)), unless: None, chdir: Some(area.clone()), notify: vec![u.handler.clone()] }),
+            Arc::new(User { name: u.user.clone(), uid: Some(1234), group: None, groups: vec![], shell: Some(format!("/bin/sh {}", u.name)), home: Some(format!("/home/{}", u.name)), system: false, state: PresentAbsent::Present }),
+            Arc::new(Group { name: u.user.clone(), gid: None, system: true, state: PresentAbsent::Present }),
         ];
         let prepared: Vec<Prepared> = resources.into_iter().map(prepared).collect();
 
@@ -1409,9 +1509,9 @@ proptest! {
         }
         prop_assert_eq!(unit.handlers.len(), 1);
 
-        let out = sb.run(&fix(plan::apply_script("app", &unit, M)));
+        let out = sb.run(&fix(rigger::session::apply::script("app", &unit, M)));
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        let res = plan::parse_apply(&stdout, M);
+        let res = rigger::session::apply::parse(&stdout, M);
         prop_assert!(res.completed && res.failed.is_none(), "{:?}\nstderr: {}", res, String::from_utf8_lossy(&out.stderr));
 
         prop_assert_eq!(std::fs::read(&file).unwrap(), u.data.clone());
@@ -1423,7 +1523,7 @@ proptest! {
         prop_assert_eq!(sb.log_file("deb.0.deb"), Some(u.data.clone()));
         let apt = sb.calls("apt-get");
         prop_assert!(apt.contains(&argv(&[APT_OPTS, &["install", "--", &u.pkg]].concat())), "{:?}", show(&apt));
-        let unit_name = probe::unit_name(&u.svc);
+        let unit_name = service::unit_name(&u.svc);
         let sysd: Vec<_> = sb.calls("systemctl").into_iter().filter(|c| c[0] != b"show").collect();
         prop_assert_eq!(show(&sysd), show(&[argv(&["is-enabled", "-q", "--", &unit_name]), argv(&["enable", "--", &unit_name]), argv(&["start", "--", &unit_name])]));
         // The command, then the handler it notified, each as one `sh -c` argument.
@@ -1453,7 +1553,7 @@ proptest! {
 fn values_that_cannot_be_carried_are_refused() {
     let mut st = HostState::default();
     for p in ["/a\0b", "/a\nb", "/a\rb", "relative", "/trailing/"] {
-        st.paths.insert(p.into(), absent());
+        st.set_path(p, absent());
         let f = File {
             kind: "file",
             path: p.into(),
@@ -1466,19 +1566,12 @@ fn values_that_cannot_be_carried_are_refused() {
             secret: false,
             notify: vec![],
         };
-        assert!(f.plan(&st).is_err(), "file path {p:?}");
-        let d = Directory {
-            path: p.into(),
-            mode: None,
-            owner: None,
-            group: None,
-            state: PresentAbsent::Present,
-            notify: vec![],
-        };
-        assert!(d.plan(&st).is_err(), "directory path {p:?}");
+        assert!(f.plan(&st).refused(), "file path {p:?}");
+        let d = directory(p, None, None, None, PresentAbsent::Present);
+        assert!(d.plan(&st).refused(), "directory path {p:?}");
     }
     for n in ["-o=APT::Update::Pre-Invoke::=pwned", "--allow-unauthenticated", "", "a\nb", "a\0b"] {
-        st.packages.insert(n.into(), None);
+        st.set_installed(n, None);
         let p = Package {
             names: vec![n.into()],
             state: PackageState::Present,
@@ -1486,9 +1579,9 @@ fn values_that_cannot_be_carried_are_refused() {
             debs: vec![],
             notify: vec![],
         };
-        assert!(p.plan(&st).is_err(), "package {n:?}");
+        assert!(p.plan(&st).refused(), "package {n:?}");
     }
-    st.paths.insert("/etc/x".into(), present_file(b"a\n", 0o644));
+    st.set_path("/etc/x", present_file(b"a\n", 0o644));
     for l in ["a\nb", "a\rb", "a\0b"] {
         let line = Line {
             path: "/etc/x".into(),
@@ -1499,11 +1592,11 @@ fn values_that_cannot_be_carried_are_refused() {
             mode: None,
             notify: vec![],
         };
-        assert!(line.plan(&st).is_err(), "line {l:?}");
+        assert!(line.plan(&st).refused(), "line {l:?}");
     }
     for n in ["-r", "a:b", "a,b", "a b", "a/b", "a\nb", "a\0b", ""] {
-        st.users.insert(n.into(), None);
-        st.groups.insert(n.into(), None);
+        st.set_user(n, None);
+        st.set_group(n, None);
         let u = User {
             name: n.into(),
             uid: None,
@@ -1514,24 +1607,24 @@ fn values_that_cannot_be_carried_are_refused() {
             system: false,
             state: PresentAbsent::Present,
         };
-        assert!(u.plan(&st).is_err(), "user {n:?}");
+        assert!(u.plan(&st).refused(), "user {n:?}");
         let g = Group { name: n.into(), gid: None, system: false, state: PresentAbsent::Present };
-        assert!(g.plan(&st).is_err(), "group {n:?}");
+        assert!(g.plan(&st).refused(), "group {n:?}");
     }
     for v in ["1\n2", "1\0"] {
-        st.sysctl.insert("vm.swappiness".into(), Some("0".into()));
+        st.set_sysctl("vm.swappiness", Some("0"));
         let s = Sysctl { name: "vm.swappiness".into(), value: v.into(), persist: false, notify: vec![] };
-        assert!(s.plan(&st).is_err(), "sysctl value {v:?}");
+        assert!(s.plan(&st).refused(), "sysctl value {v:?}");
     }
     for n in ["../x", "a/b", "kernel.$(pwned)", ""] {
-        st.sysctl.insert(n.into(), Some("0".into()));
+        st.set_sysctl(n, Some("0"));
         let s = Sysctl { name: n.into(), value: "1".into(), persist: false, notify: vec![] };
-        assert!(s.plan(&st).is_err(), "sysctl name {n:?}");
+        assert!(s.plan(&st).refused(), "sysctl name {n:?}");
     }
     for n in ["svc\n", "svc\0"] {
-        st.services.insert(n.into(), ServiceState::default());
+        st.set_unit(n, UnitState::default());
         let s = Service { name: n.into(), state: Some(Wanted::Started), enabled: None, notify: vec![] };
-        assert!(s.plan(&st).is_err(), "service {n:?}");
+        assert!(s.plan(&st).refused(), "service {n:?}");
     }
 }
 
@@ -1557,7 +1650,7 @@ fn named_payloads_never_run() {
     {
         let path = format!("{area}/{i} {payload}");
         let mut st = HostState::default();
-        st.paths.insert(path.clone(), absent());
+        st.set_path(&path, absent());
         let f = File {
             kind: "file",
             path: path.clone(),
@@ -1609,8 +1702,8 @@ fn named_payloads_never_run() {
 #[test]
 fn owner_and_group_are_validated() {
     let mut st = HostState::default();
-    st.paths.insert("/srv/app.conf".into(), absent());
-    st.paths.insert("/srv/dir".into(), absent());
+    st.set_path("/srv/app.conf", absent());
+    st.set_path("/srv/dir", absent());
     let mut accepted = Vec::new();
     for (owner, group) in [
         (Some("--reference=/etc/shadow"), None),
@@ -1631,14 +1724,7 @@ fn owner_and_group_are_validated() {
             secret: false,
             notify: vec![],
         };
-        let d = Directory {
-            path: "/srv/dir".into(),
-            mode: None,
-            owner: owner.map(Into::into),
-            group: group.map(Into::into),
-            state: PresentAbsent::Present,
-            notify: vec![],
-        };
+        let d = directory("/srv/dir", None, owner.map(Into::into), group.map(Into::into), PresentAbsent::Present);
         if let Ok(steps) = f.plan(&st) {
             accepted.push(format!(
                 "file owner={owner:?} group={group:?}: {}",
@@ -1660,20 +1746,20 @@ fn owner_and_group_are_validated() {
 #[test]
 fn nul_is_refused_everywhere() {
     let mut st = HostState::default();
-    st.users.insert("app".into(), None);
+    st.set_user("app", None);
     let mut accepted = Vec::new();
     let c = Cmd { cmd: "rm -rf /tmp/x\0/y".into(), creates: None, unless: None, chdir: None, notify: vec![] };
-    if c.plan(&st).is_ok() {
+    if !c.plan(&st).refused() {
         accepted.push("command cmd");
     }
     let c = Cmd { cmd: "true".into(), creates: None, unless: None, chdir: Some("/srv\0/x".into()), notify: vec![] };
-    if c.plan(&st).is_ok() {
+    if !c.plan(&st).refused() {
         accepted.push("command chdir");
     }
-    st.succeeds.insert("test -e /a\0b".into(), false);
+    st.set_succeeds("test -e /a\0b", false);
     let c =
         Cmd { cmd: "true".into(), creates: None, unless: Some("test -e /a\0b".into()), chdir: None, notify: vec![] };
-    if c.plan(&st).is_ok() {
+    if !c.plan(&st).refused() {
         accepted.push("command unless");
     }
     let u = User {
@@ -1686,7 +1772,7 @@ fn nul_is_refused_everywhere() {
         system: false,
         state: PresentAbsent::Present,
     };
-    if u.plan(&st).is_ok() {
+    if !u.plan(&st).refused() {
         accepted.push("user shell");
     }
     let u = User {
@@ -1699,10 +1785,10 @@ fn nul_is_refused_everywhere() {
         system: false,
         state: PresentAbsent::Present,
     };
-    if u.plan(&st).is_ok() {
+    if !u.plan(&st).refused() {
         accepted.push("user home");
     }
-    st.containers.insert("api".into(), None);
+    st.set_container("api", None);
     let ctr = |env: Vec<(String, String)>, command: Vec<String>| Container {
         name: "api".into(),
         image: "lab/web:1".into(),
@@ -1714,13 +1800,13 @@ fn nul_is_refused_everywhere() {
         state: ContainerState::Started,
         notify: vec![],
     };
-    if ctr(vec![("MODE".into(), "a\0b".into())], vec![]).plan(&st).is_ok() {
+    if !ctr(vec![("MODE".into(), "a\0b".into())], vec![]).plan(&st).refused() {
         accepted.push("docker_container env value");
     }
-    if ctr(vec![("MO\0DE".into(), "a".into())], vec![]).plan(&st).is_ok() {
+    if !ctr(vec![("MO\0DE".into(), "a".into())], vec![]).plan(&st).refused() {
         accepted.push("docker_container env key");
     }
-    if ctr(vec![], vec!["sh\0".into()]).plan(&st).is_ok() {
+    if !ctr(vec![], vec!["sh\0".into()]).plan(&st).refused() {
         accepted.push("docker_container command");
     }
     // What arrives: the NUL is gone.
@@ -1741,12 +1827,12 @@ fn nul_is_refused_everywhere() {
 fn probe_sha256_of_a_path_with_a_backslash() {
     let sb = Sandbox::new();
     let path = format!("{}/a\\b.conf", sb.area());
-    let big = vec![b'x'; (probe::MAX_CONTENT + 1) as usize];
+    let big = vec![b'x'; (path::MAX_CONTENT + 1) as usize];
     std::fs::write(&path, &big).unwrap();
-    let q = BTreeSet::from([Query::Path(path.clone())]);
+    let q = BTreeSet::from([path::query(&path)]);
     let out = sb.run(&probe::script(&q, false, M));
     let st = probe::parse(&q, &String::from_utf8_lossy(&out.stdout), M).unwrap();
-    let got = st.path(&path).unwrap().sha256.clone();
+    let got = path::state(&st, &path).unwrap().sha256.clone();
     let f = File {
         kind: "file",
         path: path.clone(),
@@ -1785,26 +1871,22 @@ fn apt_repository_components_and_arch_are_validated() {
         notify: vec![],
     };
     let mut st = HostState::default();
-    for q in base.queries() {
-        if let Query::Path(p) = q {
-            st.paths.insert(p, absent());
-        }
-    }
+    all_paths_absent(&mut st, &base);
     let mut accepted = Vec::new();
     let evil = AptRepository {
         components: vec!["main\ndeb [trusted=yes] http://evil.example/ stable main".into()],
         ..base.clone()
     };
-    if evil.plan(&st).is_ok() {
+    if !evil.plan(&st).refused() {
         accepted.push(evil.entry());
     }
     let evil = AptRepository { arch: Some("amd64 trusted=yes".into()), ..base.clone() };
-    if evil.plan(&st).is_ok() {
+    if !evil.plan(&st).refused() {
         accepted.push(evil.entry());
     }
     let evil =
         AptRepository { arch: Some("amd64] http://evil.example/ stable main\ndeb [arch=amd64".into()), ..base.clone() };
-    if evil.plan(&st).is_ok() {
+    if !evil.plan(&st).refused() {
         accepted.push(evil.entry());
     }
     assert!(accepted.is_empty(), "accepted source entries:\n{}", accepted.join("---\n"));
@@ -1816,7 +1898,7 @@ fn apt_repository_components_and_arch_are_validated() {
 #[test]
 fn docker_env_keys_are_validated() {
     let mut st = HostState::default();
-    st.containers.insert("api".into(), None);
+    st.set_container("api", None);
     for key in ["A=B", "", "A B\nC"] {
         let c = Container {
             name: "api".into(),
@@ -1829,7 +1911,7 @@ fn docker_env_keys_are_validated() {
             state: ContainerState::Started,
             notify: vec![],
         };
-        assert!(c.plan(&st).is_err(), "env key {key:?} accepted: {}", c.plan(&st).unwrap()[0].script);
+        assert!(c.plan(&st).refused(), "env key {key:?} accepted: {}", c.plan(&st).unwrap()[0].script);
     }
 }
 
@@ -1891,7 +1973,7 @@ fn inventory_names_stay_inside_the_vars_dirs() {
     )
     .unwrap();
     // Refusing such a name is as good as ignoring it; reading outside is not.
-    match rigger::inventory::Inventory::load(&inv_dir) {
+    match rigger::project::inventory::Inventory::load(&inv_dir) {
         Err(e) => assert!(e.to_string().contains("cannot name a host or group"), "{e}"),
         Ok(inv) => {
             for (name, h) in &inv.hosts {

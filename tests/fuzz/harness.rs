@@ -71,7 +71,7 @@ fn inventory(data: &[u8], sub: &str, name: &str) {
     // as paths below those, and the fuzzer must not wander the file system.
     let path = scratch().join(sub).join(name);
     write(&path, data);
-    match rigger::inventory::Inventory::load(&path) {
+    match rigger::project::inventory::Inventory::load(&path) {
         Err(e) => drop(e.to_string()),
         Ok(inv) => {
             // What every command does next with a loaded inventory.
@@ -97,7 +97,7 @@ fn inventory(data: &[u8], sub: &str, name: &str) {
 pub fn site(data: &[u8]) {
     let path = scratch().join("site").join("site.yaml");
     write(&path, data);
-    match rigger::site::Site::load(&path) {
+    match rigger::project::site::Site::load(&path) {
         Err(e) => drop(e.to_string()),
         Ok(site) => {
             for (i, b) in site.bindings.iter().enumerate() {
@@ -148,11 +148,11 @@ pub fn role(data: &[u8]) {
         }
     }
     write(&dir.join("role.yaml"), data);
-    let role = match rigger::role::Role::load(&roles_dir, "r") {
+    let role = match rigger::project::role::Role::load(&roles_dir, "r") {
         Err(e) => return drop(e.to_string()),
         Ok(role) => role,
     };
-    let mut all = rigger::role::Roles::new(&roles_dir);
+    let mut all = rigger::project::role::Roles::new(&roles_dir);
     if let Err(e) =
         all.load("r", &|| rigger::error::Location::new(Path::new("site.yaml"), "- hosts: all\n  roles: [r]\n", 2, 11))
     {
@@ -186,9 +186,9 @@ fn src_names(data: &[u8]) -> Vec<String> {
     out
 }
 
-fn plan_role(root: &Path, role: &rigger::role::Role) {
+fn plan_role(root: &Path, role: &rigger::project::role::Role) {
     use rigger::plan;
-    let renderer = match rigger::template::Renderer::new(root, [role], None) {
+    let renderer = match rigger::template::Renderer::new(root, [role.dir.as_path()], None) {
         Ok(r) => r,
         Err(e) => return drop(e.to_string()),
     };
@@ -212,10 +212,10 @@ fn plan_role(root: &Path, role: &rigger::role::Role) {
     }
     let queries = plan::queries(&role.name, &prepared, &handlers);
     let marker = "@@rigger-fuzz@@";
-    let _ = rigger::probe::script(&queries, true, marker);
+    let _ = rigger::session::probe::script(&queries, true, marker);
     let state = canned_host(&queries);
     let unit = plan::plan_unit(&role.name, &prepared, &handlers, &state);
-    let _ = plan::apply_script(&role.name, &unit, marker);
+    let _ = rigger::session::apply::script(&role.name, &unit, marker);
     for r in &unit.resources {
         let _ = r.public();
     }
@@ -223,60 +223,63 @@ fn plan_role(root: &Path, role: &rigger::role::Role) {
 
 /// A host that answers every query: paths absent, a file or a directory
 /// (by the path's length), nothing installed, services stopped.
-fn canned_host(queries: &std::collections::BTreeSet<rigger::probe::Query>) -> rigger::probe::HostState {
-    use rigger::probe::{PathState, Query, ServiceState};
-    let mut st = rigger::probe::HostState::default();
+fn canned_host(
+    queries: &std::collections::BTreeSet<rigger::session::probe::Query>,
+) -> rigger::session::probe::HostState {
+    use rigger::resource::command::{self, Succeeds};
+    use rigger::resource::docker_container::{self, ContainerInfo};
+    use rigger::resource::package::{self, Version};
+    use rigger::resource::path::{self, PathKind, PathState};
+    use rigger::resource::service::{self, UnitState};
+    use rigger::resource::user::{self, UserState};
+    use rigger::resource::{group, sysctl};
+    use std::ptr::eq;
+    let mut st = rigger::session::probe::HostState::default();
     for q in queries {
-        match q {
-            Query::Path(p) => {
-                let ps = match p.len() % 3 {
-                    0 => PathState { kind: "absent".into(), ..Default::default() },
-                    1 => PathState {
-                        kind: "file".into(),
-                        mode: 0o644,
-                        owner: "root".into(),
-                        group: "root".into(),
-                        size: 3,
-                        content: Some(b"a=1\n".to_vec()),
-                        sha256: None,
-                    },
-                    _ => PathState {
-                        kind: "directory".into(),
-                        mode: 0o755,
-                        owner: "root".into(),
-                        group: "root".into(),
-                        ..Default::default()
-                    },
-                };
-                st.paths.insert(p.clone(), ps);
-            }
-            Query::Package(n) => {
-                st.packages.insert(n.clone(), if n.len() % 2 == 0 { None } else { Some("1.0".into()) });
-            }
-            Query::Candidate(n) => {
-                st.candidates.insert(n.clone(), Some("2.0".into()));
-            }
-            Query::Service(n) => {
-                st.services.insert(
-                    n.clone(),
-                    ServiceState { load: "loaded".into(), active: "inactive".into(), enabled: "disabled".into() },
-                );
-            }
-            Query::Succeeds(c) => {
-                st.succeeds.insert(c.clone(), c.len() % 2 == 0);
-            }
-            Query::User(n) => {
-                st.users.insert(n.clone(), None);
-            }
-            Query::Group(n) => {
-                st.groups.insert(n.clone(), None);
-            }
-            Query::Sysctl(n) => {
-                st.sysctl.insert(n.clone(), Some("0".into()));
-            }
-            Query::Container(n) => {
-                st.containers.insert(n.clone(), None);
-            }
+        let (probe, n) = (q.probe, q.arg.as_str());
+        if eq(probe, &path::PATH) {
+            let ps = match n.len() % 3 {
+                0 => PathState { kind: PathKind::Absent, ..Default::default() },
+                1 => PathState {
+                    kind: PathKind::File,
+                    mode: 0o644,
+                    owner: "root".into(),
+                    group: "root".into(),
+                    size: 3,
+                    content: Some(b"a=1\n".to_vec()),
+                    sha256: None,
+                },
+                _ => PathState {
+                    kind: PathKind::Directory,
+                    mode: 0o755,
+                    owner: "root".into(),
+                    group: "root".into(),
+                    ..Default::default()
+                },
+            };
+            st.insert(q.clone(), ps);
+        } else if eq(probe, &package::INSTALLED) {
+            st.insert(q.clone(), Version(if n.len() % 2 == 0 { None } else { Some("1.0".into()) }));
+        } else if eq(probe, &package::CANDIDATE) {
+            st.insert(q.clone(), Version(Some("2.0".into())));
+        } else if eq(probe, &service::UNIT) {
+            st.insert(
+                q.clone(),
+                UnitState { load: "loaded".into(), active: "inactive".into(), enabled: "disabled".into() },
+            );
+        } else if eq(probe, &command::SUCCEEDS) {
+            st.insert(q.clone(), Succeeds(n.len() % 2 == 0));
+        } else if eq(probe, &user::PASSWD) {
+            st.insert(q.clone(), None::<UserState>);
+        } else if eq(probe, &group::GETENT_GROUP) {
+            st.insert(q.clone(), None::<u32>);
+        } else if eq(probe, &sysctl::LIVE) {
+            st.insert(q.clone(), Some("0".to_string()));
+        } else if eq(probe, &docker_container::INSPECT) {
+            st.insert(q.clone(), None::<ContainerInfo>);
+        } else {
+            // A probe this host does not know: the planner says "not probed", which the
+            // fuzzer sees as an error, not a crash; add the new probe above.
         }
     }
     st
