@@ -5,6 +5,7 @@
 
 use crate::error::{Error, Result};
 use serde_json::Value;
+use std::fmt;
 use std::path::Path;
 use tera::{Context, Kwargs, State, Tera};
 
@@ -70,35 +71,33 @@ impl Renderer {
         path.strip_prefix(root).unwrap_or(path).to_string_lossy().into_owned()
     }
 
-    pub fn render_file(&self, name: &str, ctx: &Context) -> Result<String, String> {
-        self.tera.render(name, ctx).map_err(tidy)
+    pub fn render_file(&self, name: &str, ctx: &Context) -> Result<String, RenderError> {
+        self.tera.render(name, ctx).map_err(|e| RenderError::Template(tidy(e)))
     }
 
     /// Renders a string field; plain strings pass through untouched.
     /// Errors name the field (`label`) and show its text.
-    pub fn render_str(&self, s: &str, ctx: &Context, label: &str) -> Result<String, String> {
+    pub fn render_str(&self, s: &str, ctx: &Context, label: &str) -> Result<String, RenderError> {
         if !s.contains("{{") && !s.contains("{%") {
             return Ok(s.to_string());
         }
-        self.tera.render_str(s, ctx, false).map_err(|e| relabel(&tidy(e), label, s, 0))
+        self.tera.render_str(s, ctx, false).map_err(|e| field_error(e, label, s, 0))
     }
 
     /// Evaluates a `when:` expression. Unlike Tera's `if`, an undefined
     /// variable is an error (`x is defined` still works): a misspelled
     /// condition must not silently skip a resource.
-    pub fn eval_bool(&self, expr: &str, ctx: &Context) -> Result<bool, String> {
-        self.tera
-            .render_str(&format!("{{{{ {expr} }}}}"), ctx, false)
-            .map_err(|e| relabel(&tidy(e), "when", expr, 3))?;
+    pub fn eval_bool(&self, expr: &str, ctx: &Context) -> Result<bool, RenderError> {
+        self.tera.render_str(&format!("{{{{ {expr} }}}}"), ctx, false).map_err(|e| field_error(e, "when", expr, 3))?;
         let out = self
             .tera
             .render_str(&format!("{{% if {expr} %}}true{{% else %}}false{{% endif %}}"), ctx, false)
-            .map_err(|e| relabel(&tidy(e), "when", expr, 6))?;
+            .map_err(|e| field_error(e, "when", expr, 6))?;
         Ok(out == "true")
     }
 
     /// Renders every string inside a JSON value (a resource spec); `path` names it in errors.
-    pub fn render_value(&self, v: &mut Value, ctx: &Context, path: &str) -> Result<(), String> {
+    pub fn render_value(&self, v: &mut Value, ctx: &Context, path: &str) -> Result<(), RenderError> {
         match v {
             Value::String(s) => {
                 let rendered = self.render_str(s, ctx, path)?;
@@ -121,18 +120,56 @@ impl Renderer {
     }
 }
 
-/// Tera reports one-off renders as `__tera_one_off` with our wrapper's text;
-/// rebuild the caret block around the user's own text (`src`), named `label`.
-fn relabel(err: &str, label: &str, src: &str, offset: usize) -> String {
-    let Some(at) = err.find(" --> __tera_one_off:") else { return err.to_string() };
-    let message = err[..at].trim_end();
-    let pos = err[at + " --> __tera_one_off:".len()..].lines().next().unwrap_or("");
-    let mut nums = pos.split(':').filter_map(|n| n.trim().parse::<usize>().ok());
-    let (line, col) = (nums.next().unwrap_or(1), nums.next().unwrap_or(1));
-    let mut carets = err.lines().last().map(|l| l.matches('^').count()).unwrap_or(1).max(1);
-    let mut col = col.saturating_sub(offset).max(1);
+/// Why a template or a templated field did not render.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RenderError {
+    /// Tera's own report on a template file: `--> file:line:col` and a caret.
+    #[error("{0}")]
+    Template(String),
+    /// A mistake in a field's own text (`when:`, a resource field), shown
+    /// against that text, named by `label`.
+    #[error("{}", .0)]
+    Field(FieldReport),
+}
+
+/// A field's mistake with its position in the field's text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldReport {
+    pub message: String,
+    pub label: String,
+    pub text: String,
+    pub line: usize,
+    /// 1-based.
+    pub col: usize,
+    pub carets: usize,
+}
+
+impl fmt::Display for FieldReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let FieldReport { message, label, text, line, col, carets } = self;
+        let gutter = " ".repeat(line.to_string().len());
+        write!(
+            f,
+            "{message}\n --> {label}:{line}:{col}\n{gutter} |\n{line} | {text}\n{gutter} | {}{}",
+            " ".repeat(col - 1),
+            "^".repeat(*carets)
+        )
+    }
+}
+
+/// A render error of the user's own text `src` (rendered inside a wrapper
+/// `offset` characters long), pointed at in that text and named `label`.
+fn field_error(e: tera::Error, label: &str, src: &str, offset: usize) -> RenderError {
+    let report = match e.kind() {
+        tera::ErrorKind::SyntaxError(r) | tera::ErrorKind::RenderingError(r) => r,
+        _ => return RenderError::Template(tidy(e)),
+    };
+    let span = report.span();
+    let line = span.start_line.max(1);
     let text = src.lines().nth(line - 1).unwrap_or("");
-    let mut message = message.to_string();
+    let mut col = (span.start_col + 1).saturating_sub(offset).max(1);
+    let mut carets = if span.end_col > span.start_col { span.end_col - span.start_col } else { 1 };
+    let mut message = report.message().trim_end().to_string();
     // Past the user's text means our wrapper's closing delimiter: the expression just ended.
     if col > text.chars().count() {
         col = text.chars().count() + 1;
@@ -140,12 +177,7 @@ fn relabel(err: &str, label: &str, src: &str, offset: usize) -> String {
         message =
             message.replace("Found `}}`", "Found end of expression").replace("Found `%}`", "Found end of expression");
     }
-    let gutter = " ".repeat(line.to_string().len());
-    format!(
-        "{message}\n --> {label}:{line}:{col}\n{gutter} |\n{line} | {text}\n{gutter} | {}{}",
-        " ".repeat(col - 1),
-        "^".repeat(carets)
-    )
+    RenderError::Field(FieldReport { message, label: label.into(), text: text.into(), line, col, carets })
 }
 
 fn collect(dir: &Path, root: &Path, out: &mut Vec<(String, String)>) -> Result<()> {
@@ -194,7 +226,7 @@ mod tests {
         let r = Renderer::new(d.path(), [], None).unwrap();
         let mut vars = serde_json::Map::new();
         vars.insert("port".into(), 80.into());
-        let e = r.render_file("templates/a.tera", &context(&vars)).unwrap_err();
+        let e = r.render_file("templates/a.tera", &context(&vars)).unwrap_err().to_string();
         assert!(e.contains("Variable `prot` is not defined"), "{e}");
         assert!(e.contains("templates/a.tera:2:9"), "{e}");
     }
@@ -212,8 +244,11 @@ mod tests {
         assert!(!r.eval_bool("n == 2", &ctx).unwrap());
         assert!(!r.eval_bool("missing is defined", &ctx).unwrap());
         let e = r.eval_bool("nn", &ctx).unwrap_err();
+        let RenderError::Field(f) = &e else { panic!("{e}") };
+        assert_eq!((f.line, f.col, f.carets, f.label.as_str()), (1, 1, 2, "when"));
+        let e = e.to_string();
         assert!(e.contains("Variable `nn` is not defined") && e.contains(" --> when:1:1\n  |\n1 | nn\n  | ^^"), "{e}");
-        let e = r.eval_bool("nn > 2", &ctx).unwrap_err();
+        let e = r.eval_bool("nn > 2", &ctx).unwrap_err().to_string();
         assert!(e.contains("undefined") && e.contains(" --> when:1:1"), "{e}");
     }
 }

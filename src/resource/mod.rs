@@ -24,7 +24,7 @@ pub mod user;
 
 use crate::session::probe::{HostState, ProbeError, Query};
 use crate::shell::ValueError;
-use crate::template::Renderer;
+use crate::template::{RenderError, Renderer};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::fmt;
@@ -185,8 +185,8 @@ pub enum ResourceError {
     #[error("{path} {found}")]
     Found { path: String, found: Found },
     /// A template (a field or a template file) failed to render.
-    #[error("{0}")]
-    Render(String),
+    #[error(transparent)]
+    Render(#[from] RenderError),
     #[error("after rendering: {0}")]
     AfterRender(Arc<serde_json::Error>),
     #[error("cannot read {}: {source}", .path.display())]
