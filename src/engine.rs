@@ -511,7 +511,7 @@ async fn run_gate(
                     ok = true;
                     break;
                 }
-                Ok(Err(said)) => last = said,
+                Ok(Err(failed)) => last = failed.to_string(),
                 Err(e) => last = e.to_string(),
             }
         }

@@ -87,10 +87,14 @@ impl<'de> Deserialize<'de> for Serial {
     }
 }
 
-/// A number checked inside the visitor, so an error points at the value itself.
-struct Checked<F: Fn(f64) -> Result<(), String>>(F);
+/// A number checked inside the visitor, so an error points at the value
+/// itself: `ok` says whether it fits, `what` says what it must be.
+struct Checked {
+    ok: fn(f64) -> bool,
+    what: &'static str,
+}
 
-impl<'de, F: Fn(f64) -> Result<(), String>> de::Visitor<'de> for Checked<F> {
+impl<'de> de::Visitor<'de> for Checked {
     type Value = f64;
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         f.write_str("a number")
@@ -102,30 +106,23 @@ impl<'de, F: Fn(f64) -> Result<(), String>> de::Visitor<'de> for Checked<F> {
         self.visit_f64(n as f64)
     }
     fn visit_f64<E: de::Error>(self, n: f64) -> Result<f64, E> {
-        (self.0)(n).map(|_| n).map_err(E::custom)
+        if (self.ok)(n) {
+            Ok(n)
+        } else {
+            Err(E::custom(format!("{}, not {n}", self.what)))
+        }
     }
 }
 
 fn percentage<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u8>, D::Error> {
-    let check = |n: f64| {
-        if (0.0..=100.0).contains(&n) && n.fract() == 0.0 {
-            Ok(())
-        } else {
-            Err(format!("max_fail_percentage must be a percentage from 0 to 100, not {n}"))
-        }
-    };
-    d.deserialize_any(Checked(check)).map(|n| Some(n as u8))
+    let ok = |n: f64| (0.0..=100.0).contains(&n) && n.fract() == 0.0;
+    let what = "max_fail_percentage must be a percentage from 0 to 100";
+    d.deserialize_any(Checked { ok, what }).map(|n| Some(n as u8))
 }
 
 fn seconds<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
-    let check = |n: f64| {
-        if n.is_finite() && n >= 0.0 {
-            Ok(())
-        } else {
-            Err(format!("delay must be a number of seconds, 0 or more, not {n}"))
-        }
-    };
-    d.deserialize_any(Checked(check))
+    let ok = |n: f64| n.is_finite() && n >= 0.0;
+    d.deserialize_any(Checked { ok, what: "delay must be a number of seconds, 0 or more" })
 }
 
 #[derive(Debug, Clone, Deserialize)]

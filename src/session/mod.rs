@@ -25,6 +25,14 @@ pub enum SessionError {
     Probe { source: ProbeError, stderr: String },
 }
 
+/// A check command that did not exit 0 (`None`: killed by a signal).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("exit {code:?}: {stderr}")]
+pub struct CheckFailed {
+    pub code: Option<i32>,
+    pub stderr: String,
+}
+
 /// What running a unit's apply script told.
 #[derive(Debug)]
 pub struct Applied {
@@ -69,14 +77,14 @@ impl Session {
         Ok(Applied { result: apply::parse(&out.stdout, &m), stderr: out.stderr.trim().to_string() })
     }
 
-    /// Runs a read-only check command: `Ok` when it exits 0, else what it said.
-    pub async fn check(&self, cmd: &str) -> Result<Result<(), String>, SessionError> {
+    /// Runs a read-only check command: `Ok` when it exits 0, else how it failed.
+    pub async fn check(&self, cmd: &str) -> Result<Result<(), CheckFailed>, SessionError> {
         let out = self
             .conn
             .run(&format!("sh -c {} </dev/null\n", crate::shell::quote(cmd)))
             .await
             .map_err(SessionError::Transport)?;
-        Ok(if out.code == Some(0) { Ok(()) } else { Err(format!("exit {:?}: {}", out.code, out.stderr.trim())) })
+        Ok(if out.code == Some(0) { Ok(()) } else { Err(CheckFailed { code: out.code, stderr: out.stderr.trim().into() }) })
     }
 
     pub async fn close(self) {
