@@ -6,6 +6,7 @@
 //! `schedule` and `session`) → `report`.
 
 pub mod cli;
+pub mod converge;
 pub mod engine;
 pub mod error;
 pub mod generated;

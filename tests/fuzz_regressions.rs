@@ -14,7 +14,10 @@ mod harness;
 
 use std::path::{Path, PathBuf};
 
-const TARGETS: &[(&str, fn(&[u8]))] = &[
+/// A fuzz target: its name and the harness function it runs.
+type Target = (&'static str, fn(&[u8]));
+
+const TARGETS: &[Target] = &[
     ("inventory_yaml", harness::inventory_yaml),
     ("inventory_ini", harness::inventory_ini),
     ("site", harness::site),
@@ -165,7 +168,9 @@ fn every_seed_loads_without_panic() {
     };
     let mut failures = Vec::new();
     let mut count = 0;
-    let cases: Vec<(&str, &str, Box<dyn Fn(&Path) -> bool>)> = vec![
+    /// (fuzz target, fixture folder, which files in it are that target's input)
+    type Case<'a> = (&'a str, &'a str, Box<dyn Fn(&Path) -> bool>);
+    let cases: Vec<Case> = vec![
         ("inventory_yaml", "inventory", Box::new(ext_is(&["yaml", "yml"]))),
         (
             "inventory_yaml",

@@ -116,7 +116,9 @@ fn t2_bad_input_changes_nothing() {
             .unwrap();
         assert!(st.success());
     };
-    let cases: Vec<(&str, Box<dyn Fn(&Path)>, &str)> = vec![
+    /// (what is broken, how to break a copy of the project, what the error must say)
+    type Case<'a> = (&'a str, Box<dyn Fn(&Path)>, &'a str);
+    let cases: Vec<Case> = vec![
         (
             "unknown key",
             Box::new(|d: &Path| {

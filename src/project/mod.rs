@@ -172,13 +172,20 @@ impl Project {
                 Err(_) if !full => {}
                 Err(source) => {
                     let at = role::item_location(&r.source, "resources", prepared.len());
-                    return Err(UnitError::Resource { role: role_name.into(), at, source });
+                    return Err(UnitError::Resource {
+                        role: role_name.into(),
+                        at: Box::new(at),
+                        source: Box::new(source),
+                    });
                 }
             }
         }
         let mut handlers = Handlers::new();
-        let handler_error =
-            |name: &str, source| UnitError::Handler { role: role_name.into(), handler: name.into(), source };
+        let handler_error = |name: &str, source| UnitError::Handler {
+            role: role_name.into(),
+            handler: name.into(),
+            source: Box::new(source),
+        };
         for (name, (decl, spec)) in &r.handlers {
             if let Some(w) = decl.when.as_ref().filter(|_| full) {
                 match self.renderer.eval_bool(w, &ctx) {
@@ -203,7 +210,7 @@ impl Project {
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum UnitError {
     #[error("role {role}, resource {at}:\n{source}")]
-    Resource { role: String, at: Location, source: ResourceError },
+    Resource { role: String, at: Box<Location>, source: Box<ResourceError> },
     #[error("role {role}, handler `{handler}`: {source}")]
-    Handler { role: String, handler: String, source: ResourceError },
+    Handler { role: String, handler: String, source: Box<ResourceError> },
 }

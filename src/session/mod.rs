@@ -84,7 +84,11 @@ impl Session {
             .run(&format!("sh -c {} </dev/null\n", crate::shell::quote(cmd)))
             .await
             .map_err(SessionError::Transport)?;
-        Ok(if out.code == Some(0) { Ok(()) } else { Err(CheckFailed { code: out.code, stderr: out.stderr.trim().into() }) })
+        Ok(if out.code == Some(0) {
+            Ok(())
+        } else {
+            Err(CheckFailed { code: out.code, stderr: out.stderr.trim().into() })
+        })
     }
 
     pub async fn close(self) {

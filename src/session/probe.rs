@@ -246,9 +246,10 @@ fn parse_facts(lines: &[&str]) -> Value {
             "addr" => {
                 if let Some((ifname, cidr)) = v.split_once(' ') {
                     let addr = cidr.split('/').next().unwrap_or(cidr);
-                    interfaces.entry(ifname.to_string()).or_insert_with(|| json!({ "ipv4": [] }))["ipv4"]
-                        .as_array_mut()
-                        .map(|a| a.push(json!({ "address": addr, "cidr": cidr })));
+                    let entry = interfaces.entry(ifname.to_string()).or_insert_with(|| json!({ "ipv4": [] }));
+                    if let Some(a) = entry["ipv4"].as_array_mut() {
+                        a.push(json!({ "address": addr, "cidr": cidr }));
+                    }
                     if ifname != "lo" {
                         all_ipv4.push(addr.to_string());
                     }

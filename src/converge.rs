@@ -1,0 +1,256 @@
+//! The work behind `schedule` during `apply`: a unit converges over its
+//! host's session (planned again first when an earlier unit changed the
+//! host), a gate between serial batches checks the failure budget and runs
+//! the binding's health check on the batch's hosts.
+
+use crate::plan::{self, ResourcePlan, Status, UnitPlan};
+use crate::project::{Project, UnitError};
+use crate::report::UnitReport;
+use crate::schedule;
+use crate::session::apply::{ApplyResult, StepId};
+use crate::session::probe::{HostState, Query};
+use crate::session::Session;
+use petgraph::graph::NodeIndex;
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// Per-host knowledge during a run.
+pub struct HostRun {
+    pub conn: Option<Arc<Session>>,
+    pub state: HostState,
+    pub probed: BTreeSet<Query>,
+    /// Why the host cannot be used (unreachable, probe failed), as shown.
+    pub error: Option<String>,
+    pub started: Instant,
+    pub seconds: f64,
+}
+
+pub type Plans = HashMap<NodeIndex, Result<UnitPlan, UnitError>>;
+
+pub struct Converge {
+    pub project: Arc<Project>,
+    pub runs: Mutex<HashMap<String, HostRun>>,
+    pub plans: Plans,
+    /// Hosts an earlier unit changed: what the probe saw there may be stale.
+    pub dirty: Mutex<HashSet<String>>,
+    /// Apply the plans as they are (a saved plan): never plan a unit again.
+    pub exact: bool,
+}
+
+impl schedule::Work for Converge {
+    async fn unit(&self, n: NodeIndex, host: &str, role: &str) -> UnitReport {
+        let started = Instant::now();
+        let mut rep = match self.converge(n, host, role).await {
+            Ok(rep) => rep,
+            Err((message, resources)) => UnitReport {
+                role: role.into(),
+                status: Status::Failed,
+                message: Some(message),
+                resources,
+                handlers: vec![],
+                seconds: 0.0,
+            },
+        };
+        rep.seconds = started.elapsed().as_secs_f64();
+        rep.resources = rep.resources.iter().map(|r| r.public()).collect();
+        rep
+    }
+
+    async fn gate(&self, binding: usize, batch: usize, hosts: &[String], results: &[(String, Status)]) -> UnitReport {
+        let started = Instant::now();
+        let (status, message) = self.gate_result(binding, hosts, results).await;
+        let role = format!("gate(binding {} batch {})", binding + 1, batch + 1);
+        let seconds = started.elapsed().as_secs_f64();
+        UnitReport { role, status, message: Some(message), resources: vec![], handlers: vec![], seconds }
+    }
+}
+
+/// A unit that failed: the message and what its resources came to.
+type Failure = (String, Vec<ResourcePlan>);
+
+impl Converge {
+    async fn converge(&self, n: NodeIndex, host: &str, role: &str) -> Result<UnitReport, Failure> {
+        let (conn, facts) = {
+            let runs = self.runs.lock().unwrap();
+            let run = &runs[host];
+            if let Some(e) = &run.error {
+                return Err((e.clone(), vec![]));
+            }
+            (run.conn.clone(), run.state.facts.clone())
+        };
+        let Some(conn) = conn else { return Err(("not connected".into(), vec![])) };
+        let mut plan = match self.plans.get(&n) {
+            Some(Ok(p)) => p.clone(),
+            Some(Err(e)) => return Err((e.to_string(), vec![])),
+            None => return Err(("not planned".into(), vec![])),
+        };
+        // An earlier unit changed this host: what it found may be stale, so look again.
+        if !self.exact && self.dirty.lock().unwrap().contains(host) {
+            plan = self.replan(&conn, host, role, facts).await.map_err(|e| (e, vec![]))?;
+        }
+        if let Some(bad) = plan.resources.iter().find(|r| r.status == Status::Failed) {
+            let message = format!("{}: {}", bad.resource, bad.message.clone().unwrap_or_default());
+            return Err((message, plan.resources));
+        }
+        let report = |status, resources, handlers| UnitReport {
+            role: role.into(),
+            status,
+            message: None,
+            resources,
+            handlers,
+            seconds: 0.0,
+        };
+        if plan.changes() == 0 {
+            return Ok(report(Status::Ok, plan.resources, vec![]));
+        }
+        self.dirty.lock().unwrap().insert(host.to_string());
+        let applied = match conn.apply(role, &plan).await {
+            Ok(a) => a,
+            Err(e) => {
+                self.lose(host, format!("unreachable: {e}"));
+                return Err((format!("unreachable during apply: {e}"), plan.resources));
+            }
+        };
+        let resources = outcome(&applied.result, plan.resources)?;
+        if !applied.result.completed {
+            let err = applied.stderr;
+            self.lose(host, format!("unreachable: connection lost during apply {err}"));
+            return Err((format!("the connection was lost during apply {err}"), resources));
+        }
+        let handlers = plan.handlers.iter().map(|h| h.handler.clone()).collect();
+        Ok(report(Status::Changed, resources, handlers))
+    }
+
+    /// The unit planned again against a fresh probe of what it reads.
+    async fn replan(
+        &self,
+        conn: &Session,
+        host: &str,
+        role: &str,
+        facts: serde_json::Value,
+    ) -> Result<UnitPlan, String> {
+        let (prepared, handlers) =
+            self.project.prepare_unit(host, role, Some(&facts), true).map_err(|e| e.to_string())?;
+        let queries = plan::queries(role, &prepared, &handlers);
+        match conn.probe(&queries, false).await {
+            Ok(mut st) => {
+                st.facts = facts;
+                Ok(plan::plan_unit(role, &prepared, &handlers, &st))
+            }
+            Err(e) => {
+                self.lose(host, e.to_string());
+                Err(e.to_string())
+            }
+        }
+    }
+
+    /// Marks a host unusable for the rest of the run.
+    fn lose(&self, host: &str, why: String) {
+        if let Some(r) = self.runs.lock().unwrap().get_mut(host) {
+            r.error = Some(why);
+        }
+    }
+
+    /// (status, message) of the gate after a batch.
+    async fn gate_result(&self, binding: usize, hosts: &[String], results: &[(String, Status)]) -> (Status, String) {
+        let b = &self.project.site.bindings[binding];
+        let failed: HashSet<&String> = results.iter().filter(|(_, s)| *s == Status::Failed).map(|(h, _)| h).collect();
+        let pct = if hosts.is_empty() { 0 } else { failed.len() * 100 / hosts.len() };
+        let max = b.max_fail_percentage.unwrap_or(0) as usize;
+        if !failed.is_empty() && pct > max {
+            let why =
+                format!("{} of {} hosts failed in this batch (max_fail_percentage {max})", failed.len(), hosts.len());
+            return (Status::Failed, why);
+        }
+        let Some(hc) = &b.health_check else { return (Status::Ok, "batch done".into()) };
+        for h in hosts.iter().filter(|h| !failed.contains(h)) {
+            let conn = self.runs.lock().unwrap().get(h).and_then(|r| r.conn.clone());
+            let Some(conn) = conn else { return (Status::Failed, format!("health check: {h} is not connected")) };
+            let mut last = String::new();
+            let mut ok = false;
+            for attempt in 0..=hc.retries {
+                if attempt > 0 {
+                    tokio::time::sleep(std::time::Duration::from_secs_f64(hc.delay)).await;
+                }
+                match conn.check(&hc.cmd).await {
+                    Ok(Ok(())) => {
+                        ok = true;
+                        break;
+                    }
+                    Ok(Err(failed)) => last = failed.to_string(),
+                    Err(e) => last = e.to_string(),
+                }
+            }
+            if !ok {
+                let tries = hc.retries + 1;
+                return (
+                    Status::Failed,
+                    format!("health check `{}` failed on {h} after {tries} tries: {last}", hc.cmd),
+                );
+            }
+        }
+        (Status::Ok, format!("health check passed on {}", hosts.join(", ")))
+    }
+}
+
+/// The resources after the apply script ran: on a failed step, the failed
+/// resource is marked and the changed ones after it never ran.
+fn outcome(result: &ApplyResult, mut resources: Vec<ResourcePlan>) -> Result<Vec<ResourcePlan>, Failure> {
+    let Some(f) = &result.failed else { return Ok(resources) };
+    let output = f.output.trim();
+    let failed_at = match f.step {
+        StepId::Resource { index, .. } => Some(index),
+        _ => None,
+    };
+    let mut after = false;
+    for (i, r) in resources.iter_mut().enumerate() {
+        if Some(i) == failed_at {
+            r.status = Status::Failed;
+            r.message = Some(format!("exit {}: {output}", f.code));
+            after = true;
+        } else if after && r.status == Status::Changed {
+            r.status = Status::Skipped;
+            r.message = Some("not run: an earlier step failed".into());
+        }
+    }
+    let what = if failed_at.is_some() { String::new() } else { format!(" ({})", f.step) };
+    Err((format!("a step failed{what}: exit {}: {output}", f.code), resources))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resource::Step;
+    use crate::session::apply::Failed;
+
+    fn changed(name: &str) -> ResourcePlan {
+        ResourcePlan {
+            resource: name.into(),
+            status: Status::Changed,
+            steps: vec![Step::new("x", "true")],
+            notify: vec![],
+            message: None,
+        }
+    }
+
+    #[test]
+    fn a_failed_step_marks_its_resource_and_skips_the_later_changes() {
+        let failed = Failed { step: StepId::Resource { index: 1, step: 0 }, code: 3, output: "no\n".into() };
+        let result = ApplyResult { failed: Some(failed), completed: true };
+        let (message, rs) = outcome(&result, vec![changed("a"), changed("b"), changed("c")]).unwrap_err();
+        assert_eq!(message, "a step failed: exit 3: no");
+        let st: Vec<Status> = rs.iter().map(|r| r.status).collect();
+        assert_eq!(st, [Status::Changed, Status::Failed, Status::Skipped]);
+        assert_eq!(rs[1].message.as_deref(), Some("exit 3: no"));
+    }
+
+    #[test]
+    fn a_failed_handler_is_named_by_its_step() {
+        let failed = Failed { step: StepId::Handler { index: 0, step: 1 }, code: 1, output: "boom".into() };
+        let result = ApplyResult { failed: Some(failed), completed: true };
+        let (message, rs) = outcome(&result, vec![changed("a")]).unwrap_err();
+        assert_eq!(message, "a step failed (h0.1): exit 1: boom");
+        assert_eq!(rs[0].status, Status::Changed);
+    }
+}
