@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Every test rigger has: unit and offline CLI tests, then the lab tests on
-# freshly started lab hosts. Installs what it needs (run as root on Debian 12).
+# Every test rigger has: format and lint checks, unit and offline CLI tests,
+# then the lab tests on freshly started lab hosts. Installs what it needs (run as root on Debian 12).
 # Usage: tests/run.sh            (everything)
 #        LAB=0 tests/run.sh      (offline tests only)
 set -euo pipefail
@@ -10,6 +10,10 @@ if [ "$(id -u)" = 0 ] && ! command -v systemd-nspawn >/dev/null 2>&1 && [ "${LAB
     apt-get update -q
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q debootstrap systemd-container socat iproute2 openssh-client >/dev/null
 fi
+
+echo "== format and lint"
+cargo fmt --check
+cargo clippy --release --locked --all-targets -- -D warnings
 
 echo "== build"
 cargo build --release --locked
