@@ -753,3 +753,54 @@ fn t15_a_host_waiting_over_a_minute_still_converges() {
     let report = json(&run);
     assert_eq!(report["hosts"][1]["units"][0]["status"], "changed", "{report:#}");
 }
+
+/// The two kinds added with the resource registry, on a real host:
+/// `get_url` downloads from another lab host's web server only while `dest`
+/// lacks the checksum, and a wrong checksum never leaves a file behind;
+/// `blockinfile` keeps a marked block in /etc/hosts and removes it again.
+#[test]
+#[ignore = "needs the lab (tests/run.sh)"]
+fn t16_get_url_and_blockinfile_on_a_host() {
+    lab_up(4);
+    let payload = "served by h4 for get_url\n";
+    on_ok("h4", &format!("mkdir -p /srv/pub && printf '%s' '{payload}' > /srv/pub/payload.txt"));
+    on("h4", "systemctl stop rigger-test-http 2>/dev/null; true");
+    on_ok("h4", "systemd-run --unit=rigger-test-http python3 -m http.server 8081 --directory /srv/pub --bind 10.77.0.14");
+    wait_for("h4's web server", Duration::from_secs(30), Duration::from_millis(200), || {
+        http_get("10.77.0.14", 8081, Duration::from_secs(2)).is_ok()
+    });
+    on("h3", "rm -f /opt/payload.txt /opt/bad.txt");
+    use sha2::Digest;
+    let sum: String = sha2::Sha256::digest(payload.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+    let role = |checksum: &str, dest: &str, state: &str| {
+        format!(
+            "resources:\n  - package: curl\n  - get_url: {{ url: \"http://10.77.0.14:8081/payload.txt\", dest: {dest}, checksum: \"sha256:{checksum}\", mode: \"0640\" }}\n  - blockinfile: {{ path: /etc/hosts, block: \"10.77.0.100 vip.lab\\n\", marker: \"# {{mark}} rigger t16\", state: {state} }}\n"
+        )
+    };
+    let d = scratch(&[("h3", "g")], "", "- hosts: g\n  roles: [kinds]\n", &[("kinds", &role(&sum, "/opt/payload.txt", "present"))]);
+    let first = rigger_in(d.path(), &["apply", "--yes"]);
+    assert_eq!(first.code, 0, "{}{}", first.stdout, first.stderr);
+    assert!(first.stdout.contains("download http://10.77.0.14:8081/payload.txt"), "{}", first.stdout);
+    assert_eq!(on_ok("h3", "cat /opt/payload.txt; stat -c %a /opt/payload.txt"), format!("{}\n640", payload.trim_end()));
+    let hosts = on_ok("h3", "cat /etc/hosts");
+    assert!(hosts.contains("# BEGIN rigger t16\n10.77.0.100 vip.lab\n# END rigger t16"), "{hosts}");
+    assert_eq!(rigger_in(d.path(), &["plan"]).code, 0, "in sync after apply: nothing downloaded again");
+    // The server changes what it serves: dest keeps the pinned checksum, so nothing happens.
+    on_ok("h4", "echo changed > /srv/pub/payload.txt");
+    assert_eq!(rigger_in(d.path(), &["plan"]).code, 0, "dest has the checksum: not fetched again");
+    // A checksum the download does not match: the apply fails, and no file is left.
+    std::fs::write(d.path().join("roles/kinds/role.yaml"), role(&sum, "/opt/bad.txt", "present")).unwrap();
+    let bad = rigger_in(d.path(), &["apply", "--yes"]);
+    assert_eq!(bad.code, 1, "{}{}", bad.stdout, bad.stderr);
+    assert!(bad.all().contains("checksum mismatch"), "{}", bad.all());
+    assert_eq!(on_ok("h3", "ls -A /opt | grep -c bad || true"), "0", "no file and no temp file left");
+    // The block goes away with `state: absent`, and only the block.
+    std::fs::write(d.path().join("roles/kinds/role.yaml"), role(&sum, "/opt/payload.txt", "absent")).unwrap();
+    let gone = rigger_in(d.path(), &["apply", "--yes"]);
+    assert_eq!(gone.code, 0, "{}{}", gone.stdout, gone.stderr);
+    let after = on_ok("h3", "cat /etc/hosts");
+    assert!(!after.contains("rigger t16") && after.contains("localhost"), "{after}");
+    assert_eq!(rigger_in(d.path(), &["plan"]).code, 0);
+    on("h4", "systemctl stop rigger-test-http; rm -rf /srv/pub");
+    on("h3", "rm -f /opt/payload.txt");
+}
