@@ -76,7 +76,7 @@ impl Graph {
         let mut gr = Graph::default();
         let mut binding_units: Vec<Vec<(String, NodeIndex)>> = Vec::new();
         for (i, b) in site.bindings.iter().enumerate() {
-            let hosts = inv.select(&b.hosts).map_err(|m| Error::at(site.locate(i, &b.hosts), m))?;
+            let hosts = inv.select(&b.hosts).map_err(|m| Error::at(site.locate(i, &b.hosts), m.to_string()))?;
             let mut mine = Vec::new();
             for h in &hosts {
                 for r in &b.roles {

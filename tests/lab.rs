@@ -765,7 +765,10 @@ fn t16_get_url_and_blockinfile_on_a_host() {
     let payload = "served by h4 for get_url\n";
     on_ok("h4", &format!("mkdir -p /srv/pub && printf '%s' '{payload}' > /srv/pub/payload.txt"));
     on("h4", "systemctl stop rigger-test-http 2>/dev/null; true");
-    on_ok("h4", "systemd-run --unit=rigger-test-http python3 -m http.server 8081 --directory /srv/pub --bind 10.77.0.14");
+    on_ok(
+        "h4",
+        "systemd-run --unit=rigger-test-http python3 -m http.server 8081 --directory /srv/pub --bind 10.77.0.14",
+    );
     wait_for("h4's web server", Duration::from_secs(30), Duration::from_millis(200), || {
         http_get("10.77.0.14", 8081, Duration::from_secs(2)).is_ok()
     });
@@ -777,11 +780,19 @@ fn t16_get_url_and_blockinfile_on_a_host() {
             "resources:\n  - package: curl\n  - get_url: {{ url: \"http://10.77.0.14:8081/payload.txt\", dest: {dest}, checksum: \"sha256:{checksum}\", mode: \"0640\" }}\n  - blockinfile: {{ path: /etc/hosts, block: \"10.77.0.100 vip.lab\\n\", marker: \"# {{mark}} rigger t16\", state: {state} }}\n"
         )
     };
-    let d = scratch(&[("h3", "g")], "", "- hosts: g\n  roles: [kinds]\n", &[("kinds", &role(&sum, "/opt/payload.txt", "present"))]);
+    let d = scratch(
+        &[("h3", "g")],
+        "",
+        "- hosts: g\n  roles: [kinds]\n",
+        &[("kinds", &role(&sum, "/opt/payload.txt", "present"))],
+    );
     let first = rigger_in(d.path(), &["apply", "--yes"]);
     assert_eq!(first.code, 0, "{}{}", first.stdout, first.stderr);
     assert!(first.stdout.contains("download http://10.77.0.14:8081/payload.txt"), "{}", first.stdout);
-    assert_eq!(on_ok("h3", "cat /opt/payload.txt; stat -c %a /opt/payload.txt"), format!("{}\n640", payload.trim_end()));
+    assert_eq!(
+        on_ok("h3", "cat /opt/payload.txt; stat -c %a /opt/payload.txt"),
+        format!("{}\n640", payload.trim_end())
+    );
     let hosts = on_ok("h3", "cat /etc/hosts");
     assert!(hosts.contains("# BEGIN rigger t16\n10.77.0.100 vip.lab\n# END rigger t16"), "{hosts}");
     assert_eq!(rigger_in(d.path(), &["plan"]).code, 0, "in sync after apply: nothing downloaded again");

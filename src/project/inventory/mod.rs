@@ -2,12 +2,17 @@
 //! YAML or INI formats with `group_vars/` and `host_vars/` beside them, so a
 //! team can point rigger at the inventory it already has.
 
-use crate::error::{Error, Location, Result};
+mod ini;
+mod pattern;
+mod yaml;
+
+use crate::error::{Error, Result};
 use crate::project::source::{merge_into, read_vars, Source, Vars};
 use indexmap::{IndexMap, IndexSet};
-use serde::Deserialize;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
+
+pub use pattern::{expand_host_range, PatternError};
 
 #[derive(Debug, Clone, Default)]
 pub struct Host {
@@ -32,17 +37,6 @@ pub struct Inventory {
     pub groups: IndexMap<String, Group>,
     /// The file or directory it was loaded from, for messages.
     pub origin: PathBuf,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct YamlGroup {
-    #[serde(default)]
-    hosts: Option<IndexMap<String, Option<Vars>>>,
-    #[serde(default)]
-    children: Option<IndexMap<String, Option<YamlGroup>>>,
-    #[serde(default)]
-    vars: Option<Vars>,
 }
 
 impl Inventory {
@@ -89,134 +83,6 @@ impl Inventory {
         } else {
             self.load_yaml(&src)
         }
-    }
-
-    fn load_yaml(&mut self, src: &Source) -> Result<()> {
-        let top: Option<IndexMap<String, Option<YamlGroup>>> = src.parse()?;
-        for (name, group) in top.unwrap_or_default() {
-            self.add_yaml_group(src, &name, group)?;
-        }
-        Ok(())
-    }
-
-    fn add_yaml_group(&mut self, src: &Source, name: &str, group: Option<YamlGroup>) -> Result<()> {
-        self.group_mut(name);
-        let Some(group) = group else { return Ok(()) };
-        if let Some(vars) = group.vars {
-            merge_into(&mut self.group_mut(name).vars, &vars);
-        }
-        for (pattern, vars) in group.hosts.unwrap_or_default() {
-            for host in expand_host_range(&pattern).map_err(|m| Error::at(src.locate(&pattern), m))? {
-                self.add_host(&host, name, vars.as_ref());
-            }
-        }
-        for (child, def) in group.children.unwrap_or_default() {
-            if child == name {
-                let first = crate::error::find_token(&src.text, &child).map(|(l, _)| l).unwrap_or(1);
-                let loc = Location::of_token_after(&src.path, &src.text, &child, first + 1);
-                return Err(Error::at(loc, format!("group `{name}` lists itself as a child")));
-            }
-            if let Some(path) = self.child_path(&child, name) {
-                return Err(Error::at(
-                    src.locate(&child),
-                    format!("adding `{child}` as a child of `{name}` makes a loop: {}", path.join(" → ")),
-                ));
-            }
-            let g = self.group_mut(name);
-            if !g.children.contains(&child) {
-                g.children.push(child.clone());
-            }
-            self.add_yaml_group(src, &child, def)?;
-        }
-        Ok(())
-    }
-
-    fn load_ini(&mut self, src: &Source) -> Result<()> {
-        #[derive(PartialEq)]
-        enum Section {
-            Hosts,
-            Vars,
-            Children,
-        }
-        let mut group = "ungrouped".to_string();
-        let mut section = Section::Hosts;
-        for (i, raw) in src.text.lines().enumerate() {
-            let line_no = i + 1;
-            let line = raw.trim();
-            if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
-                continue;
-            }
-            let here = |col: usize| Location::new(&src.path, &src.text, line_no, col);
-            if let Some(header) = line.strip_prefix('[') {
-                let Some(header) = header.strip_suffix(']') else {
-                    return Err(Error::at(here(1), "section header is missing its closing `]`"));
-                };
-                let (name, kind) = header.split_once(':').unwrap_or((header, ""));
-                if name.trim().is_empty() {
-                    return Err(Error::at(here(1), format!("section header `[{header}]` names no group")));
-                }
-                section = match kind {
-                    "" => Section::Hosts,
-                    "vars" => Section::Vars,
-                    "children" => Section::Children,
-                    other => {
-                        return Err(Error::at(
-                            here(name.len() + 3),
-                            format!("unknown section kind `:{other}` (expected `:vars` or `:children`)"),
-                        ))
-                    }
-                };
-                group = name.to_string();
-                self.group_mut(&group);
-                continue;
-            }
-            let col = raw.len() - raw.trim_start().len() + 1;
-            match section {
-                Section::Hosts => {
-                    let words = split_ini_words(line).map_err(|(m, at)| Error::at(here(col + at), m))?;
-                    if words.is_empty() || words[0].is_empty() {
-                        return Err(Error::at(here(col), "expected a host name, found an empty quoted string"));
-                    }
-                    let mut vars = Vars::new();
-                    for word in &words[1..] {
-                        let Some((k, v)) = word.split_once('=') else {
-                            let at = raw.find(word.as_str()).unwrap_or(0) + 1;
-                            return Err(Error::at(
-                                here(at),
-                                format!("expected `key=value` after the host name, found `{word}`"),
-                            ));
-                        };
-                        vars.insert(k.to_string(), ini_value(v));
-                    }
-                    for host in expand_host_range(&words[0]).map_err(|m| Error::at(here(col), m))? {
-                        self.add_host(&host, &group, Some(&vars));
-                    }
-                }
-                Section::Vars => {
-                    let Some((k, v)) = line.split_once('=') else {
-                        return Err(Error::at(here(col), "expected `key=value` in a :vars section"));
-                    };
-                    let v = v.trim();
-                    let value = unquote(v).map(|s| Value::String(s.to_string())).unwrap_or_else(|| ini_value(v));
-                    self.group_mut(&group).vars.insert(k.trim().to_string(), value);
-                }
-                Section::Children => {
-                    let child = line.to_string();
-                    if let Some(path) = self.child_path(&child, &group) {
-                        return Err(Error::at(
-                            here(col),
-                            format!("adding `{child}` as a child of `{group}` makes a loop: {}", path.join(" → ")),
-                        ));
-                    }
-                    let g = self.group_mut(&group);
-                    if !g.children.contains(&child) {
-                        g.children.push(child.clone());
-                    }
-                    self.group_mut(&child);
-                }
-            }
-        }
-        Ok(())
     }
 
     fn load_vars_dirs(&mut self, base: &Path) -> Result<()> {
@@ -393,56 +259,6 @@ impl Inventory {
         vars
     }
 
-    /// Resolves a pattern (`web`, `h1,h2`, `web:!h3`, `lb:&prod`, globs) to hosts in inventory order.
-    pub fn select(&self, pattern: &str) -> Result<Vec<String>, String> {
-        let mut chosen: IndexSet<String> = IndexSet::new();
-        let mut first = true;
-        for term in pattern.split([',', ':']).map(str::trim).filter(|t| !t.is_empty()) {
-            let (op, name) = match term.chars().next() {
-                Some('!') => ('!', &term[1..]),
-                Some('&') => ('&', &term[1..]),
-                _ => ('+', term),
-            };
-            let hosts = self.match_term(name)?;
-            match op {
-                '!' => chosen.retain(|h| !hosts.contains(h)),
-                '&' => chosen.retain(|h| hosts.contains(h)),
-                _ => chosen.extend(hosts),
-            }
-            first = false;
-        }
-        if first {
-            return Err(format!("empty host pattern `{pattern}`"));
-        }
-        Ok(self.hosts.keys().filter(|h| chosen.contains(*h)).cloned().collect())
-    }
-
-    fn match_term(&self, term: &str) -> Result<Vec<String>, String> {
-        if term == "all" || term == "*" {
-            return Ok(self.hosts.keys().cloned().collect());
-        }
-        if self.groups.contains_key(term) {
-            return Ok(self.group_hosts(term));
-        }
-        if self.hosts.contains_key(term) {
-            return Ok(vec![term.to_string()]);
-        }
-        if term.contains(['*', '?', '[']) {
-            let pat = glob::Pattern::new(term).map_err(|e| format!("bad glob `{term}`: {e}"))?;
-            let mut out: IndexSet<String> = IndexSet::new();
-            for g in self.groups.keys().filter(|g| pat.matches(g)) {
-                out.extend(self.group_hosts(g));
-            }
-            out.extend(self.hosts.keys().filter(|h| pat.matches(h)).cloned());
-            if out.is_empty() {
-                return Err(format!("pattern `{term}` matches no host or group"));
-            }
-            return Ok(out.into_iter().collect());
-        }
-        let known = self.groups.keys().filter(|g| *g != "ungrouped").cloned().collect::<Vec<_>>().join(", ");
-        Err(format!("`{term}` is neither a host nor a group in the inventory (groups: {known})"))
-    }
-
     /// JSON shaped like `ansible-inventory --list`.
     pub fn to_ansible_json(&self) -> Value {
         let mut out = serde_json::Map::new();
@@ -512,104 +328,6 @@ fn read_vars_entry(dir: &Path, name: &str) -> Result<Vars> {
         }
     }
     Ok(vars)
-}
-
-/// The most hosts one range may expand to (a typo like `[0:99999999]` must not eat the machine).
-const MAX_RANGE: u64 = 100_000;
-
-/// Expands Ansible host ranges: `web[01:03]` → web01, web02, web03; `db-[a:c]`.
-pub fn expand_host_range(pattern: &str) -> Result<Vec<String>, String> {
-    let (Some(open), Some(close)) = (pattern.find('['), pattern.find(']')) else {
-        return Ok(vec![pattern.to_string()]);
-    };
-    if close < open {
-        return Err(format!("malformed host range in `{pattern}`"));
-    }
-    let (prefix, inner, suffix) = (&pattern[..open], &pattern[open + 1..close], &pattern[close + 1..]);
-    let Some((start, end)) = inner.split_once(':') else {
-        return Err(format!("host range `[{inner}]` needs `start:end`"));
-    };
-    let rest = expand_host_range(suffix)?;
-    let mut out = Vec::new();
-    if let (Ok(a), Ok(b)) = (start.parse::<u64>(), end.parse::<u64>()) {
-        if a > b {
-            return Err(format!("host range `[{inner}]` runs backwards"));
-        }
-        if b - a >= MAX_RANGE || (b - a + 1).saturating_mul(rest.len() as u64) > MAX_RANGE {
-            return Err(format!("host range `[{inner}]` makes more than {MAX_RANGE} hosts"));
-        }
-        let width = if start.starts_with('0') { start.len() } else { 0 };
-        for n in a..=b {
-            for r in &rest {
-                out.push(format!("{prefix}{n:0width$}{r}"));
-            }
-        }
-    } else if start.len() == 1 && end.len() == 1 {
-        let (a, b) = (start.as_bytes()[0], end.as_bytes()[0]);
-        if a > b {
-            return Err(format!("host range `[{inner}]` runs backwards"));
-        }
-        for c in a..=b {
-            for r in &rest {
-                out.push(format!("{prefix}{}{r}", c as char));
-            }
-        }
-    } else {
-        return Err(format!("host range `[{inner}]` must be numbers or single letters"));
-    }
-    Ok(out)
-}
-
-/// Splits a host line into words; an error carries the column (0-based, in chars) at fault.
-fn split_ini_words(line: &str) -> Result<Vec<String>, (String, usize)> {
-    let mut words = Vec::new();
-    let mut cur = String::new();
-    let mut quote: Option<(char, usize)> = None;
-    let mut quoted_empty = false;
-    for (i, c) in line.chars().enumerate() {
-        match (quote, c) {
-            (Some((q, _)), c) if c == q => {
-                quote = None;
-                quoted_empty = cur.is_empty();
-            }
-            (Some(_), c) => cur.push(c),
-            (None, '"' | '\'') => quote = Some((c, i)),
-            (None, '#') if cur.is_empty() => break,
-            (None, c) if c.is_whitespace() => {
-                if !cur.is_empty() || quoted_empty {
-                    words.push(std::mem::take(&mut cur));
-                }
-                quoted_empty = false;
-            }
-            (None, c) => cur.push(c),
-        }
-    }
-    if let Some((q, at)) = quote {
-        return Err((format!("unterminated quote: the `{q}` here is never closed"), at));
-    }
-    if !cur.is_empty() || quoted_empty {
-        words.push(cur);
-    }
-    Ok(words)
-}
-
-fn unquote(v: &str) -> Option<&str> {
-    let b = v.as_bytes();
-    (b.len() >= 2 && (b[0] == b'"' || b[0] == b'\'') && b[b.len() - 1] == b[0]).then(|| &v[1..v.len() - 1])
-}
-
-/// INI values are strings, but numbers and booleans are typed as Ansible does.
-fn ini_value(v: &str) -> Value {
-    if let Ok(n) = v.parse::<i64>() {
-        if !(v.len() > 1 && v.starts_with('0')) {
-            return Value::from(n);
-        }
-    }
-    match v {
-        "True" | "true" => Value::Bool(true),
-        "False" | "false" => Value::Bool(false),
-        _ => Value::String(v.to_string()),
-    }
 }
 
 #[cfg(test)]
@@ -689,7 +407,7 @@ mod tests {
         assert_eq!(inv.select("prod:!web").unwrap(), ["lb1", "lb2"]);
         assert_eq!(inv.select("prod:&web*").unwrap(), ["web01", "web02"]);
         assert_eq!(inv.select("lb?").unwrap(), ["lb1", "lb2"]);
-        assert!(inv.select("nosuch").unwrap_err().contains("neither a host nor a group"));
+        assert!(inv.select("nosuch").unwrap_err().to_string().contains("neither a host nor a group"));
     }
 
     #[test]

@@ -1,0 +1,128 @@
+//! Host patterns (`web`, `h1,h2`, `web:!h3`, `lb:&prod`, globs), as
+//! `--limit` and a site binding's `hosts:` take them, and host ranges
+//! (`web[01:03]`, `db-[a:c]`) as inventories write them.
+
+use super::Inventory;
+use indexmap::IndexSet;
+
+/// Why a host pattern or a host range is wrong.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PatternError {
+    #[error("empty host pattern `{0}`")]
+    Empty(String),
+    #[error("bad glob `{term}`: {why}")]
+    BadGlob { term: String, why: String },
+    #[error("pattern `{0}` matches no host or group")]
+    NoMatch(String),
+    #[error("`{term}` is neither a host nor a group in the inventory (groups: {known})")]
+    Unknown { term: String, known: String },
+    #[error("malformed host range in `{0}`")]
+    MalformedRange(String),
+    #[error("host range `[{0}]` needs `start:end`")]
+    RangeNeedsEnds(String),
+    #[error("host range `[{0}]` runs backwards")]
+    RangeBackwards(String),
+    #[error("host range `[{0}]` makes more than {MAX_RANGE} hosts")]
+    RangeTooLarge(String),
+    #[error("host range `[{0}]` must be numbers or single letters")]
+    RangeKind(String),
+}
+
+impl Inventory {
+    /// Resolves a pattern (`web`, `h1,h2`, `web:!h3`, `lb:&prod`, globs) to hosts in inventory order.
+    pub fn select(&self, pattern: &str) -> Result<Vec<String>, PatternError> {
+        let mut chosen: IndexSet<String> = IndexSet::new();
+        let mut first = true;
+        for term in pattern.split([',', ':']).map(str::trim).filter(|t| !t.is_empty()) {
+            let (op, name) = match term.chars().next() {
+                Some('!') => ('!', &term[1..]),
+                Some('&') => ('&', &term[1..]),
+                _ => ('+', term),
+            };
+            let hosts = self.match_term(name)?;
+            match op {
+                '!' => chosen.retain(|h| !hosts.contains(h)),
+                '&' => chosen.retain(|h| hosts.contains(h)),
+                _ => chosen.extend(hosts),
+            }
+            first = false;
+        }
+        if first {
+            return Err(PatternError::Empty(pattern.into()));
+        }
+        Ok(self.hosts.keys().filter(|h| chosen.contains(*h)).cloned().collect())
+    }
+
+    fn match_term(&self, term: &str) -> Result<Vec<String>, PatternError> {
+        if term == "all" || term == "*" {
+            return Ok(self.hosts.keys().cloned().collect());
+        }
+        if self.groups.contains_key(term) {
+            return Ok(self.group_hosts(term));
+        }
+        if self.hosts.contains_key(term) {
+            return Ok(vec![term.to_string()]);
+        }
+        if term.contains(['*', '?', '[']) {
+            let pat = glob::Pattern::new(term)
+                .map_err(|e| PatternError::BadGlob { term: term.into(), why: e.to_string() })?;
+            let mut out: IndexSet<String> = IndexSet::new();
+            for g in self.groups.keys().filter(|g| pat.matches(g)) {
+                out.extend(self.group_hosts(g));
+            }
+            out.extend(self.hosts.keys().filter(|h| pat.matches(h)).cloned());
+            if out.is_empty() {
+                return Err(PatternError::NoMatch(term.into()));
+            }
+            return Ok(out.into_iter().collect());
+        }
+        let known = self.groups.keys().filter(|g| *g != "ungrouped").cloned().collect::<Vec<_>>().join(", ");
+        Err(PatternError::Unknown { term: term.into(), known })
+    }
+}
+
+/// The most hosts one range may expand to (a typo like `[0:99999999]` must not eat the machine).
+const MAX_RANGE: u64 = 100_000;
+
+/// Expands Ansible host ranges: `web[01:03]` → web01, web02, web03; `db-[a:c]`.
+pub fn expand_host_range(pattern: &str) -> Result<Vec<String>, PatternError> {
+    let (Some(open), Some(close)) = (pattern.find('['), pattern.find(']')) else {
+        return Ok(vec![pattern.to_string()]);
+    };
+    if close < open {
+        return Err(PatternError::MalformedRange(pattern.into()));
+    }
+    let (prefix, inner, suffix) = (&pattern[..open], &pattern[open + 1..close], &pattern[close + 1..]);
+    let Some((start, end)) = inner.split_once(':') else {
+        return Err(PatternError::RangeNeedsEnds(inner.into()));
+    };
+    let rest = expand_host_range(suffix)?;
+    let mut out = Vec::new();
+    if let (Ok(a), Ok(b)) = (start.parse::<u64>(), end.parse::<u64>()) {
+        if a > b {
+            return Err(PatternError::RangeBackwards(inner.into()));
+        }
+        if b - a >= MAX_RANGE || (b - a + 1).saturating_mul(rest.len() as u64) > MAX_RANGE {
+            return Err(PatternError::RangeTooLarge(inner.into()));
+        }
+        let width = if start.starts_with('0') { start.len() } else { 0 };
+        for n in a..=b {
+            for r in &rest {
+                out.push(format!("{prefix}{n:0width$}{r}"));
+            }
+        }
+    } else if start.len() == 1 && end.len() == 1 {
+        let (a, b) = (start.as_bytes()[0], end.as_bytes()[0]);
+        if a > b {
+            return Err(PatternError::RangeBackwards(inner.into()));
+        }
+        for c in a..=b {
+            for r in &rest {
+                out.push(format!("{prefix}{}{r}", c as char));
+            }
+        }
+    } else {
+        return Err(PatternError::RangeKind(inner.into()));
+    }
+    Ok(out)
+}
