@@ -66,6 +66,15 @@ impl schedule::Work for Converge {
     }
 }
 
+/// Why a unit could not be planned again before it converged.
+#[derive(Debug, thiserror::Error)]
+enum ReplanError {
+    #[error(transparent)]
+    Unit(#[from] UnitError),
+    #[error(transparent)]
+    Session(#[from] crate::session::SessionError),
+}
+
 /// A unit that failed: the message and what its resources came to.
 type Failure = (String, Vec<ResourcePlan>);
 
@@ -87,7 +96,7 @@ impl Converge {
         };
         // An earlier unit changed this host: what it found may be stale, so look again.
         if !self.exact && self.dirty.lock().unwrap().contains(host) {
-            plan = self.replan(&conn, host, role, facts).await.map_err(|e| (e, vec![]))?;
+            plan = self.replan(&conn, host, role, facts).await.map_err(|e| (e.to_string(), vec![]))?;
         }
         if let Some(bad) = plan.resources.iter().find(|r| r.status == Status::Failed) {
             let message = format!("{}: {}", bad.resource, bad.message.clone().unwrap_or_default());
@@ -129,9 +138,8 @@ impl Converge {
         host: &str,
         role: &str,
         facts: serde_json::Value,
-    ) -> Result<UnitPlan, String> {
-        let (prepared, handlers) =
-            self.project.prepare_unit(host, role, Some(&facts), true).map_err(|e| e.to_string())?;
+    ) -> Result<UnitPlan, ReplanError> {
+        let (prepared, handlers) = self.project.prepare_unit(host, role, Some(&facts), true)?;
         let queries = plan::queries(role, &prepared, &handlers);
         match conn.probe(&queries, false).await {
             Ok(mut st) => {
@@ -140,7 +148,7 @@ impl Converge {
             }
             Err(e) => {
                 self.lose(host, e.to_string());
-                Err(e.to_string())
+                Err(e.into())
             }
         }
     }
