@@ -43,7 +43,7 @@ pub fn show(inventory: &Path, extra_vars: &[String], list: bool, host: Option<&s
 
 /// `inventory --from-vagrant DIR`: an Ansible YAML inventory of DIR's Vagrant machines.
 pub fn from_vagrant(dir: &Path) -> Result<i32> {
-    let inv = crate::project::vagrant::from_dir(dir).map_err(Error::usage)?;
+    let inv = crate::project::vagrant::from_dir(dir)?;
     rprint!("{}", crate::project::vagrant::to_yaml(&inv));
     Ok(0)
 }
