@@ -76,7 +76,7 @@ async fn probe_hosts(project: &Project, settings: &Settings) -> HashMap<String, 
             let _permit = forks.acquire_owned().await;
             let started = Instant::now();
             let res = async {
-                let target = target?;
+                let target = target.map_err(|e| e.to_string())?;
                 let conn = Session::open(&target, &opts).await.map_err(|e| e.to_string())?;
                 let state = conn.probe(&queries, with_facts).await.map_err(|e| e.to_string());
                 Ok::<_, String>((conn, state))

@@ -116,6 +116,20 @@ pub enum Error {
     /// runtime, no temp dir, stdout closed.
     #[error("{0}")]
     System(std::io::Error),
+
+    /// `-i vagrant:DIR`, `inventory --from-vagrant DIR`: the machines could not be had.
+    #[error(transparent)]
+    Vagrant(crate::project::vagrant::VagrantError),
+}
+
+impl From<crate::project::vagrant::VagrantError> for Error {
+    /// The inventory beside a Vagrantfile failed on its own terms: that error, as it was.
+    fn from(e: crate::project::vagrant::VagrantError) -> Self {
+        match e {
+            crate::project::vagrant::VagrantError::Inventory(e) => *e,
+            e => Error::Vagrant(e),
+        }
+    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

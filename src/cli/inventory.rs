@@ -43,7 +43,7 @@ pub fn show(inventory: &Path, extra_vars: &[String], list: bool, host: Option<&s
 
 /// `inventory --from-vagrant DIR`: an Ansible YAML inventory of DIR's Vagrant machines.
 pub fn from_vagrant(dir: &Path) -> Result<i32> {
-    let inv = crate::project::vagrant::from_dir(dir).map_err(Error::usage)?;
+    let inv = crate::project::vagrant::from_dir(dir)?;
     rprint!("{}", crate::project::vagrant::to_yaml(&inv));
     Ok(0)
 }
@@ -58,7 +58,7 @@ pub fn facts(s: &Settings, host: &str, offline: bool) -> Result<i32> {
     merge_into(&mut vars, &s.extra_vars);
     let mut doc = serde_json::json!({ "host": host, "vars": vars });
     if !offline {
-        let target = Target::from_vars(host, &vars).map_err(|e| Error::host(host, e))?;
+        let target = Target::from_vars(host, &vars).map_err(|e| Error::host(host, e.to_string()))?;
         let rt = tokio::runtime::Runtime::new().map_err(Error::System)?;
         doc["facts"] = rt.block_on(probe_facts(host, &target, &s.connect))?;
     }

@@ -15,6 +15,7 @@
 use crate::project::inventory::{Group, Host, Inventory};
 use crate::project::source::{merge_into, Vars};
 use serde_json::Value;
+use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -41,24 +42,122 @@ pub struct Machine {
     pub proxy_command: Option<(usize, String)>,
 }
 
-/// Where a text came from, so every error can name the line.
-struct Origin<'a> {
-    label: &'a str,
-    file: bool,
+/// Where a `vagrant ssh-config` output came from, so every error can name the line.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Origin {
+    /// A recorded output, by its path (or any label given to `parse`).
+    File(String),
+    /// The output of `vagrant ssh-config` run in this directory.
+    Run(PathBuf),
 }
 
-impl Origin<'_> {
-    fn at(&self, line: usize, msg: impl std::fmt::Display) -> String {
-        if self.file {
-            format!("{}:{line}: {msg}", self.label)
-        } else {
-            format!("{}, line {line}: {msg}", self.label)
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::File(label) => f.write_str(label),
+            Origin::Run(dir) => write!(f, "`vagrant ssh-config` in {}", dir.display()),
         }
     }
 }
 
+impl Origin {
+    fn at(&self, line: usize, problem: LineProblem) -> VagrantError {
+        VagrantError::Line { origin: self.clone(), line, problem }
+    }
+}
+
+/// `origin:line: problem` for a file, `origin, line N: problem` for Vagrant's own output.
+fn located(origin: &Origin, line: usize, problem: &LineProblem) -> String {
+    match origin {
+        Origin::File(_) => format!("{origin}:{line}: {problem}"),
+        Origin::Run(_) => format!("{origin}, line {line}: {problem}"),
+    }
+}
+
+/// What is wrong with one line of a `vagrant ssh-config` output.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum LineProblem {
+    #[error("`{key}`: unterminated double quote")]
+    UnterminatedQuote { key: String },
+    #[error("`{key}` needs a value")]
+    NoValue { key: String },
+    #[error("`{key}` takes one value, found {found} (quote a path that contains spaces)")]
+    ManyValues { key: String, found: usize },
+    #[error("`Host` needs a machine name")]
+    NoMachineName,
+    #[error("`Host {0}` is a pattern, not one machine name (Vagrant prints `Host NAME`)")]
+    HostPattern(String),
+    #[error("machine `{name}` appears twice (first at line {first})")]
+    Duplicate { name: String, first: usize },
+    #[error("`Match` blocks are not part of `vagrant ssh-config` output and are not supported")]
+    Match,
+    #[error("`{0}` before any `Host` line: this does not look like `vagrant ssh-config` output")]
+    BeforeHost(String),
+    #[error("`Port {0}` is not a port number (1-65535)")]
+    BadPort(String),
+    #[error("`ProxyCommand` needs a command")]
+    NoProxyCommand,
+    #[error(
+        "machine `{machine}` is reached through `ProxyCommand {command}`, and rigger cannot use a ProxyCommand \
+         (it supports only ProxyJump/-J). Make the machine reachable directly, or put the proxy for {address} in ~/.ssh/config \
+         and delete this line from a recorded output that you pass in {RECORDED_ENV}"
+    )]
+    ProxyCommand { machine: String, command: String, address: String },
+    #[error("machine `{machine}`: rigger cannot pass a UserKnownHostsFile path that contains spaces (`{path}`)")]
+    KnownHostsWithSpaces { machine: String, path: String },
+}
+
+/// Why the Vagrant machines could not be had as an inventory.
+#[derive(Debug, thiserror::Error)]
+pub enum VagrantError {
+    /// A line of the output at fault.
+    #[error("{}", located(.origin, *.line, .problem))]
+    Line { origin: Origin, line: usize, problem: LineProblem },
+    #[error("{0}: no machine (no `Host` line): is any machine created? (`vagrant up`)")]
+    NoMachine(Origin),
+    #[error("cannot read {} (named by {RECORDED_ENV}): {source}", .file.display())]
+    Recorded { file: PathBuf, source: std::io::Error },
+    #[error(
+        "{}: not a directory (--from-vagrant and `-i vagrant:DIR` take the directory that holds the Vagrantfile)",
+        .0.display()
+    )]
+    NotADirectory(PathBuf),
+    #[error("no Vagrantfile in {}", .0.display())]
+    NoVagrantfile(PathBuf),
+    /// The directory could not be made absolute.
+    #[error("{}: {source}", .dir.display())]
+    Dir { dir: PathBuf, source: std::io::Error },
+    #[error(
+        "Vagrant is not installed (no `{program}` command on PATH). Install it (https://developer.hashicorp.com/vagrant/install), \
+         or record the output where Vagrant runs (`vagrant ssh-config > ssh-config.txt` in {}) and use that file: \
+         {RECORDED_ENV}=ssh-config.txt rigger ...",
+        .dir.display()
+    )]
+    NotInstalled { program: String, dir: PathBuf },
+    #[error("cannot run `{program} ssh-config` in {}: {source}", .dir.display())]
+    CannotRun { program: String, dir: PathBuf, source: std::io::Error },
+    /// `vagrant ssh-config` ran and failed; `stderr` is its message on one line.
+    #[error(
+        "`vagrant ssh-config` in {} failed ({}): {}\n(every machine of the Vagrantfile must be created and running: `vagrant up` there; `vagrant status` shows their states)",
+        .dir.display(),
+        .code.map_or_else(|| "killed by a signal".to_string(), |c| format!("exit {c}")),
+        if .stderr.is_empty() { "no message" } else { .stderr }
+    )]
+    Failed { dir: PathBuf, code: Option<i32>, stderr: String },
+    /// The inventory beside the Vagrantfile.
+    #[error(transparent)]
+    Inventory(Box<crate::error::Error>),
+    #[error(
+        "{}: no Vagrant machine for host(s) {} of the inventory; define them in the Vagrantfile (`config.vm.define \"NAME\"`), \
+         or use the inventory without `vagrant:`",
+        .origin.display(),
+        .hosts.join(", ")
+    )]
+    MachinesMissing { origin: PathBuf, hosts: Vec<String> },
+}
+
 /// Splits a directive's arguments on whitespace, keeping "double quoted" words whole.
-fn words(args: &str) -> Result<Vec<String>, String> {
+fn words(key: &str, args: &str) -> Result<Vec<String>, LineProblem> {
     let mut out = Vec::new();
     let mut cur = String::new();
     let mut in_word = false;
@@ -82,7 +181,7 @@ fn words(args: &str) -> Result<Vec<String>, String> {
         }
     }
     if quoted {
-        return Err("unterminated double quote".into());
+        return Err(LineProblem::UnterminatedQuote { key: key.to_string() });
     }
     if in_word {
         out.push(cur);
@@ -91,129 +190,114 @@ fn words(args: &str) -> Result<Vec<String>, String> {
 }
 
 /// The single argument of a directive.
-fn one(origin: &Origin, line: usize, key: &str, args: &str) -> Result<String, String> {
-    let w = words(args).map_err(|e| origin.at(line, format!("`{key}`: {e}")))?;
+fn one(key: &str, args: &str) -> Result<String, LineProblem> {
+    let w = words(key, args)?;
     match w.as_slice() {
         [v] => Ok(v.clone()),
-        [] => Err(origin.at(line, format!("`{key}` needs a value"))),
-        _ => {
-            Err(origin
-                .at(line, format!("`{key}` takes one value, found {} (quote a path that contains spaces)", w.len())))
-        }
+        [] => Err(LineProblem::NoValue { key: key.to_string() }),
+        _ => Err(LineProblem::ManyValues { key: key.to_string(), found: w.len() }),
     }
 }
 
 /// Parses `vagrant ssh-config` output (`origin` names it in errors). Directives
 /// rigger does not use are ignored. As in ssh, the first value of a directive in
 /// a block wins, except for `IdentityFile`, which can be given more than once.
-pub fn parse(text: &str, origin: &str) -> Result<Vec<Machine>, String> {
-    parse_from(text, &Origin { label: origin, file: true })
+pub fn parse(text: &str, origin: &str) -> Result<Vec<Machine>, VagrantError> {
+    parse_from(text, &Origin::File(origin.to_string()))
 }
 
-fn parse_from(text: &str, origin: &Origin) -> Result<Vec<Machine>, String> {
+fn parse_from(text: &str, origin: &Origin) -> Result<Vec<Machine>, VagrantError> {
     let mut machines: Vec<Machine> = Vec::new();
     for (i, raw) in text.lines().enumerate() {
         let line_no = i + 1;
-        let line = raw.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        // `Keyword value`, `Keyword=value` or `Keyword = value`, as ssh_config(5) allows.
-        let split = match line.find(|c: char| c.is_whitespace() || c == '=') {
-            Some(0) | None => line.find(char::is_whitespace).unwrap_or(line.len()),
-            Some(n) => n,
-        };
-        let (key, rest) = line.split_at(split);
-        let rest = rest.trim_start();
-        let args = rest.strip_prefix('=').map(str::trim_start).unwrap_or(rest);
-        let lower = key.to_ascii_lowercase();
-        if lower == "host" {
-            let names = words(args).map_err(|e| origin.at(line_no, format!("`Host`: {e}")))?;
-            let name = match names.as_slice() {
-                [n] if !n.contains(['*', '?', '!', ',']) => n.clone(),
-                [] => return Err(origin.at(line_no, "`Host` needs a machine name")),
-                _ => {
-                    return Err(origin.at(
-                        line_no,
-                        format!("`Host {args}` is a pattern, not one machine name (Vagrant prints `Host NAME`)"),
-                    ))
-                }
-            };
-            if let Some(first) = machines.iter().find(|m| m.name == name) {
-                return Err(
-                    origin.at(line_no, format!("machine `{name}` appears twice (first at line {})", first.line))
-                );
-            }
-            machines.push(Machine { name, line: line_no, ..Default::default() });
-            continue;
-        }
-        if lower == "match" {
-            return Err(
-                origin.at(line_no, "`Match` blocks are not part of `vagrant ssh-config` output and are not supported")
-            );
-        }
-        let Some(m) = machines.last_mut() else {
-            return Err(origin.at(
-                line_no,
-                format!("`{key}` before any `Host` line: this does not look like `vagrant ssh-config` output"),
-            ));
-        };
-        match lower.as_str() {
-            "hostname" => {
-                let v = one(origin, line_no, key, args)?;
-                m.host_name.get_or_insert(v);
-            }
-            "user" => {
-                let v = one(origin, line_no, key, args)?;
-                m.user.get_or_insert(v);
-            }
-            "port" => {
-                let v = one(origin, line_no, key, args)?;
-                let port = v
-                    .parse::<u16>()
-                    .ok()
-                    .filter(|p| *p > 0)
-                    .ok_or_else(|| origin.at(line_no, format!("`Port {v}` is not a port number (1-65535)")))?;
-                m.port.get_or_insert(port);
-            }
-            "identityfile" => {
-                let v = one(origin, line_no, key, args)?;
-                m.identity_files.push(v);
-            }
-            "userknownhostsfile" => {
-                let v = one(origin, line_no, key, args)?;
-                m.user_known_hosts_file.get_or_insert(v);
-            }
-            "stricthostkeychecking" => {
-                let v = one(origin, line_no, key, args)?;
-                m.strict_host_key_checking.get_or_insert(v.to_ascii_lowercase());
-            }
-            "proxycommand" => {
-                if args.is_empty() {
-                    return Err(origin.at(line_no, "`ProxyCommand` needs a command"));
-                }
-                m.proxy_command.get_or_insert((line_no, args.to_string()));
-            }
-            // PasswordAuthentication, IdentitiesOnly, LogLevel, ForwardAgent,
-            // ForwardX11, Include, PubkeyAcceptedKeyTypes, HostKeyAlgorithms...
-            _ => {}
-        }
+        parse_line(raw, line_no, &mut machines).map_err(|problem| origin.at(line_no, problem))?;
     }
     Ok(machines)
 }
 
+/// One line: a new machine, a directive of the last one, or nothing.
+fn parse_line(raw: &str, line_no: usize, machines: &mut Vec<Machine>) -> Result<(), LineProblem> {
+    let line = raw.trim();
+    if line.is_empty() || line.starts_with('#') {
+        return Ok(());
+    }
+    // `Keyword value`, `Keyword=value` or `Keyword = value`, as ssh_config(5) allows.
+    let split = match line.find(|c: char| c.is_whitespace() || c == '=') {
+        Some(0) | None => line.find(char::is_whitespace).unwrap_or(line.len()),
+        Some(n) => n,
+    };
+    let (key, rest) = line.split_at(split);
+    let rest = rest.trim_start();
+    let args = rest.strip_prefix('=').map(str::trim_start).unwrap_or(rest);
+    let lower = key.to_ascii_lowercase();
+    if lower == "host" {
+        let names = words("Host", args)?;
+        let name = match names.as_slice() {
+            [n] if !n.contains(['*', '?', '!', ',']) => n.clone(),
+            [] => return Err(LineProblem::NoMachineName),
+            _ => return Err(LineProblem::HostPattern(args.to_string())),
+        };
+        if let Some(first) = machines.iter().find(|m| m.name == name) {
+            return Err(LineProblem::Duplicate { name, first: first.line });
+        }
+        machines.push(Machine { name, line: line_no, ..Default::default() });
+        return Ok(());
+    }
+    if lower == "match" {
+        return Err(LineProblem::Match);
+    }
+    let Some(m) = machines.last_mut() else {
+        return Err(LineProblem::BeforeHost(key.to_string()));
+    };
+    match lower.as_str() {
+        "hostname" => {
+            let v = one(key, args)?;
+            m.host_name.get_or_insert(v);
+        }
+        "user" => {
+            let v = one(key, args)?;
+            m.user.get_or_insert(v);
+        }
+        "port" => {
+            let v = one(key, args)?;
+            let port = v.parse::<u16>().ok().filter(|p| *p > 0).ok_or(LineProblem::BadPort(v))?;
+            m.port.get_or_insert(port);
+        }
+        "identityfile" => {
+            let v = one(key, args)?;
+            m.identity_files.push(v);
+        }
+        "userknownhostsfile" => {
+            let v = one(key, args)?;
+            m.user_known_hosts_file.get_or_insert(v);
+        }
+        "stricthostkeychecking" => {
+            let v = one(key, args)?;
+            m.strict_host_key_checking.get_or_insert(v.to_ascii_lowercase());
+        }
+        "proxycommand" => {
+            if args.is_empty() {
+                return Err(LineProblem::NoProxyCommand);
+            }
+            m.proxy_command.get_or_insert((line_no, args.to_string()));
+        }
+        // PasswordAuthentication, IdentitiesOnly, LogLevel, ForwardAgent,
+        // ForwardX11, Include, PubkeyAcceptedKeyTypes, HostKeyAlgorithms...
+        _ => {}
+    }
+    Ok(())
+}
+
 /// Ansible's connection vars for one machine.
-fn machine_vars(m: &Machine, origin: &Origin) -> Result<Vars, String> {
+fn machine_vars(m: &Machine, origin: &Origin) -> Result<Vars, VagrantError> {
     if let Some((line, cmd)) = &m.proxy_command {
         return Err(origin.at(
             *line,
-            format!(
-                "machine `{}` is reached through `ProxyCommand {cmd}`, and rigger cannot use a ProxyCommand \
-                 (it supports only ProxyJump/-J). Make the machine reachable directly, or put the proxy for {} in ~/.ssh/config \
-                 and delete this line from a recorded output that you pass in {RECORDED_ENV}",
-                m.name,
-                m.host_name.as_deref().unwrap_or(&m.name)
-            ),
+            LineProblem::ProxyCommand {
+                machine: m.name.clone(),
+                command: cmd.clone(),
+                address: m.host_name.clone().unwrap_or_else(|| m.name.clone()),
+            },
         ));
     }
     let mut v = Vars::new();
@@ -234,13 +318,9 @@ fn machine_vars(m: &Machine, origin: &Origin) -> Result<Vars, String> {
     let mut args = Vec::new();
     if let Some(f) = &m.user_known_hosts_file {
         if f.contains(char::is_whitespace) {
-            return Err(origin.at(
-                m.line,
-                format!(
-                    "machine `{}`: rigger cannot pass a UserKnownHostsFile path that contains spaces (`{f}`)",
-                    m.name
-                ),
-            ));
+            return Err(
+                origin.at(m.line, LineProblem::KnownHostsWithSpaces { machine: m.name.clone(), path: f.clone() })
+            );
         }
         args.push(format!("-o UserKnownHostsFile={f}"));
     }
@@ -257,9 +337,9 @@ fn machine_vars(m: &Machine, origin: &Origin) -> Result<Vars, String> {
     Ok(v)
 }
 
-fn build(machines: &[Machine], origin: &Origin, path: &Path) -> Result<Inventory, String> {
+fn build(machines: &[Machine], origin: &Origin, path: &Path) -> Result<Inventory, VagrantError> {
     if machines.is_empty() {
-        return Err(format!("{}: no machine (no `Host` line): is any machine created? (`vagrant up`)", origin.label));
+        return Err(VagrantError::NoMachine(origin.clone()));
     }
     let mut inv = Inventory { origin: path.to_path_buf(), ..Default::default() };
     // The shape Inventory::load gives hosts listed in no group: `all` → `ungrouped` → hosts.
@@ -275,44 +355,39 @@ fn build(machines: &[Machine], origin: &Origin, path: &Path) -> Result<Inventory
 }
 
 /// An inventory from `vagrant ssh-config` output read from `path` (named in errors).
-pub fn from_ssh_config(text: &str, path: &Path) -> Result<Inventory, String> {
-    let label = path.display().to_string();
-    let origin = Origin { label: &label, file: true };
+pub fn from_ssh_config(text: &str, path: &Path) -> Result<Inventory, VagrantError> {
+    let origin = Origin::File(path.display().to_string());
     build(&parse_from(text, &origin)?, &origin, path)
 }
 
 /// The machines of the Vagrant environment in `dir`, from `vagrant ssh-config`
 /// run there (or from the file that `RIGGER_VAGRANT_SSH_CONFIG` names).
-pub fn from_dir(dir: &Path) -> Result<Inventory, String> {
+pub fn from_dir(dir: &Path) -> Result<Inventory, VagrantError> {
     let recorded = std::env::var_os(RECORDED_ENV).filter(|v| !v.is_empty()).map(PathBuf::from);
     from_dir_with(dir, recorded.as_deref(), "vagrant")
 }
 
-fn from_dir_with(dir: &Path, recorded: Option<&Path>, program: &str) -> Result<Inventory, String> {
+fn from_dir_with(dir: &Path, recorded: Option<&Path>, program: &str) -> Result<Inventory, VagrantError> {
     if let Some(file) = recorded {
         let text = std::fs::read_to_string(file)
-            .map_err(|e| format!("cannot read {} (named by {RECORDED_ENV}): {e}", file.display()))?;
+            .map_err(|source| VagrantError::Recorded { file: file.to_path_buf(), source })?;
         return from_ssh_config(&text, file);
     }
     let text = run_ssh_config(dir, program)?;
-    let label = format!("`vagrant ssh-config` in {}", dir.display());
-    let origin = Origin { label: &label, file: false };
+    let origin = Origin::Run(dir.to_path_buf());
     build(&parse_from(&text, &origin)?, &origin, dir)
 }
 
-fn run_ssh_config(dir: &Path, program: &str) -> Result<String, String> {
+fn run_ssh_config(dir: &Path, program: &str) -> Result<String, VagrantError> {
     if !dir.is_dir() {
-        return Err(format!(
-            "{}: not a directory (--from-vagrant and `-i vagrant:DIR` take the directory that holds the Vagrantfile)",
-            dir.display()
-        ));
+        return Err(VagrantError::NotADirectory(dir.to_path_buf()));
     }
     let custom_name = std::env::var_os("VAGRANT_VAGRANTFILE").is_some();
     if !custom_name && !dir.join("Vagrantfile").is_file() && !dir.join("vagrantfile").is_file() {
-        return Err(format!("no Vagrantfile in {}", dir.display()));
+        return Err(VagrantError::NoVagrantfile(dir.to_path_buf()));
     }
     // Absolute: Vagrant resolves a relative VAGRANT_CWD from its own working directory.
-    let abs = dir.canonicalize().map_err(|e| format!("{}: {e}", dir.display()))?;
+    let abs = dir.canonicalize().map_err(|source| VagrantError::Dir { dir: dir.to_path_buf(), source })?;
     let out = Command::new(program)
         .arg("ssh-config")
         .current_dir(&abs)
@@ -325,24 +400,16 @@ fn run_ssh_config(dir: &Path, program: &str) -> Result<String, String> {
     let out = match out {
         Ok(o) => o,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(format!(
-                "Vagrant is not installed (no `{program}` command on PATH). Install it (https://developer.hashicorp.com/vagrant/install), \
-                 or record the output where Vagrant runs (`vagrant ssh-config > ssh-config.txt` in {}) and use that file: \
-                 {RECORDED_ENV}=ssh-config.txt rigger ...",
-                dir.display()
-            ))
+            return Err(VagrantError::NotInstalled { program: program.to_string(), dir: dir.to_path_buf() })
         }
-        Err(e) => return Err(format!("cannot run `{program} ssh-config` in {}: {e}", dir.display())),
+        Err(source) => {
+            return Err(VagrantError::CannotRun { program: program.to_string(), dir: dir.to_path_buf(), source })
+        }
     };
     if !out.status.success() {
         let err = String::from_utf8_lossy(&out.stderr);
-        let err = err.split_whitespace().collect::<Vec<_>>().join(" ");
-        let code = out.status.code().map_or_else(|| "killed by a signal".to_string(), |c| format!("exit {c}"));
-        return Err(format!(
-            "`vagrant ssh-config` in {} failed ({code}): {}\n(every machine of the Vagrantfile must be created and running: `vagrant up` there; `vagrant status` shows their states)",
-            dir.display(),
-            if err.is_empty() { "no message" } else { &err }
-        ));
+        let stderr = err.split_whitespace().collect::<Vec<_>>().join(" ");
+        return Err(VagrantError::Failed { dir: dir.to_path_buf(), code: out.status.code(), stderr });
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
@@ -356,16 +423,16 @@ pub fn spec(inventory_arg: &Path) -> Option<&Path> {
 /// machines, ungrouped. If DIR holds one (hosts.yaml, *.yml, *.ini, `hosts`),
 /// that inventory is loaded with its group_vars/ and host_vars/, and each host
 /// gets the login of the Vagrant machine of the same name (`overlay`).
-pub fn load(dir: &Path) -> Result<Inventory, String> {
+pub fn load(dir: &Path) -> Result<Inventory, VagrantError> {
     let machines = from_dir(dir)?;
     with_inventory(dir, machines)
 }
 
-fn with_inventory(dir: &Path, machines: Inventory) -> Result<Inventory, String> {
+fn with_inventory(dir: &Path, machines: Inventory) -> Result<Inventory, VagrantError> {
     if !has_inventory_file(dir) {
         return Ok(machines);
     }
-    let mut inv = Inventory::load(dir).map_err(|e| e.to_string())?;
+    let mut inv = Inventory::load(dir).map_err(|e| VagrantError::Inventory(Box::new(e)))?;
     overlay(&mut inv, &machines)?;
     Ok(inv)
 }
@@ -391,16 +458,10 @@ fn has_inventory_file(dir: &Path) -> bool {
 /// (127.0.0.1 and a forwarded port, for VirtualBox).
 /// Machines that are not in the inventory are added, ungrouped. It is an error
 /// if an inventory host has no machine.
-pub fn overlay(inv: &mut Inventory, machines: &Inventory) -> Result<(), String> {
-    let missing: Vec<&str> =
-        inv.hosts.keys().filter(|h| !machines.hosts.contains_key(*h)).map(String::as_str).collect();
+pub fn overlay(inv: &mut Inventory, machines: &Inventory) -> Result<(), VagrantError> {
+    let missing: Vec<String> = inv.hosts.keys().filter(|h| !machines.hosts.contains_key(*h)).cloned().collect();
     if !missing.is_empty() {
-        return Err(format!(
-            "{}: no Vagrant machine for host(s) {} of the inventory; define them in the Vagrantfile (`config.vm.define \"NAME\"`), \
-             or use the inventory without `vagrant:`",
-            machines.origin.display(),
-            missing.join(", ")
-        ));
+        return Err(VagrantError::MachinesMissing { origin: machines.origin.clone(), hosts: missing });
     }
     for (name, machine) in &machines.hosts {
         match inv.hosts.get_mut(name) {
@@ -517,7 +578,7 @@ mod tests {
     }
 
     fn err(text: &str) -> String {
-        from_ssh_config(text, Path::new("ssh-config.txt")).unwrap_err()
+        from_ssh_config(text, Path::new("ssh-config.txt")).unwrap_err().to_string()
     }
 
     const VAGRANT_ARGS: &str = "-o UserKnownHostsFile=/dev/null -o StrictHostKeyChecking=no";
@@ -709,7 +770,9 @@ mod tests {
         let inv = from_dir_with(Path::new("/nonexistent"), Some(&fixture("virtualbox-multi.txt")), "vagrant").unwrap();
         assert_eq!(inv.hosts.len(), 3);
         assert_eq!(inv.origin, fixture("virtualbox-multi.txt"));
-        let e = from_dir_with(Path::new("."), Some(Path::new("/nonexistent/ssh-config.txt")), "vagrant").unwrap_err();
+        let e = from_dir_with(Path::new("."), Some(Path::new("/nonexistent/ssh-config.txt")), "vagrant")
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("cannot read /nonexistent/ssh-config.txt (named by RIGGER_VAGRANT_SSH_CONFIG)"), "{e}");
     }
 
@@ -717,16 +780,19 @@ mod tests {
     fn missing_vagrant_says_how_to_use_a_recorded_file() {
         let d = tempfile::tempdir().unwrap();
         std::fs::write(d.path().join("Vagrantfile"), "").unwrap();
-        let e = from_dir_with(d.path(), None, "rigger-test-no-such-vagrant").unwrap_err();
+        let e = from_dir_with(d.path(), None, "rigger-test-no-such-vagrant").unwrap_err().to_string();
         assert!(e.starts_with("Vagrant is not installed (no `rigger-test-no-such-vagrant` command on PATH)"), "{e}");
         assert!(
             e.contains("vagrant ssh-config > ssh-config.txt") && e.contains("RIGGER_VAGRANT_SSH_CONFIG=ssh-config.txt"),
             "{e}"
         );
-        let e = from_dir_with(&d.path().join("nope"), None, "vagrant").unwrap_err();
+        let e = from_dir_with(&d.path().join("nope"), None, "vagrant").unwrap_err().to_string();
         assert!(e.ends_with("nope: not a directory (--from-vagrant and `-i vagrant:DIR` take the directory that holds the Vagrantfile)"), "{e}");
         let empty = tempfile::tempdir().unwrap();
-        assert!(from_dir_with(empty.path(), None, "vagrant").unwrap_err().starts_with("no Vagrantfile in "));
+        assert!(from_dir_with(empty.path(), None, "vagrant")
+            .unwrap_err()
+            .to_string()
+            .starts_with("no Vagrantfile in "));
     }
 
     /// A stand-in `vagrant` shows the command, its directory, and a failure's stderr.
@@ -750,7 +816,9 @@ mod tests {
             let mut r = from_dir_with(d.path(), None, fake.to_str().unwrap());
             for _ in 0..20 {
                 match &r {
-                    Err(e) if e.contains("Text file busy") => {
+                    Err(VagrantError::CannotRun { source, .. })
+                        if source.kind() == std::io::ErrorKind::ExecutableFileBusy =>
+                    {
                         std::thread::sleep(std::time::Duration::from_millis(50));
                         r = from_dir_with(d.path(), None, fake.to_str().unwrap());
                     }
@@ -764,13 +832,13 @@ mod tests {
         assert_eq!(inv.origin, d.path());
 
         std::fs::write(d.path().join("broken"), "").unwrap();
-        let e = run().unwrap_err();
+        let e = run().unwrap_err().to_string();
         assert!(e.contains("failed (exit 1): The provider for this Vagrant-managed machine is reporting that it is not yet ready for SSH."), "{e}");
         assert!(e.contains("`vagrant up`"), "{e}");
 
         std::fs::remove_file(d.path().join("broken")).unwrap();
         std::fs::write(&fake, "#!/bin/sh\necho 'Host a'\necho '  Port ssh'\n").unwrap();
-        let e = run().unwrap_err();
+        let e = run().unwrap_err().to_string();
         assert_eq!(
             e,
             format!(
@@ -855,7 +923,8 @@ mod tests {
             &Path::new(env!("CARGO_MANIFEST_DIR")).join("inventory/lab"),
             inv_at(MULTI, "vm/ssh-config.txt"),
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(
             e.starts_with(
                 "vm/ssh-config.txt: no Vagrant machine for host(s) h1, h2, h3, h4, h5, h6, h7, h8 of the inventory"

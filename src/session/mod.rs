@@ -10,14 +10,14 @@ pub mod transport;
 use crate::plan::UnitPlan;
 use probe::{HostState, ProbeError, Query};
 use std::collections::BTreeSet;
-use transport::{ConnectOptions, Connection, Target};
+use transport::{ConnectOptions, Connection, Target, TransportError};
 
 /// Why a script's answer could not be had or used.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum SessionError {
     /// ssh (or the local sh) failed; its own words.
-    #[error("{0}")]
-    Transport(String),
+    #[error(transparent)]
+    Transport(TransportError),
     /// `sudo -n` refused before the script ran.
     #[error("become failed: {stderr}")]
     Become { stderr: String },

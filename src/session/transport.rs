@@ -8,6 +8,7 @@ use openssh::{KnownHosts, SessionBuilder};
 use serde_json::Value;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 
@@ -36,6 +37,43 @@ pub struct Target {
     pub become_user: Option<String>,
 }
 
+/// Why a host's connection vars do not say how to reach it.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TargetError {
+    /// `ansible_port` (or `ansible_ssh_port`) as written.
+    #[error("ansible_port {0} is not a port number (1-65535)")]
+    BadPort(Value),
+    /// `-o`, `-J` or `-F` last, with nothing after it.
+    #[error("ssh option without a value")]
+    NoValue,
+    #[error("unsupported ssh argument `{0}` (rigger understands -o Key=Value, -J and -F)")]
+    UnsupportedArgument(String),
+    #[error("ssh option `{0}` needs Key=Value")]
+    NotKeyValue(String),
+    #[error("unsupported ssh option `{0}` (use ~/.ssh/config for it)")]
+    UnsupportedOption(String),
+}
+
+/// Why a script could not be run on a host: ssh (or the local sh) failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum TransportError {
+    /// No master connection: where to, what ssh said, what to check.
+    #[error("unreachable: cannot connect to {dest}: {detail} ({hint})")]
+    Unreachable { dest: String, detail: String, hint: &'static str },
+    #[error("cannot start sh: {0}")]
+    StartSh(Arc<std::io::Error>),
+    #[error("no stdin")]
+    NoStdin,
+    #[error("cannot send the script: {0}")]
+    Send(Arc<std::io::Error>),
+    /// The local sh's output could not be read.
+    #[error("{0}")]
+    Wait(Arc<std::io::Error>),
+    /// The master connection went away under a script.
+    #[error("lost the connection: {0}")]
+    Lost(Arc<openssh::Error>),
+}
+
 fn var_str(vars: &Vars, k: &str) -> Option<String> {
     match vars.get(k)? {
         Value::String(s) => Some(s.clone()),
@@ -55,19 +93,14 @@ fn truthy(v: Option<&Value>) -> bool {
 }
 
 impl Target {
-    pub fn from_vars(name: &str, vars: &Vars) -> Result<Self, String> {
+    pub fn from_vars(name: &str, vars: &Vars) -> Result<Self, TargetError> {
         let port = match vars.get("ansible_port").or_else(|| vars.get("ansible_ssh_port")) {
             None => None,
             Some(v) => {
                 let s =
                     var_str(vars, if vars.contains_key("ansible_port") { "ansible_port" } else { "ansible_ssh_port" })
                         .unwrap_or_default();
-                Some(
-                    s.parse::<u16>()
-                        .ok()
-                        .filter(|p| *p > 0)
-                        .ok_or_else(|| format!("ansible_port {v} is not a port number (1-65535)"))?,
-                )
+                Some(s.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| TargetError::BadPort(v.clone()))?)
             }
         };
         let mut t = Target {
@@ -95,21 +128,19 @@ impl Target {
     }
 
     /// Understands the ssh options inventories commonly carry; anything else is refused, not ignored.
-    fn apply_ssh_args(&mut self, args: &str) -> Result<(), String> {
+    fn apply_ssh_args(&mut self, args: &str) -> Result<(), TargetError> {
         let words: Vec<&str> = args.split_whitespace().collect();
         let mut i = 0;
         while i < words.len() {
             let (flag, val) = match words[i] {
                 "-o" | "-J" | "-F" => {
                     i += 1;
-                    (words[i - 1], words.get(i).copied().ok_or("ssh option without a value")?)
+                    (words[i - 1], words.get(i).copied().ok_or(TargetError::NoValue)?)
                 }
                 w if w.starts_with("-o") => ("-o", &w[2..]),
                 w if w.starts_with("-J") => ("-J", &w[2..]),
                 w if w.starts_with("-F") => ("-F", &w[2..]),
-                w => {
-                    return Err(format!("unsupported ssh argument `{w}` (rigger understands -o Key=Value, -J and -F)"))
-                }
+                w => return Err(TargetError::UnsupportedArgument(w.to_string())),
             };
             i += 1;
             match flag {
@@ -123,14 +154,14 @@ impl Target {
                 }
                 _ => {}
             }
-            let (k, v) = val.split_once('=').ok_or_else(|| format!("ssh option `{val}` needs Key=Value"))?;
+            let (k, v) = val.split_once('=').ok_or_else(|| TargetError::NotKeyValue(val.to_string()))?;
             match k.to_ascii_lowercase().as_str() {
                 "userknownhostsfile" => self.known_hosts_file = Some(v.to_string()),
                 "stricthostkeychecking" => {
                     self.strict = Some(!matches!(v.to_ascii_lowercase().as_str(), "no" | "off" | "accept-new"))
                 }
                 "proxyjump" => self.jump = Some(v.to_string()),
-                _ => return Err(format!("unsupported ssh option `{k}` (use ~/.ssh/config for it)")),
+                _ => return Err(TargetError::UnsupportedOption(k.to_string())),
             }
         }
         Ok(())
@@ -166,7 +197,7 @@ pub struct Connection {
 }
 
 impl Connection {
-    pub async fn open(target: &Target, opts: &ConnectOptions) -> Result<Self, String> {
+    pub async fn open(target: &Target, opts: &ConnectOptions) -> Result<Self, TransportError> {
         let kind = if target.local {
             Kind::Local
         } else {
@@ -175,7 +206,7 @@ impl Connection {
         Ok(Connection { kind, target: target.clone(), opts: opts.clone(), round_trips: AtomicUsize::new(0) })
     }
 
-    async fn connect(target: &Target, opts: &ConnectOptions) -> Result<openssh::Session, String> {
+    async fn connect(target: &Target, opts: &ConnectOptions) -> Result<openssh::Session, TransportError> {
         let mut b = SessionBuilder::default();
         b.control_directory(std::env::temp_dir());
         b.connect_timeout(opts.connect_timeout.unwrap_or(Duration::from_secs(10)));
@@ -216,7 +247,7 @@ impl Connection {
     async fn session(
         &self,
         lock: &tokio::sync::RwLock<std::sync::Arc<openssh::Session>>,
-    ) -> Result<std::sync::Arc<openssh::Session>, String> {
+    ) -> Result<std::sync::Arc<openssh::Session>, TransportError> {
         let current = lock.read().await.clone();
         if current.check().await.is_ok() {
             return Ok(current);
@@ -233,7 +264,7 @@ impl Connection {
     }
 
     /// Sends `script` to the host's sh on stdin: one round trip.
-    pub async fn run(&self, script: &str) -> Result<Output, String> {
+    pub async fn run(&self, script: &str) -> Result<Output, TransportError> {
         self.round_trips.fetch_add(1, Ordering::Relaxed);
         let shell = self.target.shell();
         let out = match &self.kind {
@@ -245,11 +276,11 @@ impl Connection {
                     .stdout(Stdio::piped())
                     .stderr(Stdio::piped())
                     .spawn()
-                    .map_err(|e| format!("cannot start sh: {e}"))?;
-                let mut stdin = child.stdin.take().ok_or("no stdin")?;
-                stdin.write_all(script.as_bytes()).await.map_err(|e| format!("cannot send the script: {e}"))?;
+                    .map_err(|e| TransportError::StartSh(Arc::new(e)))?;
+                let mut stdin = child.stdin.take().ok_or(TransportError::NoStdin)?;
+                stdin.write_all(script.as_bytes()).await.map_err(|e| TransportError::Send(Arc::new(e)))?;
                 drop(stdin);
-                child.wait_with_output().await.map_err(|e| e.to_string())?
+                child.wait_with_output().await.map_err(|e| TransportError::Wait(Arc::new(e)))?
             }
             Kind::Ssh(lock) => {
                 let s = self.session(lock).await?;
@@ -260,12 +291,12 @@ impl Connection {
                     .stderr(openssh::Stdio::piped())
                     .spawn()
                     .await
-                    .map_err(|e| format!("lost the connection: {e}"))?;
-                let mut stdin = child.stdin().take().ok_or("no stdin")?;
-                stdin.write_all(script.as_bytes()).await.map_err(|e| format!("cannot send the script: {e}"))?;
+                    .map_err(|e| TransportError::Lost(Arc::new(e)))?;
+                let mut stdin = child.stdin().take().ok_or(TransportError::NoStdin)?;
+                stdin.write_all(script.as_bytes()).await.map_err(|e| TransportError::Send(Arc::new(e)))?;
                 stdin.shutdown().await.ok();
                 drop(stdin);
-                child.wait_with_output().await.map_err(|e| format!("lost the connection: {e}"))?
+                child.wait_with_output().await.map_err(|e| TransportError::Lost(Arc::new(e)))?
             }
         };
         Ok(Output {
@@ -284,7 +315,7 @@ impl Connection {
     }
 }
 
-fn explain_connect_error(t: &Target, e: &openssh::Error) -> String {
+fn explain_connect_error(t: &Target, e: &openssh::Error) -> TransportError {
     let mut detail = e.to_string();
     let mut src: Option<&dyn std::error::Error> = std::error::Error::source(e);
     while let Some(s) = src {
@@ -309,7 +340,7 @@ fn explain_connect_error(t: &Target, e: &openssh::Error) -> String {
     } else {
         "check that `ssh` to this address works from here"
     };
-    format!("unreachable: cannot connect to {dest}: {detail} ({hint})")
+    TransportError::Unreachable { dest, detail, hint }
 }
 
 #[cfg(test)]
@@ -334,10 +365,11 @@ mod tests {
 
     #[test]
     fn bad_port_and_unknown_ssh_option_are_errors() {
-        assert!(Target::from_vars("h", &vars("ansible_port: 99999")).unwrap_err().contains("not a port"));
+        assert!(Target::from_vars("h", &vars("ansible_port: 99999")).unwrap_err().to_string().contains("not a port"));
         assert!(Target::from_vars("h", &vars("ansible_port: abc")).is_err());
         assert!(Target::from_vars("h", &vars("ansible_ssh_common_args: '-o Ciphers=x'"))
             .unwrap_err()
+            .to_string()
             .contains("unsupported"));
     }
 }

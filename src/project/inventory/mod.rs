@@ -43,7 +43,7 @@ impl Inventory {
     /// Loads `path`: an inventory file (YAML or INI) or a directory of them.
     pub fn load(path: &Path) -> Result<Self> {
         if let Some(dir) = crate::project::vagrant::spec(path) {
-            return crate::project::vagrant::load(dir).map_err(Error::usage);
+            return Ok(crate::project::vagrant::load(dir)?);
         }
         let mut inv = Inventory { origin: path.to_path_buf(), ..Default::default() };
         inv.group_mut("all");
