@@ -136,6 +136,18 @@ impl Runner {
             };
             plans.insert(n, res);
         }
+        // What `generated()` made while planning is saved now, before the plan
+        // is shown, saved or applied, so a saved plan and a later apply (or the
+        // next run) see the same values. `check` never plans, so never writes.
+        if let Err(e) = project.generated.persist_new() {
+            // Unsaved values must not reach a host: the next run would make
+            // others. Every host fails planning with the reason.
+            let e = format!("generated values not saved: {e}");
+            for run in runs.values_mut() {
+                run.error.get_or_insert_with(|| e.clone());
+            }
+            plans.clear();
+        }
         for run in runs.values_mut() {
             run.seconds = run.started.elapsed().as_secs_f64();
         }
@@ -391,6 +403,10 @@ async fn run_unit(
             Ok(x) => x,
             Err(e) => return fail(e.to_string(), vec![]),
         };
+        // Rendering again may make a value planning did not: save it before it reaches the host.
+        if let Err(e) = project.generated.persist_new() {
+            return fail(format!("generated values not saved: {e}"), vec![]);
+        }
         let queries = plan::queries(role, &prepared, &handlers);
         match conn.probe(&queries, false).await.map_err(|e| e.to_string()) {
             Ok(mut st) => {
