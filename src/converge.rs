@@ -73,6 +73,8 @@ enum ReplanError {
     Unit(#[from] UnitError),
     #[error(transparent)]
     Session(#[from] crate::session::SessionError),
+    #[error("generated values not saved: {0}")]
+    Generated(#[from] crate::generated::StoreError),
 }
 
 /// A unit that failed: the message and what its resources came to.
@@ -140,6 +142,8 @@ impl Converge {
         facts: serde_json::Value,
     ) -> Result<UnitPlan, ReplanError> {
         let (prepared, handlers) = self.project.prepare_unit(host, role, Some(&facts), true)?;
+        // Rendering again may make a value planning did not: save it before it reaches the host.
+        self.project.generated.persist_new()?;
         let queries = plan::queries(role, &prepared, &handlers);
         match conn.probe(&queries, false).await {
             Ok(mut st) => {

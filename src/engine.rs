@@ -42,7 +42,19 @@ impl Runner {
             runs.iter().filter(|(_, r)| r.error.is_none()).map(|(h, r)| (h.clone(), r.state.facts.clone())).collect();
         self.project.set_globals(&facts);
         let project = Arc::new(self.project);
-        let plans = plan_units(&project, &mut runs).await;
+        let mut plans = plan_units(&project, &mut runs).await;
+        // What `generated()` made while planning is saved now, before the plan
+        // is shown, saved or applied, so a saved plan and a later apply (or the
+        // next run) see the same values. `check` never plans, so never writes.
+        if let Err(e) = project.generated.persist_new() {
+            // Unsaved values must not reach a host: the next run would make
+            // others. Every host fails planning with the reason.
+            let e = format!("generated values not saved: {e}");
+            for run in runs.values_mut() {
+                run.error.get_or_insert_with(|| e.clone());
+            }
+            plans.clear();
+        }
         for run in runs.values_mut() {
             run.seconds = run.started.elapsed().as_secs_f64();
         }

@@ -34,7 +34,8 @@ fn to_json(v: tera::Value, _: Kwargs, _: &State) -> String {
 
 impl Renderer {
     /// Loads shared partials under `root/templates` and every role's templates.
-    /// `store` backs `generated(…)`; functions must exist before templates are parsed.
+    /// `store` backs `generated(…)`, in memory only (see `generated::Store`);
+    /// functions must exist before templates are parsed.
     pub fn new<'a>(
         root: &Path,
         role_dirs: impl IntoIterator<Item = &'a Path>,
@@ -48,7 +49,7 @@ impl Renderer {
             tera.register_function("generated", move |kwargs: Kwargs, _: &State| -> tera::TeraResult<String> {
                 let name = kwargs.must_get::<&str>("name")?;
                 let kind = kwargs.get::<&str>("kind")?.unwrap_or("password");
-                store.get(name, kind).map_err(tera::Error::message)
+                store.get(name, kind).map_err(|e| tera::Error::message(e.to_string()))
             });
         }
         let mut files: Vec<(String, String)> = Vec::new();

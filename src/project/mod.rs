@@ -1,6 +1,7 @@
 //! The project: inventory, site and roles loaded from disk and checked, the
-//! (host, role) graph, the renderer, and each host's merged vars. It is the
-//! input of every command; nothing here touches a host.
+//! (host, role) graph, the renderer, the values behind `generated()` and each
+//! host's merged vars. It is the input of every command; nothing here touches
+//! a host or writes to disk (but `check --out`).
 
 pub mod check;
 pub mod inventory;
@@ -47,6 +48,9 @@ pub struct Project {
     pub roles: Roles,
     pub graph: Graph,
     pub renderer: Renderer,
+    /// The values behind `generated()`: read here, made in memory while
+    /// rendering, written only by `plan`/`apply` (`Store::persist_new`).
+    pub generated: Arc<crate::generated::Store>,
     /// Merged vars per host of the run (defaults < inventory < binding vars < -e).
     pub vars: IndexMap<String, Vars>,
     pub tags: Vec<String>,
@@ -81,8 +85,9 @@ impl Project {
             Some(l) => Graph::build(&inv, &site, &roles, Some(l))?,
             None => full,
         };
-        let store = Arc::new(crate::generated::Store::new(&s.inventory));
-        let renderer = Renderer::new(&root, roles.roles.values().map(|r| r.dir.as_path()), Some(store))?;
+        // The loading pass for `generated()`: every saved value is read now, so rendering touches memory only.
+        let generated = Arc::new(crate::generated::Store::load(&s.inventory).map_err(|e| Error::usage(e.to_string()))?);
+        let renderer = Renderer::new(&root, roles.roles.values().map(|r| r.dir.as_path()), Some(generated.clone()))?;
         let mut warnings = Vec::new();
         if !graph.assumed.is_empty() {
             warnings.push(format!("outside --limit, taken as converged: {}", graph.assumed.join(", ")));
@@ -90,7 +95,8 @@ impl Project {
         if graph.units.is_empty() {
             warnings.push("no host matches any binding of the site: nothing to do".into());
         }
-        let mut p = Project { root, inv, site, roles, graph, renderer, vars, tags: s.tags.clone(), warnings };
+        let mut p =
+            Project { root, inv, site, roles, graph, renderer, generated, vars, tags: s.tags.clone(), warnings };
         p.set_globals(&HashMap::new());
         Ok(p)
     }
