@@ -16,6 +16,7 @@
 //!
 //! Every generated value is a secret: redacted from all output.
 
+use crate::secret::{Secrets, VaultError};
 use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -34,9 +35,9 @@ pub enum StoreError {
     Random(Arc<std::io::Error>),
     #[error("cannot read {}: {source}", .path.display())]
     Read { path: PathBuf, source: Arc<std::io::Error> },
-    /// `secret::decrypt_file`'s message, which names the file.
-    #[error("{0}")]
-    Decrypt(String),
+    /// The vault's message, which names the file.
+    #[error(transparent)]
+    Decrypt(VaultError),
     #[error("cannot create {}: {source}", .path.display())]
     CreateDir { path: PathBuf, source: Arc<std::io::Error> },
     #[error("cannot write {}: {source}", .path.display())]
@@ -47,6 +48,8 @@ pub enum StoreError {
 pub struct Store {
     dir: PathBuf,
     state: Mutex<State>,
+    /// Where every value read or made is marked secret, and the vault key.
+    secrets: Secrets,
 }
 
 #[derive(Default)]
@@ -111,7 +114,7 @@ impl Store {
     /// No `generated/` directory is fine (nothing saved yet); one that cannot
     /// be listed is an error. A value that cannot be read or decrypted is
     /// remembered and reported when a template asks for it.
-    pub fn load(inventory: &Path) -> Result<Self, StoreError> {
+    pub fn load(inventory: &Path, secrets: &Secrets) -> Result<Self, StoreError> {
         let base = if inventory.is_dir() {
             inventory.to_path_buf()
         } else {
@@ -139,9 +142,9 @@ impl Store {
             }
         }
         for name in names {
-            match read_saved(&dir, &name) {
+            match read_saved(&dir, &name, secrets) {
                 Some(Ok(value)) => {
-                    crate::secret::register(&value);
+                    secrets.add(&value);
                     state.values.insert(name, value);
                 }
                 Some(Err(e)) => {
@@ -150,7 +153,7 @@ impl Store {
                 None => {}
             }
         }
-        Ok(Store { dir, state: Mutex::new(state) })
+        Ok(Store { dir, state: Mutex::new(state), secrets: secrets.clone() })
     }
 
     /// The value called `name`: the saved one, else the one made earlier in
@@ -168,7 +171,7 @@ impl Store {
             return Err(e.clone());
         }
         let value = make(kind)?;
-        crate::secret::register(&value);
+        self.secrets.add(&value);
         state.values.insert(name.to_string(), value.clone());
         state.fresh.push(name.to_string());
         Ok(value)
@@ -182,12 +185,11 @@ impl Store {
     /// is an error. A value stays pending until written, so a retry resumes.
     pub fn persist_new(&self) -> Result<usize, StoreError> {
         // As before, no usable vault key means a plain 0600 file.
-        self.persist_with(|plain| crate::secret::encrypt(plain).ok())
+        self.persist_with(|plain| self.secrets.encrypt(plain).ok())
     }
 
     /// `persist_new` with the sealing step given: `seal` returns the armored
-    /// cipher text, or None when no vault key is configured (tests pass their
-    /// own, since the key is process-wide).
+    /// cipher text, or None when no vault key is configured.
     fn persist_with(&self, seal: impl Fn(&[u8]) -> Option<String>) -> Result<usize, StoreError> {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         if state.fresh.is_empty() {
@@ -227,11 +229,11 @@ fn write(dir: &Path, name: &str, value: &str, seal: impl Fn(&[u8]) -> Option<Str
 
 /// The saved value of `name` (sealed first, then plain), or None when
 /// neither file exists.
-fn read_saved(dir: &Path, name: &str) -> Option<Result<String, StoreError>> {
+fn read_saved(dir: &Path, name: &str, secrets: &Secrets) -> Option<Result<String, StoreError>> {
     let sealed = dir.join(format!("{name}.age"));
     let plain = dir.join(name);
     if sealed.is_file() {
-        Some(crate::secret::decrypt_file(&sealed).map(|v| v.trim_end().to_string()).map_err(StoreError::Decrypt))
+        Some(secrets.decrypt_file(&sealed).map(|v| v.trim_end().to_string()).map_err(StoreError::Decrypt))
     } else if plain.is_file() {
         Some(
             std::fs::read_to_string(&plain)
@@ -263,7 +265,7 @@ mod tests {
     #[test]
     fn kinds_names_and_their_errors() {
         let d = tempfile::tempdir().unwrap();
-        let s = Store::load(d.path()).unwrap();
+        let s = Store::load(d.path(), &Secrets::default()).unwrap();
         let a = s.get("ceph_fsid", "uuid").unwrap();
         assert_eq!((a.len(), &a[14..15]), (36, "4"));
         let k = s.get("ceph_admin_key", "ceph_key").unwrap();
@@ -286,14 +288,15 @@ mod tests {
     #[test]
     fn a_render_makes_values_in_memory_and_writes_nothing() {
         let d = tempfile::tempdir().unwrap();
-        let store = Arc::new(Store::load(d.path()).unwrap());
+        let secrets = Secrets::default();
+        let store = Arc::new(Store::load(d.path(), &secrets).unwrap());
         let r = Renderer::new(d.path(), [], Some(store.clone())).unwrap();
         let ctx = context(&serde_json::Map::new());
         let call = "{{ generated(name='fsid', kind='uuid') }}";
         let first = r.render_str(call, &ctx, "x").unwrap();
         assert_eq!(r.render_str(call, &ctx, "x").unwrap(), first, "one value per name for the whole run");
         assert_eq!(store.get("fsid", "uuid").unwrap(), first);
-        assert_eq!(crate::secret::redact(&first), crate::secret::MARKER, "a generated value is a secret");
+        assert_eq!(secrets.redact(&first), crate::secret::MARKER, "a generated value is a secret");
         assert!(!d.path().join("generated").exists(), "rendering created {:?}", listing(d.path()));
         let e = r.render_str("{{ generated(name='a/b') }}", &ctx, "x").unwrap_err().to_string();
         assert!(e.contains("generated(): bad name \"a/b\""), "{e}");
@@ -303,7 +306,7 @@ mod tests {
     fn persisting_writes_what_was_made_and_the_next_load_reads_it_back() {
         use std::os::unix::fs::PermissionsExt;
         let d = tempfile::tempdir().unwrap();
-        let s = Store::load(d.path()).unwrap();
+        let s = Store::load(d.path(), &Secrets::default()).unwrap();
         let fsid = s.get("fsid", "uuid").unwrap();
         let key = s.get("admin_key", "ceph_key").unwrap();
         assert_eq!(s.persist_with(unsealed).unwrap(), 2);
@@ -314,7 +317,7 @@ mod tests {
         assert_eq!(s.persist_with(unsealed).unwrap(), 0, "each value is written once");
 
         // The next run: `hosts.yaml` beside `generated/` finds the same directory.
-        let again = Store::load(&d.path().join("hosts.yaml")).unwrap();
+        let again = Store::load(&d.path().join("hosts.yaml"), &Secrets::default()).unwrap();
         assert_eq!(again.get("fsid", "uuid").unwrap(), fsid);
         assert_eq!(again.get("admin_key", "nope").unwrap(), key, "a saved value is not made again");
         assert_eq!(again.persist_with(unsealed).unwrap(), 0, "nothing new to write");
@@ -323,7 +326,7 @@ mod tests {
     #[test]
     fn persisting_never_overwrites_a_value_saved_meanwhile() {
         let d = tempfile::tempdir().unwrap();
-        let s = Store::load(d.path()).unwrap();
+        let s = Store::load(d.path(), &Secrets::default()).unwrap();
         s.get("fsid", "uuid").unwrap();
         // Another run saved the same name after this one loaded.
         std::fs::create_dir_all(d.path().join("generated")).unwrap();
@@ -341,9 +344,10 @@ mod tests {
         std::fs::write(dir.join("sealed.age"), "not age at all").unwrap();
         std::fs::write(dir.join("plain"), "saved-value\n").unwrap();
         std::fs::write(dir.join(".gitignore"), "*\n").unwrap();
-        let s = Store::load(d.path()).unwrap();
+        let secrets = Secrets::default();
+        let s = Store::load(d.path(), &secrets).unwrap();
         assert_eq!(s.get("plain", "uuid").unwrap(), "saved-value");
-        assert_eq!(crate::secret::redact("saved-value"), crate::secret::MARKER, "registered at load");
+        assert_eq!(secrets.redact("saved-value"), crate::secret::MARKER, "registered at load");
         let e = s.get("sealed", "uuid").unwrap_err();
         assert!(matches!(e, StoreError::Decrypt(_)) && e.to_string().contains("sealed.age"), "{e}");
         assert!(s.get("sealed", "uuid").is_err(), "still reported, never replaced by a new value");

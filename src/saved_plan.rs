@@ -5,6 +5,7 @@
 use crate::plan::UnitPlan;
 use crate::project::source::Vars;
 use crate::project::Settings;
+use crate::secret::Secrets;
 use crate::session::transport::ConnectOptions;
 use indexmap::IndexMap;
 use std::fmt;
@@ -71,8 +72,9 @@ impl SavedPlan {
         }
     }
 
-    /// The settings the plan was made with (connection and forks are this run's).
-    pub fn settings(&self, connect: ConnectOptions, forks: Option<usize>) -> Settings {
+    /// The settings the plan was made with (connection, forks and the vault
+    /// are this run's).
+    pub fn settings(&self, connect: ConnectOptions, forks: Option<usize>, secrets: Secrets) -> Settings {
         Settings {
             inventory: self.inventory.clone(),
             site: self.site.clone(),
@@ -81,6 +83,7 @@ impl SavedPlan {
             extra_vars: self.extra_vars.clone(),
             forks,
             connect,
+            secrets,
         }
     }
 

@@ -14,9 +14,9 @@ use std::path::Path;
 
 /// `inventory`: one host's vars (`--host`), Ansible's JSON (`--list` or `--json`), or the groups.
 pub fn show(inventory: &Path, extra_vars: &[String], list: bool, host: Option<&str>, out: Out) -> Result<i32> {
-    let inv = Inventory::load(inventory)?;
+    let inv = Inventory::load_with(inventory, &out.secrets)?;
     // `-e` is parsed only now, so a broken inventory is the error reported first.
-    let extra = parse_extra_vars(extra_vars)?;
+    let extra = parse_extra_vars(extra_vars, &out.secrets)?;
     if let Some(h) = host {
         if !inv.hosts.contains_key(h) {
             return Err(Error::UnknownHost { host: h.to_string(), inventory: inventory.to_path_buf() });
@@ -32,9 +32,9 @@ pub fn show(inventory: &Path, extra_vars: &[String], list: bool, host: Option<&s
             if name == "ungrouped" && hosts.is_empty() {
                 continue;
             }
-            rprintln!("{}: {}", out.style.paint("1", name), hosts.join(", "));
+            out.print(&format!("{}: {}\n", out.style.paint("1", name), hosts.join(", ")));
             if !g.children.is_empty() && name != "all" {
-                rprintln!("  children: {}", g.children.join(", "));
+                out.print(&format!("  children: {}\n", g.children.join(", ")));
             }
         }
     }
@@ -42,15 +42,15 @@ pub fn show(inventory: &Path, extra_vars: &[String], list: bool, host: Option<&s
 }
 
 /// `inventory --from-vagrant DIR`: an Ansible YAML inventory of DIR's Vagrant machines.
-pub fn from_vagrant(dir: &Path) -> Result<i32> {
+pub fn from_vagrant(dir: &Path, out: &Out) -> Result<i32> {
     let inv = crate::project::vagrant::from_dir(dir)?;
-    rprint!("{}", crate::project::vagrant::to_yaml(&inv));
+    out.print(&crate::project::vagrant::to_yaml(&inv));
     Ok(0)
 }
 
 /// `facts HOST`: its merged vars and, unless `offline`, its probed facts, as JSON.
 pub fn facts(s: &Settings, host: &str, offline: bool) -> Result<i32> {
-    let inv = Inventory::load(&s.inventory)?;
+    let inv = Inventory::load_with(&s.inventory, &s.out.secrets)?;
     if !inv.hosts.contains_key(host) {
         return Err(Error::UnknownHost { host: host.to_string(), inventory: s.inventory.clone() });
     }

@@ -3,12 +3,10 @@
 //! (`output`). Exit codes: 0 = success and nothing pending, 1 = error,
 //! 2 = `plan` found changes.
 
-// First, so the printing macros it defines are in scope for every command.
-#[macro_use]
-mod output;
 mod args;
 mod inventory;
 mod manual;
+mod output;
 mod project;
 mod settings;
 mod site_run;
@@ -25,9 +23,9 @@ use settings::Settings;
 pub fn run(cli: Cli) -> i32 {
     let name = cli.command.name();
     let common = cli.command.common();
-    crate::secret::configure(common.vault_key.clone());
     let out = settings::output(common);
-    dispatch(cli.command, out).unwrap_or_else(|e| out.fail(name, &e))
+    let failed = out.clone();
+    dispatch(cli.command, out).unwrap_or_else(|e| failed.fail(name, &e))
 }
 
 fn dispatch(command: Command, out: Out) -> Result<i32> {
@@ -45,11 +43,11 @@ fn dispatch(command: Command, out: Out) -> Result<i32> {
             site_run::apply(&Settings::new(&common, out)?, &site, yes, saved)
         }
         Command::Facts { host, offline, common } => inventory::facts(&Settings::new(&common, out)?, &host, offline),
-        Command::Inventory { from_vagrant: Some(dir), .. } => inventory::from_vagrant(&dir),
+        Command::Inventory { from_vagrant: Some(dir), .. } => inventory::from_vagrant(&dir, &out),
         Command::Inventory { list, host, from_vagrant: None, common } => {
             inventory::show(&common.inventory, &common.extra_vars, list, host.as_deref(), out)
         }
-        Command::Vault { action, .. } => vault::run(&action),
+        Command::Vault { action, .. } => vault::run(&action, &out.secrets),
         Command::Completions { shell, .. } => manual::completions(shell),
         Command::Man { .. } => manual::man(),
     }

@@ -4,18 +4,14 @@
 
 use crate::error::Error;
 use crate::report::Style;
+use crate::secret::Secrets;
 use serde::Serialize;
 use std::io::Write;
 
-// Everything rigger prints passes through `secret::redact`: a secret value
-// never reaches a terminal, a log or a JSON document.
-macro_rules! rprintln { ($($t:tt)*) => { println!("{}", crate::secret::redact(&format!($($t)*))) } }
-macro_rules! reprintln { ($($t:tt)*) => { eprintln!("{}", crate::secret::redact(&format!($($t)*))) } }
-macro_rules! rprint { ($($t:tt)*) => { print!("{}", crate::secret::redact(&format!($($t)*))) } }
-macro_rules! reprint { ($($t:tt)*) => { eprint!("{}", crate::secret::redact(&format!($($t)*))) } }
-
-/// How one invocation prints, decided once from its flags.
-#[derive(Debug, Clone, Copy)]
+/// How one invocation prints, decided once from its flags. Everything it
+/// prints passes through `secrets`: a value loading marked secret never
+/// reaches a terminal, a log or a JSON document.
+#[derive(Debug, Clone)]
 pub struct Out {
     /// `--json`: stdout carries one JSON document, human text moves to stderr.
     pub json: bool,
@@ -24,6 +20,8 @@ pub struct Out {
     /// `--verbose`: unchanged resources too.
     pub verbose: bool,
     pub style: Style,
+    /// The vault key and every value to hide; loading adds to it.
+    pub secrets: Secrets,
 }
 
 impl Out {
@@ -33,9 +31,9 @@ impl Out {
             return;
         }
         if self.json {
-            reprint!("{s}");
+            self.eprint(s);
         } else {
-            rprint!("{s}");
+            self.print(s);
             let _ = std::io::stdout().flush();
         }
     }
@@ -50,30 +48,40 @@ impl Out {
     /// One `warning:` line per warning, on stderr even under `--quiet`.
     pub fn warnings(&self, warnings: &[String]) {
         for w in warnings {
-            reprintln!("{} {w}", self.style.paint("33", "warning:"));
+            self.eprint(&format!("{} {w}\n", self.style.paint("33", "warning:")));
         }
     }
 
     /// One `error:` line on stderr.
     pub fn error(&self, message: &str) {
-        reprintln!("{} {message}", self.error_label());
+        self.eprint(&format!("{} {message}\n", self.error_label()));
     }
 
     /// A JSON document on stdout, pretty-printed.
     pub fn document<T: Serialize + ?Sized>(&self, doc: &T) {
-        rprintln!("{}", serde_json::to_string_pretty(doc).unwrap_or_default());
+        self.print(&format!("{}\n", serde_json::to_string_pretty(doc).unwrap_or_default()));
     }
 
     /// Reports the error that ended `command` and returns its exit code (1).
     /// Under `--json` stdout still gets a document, so CI can parse every run.
     pub fn fail(&self, command: &str, e: &Error) -> i32 {
-        reprint!("{} {e}\n", self.error_label());
+        self.eprint(&format!("{} {e}\n", self.error_label()));
         if self.json {
             self.document(
                 &serde_json::json!({ "schema": 1, "command": command, "failed": true, "error": e.to_string() }),
             );
         }
         1
+    }
+
+    /// `s` on stdout, secrets hidden.
+    pub fn print(&self, s: &str) {
+        print!("{}", self.secrets.redact(s));
+    }
+
+    /// `s` on stderr, secrets hidden.
+    pub fn eprint(&self, s: &str) {
+        eprint!("{}", self.secrets.redact(s));
     }
 
     fn error_label(&self) -> String {

@@ -9,7 +9,7 @@ use std::path::Path;
 
 /// `check`: 0 if every template renders for every host, else 1 with one `error:` line per failure.
 pub fn check(s: &Settings, site: &Path, render_to: Option<&Path>) -> Result<i32> {
-    let out = s.out;
+    let out = &s.out;
     let project = Project::load(&s.project(site))?;
     out.warnings(&project.warnings);
     let errors = project.check(render_to);
@@ -35,6 +35,6 @@ pub fn check(s: &Settings, site: &Path, render_to: Option<&Path>) -> Result<i32>
 pub fn graph(s: &Settings, site: &Path, dot: bool) -> Result<i32> {
     let project = Project::load(&s.project(site))?;
     s.out.warnings(&project.warnings);
-    rprint!("{}", if dot { project.graph.to_dot() } else { project.graph.to_text() });
+    s.out.print(&if dot { project.graph.to_dot() } else { project.graph.to_text() });
     Ok(0)
 }

@@ -8,6 +8,7 @@ use crate::error::{Error, Result};
 use crate::project as engine;
 use crate::project::source::{self, Vars};
 use crate::report::Style;
+use crate::secret::Secrets;
 use crate::session::transport::ConnectOptions;
 use std::path::{Path, PathBuf};
 
@@ -31,11 +32,11 @@ impl Settings {
             return Err(Error::usage("--forks must be at least 1"));
         }
         Ok(Settings {
-            out,
+            out: out.clone(),
             inventory: c.inventory.clone(),
             limit: c.limit.clone(),
             tags: c.tags.clone(),
-            extra_vars: parse_extra_vars(&c.extra_vars)?,
+            extra_vars: parse_extra_vars(&c.extra_vars, &out.secrets)?,
             forks: c.forks,
             connect: ConnectOptions { accept_new_host_keys: c.accept_new_host_keys, connect_timeout: None },
         })
@@ -51,6 +52,7 @@ impl Settings {
             extra_vars: self.extra_vars.clone(),
             forks: self.forks,
             connect: self.connect.clone(),
+            secrets: self.out.secrets.clone(),
         }
     }
 }
@@ -58,15 +60,16 @@ impl Settings {
 /// How to print, from the flags alone. It cannot fail, so even a refused
 /// flag is reported in the form the user asked for (`--json`, colors).
 pub fn output(c: &Common) -> Out {
-    Out { json: c.json, quiet: c.quiet, verbose: c.verbose, style: Style::detect(c.json, &c.color) }
+    let secrets = Secrets::new(c.vault_key.clone());
+    Out { json: c.json, quiet: c.quiet, verbose: c.verbose, style: Style::detect(c.json, &c.color), secrets }
 }
 
 /// Parses `-e` values: `k=v` pairs (v as YAML) or `@file`.
-pub fn parse_extra_vars(items: &[String]) -> Result<Vars> {
+pub fn parse_extra_vars(items: &[String], secrets: &Secrets) -> Result<Vars> {
     let mut vars = Vars::new();
     for item in items {
         if let Some(path) = item.strip_prefix('@') {
-            source::merge_into(&mut vars, &source::read_vars(Path::new(path))?);
+            source::merge_into(&mut vars, &source::read_vars(Path::new(path), secrets)?);
             continue;
         }
         let (k, v) = item

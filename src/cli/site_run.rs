@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 /// `plan SITE`: 0 in sync, 2 changes pending, 1 failed. `--out FILE` saves the plan.
 pub fn plan(s: &Settings, site: &Path, save_to: Option<&Path>) -> Result<i32> {
-    SiteRun::new(s.out, false, false, save_to).execute(s.project(site), None)
+    SiteRun::new(s.out.clone(), false, false, save_to).execute(s.project(site), None)
 }
 
 /// `apply SITE` or `apply FILE.json` (a plan saved by `plan --out`): 0 applied or in sync, 1 otherwise.
@@ -26,10 +26,10 @@ pub fn apply(s: &Settings, site: &Path, yes: bool, saved: Option<SavedPlan>) -> 
     // A saved plan names its own site, inventory and vars; the flags only say
     // how to connect and how many hosts at once.
     let settings = match &saved {
-        Some(p) => p.settings(s.connect.clone(), s.forks),
+        Some(p) => p.settings(s.connect.clone(), s.forks, s.out.secrets.clone()),
         None => s.project(site),
     };
-    SiteRun::new(s.out, true, yes, None).execute(settings, saved)
+    SiteRun::new(s.out.clone(), true, yes, None).execute(settings, saved)
 }
 
 /// `apply FILE.json`: the plan saved by `plan --out`; any other FILE is a site.
@@ -136,7 +136,7 @@ impl SiteRun<'_> {
         };
         self.out.error("the saved plan is stale; nothing was applied. Run `rigger plan --out` again.");
         for s in stale {
-            reprintln!("  {s}");
+            self.out.eprint(&format!("  {s}\n"));
         }
         false
     }
@@ -182,7 +182,7 @@ impl SiteRun<'_> {
             self.refuse(&why, planned, warnings);
             return false;
         }
-        reprint!("Apply {} change(s)? [y/N] ", planned.changes);
+        self.out.eprint(&format!("Apply {} change(s)? [y/N] ", planned.changes));
         let mut answer = String::new();
         let _ = std::io::stdin().read_line(&mut answer);
         if !matches!(answer.trim(), "y" | "Y" | "yes") {
@@ -203,8 +203,8 @@ impl SiteRun<'_> {
     /// Converges the units, one progress line each (above the bar on a terminal).
     async fn apply_units(&self, phase: Phase, project: Arc<Project>, forks: Option<usize>, units: usize) -> Outcome {
         let bar = self.tty.then(|| progress_bar(units));
-        let (out, shown) = (self.out, bar.clone());
-        let outcome = phase.apply(project, forks, move |line| progress(out, shown.as_ref(), line)).await;
+        let (out, shown) = (self.out.clone(), bar.clone());
+        let outcome = phase.apply(project, forks, move |line| progress(&out, shown.as_ref(), line)).await;
         if let Some(pb) = bar {
             pb.finish_and_clear();
         }
@@ -240,7 +240,7 @@ fn progress_bar(units: usize) -> ProgressBar {
 }
 
 /// One converged unit: advance the bar (its message is the unit's name) and print the line.
-fn progress(out: Out, bar: Option<&ProgressBar>, line: &str) {
+fn progress(out: &Out, bar: Option<&ProgressBar>, line: &str) {
     if let Some(pb) = bar {
         pb.inc(1);
         pb.set_message(line.split_whitespace().nth(1).unwrap_or("").to_string());
@@ -249,8 +249,8 @@ fn progress(out: Out, bar: Option<&ProgressBar>, line: &str) {
         return;
     }
     match (bar, out.json) {
-        (Some(pb), _) => pb.println(crate::secret::redact(line)),
-        (None, true) => reprintln!("{line}"),
-        (None, false) => rprintln!("{line}"),
+        (Some(pb), _) => pb.println(out.secrets.redact(line)),
+        (None, true) => out.eprint(&format!("{line}\n")),
+        (None, false) => out.print(&format!("{line}\n")),
     }
 }

@@ -5,12 +5,12 @@
 
 use super::args::VaultAction;
 use crate::error::{Error, Result};
-use crate::secret;
+use crate::secret::{self, Secrets};
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-pub fn run(action: &VaultAction) -> Result<i32> {
+pub fn run(action: &VaultAction, secrets: &Secrets) -> Result<i32> {
     match action {
         VaultAction::Keygen { file } => {
             let (content, public) = secret::keygen();
@@ -21,7 +21,7 @@ pub fn run(action: &VaultAction) -> Result<i32> {
         VaultAction::Encrypt { file, keep } => {
             let plain = std::fs::read(file).map_err(|e| Error::io(file, e))?;
             let out = PathBuf::from(format!("{}.age", file.display()));
-            let cipher = secret::encrypt(&plain).map_err(Error::usage)?;
+            let cipher = secrets.encrypt(&plain).map_err(|e| Error::usage(e.to_string()))?;
             std::fs::write(&out, cipher).map_err(|e| Error::io(&out, e))?;
             if !keep {
                 std::fs::remove_file(file).map_err(|e| Error::io(file, e))?;
@@ -29,17 +29,17 @@ pub fn run(action: &VaultAction) -> Result<i32> {
             eprintln!("wrote {}", out.display());
         }
         VaultAction::Decrypt { file } => {
-            print!("{}", secret::decrypt_file(file).map_err(Error::usage)?);
+            print!("{}", secrets.decrypt_file(file).map_err(|e| Error::usage(e.to_string()))?);
         }
-        VaultAction::Edit { file } => edit(file)?,
+        VaultAction::Edit { file } => edit(file, secrets)?,
     }
     Ok(0)
 }
 
 /// Decrypts `file` into a private temp file, runs $EDITOR on it and encrypts
 /// the result back over `file`. If the editor fails, `file` is left alone.
-fn edit(file: &Path) -> Result<()> {
-    let plain = secret::decrypt_file(file).map_err(Error::usage)?;
+fn edit(file: &Path, secrets: &Secrets) -> Result<()> {
+    let plain = secrets.decrypt_file(file).map_err(|e| Error::usage(e.to_string()))?;
     let dir = tempfile::tempdir().map_err(Error::System)?;
     // The editor sees the plain name (`secrets.yaml`), so it picks the right syntax.
     let tmp = dir.path().join(
@@ -61,7 +61,7 @@ fn edit(file: &Path) -> Result<()> {
         return Err(Error::EditorFailed { editor, file: file.to_path_buf() });
     }
     let edited = std::fs::read(&tmp).map_err(|e| Error::io(&tmp, e))?;
-    let cipher = secret::encrypt(&edited).map_err(Error::usage)?;
+    let cipher = secrets.encrypt(&edited).map_err(|e| Error::usage(e.to_string()))?;
     std::fs::write(file, cipher).map_err(|e| Error::io(file, e))?;
     eprintln!("{} re-encrypted", file.display());
     Ok(())

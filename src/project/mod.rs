@@ -15,6 +15,7 @@ use crate::error::{Error, Location, Result};
 use crate::graph::{Graph, Node};
 use crate::plan::{self, Handlers, Prepared};
 use crate::resource::ResourceError;
+use crate::secret::Secrets;
 use crate::session::transport::ConnectOptions;
 use crate::template::{self, Renderer};
 use indexmap::IndexMap;
@@ -38,6 +39,8 @@ pub struct Settings {
     pub extra_vars: Vars,
     pub forks: Option<usize>,
     pub connect: ConnectOptions,
+    /// The vault key, and where loading marks what it decrypts or generates.
+    pub secrets: Secrets,
 }
 
 /// Everything loaded from disk and checked: the input of every command.
@@ -59,7 +62,7 @@ pub struct Project {
 
 impl Project {
     pub fn load(s: &Settings) -> Result<Self> {
-        let inv = Inventory::load(&s.inventory)?;
+        let inv = Inventory::load_with(&s.inventory, &s.secrets)?;
         let site = Site::load(&s.site)?;
         let root = s.site.parent().map(Path::to_path_buf).unwrap_or_default();
         let mut roles = Roles::new(&root.join("roles"));
@@ -86,7 +89,8 @@ impl Project {
             None => full,
         };
         // The loading pass for `generated()`: every saved value is read now, so rendering touches memory only.
-        let generated = Arc::new(crate::generated::Store::load(&s.inventory).map_err(|e| Error::usage(e.to_string()))?);
+        let generated =
+            Arc::new(crate::generated::Store::load(&s.inventory, &s.secrets).map_err(|e| Error::usage(e.to_string()))?);
         let renderer = Renderer::new(&root, roles.roles.values().map(|r| r.dir.as_path()), Some(generated.clone()))?;
         let mut warnings = Vec::new();
         if !graph.assumed.is_empty() {

@@ -2,6 +2,7 @@
 //! YAML text; everything downstream gets typed, validated data.
 
 use crate::error::{Error, Result};
+use crate::secret::Secrets;
 use serde::de::DeserializeOwned;
 use std::path::Path;
 
@@ -41,17 +42,16 @@ impl Source {
 pub type Vars = serde_json::Map<String, serde_json::Value>;
 
 /// Reads a vars file (YAML mapping); an empty file is no vars. A `.age` file is
-/// decrypted first, and every value in it becomes a secret (redacted from all output).
-pub fn read_vars(path: &Path) -> Result<Vars> {
+/// decrypted first, and every value in it is added to `secrets` (so the
+/// output layer hides it).
+pub fn read_vars(path: &Path, secrets: &Secrets) -> Result<Vars> {
     if path.extension().is_some_and(|e| e == "age") {
-        let text = crate::secret::decrypt_file(path).map_err(Error::usage)?;
+        let text = secrets.decrypt_file(path).map_err(|e| Error::usage(e.to_string()))?;
         let src = Source { path: path.to_path_buf(), text };
         let vars: Vars = if src.text.trim().is_empty() {
             Vars::new()
         } else {
-            src.parse::<Option<Vars>>()
-                .map_err(|e| Error::usage(crate::secret::redact(&e.to_string())))?
-                .unwrap_or_default()
+            src.parse::<Option<Vars>>().map_err(|e| Error::usage(secrets.redact(&e.to_string())))?.unwrap_or_default()
         };
         for (k, v) in &vars {
             if let serde_json::Value::String(s) = v {
@@ -62,7 +62,7 @@ pub fn read_vars(path: &Path) -> Result<Vars> {
                     )));
                 }
             }
-            crate::secret::register_value(v);
+            secrets.add_value(v);
         }
         return Ok(vars);
     }

@@ -8,6 +8,7 @@ mod yaml;
 
 use crate::error::{Error, Result};
 use crate::project::source::{merge_into, read_vars, Source, Vars};
+use crate::secret::Secrets;
 use indexmap::{IndexMap, IndexSet};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -42,6 +43,12 @@ pub struct Inventory {
 impl Inventory {
     /// Loads `path`: an inventory file (YAML or INI) or a directory of them.
     pub fn load(path: &Path) -> Result<Self> {
+        Self::load_with(path, &Secrets::default())
+    }
+
+    /// `load`, opening encrypted vars files with `secrets`' vault key and
+    /// adding every value they hold to `secrets`.
+    pub fn load_with(path: &Path, secrets: &Secrets) -> Result<Self> {
         if let Some(dir) = crate::project::vagrant::spec(path) {
             return Ok(crate::project::vagrant::load(dir)?);
         }
@@ -69,7 +76,7 @@ impl Inventory {
             inv.load_file(path)?;
             path.parent().map(Path::to_path_buf).unwrap_or_default()
         };
-        inv.load_vars_dirs(&base_dir)?;
+        inv.load_vars_dirs(&base_dir, secrets)?;
         inv.finish();
         Ok(inv)
     }
@@ -85,15 +92,15 @@ impl Inventory {
         }
     }
 
-    fn load_vars_dirs(&mut self, base: &Path) -> Result<()> {
+    fn load_vars_dirs(&mut self, base: &Path, secrets: &Secrets) -> Result<()> {
         let groups: Vec<String> = self.groups.keys().cloned().collect();
         for g in groups {
-            let vars = read_vars_entry(&base.join("group_vars"), &g)?;
+            let vars = read_vars_entry(&base.join("group_vars"), &g, secrets)?;
             merge_into(&mut self.group_mut(&g).vars, &vars);
         }
         let hosts: Vec<String> = self.hosts.keys().cloned().collect();
         for h in hosts {
-            let vars = read_vars_entry(&base.join("host_vars"), &h)?;
+            let vars = read_vars_entry(&base.join("host_vars"), &h, secrets)?;
             merge_into(&mut self.hosts[&h].vars, &vars);
         }
         Ok(())
@@ -300,7 +307,7 @@ fn looks_like_ini(text: &str) -> bool {
 }
 
 /// `group_vars/NAME.yaml` (or .yml, .json, no extension) or a directory `group_vars/NAME/`.
-fn read_vars_entry(dir: &Path, name: &str) -> Result<Vars> {
+fn read_vars_entry(dir: &Path, name: &str, secrets: &Secrets) -> Result<Vars> {
     // A name is a file name here: never a path that leaves group_vars/ or host_vars/.
     if name.is_empty() || name == "." || name == ".." || name.contains(['/', '\0']) {
         return Err(Error::usage(format!(
@@ -312,7 +319,7 @@ fn read_vars_entry(dir: &Path, name: &str) -> Result<Vars> {
     for ext in ["", ".yaml", ".yml", ".json", ".yaml.age", ".yml.age"] {
         let p = dir.join(format!("{name}{ext}"));
         if p.is_file() {
-            merge_into(&mut vars, &read_vars(&p)?);
+            merge_into(&mut vars, &read_vars(&p, secrets)?);
         }
     }
     let d = dir.join(name);
@@ -324,7 +331,7 @@ fn read_vars_entry(dir: &Path, name: &str) -> Result<Vars> {
             .collect();
         files.sort();
         for f in files {
-            merge_into(&mut vars, &read_vars(&f)?);
+            merge_into(&mut vars, &read_vars(&f, secrets)?);
         }
     }
     Ok(vars)
