@@ -1,6 +1,9 @@
 //! The (host, role) dependency graph. Edges come from `requires` (same host),
 //! `after` (every host carrying a role) and `serial` batches (a gate node per
 //! batch runs the health check). Execution follows the graph, not file order.
+//!
+//! Over 500 lines only with its tests (about 220 lines), which build real
+//! graphs from small projects; the code itself is about 345.
 
 use crate::error::{Error, Location, Result};
 use crate::project::inventory::Inventory;

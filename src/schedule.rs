@@ -3,6 +3,9 @@
 //! never overlap, at most `forks` nodes run at once, and a failure skips only
 //! its descendants. What a unit or a gate does is the caller's [`Work`]: this
 //! module knows nothing about SSH, probes or plans.
+//!
+//! Over 500 lines only with its tests (about 280 lines, a fake `Work` on
+//! paused time); the code itself is about 220.
 
 use crate::graph::{Graph, Node, Why};
 use crate::plan::Status;
