@@ -169,3 +169,22 @@ fn variable_precedence_end_to_end() {
         "default all parent child child binding child-file extra extra\n"
     );
 }
+
+/// A usage error exits 1, never 2 (which `plan` keeps for "changes pending"),
+/// and under `--json` still prints a JSON error document; help exits 0.
+#[test]
+fn usage_errors_exit_1_with_a_json_document() {
+    let d = project();
+    let (code, out, err) = rigger(d.path(), &["plan", "--json", "--limt", "web1"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("unexpected argument '--limt'"), "{err}");
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert_eq!((doc["command"].as_str(), doc["failed"].as_bool()), (Some("plan"), Some(true)), "{doc}");
+    let (code, _, _) = rigger(d.path(), &["nosuchcommand"]);
+    assert_eq!(code, 1);
+    let (code, out, _) = rigger(d.path(), &["plan", "--help"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("Usage: rigger plan"), "{out}");
+    let (code, _, _) = rigger(d.path(), &[]);
+    assert_eq!(code, 1, "no subcommand is a usage error");
+}

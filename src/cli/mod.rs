@@ -18,6 +18,35 @@ pub use settings::parse_extra_vars;
 use crate::error::Result;
 use output::Out;
 use settings::Settings;
+use std::ffi::OsString;
+
+/// Parses the arguments and runs; returns the exit code. A usage error is 1,
+/// like every error, never clap's 2: for `plan`, 2 means "changes pending",
+/// and CI must not read a mistyped flag as drift.
+pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
+    let args: Vec<OsString> = args.into_iter().collect();
+    match <Cli as clap::Parser>::try_parse_from(&args) {
+        Ok(cli) => run(cli),
+        Err(e) => usage_error(&e, &args),
+    }
+}
+
+/// Help and version are not errors (exit 0); anything else clap refuses is
+/// a usage error: its message, and under `--json` the error document too.
+fn usage_error(e: &clap::Error, args: &[OsString]) -> i32 {
+    use clap::error::ErrorKind;
+    let _ = e.print();
+    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        return 0;
+    }
+    if args.iter().any(|a| a == "--json") {
+        let command = args.get(1).and_then(|a| a.to_str()).filter(|a| !a.starts_with('-')).unwrap_or("rigger");
+        let doc =
+            serde_json::json!({ "schema": 1, "command": command, "failed": true, "error": e.to_string().trim_end() });
+        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+    }
+    1
+}
 
 /// Runs one invocation; returns its exit code.
 pub fn run(cli: Cli) -> i32 {
