@@ -186,6 +186,9 @@ fn collect(dir: &Path, root: &Path, out: &mut Vec<(String, String)>) -> Result<(
     let mut entries: Vec<_> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
     entries.sort();
     for p in entries {
+        if is_dropping(&p) {
+            continue;
+        }
         if p.is_dir() {
             collect(&p, root, out)?;
         } else {
@@ -194,6 +197,13 @@ fn collect(dir: &Path, root: &Path, out: &mut Vec<(String, String)>) -> Result<(
         }
     }
     Ok(())
+}
+
+/// What editors and file managers leave beside real files (`.DS_Store`,
+/// `.x.swp`, `x~`, any dotfile): never a template, and often not text.
+fn is_dropping(p: &Path) -> bool {
+    let name = p.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+    name.starts_with('.') || name.ends_with('~') || name.ends_with(".swp") || name.ends_with(".swo")
 }
 
 /// A template context from vars plus the extras every template sees.
@@ -217,6 +227,18 @@ mod tests {
         for no in ["artifacts", "facts_dir", "my_facts", "fact", ""] {
             assert!(!mentions(no, "facts"), "{no}");
         }
+    }
+
+    #[test]
+    fn editor_and_os_droppings_are_not_templates() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(d.path().join("templates/.hidden")).unwrap();
+        std::fs::write(d.path().join("templates/a.tera"), "ok {{ 1 }}").unwrap();
+        for junk in ["templates/.DS_Store", "templates/.a.tera.swp", "templates/a.tera~", "templates/.hidden/x.tera"] {
+            std::fs::write(d.path().join(junk), [0xff, 0xfe, b'{', b'%']).unwrap();
+        }
+        let r = Renderer::new(d.path(), [], None).unwrap();
+        assert_eq!(r.render_file("templates/a.tera", &Context::new()).unwrap(), "ok 1");
     }
 
     #[test]

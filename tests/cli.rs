@@ -188,3 +188,32 @@ fn usage_errors_exit_1_with_a_json_document() {
     let (code, _, _) = rigger(d.path(), &[]);
     assert_eq!(code, 1, "no subcommand is a usage error");
 }
+
+/// A byte-order mark before site.yaml or role.yaml is not content (issue 16, point 8).
+#[test]
+fn a_byte_order_mark_is_accepted() {
+    let d = project();
+    for f in ["site.yaml", "roles/app/role.yaml"] {
+        let p = d.path().join(f);
+        let text = std::fs::read_to_string(&p).unwrap();
+        std::fs::write(&p, format!("\u{feff}{text}")).unwrap();
+    }
+    let (code, _, err) = rigger(d.path(), &["check"]);
+    assert_eq!(code, 0, "{err}");
+}
+
+/// `check --out DIR` writes nothing outside DIR, whatever a dest says (issue 16, point 8).
+#[test]
+fn check_out_refuses_a_dest_that_leaves_the_folder() {
+    let d = project();
+    std::fs::write(
+        d.path().join("roles/app/role.yaml"),
+        "resources:\n  - file: { path: \"/../../../../escaped\", content: x }\n",
+    )
+    .unwrap();
+    let out = d.path().join("rendered");
+    let (code, _, err) = rigger(d.path(), &["check", "--out", out.to_str().unwrap()]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("refusing to write /../../../../escaped outside"), "{err}");
+    assert!(!d.path().join("escaped").exists() && !Path::new("/escaped").exists());
+}

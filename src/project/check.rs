@@ -41,7 +41,10 @@ impl Project {
                 let dir = out.unwrap_or(Path::new("."));
                 let files = prepared.iter().filter_map(|p| p.resource.as_ref()).filter(|_| out.is_some());
                 for (path, content) in files.flat_map(|r| r.rendered()) {
-                    let dest = dir.join(host).join(path.trim_start_matches('/'));
+                    let Some(dest) = inside(dir, host, &path) else {
+                        errors.push(format!("host {host}: refusing to write {path} outside {}", dir.display()));
+                        continue;
+                    };
                     let written = dest
                         .parent()
                         .map(std::fs::create_dir_all)
@@ -57,5 +60,31 @@ impl Project {
             errors.push(format!("host {host}: {e}"));
         }
         errors
+    }
+}
+
+/// `dir/host/path`, or `None` when the host or the path would leave `dir`
+/// (`..`, a host name with `/`): `--out` writes nowhere else.
+fn inside(dir: &Path, host: &str, path: &str) -> Option<std::path::PathBuf> {
+    use std::path::Component;
+    let rel = Path::new(path.trim_start_matches('/'));
+    let host_ok = !host.is_empty() && host != "." && host != ".." && !host.contains('/');
+    let path_ok = rel.components().all(|c| matches!(c, Component::Normal(_) | Component::CurDir));
+    (host_ok && path_ok).then(|| dir.join(host).join(rel))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::inside;
+    use std::path::Path;
+
+    #[test]
+    fn out_files_stay_inside_the_folder() {
+        let d = Path::new("/tmp/out");
+        assert_eq!(inside(d, "web1", "/etc/app.conf"), Some(d.join("web1/etc/app.conf")));
+        assert_eq!(inside(d, "web1", "/../../../../x"), None);
+        assert_eq!(inside(d, "web1", "/etc/../../x"), None);
+        assert_eq!(inside(d, "..", "/x"), None);
+        assert_eq!(inside(d, "a/b", "/x"), None);
     }
 }

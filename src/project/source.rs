@@ -16,6 +16,8 @@ pub struct Source {
 impl Source {
     pub fn read(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        // A byte-order mark (some Windows editors write one) is not content.
+        let text = text.strip_prefix('\u{feff}').map(str::to_string).unwrap_or(text);
         Ok(Source { path: path.to_path_buf(), text })
     }
 
