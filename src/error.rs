@@ -117,19 +117,11 @@ pub enum Error {
     #[error("{0}")]
     System(std::io::Error),
 
-    /// `-i vagrant:DIR`, `inventory --from-vagrant DIR`: the machines could not be had.
+    /// A loader's own typed error, shown as it is: `-i vagrant:DIR` and
+    /// `inventory --from-vagrant DIR` when the Vagrant machines could not be
+    /// had. Boxed so that this module names no other module of the crate.
     #[error(transparent)]
-    Vagrant(crate::project::vagrant::VagrantError),
-}
-
-impl From<crate::project::vagrant::VagrantError> for Error {
-    /// The inventory beside a Vagrantfile failed on its own terms: that error, as it was.
-    fn from(e: crate::project::vagrant::VagrantError) -> Self {
-        match e {
-            crate::project::vagrant::VagrantError::Inventory(e) => *e,
-            e => Error::Vagrant(e),
-        }
-    }
+    Load(Box<dyn std::error::Error + Send + Sync>),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

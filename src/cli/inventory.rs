@@ -43,8 +43,8 @@ pub fn show(inventory: &Path, extra_vars: &[String], list: bool, host: Option<&s
 
 /// `inventory --from-vagrant DIR`: an Ansible YAML inventory of DIR's Vagrant machines.
 pub fn from_vagrant(dir: &Path, out: &Out) -> Result<i32> {
-    let inv = crate::project::vagrant::from_dir(dir)?;
-    out.print(&crate::project::vagrant::to_yaml(&inv));
+    let inv = crate::project::inventory::vagrant::from_dir(dir)?;
+    out.print(&crate::project::inventory::vagrant::to_yaml(&inv));
     Ok(0)
 }
 

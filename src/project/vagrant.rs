@@ -1,19 +1,15 @@
-//! Vagrant machines as an inventory. `vagrant ssh-config` prints one
-//! OpenSSH `Host` block per machine; this module turns that output into an
-//! `Inventory` with Ansible's connection vars, the way `Inventory::load` would
-//! have built it from a YAML file. Uses:
-//!
-//! - `rigger inventory --from-vagrant DIR` prints it as YAML (`to_yaml`).
-//! - `-i vagrant:DIR` uses it directly (`load`). If DIR also holds an
-//!   inventory (as `inventory/lab/` does), that inventory keeps its groups and
-//!   vars, and Vagrant adds the login for each machine (`overlay`).
+//! Vagrant machines and how to reach them. `vagrant ssh-config` prints one
+//! OpenSSH `Host` block per machine; this module reads that output, from
+//! Vagrant run in a directory or from a recorded file, into `Machine`s, and
+//! gives each machine Ansible's connection vars (`SshConfig::vars`).
+//! Making an inventory of them is `project::inventory::vagrant`'s job, so
+//! this module depends on no inventory and no crate-wide error.
 //!
 //! If `RIGGER_VAGRANT_SSH_CONFIG=FILE` is set, FILE (a recorded
 //! `vagrant ssh-config` output) is read instead of running Vagrant. Tests
 //! and CI machines that have no hypervisor use it.
 
-use crate::project::inventory::{Group, Host, Inventory};
-use crate::project::source::{merge_into, Vars};
+use crate::project::source::Vars;
 use serde_json::Value;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -107,7 +103,7 @@ pub enum LineProblem {
     KnownHostsWithSpaces { machine: String, path: String },
 }
 
-/// Why the Vagrant machines could not be had as an inventory.
+/// Why the Vagrant machines, or how to reach them, could not be had.
 #[derive(Debug, thiserror::Error)]
 pub enum VagrantError {
     /// A line of the output at fault.
@@ -144,16 +140,6 @@ pub enum VagrantError {
         if .stderr.is_empty() { "no message" } else { .stderr }
     )]
     Failed { dir: PathBuf, code: Option<i32>, stderr: String },
-    /// The inventory beside the Vagrantfile.
-    #[error(transparent)]
-    Inventory(Box<crate::error::Error>),
-    #[error(
-        "{}: no Vagrant machine for host(s) {} of the inventory; define them in the Vagrantfile (`config.vm.define \"NAME\"`), \
-         or use the inventory without `vagrant:`",
-        .origin.display(),
-        .hosts.join(", ")
-    )]
-    MachinesMissing { origin: PathBuf, hosts: Vec<String> },
 }
 
 /// Splits a directive's arguments on whitespace, keeping "double quoted" words whole.
@@ -337,45 +323,53 @@ fn machine_vars(m: &Machine, origin: &Origin) -> Result<Vars, VagrantError> {
     Ok(v)
 }
 
-fn build(machines: &[Machine], origin: &Origin, path: &Path) -> Result<Inventory, VagrantError> {
-    if machines.is_empty() {
-        return Err(VagrantError::NoMachine(origin.clone()));
-    }
-    let mut inv = Inventory { origin: path.to_path_buf(), ..Default::default() };
-    // The shape Inventory::load gives hosts listed in no group: `all` → `ungrouped` → hosts.
-    inv.groups
-        .insert("all".into(), Group { name: "all".into(), children: vec!["ungrouped".into()], ..Default::default() });
-    let mut ungrouped = Group { name: "ungrouped".into(), ..Default::default() };
-    for m in machines {
-        inv.hosts.insert(m.name.clone(), Host { name: m.name.clone(), vars: machine_vars(m, origin)? });
-        ungrouped.hosts.push(m.name.clone());
-    }
-    inv.groups.insert("ungrouped".into(), ungrouped);
-    Ok(inv)
+/// The machines of one `vagrant ssh-config` output, and where it came from.
+#[derive(Debug, Clone)]
+pub struct SshConfig {
+    /// Names the output in messages.
+    pub origin: Origin,
+    /// The recorded file, or the directory Vagrant ran in, as the user gave it.
+    pub path: PathBuf,
+    /// In the order Vagrant printed them; never empty.
+    pub machines: Vec<Machine>,
 }
 
-/// An inventory from `vagrant ssh-config` output read from `path` (named in errors).
-pub fn from_ssh_config(text: &str, path: &Path) -> Result<Inventory, VagrantError> {
-    let origin = Origin::File(path.display().to_string());
-    build(&parse_from(text, &origin)?, &origin, path)
+impl SshConfig {
+    fn parse(text: &str, origin: Origin, path: &Path) -> Result<Self, VagrantError> {
+        let machines = parse_from(text, &origin)?;
+        // An empty output is a Vagrant environment with nothing created, not an empty inventory.
+        if machines.is_empty() {
+            return Err(VagrantError::NoMachine(origin));
+        }
+        Ok(SshConfig { origin, path: path.to_path_buf(), machines })
+    }
+
+    /// Ansible's connection vars for `machine`, one of these machines; errors name its line.
+    pub fn vars(&self, machine: &Machine) -> Result<Vars, VagrantError> {
+        machine_vars(machine, &self.origin)
+    }
+}
+
+/// The machines of a `vagrant ssh-config` output read from `path` (named in errors).
+pub fn from_ssh_config(text: &str, path: &Path) -> Result<SshConfig, VagrantError> {
+    SshConfig::parse(text, Origin::File(path.display().to_string()), path)
 }
 
 /// The machines of the Vagrant environment in `dir`, from `vagrant ssh-config`
 /// run there (or from the file that `RIGGER_VAGRANT_SSH_CONFIG` names).
-pub fn from_dir(dir: &Path) -> Result<Inventory, VagrantError> {
+pub fn from_dir(dir: &Path) -> Result<SshConfig, VagrantError> {
     let recorded = std::env::var_os(RECORDED_ENV).filter(|v| !v.is_empty()).map(PathBuf::from);
     from_dir_with(dir, recorded.as_deref(), "vagrant")
 }
 
-fn from_dir_with(dir: &Path, recorded: Option<&Path>, program: &str) -> Result<Inventory, VagrantError> {
+fn from_dir_with(dir: &Path, recorded: Option<&Path>, program: &str) -> Result<SshConfig, VagrantError> {
     if let Some(file) = recorded {
         let text = std::fs::read_to_string(file)
             .map_err(|source| VagrantError::Recorded { file: file.to_path_buf(), source })?;
         return from_ssh_config(&text, file);
     }
     let text = run_ssh_config(dir, program)?;
-    let origin = Origin::Run(dir.to_path_buf());
-    build(&parse_from(&text, &origin)?, &origin, dir)
+    SshConfig::parse(&text, Origin::Run(dir.to_path_buf()), dir)
 }
 
 fn run_ssh_config(dir: &Path, program: &str) -> Result<String, VagrantError> {
@@ -419,143 +413,6 @@ pub fn spec(inventory_arg: &Path) -> Option<&Path> {
     inventory_arg.to_str()?.strip_prefix(PREFIX).map(Path::new)
 }
 
-/// `-i vagrant:DIR`. If DIR holds no inventory file, the result is the
-/// machines, ungrouped. If DIR holds one (hosts.yaml, *.yml, *.ini, `hosts`),
-/// that inventory is loaded with its group_vars/ and host_vars/, and each host
-/// gets the login of the Vagrant machine of the same name (`overlay`).
-pub fn load(dir: &Path) -> Result<Inventory, VagrantError> {
-    let machines = from_dir(dir)?;
-    with_inventory(dir, machines)
-}
-
-fn with_inventory(dir: &Path, machines: Inventory) -> Result<Inventory, VagrantError> {
-    if !has_inventory_file(dir) {
-        return Ok(machines);
-    }
-    let mut inv = Inventory::load(dir).map_err(|e| VagrantError::Inventory(Box::new(e)))?;
-    overlay(&mut inv, &machines)?;
-    Ok(inv)
-}
-
-fn has_inventory_file(dir: &Path) -> bool {
-    let Ok(entries) = std::fs::read_dir(dir) else { return false };
-    entries.filter_map(|e| e.ok().map(|e| e.path())).any(|p| {
-        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        p.is_file()
-            && !name.starts_with('.')
-            && !name.ends_with('~')
-            && (matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml" | "ini")) || name == "hosts")
-    })
-}
-
-/// Puts each Vagrant machine's login onto the inventory host of the same name.
-/// The host's vars take `ansible_user`, `ansible_ssh_private_key_file`,
-/// `ansible_ssh_common_args` and `ansible_become` from the machine.
-/// `ansible_host` and `ansible_port` are handled differently: a host that
-/// already has an `ansible_host` keeps it and its own port (22 unless the
-/// inventory says otherwise). That is a private_network address, and
-/// templates also use it as the host's address. A host without one gets the address Vagrant printed
-/// (127.0.0.1 and a forwarded port, for VirtualBox).
-/// Machines that are not in the inventory are added, ungrouped. It is an error
-/// if an inventory host has no machine.
-pub fn overlay(inv: &mut Inventory, machines: &Inventory) -> Result<(), VagrantError> {
-    let missing: Vec<String> = inv.hosts.keys().filter(|h| !machines.hosts.contains_key(*h)).cloned().collect();
-    if !missing.is_empty() {
-        return Err(VagrantError::MachinesMissing { origin: machines.origin.clone(), hosts: missing });
-    }
-    for (name, machine) in &machines.hosts {
-        match inv.hosts.get_mut(name) {
-            Some(host) => {
-                let mut login = machine.vars.clone();
-                if host.vars.contains_key("ansible_host") {
-                    login.remove("ansible_host");
-                    login.remove("ansible_port");
-                }
-                merge_into(&mut host.vars, &login);
-            }
-            None => {
-                inv.hosts.insert(name.clone(), machine.clone());
-                let u = inv
-                    .groups
-                    .entry("ungrouped".into())
-                    .or_insert_with(|| Group { name: "ungrouped".into(), ..Default::default() });
-                u.hosts.push(name.clone());
-                let all = inv
-                    .groups
-                    .entry("all".into())
-                    .or_insert_with(|| Group { name: "all".into(), ..Default::default() });
-                if !all.children.iter().any(|c| c == "ungrouped") {
-                    all.children.push("ungrouped".into());
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Prints an inventory as Ansible YAML (`all:` / `hosts:` / `children:` / `vars:`).
-/// Hosts in no group are listed under `all: hosts:`. A host's vars are printed
-/// where the host first appears. `Inventory::load` reads the output back to the
-/// same hosts, groups and vars.
-pub fn to_yaml(inv: &Inventory) -> String {
-    let mut done_hosts: Vec<String> = Vec::new();
-    let mut seen_groups: Vec<String> = Vec::new();
-    let all = group_yaml(inv, "all", &mut done_hosts, &mut seen_groups);
-    let mut top = serde_json::Map::new();
-    top.insert("all".into(), all);
-    let body = serde_yaml::to_string(&Value::Object(top)).unwrap_or_default();
-    format!(
-        "# Generated by `rigger inventory --from-vagrant` from `vagrant ssh-config` ({}).\n\
-         # Ports and keys change when machines are re-created: regenerate this file, do not edit it.\n{body}",
-        inv.origin.display()
-    )
-}
-
-fn group_yaml(inv: &Inventory, name: &str, done_hosts: &mut Vec<String>, seen_groups: &mut Vec<String>) -> Value {
-    seen_groups.push(name.to_string());
-    let mut out = serde_json::Map::new();
-    let Some(g) = inv.groups.get(name) else { return Value::Object(out) };
-    if !g.vars.is_empty() {
-        out.insert("vars".into(), Value::Object(g.vars.clone()));
-    }
-    let mut hosts: Vec<String> = g.hosts.clone();
-    let mut children: Vec<String> = g.children.clone();
-    if name == "all" {
-        // `ungrouped` is implicit in Ansible: its hosts go straight under `all`.
-        if let Some(u) = inv.groups.get("ungrouped") {
-            hosts.extend(u.hosts.iter().filter(|h| !hosts.contains(h)).cloned().collect::<Vec<_>>());
-            children.extend(u.children.iter().filter(|c| !children.contains(c)).cloned().collect::<Vec<_>>());
-        }
-        children.retain(|c| c != "ungrouped");
-    }
-    if !hosts.is_empty() {
-        let mut hm = serde_json::Map::new();
-        for h in hosts {
-            let vars = match inv.hosts.get(&h) {
-                Some(host) if !done_hosts.contains(&h) => host.vars.clone(),
-                _ => Vars::new(),
-            };
-            done_hosts.push(h.clone());
-            hm.insert(h, if vars.is_empty() { Value::Null } else { Value::Object(vars) });
-        }
-        out.insert("hosts".into(), Value::Object(hm));
-    }
-    let mut cm = serde_json::Map::new();
-    for c in children {
-        if seen_groups.contains(&c) {
-            // Already printed with its contents; naming it again nests it here too.
-            cm.insert(c, Value::Null);
-            continue;
-        }
-        let v = group_yaml(inv, &c, done_hosts, seen_groups);
-        cm.insert(c, if v.as_object().is_some_and(|o| o.is_empty()) { Value::Null } else { v });
-    }
-    if !cm.is_empty() {
-        out.insert("children".into(), Value::Object(cm));
-    }
-    Value::Object(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -567,58 +424,37 @@ mod tests {
     const LIBVIRT: &str = include_str!("../../tests/fixtures/vagrant/libvirt.txt");
     const PROXY: &str = include_str!("../../tests/fixtures/vagrant/libvirt-proxycommand.txt");
     const INSECURE: &str = include_str!("../../tests/fixtures/vagrant/insecure-keys-2.4.txt");
-    const LAB: &str = include_str!("../../tests/fixtures/vagrant/lab.txt");
 
     fn fixture(name: &str) -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/vagrant").join(name)
     }
 
-    fn inv(text: &str) -> Inventory {
+    fn config(text: &str) -> SshConfig {
         from_ssh_config(text, Path::new("ssh-config.txt")).unwrap()
     }
 
+    fn names(config: &SshConfig) -> Vec<&str> {
+        config.machines.iter().map(|m| m.name.as_str()).collect()
+    }
+
+    /// The connection vars of machine `name`.
+    fn vars(text: &str, name: &str) -> Vars {
+        let config = config(text);
+        let machine = config.machines.iter().find(|m| m.name == name).unwrap();
+        config.vars(machine).unwrap()
+    }
+
+    /// The first error met on the way to an inventory: the output's, then each machine's vars in turn.
     fn err(text: &str) -> String {
-        from_ssh_config(text, Path::new("ssh-config.txt")).unwrap_err().to_string()
+        from_ssh_config(text, Path::new("ssh-config.txt"))
+            .and_then(|c| c.machines.iter().try_for_each(|m| c.vars(m).map(|_| ())))
+            .unwrap_err()
+            .to_string()
     }
 
-    const VAGRANT_ARGS: &str = "-o UserKnownHostsFile=/dev/null -o StrictHostKeyChecking=no";
-
-    #[test]
-    fn virtualbox_machines_become_ungrouped_hosts_with_connection_vars() {
-        let inv = inv(MULTI);
-        assert_eq!(inv.hosts.keys().collect::<Vec<_>>(), ["web1", "web2", "db1"]);
-        assert_eq!(inv.groups.keys().collect::<Vec<_>>(), ["all", "ungrouped"]);
-        assert_eq!(inv.groups["all"].children, ["ungrouped"]);
-        assert_eq!(inv.group_hosts("ungrouped"), ["web1", "web2", "db1"]);
-        assert_eq!(inv.host_groups("web2"), ["all", "ungrouped"]);
-        assert_eq!(
-            Value::Object(inv.host_vars("web2")),
-            json!({
-                "ansible_host": "127.0.0.1",
-                "ansible_port": 2200,
-                "ansible_user": "vagrant",
-                "ansible_ssh_private_key_file": "/home/alice/src/shop/.vagrant/machines/web2/virtualbox/private_key",
-                "ansible_ssh_common_args": VAGRANT_ARGS,
-                "ansible_become": true,
-            })
-        );
-        let ports: Vec<Value> = inv.hosts.keys().map(|h| inv.host_vars(h)["ansible_port"].clone()).collect();
-        assert_eq!(ports, [json!(2222), json!(2200), json!(2201)]);
-        assert_eq!(
-            inv.host_vars("db1")["ansible_ssh_private_key_file"],
-            "/home/alice/src/shop/.vagrant/machines/db1/virtualbox/private_key"
-        );
-        assert_eq!(inv.select("web*").unwrap(), ["web1", "web2"]);
-        let j = inv.to_ansible_json();
-        assert_eq!(j["ungrouped"]["hosts"], json!(["web1", "web2", "db1"]));
-        assert_eq!(j["all"]["children"], json!(["ungrouped"]));
-    }
-
-    /// The vars mean to the transport what the ssh-config meant to ssh.
     #[test]
     fn transport_reads_the_vars_as_vagrant_meant_them() {
-        let inv = inv(MULTI);
-        let t = Target::from_vars("web1", &inv.host_vars("web1")).unwrap();
+        let t = Target::from_vars("web1", &vars(MULTI, "web1")).unwrap();
         assert_eq!((t.address.as_str(), t.port, t.user.as_deref()), ("127.0.0.1", Some(2222), Some("vagrant")));
         assert_eq!(t.key.as_deref(), Some("/home/alice/src/shop/.vagrant/machines/web1/virtualbox/private_key"));
         assert_eq!(t.known_hosts_file.as_deref(), Some("/dev/null"));
@@ -629,9 +465,8 @@ mod tests {
 
     #[test]
     fn quoted_identity_file_with_spaces_is_unquoted() {
-        let inv = inv(QUOTED);
-        assert_eq!(inv.hosts.keys().collect::<Vec<_>>(), ["default"]);
-        let v = inv.host_vars("default");
+        assert_eq!(names(&config(QUOTED)), ["default"]);
+        let v = vars(QUOTED, "default");
         assert_eq!(
             v["ansible_ssh_private_key_file"],
             "/Users/bob/Projects/Ops Lab/.vagrant/machines/default/virtualbox/private_key"
@@ -645,8 +480,7 @@ mod tests {
 
     #[test]
     fn libvirt_machines_have_real_addresses_on_port_22() {
-        let inv = inv(LIBVIRT);
-        let v = inv.host_vars("node2");
+        let v = vars(LIBVIRT, "node2");
         assert_eq!(v["ansible_host"], "192.168.121.203");
         assert_eq!(v["ansible_port"], 22);
         assert_eq!(
@@ -666,7 +500,7 @@ mod tests {
                 "/home/dave/.vagrant.d/insecure_private_keys/vagrant.key.rsa"
             ]
         );
-        let v = inv(INSECURE).host_vars("default");
+        let v = vars(INSECURE, "default");
         assert_eq!(
             v["ansible_ssh_private_key_file"],
             "/home/dave/.vagrant.d/insecure_private_keys/vagrant.key.ed25519"
@@ -678,14 +512,14 @@ mod tests {
     fn ssh_config_syntax_variants() {
         // `=` separators, any case, tabs, CRLF, comments; first value of a directive wins, as in ssh.
         let text = "# recorded\r\nHost a\r\n\tHOSTNAME=10.0.0.5\r\n\tport = 2201\r\n\tPort 9999\r\n\tuser\tops\r\n\tIdentityFile=\"/k/a b\"\r\n";
-        let v = inv(text).host_vars("a");
+        let v = vars(text, "a");
         assert_eq!(
             Value::Object(v),
             json!({ "ansible_host": "10.0.0.5", "ansible_port": 2201, "ansible_user": "ops", "ansible_ssh_private_key_file": "/k/a b", "ansible_become": true })
         );
         // No known-hosts directives (config.ssh.verify_host_key): no ssh args, strict checking stays on.
-        let root = inv("Host r\n  HostName 10.0.0.6\n  User root\n");
-        assert_eq!(Value::Object(root.host_vars("r")), json!({ "ansible_host": "10.0.0.6", "ansible_user": "root" }));
+        let root = vars("Host r\n  HostName 10.0.0.6\n  User root\n", "r");
+        assert_eq!(Value::Object(root), json!({ "ansible_host": "10.0.0.6", "ansible_user": "root" }));
     }
 
     #[test]
@@ -726,50 +560,11 @@ mod tests {
     }
 
     #[test]
-    fn yaml_output_loads_back_to_the_same_inventory() {
-        let d = tempfile::tempdir().unwrap();
-        for text in [MULTI, QUOTED, LIBVIRT, INSECURE, LAB] {
-            let inv = inv(text);
-            let yaml = to_yaml(&inv);
-            assert!(yaml.starts_with("# Generated by `rigger inventory --from-vagrant`"), "{yaml}");
-            assert!(yaml.contains("\nall:\n  hosts:\n"), "{yaml}");
-            std::fs::write(d.path().join("vagrant.yaml"), &yaml).unwrap();
-            let back = Inventory::load(&d.path().join("vagrant.yaml")).unwrap();
-            assert_eq!(back.to_ansible_json(), inv.to_ansible_json(), "{yaml}");
-            for h in inv.hosts.keys() {
-                assert_eq!(Target::from_vars(h, &back.host_vars(h)), Target::from_vars(h, &inv.host_vars(h)));
-            }
-        }
-    }
-
-    #[test]
-    fn yaml_output_exact() {
-        let inv = inv("Host web1\n  HostName 127.0.0.1\n  User vagrant\n  Port 2222\n  UserKnownHostsFile /dev/null\n  StrictHostKeyChecking no\n  IdentityFile \"/home/a b/private_key\"\n");
-        assert_eq!(
-            to_yaml(&inv),
-            "# Generated by `rigger inventory --from-vagrant` from `vagrant ssh-config` (ssh-config.txt).\n\
-             # Ports and keys change when machines are re-created: regenerate this file, do not edit it.\n\
-             all:\n  hosts:\n    web1:\n      ansible_host: 127.0.0.1\n      ansible_port: 2222\n      ansible_user: vagrant\n      \
-             ansible_ssh_private_key_file: /home/a b/private_key\n      ansible_ssh_common_args: -o UserKnownHostsFile=/dev/null -o StrictHostKeyChecking=no\n      \
-             ansible_become: true\n"
-        );
-    }
-
-    /// to_yaml is general: a grouped inventory (the lab's, with group_vars) round-trips too.
-    #[test]
-    fn yaml_output_of_a_grouped_inventory_round_trips() {
-        let lab = Inventory::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("inventory/lab")).unwrap();
-        let d = tempfile::tempdir().unwrap();
-        std::fs::write(d.path().join("hosts.yaml"), to_yaml(&lab)).unwrap();
-        let back = Inventory::load(&d.path().join("hosts.yaml")).unwrap();
-        assert_eq!(back.to_ansible_json(), lab.to_ansible_json());
-    }
-
-    #[test]
     fn recorded_output_replaces_running_vagrant() {
-        let inv = from_dir_with(Path::new("/nonexistent"), Some(&fixture("virtualbox-multi.txt")), "vagrant").unwrap();
-        assert_eq!(inv.hosts.len(), 3);
-        assert_eq!(inv.origin, fixture("virtualbox-multi.txt"));
+        let config =
+            from_dir_with(Path::new("/nonexistent"), Some(&fixture("virtualbox-multi.txt")), "vagrant").unwrap();
+        assert_eq!(config.machines.len(), 3);
+        assert_eq!(config.path, fixture("virtualbox-multi.txt"));
         let e = from_dir_with(Path::new("."), Some(Path::new("/nonexistent/ssh-config.txt")), "vagrant")
             .unwrap_err()
             .to_string();
@@ -827,9 +622,9 @@ mod tests {
             }
             r
         };
-        let inv = run().unwrap();
-        assert_eq!(inv.hosts.keys().collect::<Vec<_>>(), ["node1", "node2"]);
-        assert_eq!(inv.origin, d.path());
+        let config = run().unwrap();
+        assert_eq!(names(&config), ["node1", "node2"]);
+        assert_eq!(config.path, d.path());
 
         std::fs::write(d.path().join("broken"), "").unwrap();
         let e = run().unwrap_err().to_string();
@@ -866,74 +661,14 @@ mod tests {
         );
         std::fs::write(&fake, script).unwrap();
         std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let inv = from_dir_with(rel, None, fake.to_str().unwrap()).unwrap();
-        assert_eq!(inv.hosts.len(), 2);
-        assert_eq!(inv.origin, rel, "messages keep the path as the user gave it");
+        let config = from_dir_with(rel, None, fake.to_str().unwrap()).unwrap();
+        assert_eq!(config.machines.len(), 2);
+        assert_eq!(config.path, rel, "messages keep the path as the user gave it");
     }
 
     #[test]
     fn inventory_argument_prefix() {
         assert_eq!(spec(Path::new("vagrant:inventory/lab")), Some(Path::new("inventory/lab")));
         assert_eq!(spec(Path::new("inventory/lab")), None);
-    }
-
-    /// `-i vagrant:inventory/lab`: the lab's groups and vars, Vagrant's logins,
-    /// the lab addresses (on the private network) kept for connecting and for templates.
-    #[test]
-    fn lab_inventory_with_vagrant_logins() {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("inventory/lab");
-        let machines = from_dir_with(&dir, Some(&fixture("lab.txt")), "vagrant").unwrap();
-        let inv = with_inventory(&dir, machines).unwrap();
-        assert_eq!(inv.group_hosts("lb"), ["h1", "h2"]);
-        assert_eq!(inv.group_hosts("web"), ["h3", "h4"]);
-        assert_eq!(inv.group_hosts("ungrouped"), Vec::<String>::new());
-        let v = inv.host_vars("h2");
-        assert_eq!(v["vip"], "10.77.0.100", "group_vars are kept");
-        assert_eq!(v["ansible_host"], "10.77.0.12", "the lab address stays");
-        assert!(!v.contains_key("ansible_port"), "port 22 on the private network, not the NAT port");
-        assert_eq!(v["ansible_user"], "vagrant");
-        assert_eq!(
-            v["ansible_ssh_private_key_file"],
-            "/home/erin/rigger/inventory/lab/.vagrant/machines/h2/virtualbox/private_key"
-        );
-        let t = Target::from_vars("h2", &v).unwrap();
-        assert_eq!(
-            (t.address.as_str(), t.port, t.known_hosts_file.as_deref(), t.strict, t.become_),
-            ("10.77.0.12", None, Some("/dev/null"), Some(false), true)
-        );
-    }
-
-    #[test]
-    fn overlay_adds_unknown_machines_and_refuses_hosts_without_one() {
-        let d = tempfile::tempdir().unwrap();
-        std::fs::write(
-            d.path().join("hosts.yaml"),
-            "all:\n  children:\n    web:\n      hosts:\n        web1:\n        web2: { ansible_port: 2299 }\n",
-        )
-        .unwrap();
-        let inv = with_inventory(d.path(), inv(MULTI)).unwrap();
-        assert_eq!(inv.group_hosts("web"), ["web1", "web2"]);
-        assert_eq!(inv.group_hosts("ungrouped"), ["db1"]);
-        assert!(inv.groups["all"].children.contains(&"ungrouped".to_string()));
-        // No ansible_host in the inventory: Vagrant's address and port are used.
-        assert_eq!(inv.host_vars("web2")["ansible_port"], 2200);
-        assert_eq!(inv.host_vars("web1")["ansible_host"], "127.0.0.1");
-
-        let e = with_inventory(
-            &Path::new(env!("CARGO_MANIFEST_DIR")).join("inventory/lab"),
-            inv_at(MULTI, "vm/ssh-config.txt"),
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(
-            e.starts_with(
-                "vm/ssh-config.txt: no Vagrant machine for host(s) h1, h2, h3, h4, h5, h6, h7, h8 of the inventory"
-            ),
-            "{e}"
-        );
-    }
-
-    fn inv_at(text: &str, path: &str) -> Inventory {
-        from_ssh_config(text, Path::new(path)).unwrap()
     }
 }

@@ -4,6 +4,7 @@
 
 mod ini;
 mod pattern;
+pub mod vagrant;
 mod yaml;
 
 use crate::error::{Error, Result};
@@ -50,7 +51,7 @@ impl Inventory {
     /// adding every value they hold to `secrets`.
     pub fn load_with(path: &Path, secrets: &Secrets) -> Result<Self> {
         if let Some(dir) = crate::project::vagrant::spec(path) {
-            return Ok(crate::project::vagrant::load(dir)?);
+            return vagrant::load(dir);
         }
         let mut inv = Inventory { origin: path.to_path_buf(), ..Default::default() };
         inv.group_mut("all");
