@@ -51,7 +51,7 @@ impl Inventory {
     /// adding every value they hold to `secrets`.
     pub fn load_with(path: &Path, secrets: &Secrets) -> Result<Self> {
         if let Some(dir) = crate::project::vagrant::spec(path) {
-            return vagrant::load(dir);
+            return vagrant::load(dir, secrets);
         }
         let mut inv = Inventory { origin: path.to_path_buf(), ..Default::default() };
         inv.group_mut("all");

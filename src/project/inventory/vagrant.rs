@@ -12,6 +12,7 @@ use super::{Group, Host, Inventory};
 use crate::error::{Error, Result};
 use crate::project::source::{merge_into, Vars};
 use crate::project::vagrant::{self, SshConfig, VagrantError};
+use crate::secret::Secrets;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -68,17 +69,18 @@ pub fn from_dir(dir: &Path) -> Result<Inventory, VagrantError> {
 /// machines, ungrouped. If DIR holds one (hosts.yaml, *.yml, *.ini, `hosts`),
 /// that inventory is loaded with its group_vars/ and host_vars/, and each host
 /// gets the login of the Vagrant machine of the same name (`overlay`).
-pub fn load(dir: &Path) -> Result<Inventory> {
+/// Its encrypted vars files are opened as `Inventory::load_with` opens them.
+pub fn load(dir: &Path, secrets: &Secrets) -> Result<Inventory> {
     let machines = from_dir(dir)?;
-    with_inventory(dir, machines)
+    with_inventory(dir, machines, secrets)
 }
 
-fn with_inventory(dir: &Path, machines: Inventory) -> Result<Inventory> {
+fn with_inventory(dir: &Path, machines: Inventory, secrets: &Secrets) -> Result<Inventory> {
     if !has_inventory_file(dir) {
         return Ok(machines);
     }
     // The inventory's own errors (a bad group_vars file, say) are reported as they are.
-    let mut inv = Inventory::load(dir)?;
+    let mut inv = Inventory::load_with(dir, secrets)?;
     overlay(&mut inv, &machines)?;
     Ok(inv)
 }
@@ -291,7 +293,7 @@ mod tests {
     fn lab_inventory_with_vagrant_logins() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("inventory/lab");
         let machines = inv(LAB);
-        let inv = with_inventory(&dir, machines).unwrap();
+        let inv = with_inventory(&dir, machines, &Secrets::default()).unwrap();
         assert_eq!(inv.group_hosts("lb"), ["h1", "h2"]);
         assert_eq!(inv.group_hosts("web"), ["h3", "h4"]);
         assert_eq!(inv.group_hosts("ungrouped"), Vec::<String>::new());
@@ -319,7 +321,7 @@ mod tests {
             "all:\n  children:\n    web:\n      hosts:\n        web1:\n        web2: { ansible_port: 2299 }\n",
         )
         .unwrap();
-        let inv = with_inventory(d.path(), inv(MULTI)).unwrap();
+        let inv = with_inventory(d.path(), inv(MULTI), &Secrets::default()).unwrap();
         assert_eq!(inv.group_hosts("web"), ["web1", "web2"]);
         assert_eq!(inv.group_hosts("ungrouped"), ["db1"]);
         assert!(inv.groups["all"].children.contains(&"ungrouped".to_string()));
@@ -330,6 +332,7 @@ mod tests {
         let e = with_inventory(
             &Path::new(env!("CARGO_MANIFEST_DIR")).join("inventory/lab"),
             inv_at(MULTI, "vm/ssh-config.txt"),
+            &Secrets::default(),
         )
         .unwrap_err()
         .to_string();
@@ -339,6 +342,23 @@ mod tests {
             ),
             "{e}"
         );
+    }
+
+    /// `-i vagrant:DIR` opens the encrypted vars beside the Vagrantfile with the
+    /// run's vault key, and their values are hidden from output like any vault value.
+    #[test]
+    fn encrypted_vars_beside_the_vagrantfile_use_the_vault_key() {
+        let d = tempfile::tempdir().unwrap();
+        let key = d.path().join("vault.key");
+        std::fs::write(&key, crate::secret::keygen().0).unwrap();
+        let secrets = Secrets::new(Some(key));
+        std::fs::write(d.path().join("hosts.yaml"), "all:\n  hosts:\n    web1:\n").unwrap();
+        std::fs::create_dir(d.path().join("group_vars")).unwrap();
+        let sealed = secrets.encrypt(b"db_password: correct-horse-battery\n").unwrap();
+        std::fs::write(d.path().join("group_vars/all.yaml.age"), sealed).unwrap();
+        let inv = with_inventory(d.path(), inv(MULTI), &secrets).unwrap();
+        assert_eq!(inv.host_vars("web1")["db_password"], "correct-horse-battery");
+        assert!(!secrets.redact("pw correct-horse-battery").contains("correct-horse-battery"));
     }
 
     fn inv_at(text: &str, path: &str) -> Inventory {
