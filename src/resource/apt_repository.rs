@@ -3,8 +3,8 @@
 //! `apt-get update` when either changed.
 
 use super::file::File;
+use super::kind::{Doc, Field, Resolve, Resource, ResourceError, RoleFile, RoleFolder, Spec, Step};
 use super::spec::{yes, OneOrMany, PresentAbsent};
-use super::{Doc, Field, Resolve, Resource, ResourceError, RoleFile, RoleFolder, Spec, Step};
 use crate::session::probe::{HostState, Query};
 use crate::shell::check_value;
 use serde::{Deserialize, Serialize};

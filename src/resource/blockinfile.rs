@@ -5,10 +5,10 @@
 //! start); an empty block or `state: absent` removes block and markers.
 
 use super::file::File;
+use super::kind::{Doc, Field, Resolve, Resource, ResourceError, Spec, Step};
 use super::line::editable;
 use super::path::{self, check_path};
 use super::spec::{ModeSpec, OneOrMany, PresentAbsent};
-use super::{Doc, Field, Resolve, Resource, ResourceError, Spec, Step};
 use crate::session::probe::{HostState, Query};
 use crate::shell::check_value;
 use serde::{Deserialize, Serialize};

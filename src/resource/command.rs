@@ -3,9 +3,9 @@
 //! is not done yet. `unless` runs read-only during the probe, so during
 //! `plan` too.
 
+use super::kind::{Doc, Field, Resolve, Resource, ResourceError, Spec, Step};
 use super::path::{self, check_path};
 use super::spec::OneOrMany;
-use super::{Doc, Field, Resolve, Resource, ResourceError, Spec, Step};
 use crate::session::probe::{answer, Ask, HostState, Probe, Query};
 use crate::shell::{check_optional, check_value, quote};
 use serde::{Deserialize, Serialize};

@@ -1,9 +1,9 @@
 //! The `directory` kind: a directory with its mode, owner and group, or its
 //! absence (removed with everything in it).
 
+use super::kind::{Doc, Field, Found, Resolve, Resource, ResourceError, Spec, Step};
 use super::path::{self, check_path, Meta, PathKind};
 use super::spec::{ModeSpec, OneOrMany, PresentAbsent};
-use super::{Doc, Field, Found, Resolve, Resource, ResourceError, Spec, Step};
 use crate::session::probe::{HostState, Query};
 use crate::shell::quote;
 use serde::{Deserialize, Serialize};

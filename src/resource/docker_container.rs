@@ -3,9 +3,9 @@
 //! one comparison: an unchanged spec leaves the container running; any
 //! change recreates it.
 
+use super::kind::{Doc, Field, Resolve, Resource, ResourceError, Spec, Step};
 use super::path::sha256_hex;
 use super::spec::OneOrMany;
-use super::{Doc, Field, Resolve, Resource, ResourceError, Spec, Step};
 use crate::session::probe::{answer, Ask, HostState, Probe, Query};
 use crate::shell::{check_value, quote};
 use serde::{Deserialize, Serialize};

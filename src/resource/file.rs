@@ -4,9 +4,9 @@
 //! write content: atomically, through a temp file beside the target that
 //! `validate` checks before the rename.
 
+use super::kind::{Doc, Field, Found, Resolve, Resource, ResourceError, RoleFile, RoleFolder, Spec, Step};
 use super::path::{self, check_path, diff, sha256_hex, split_path, Meta, PathKind};
 use super::spec::{ModeSpec, OneOrMany, PresentAbsent};
-use super::{Doc, Field, Found, Resolve, Resource, ResourceError, RoleFile, RoleFolder, Spec, Step};
 use crate::session::probe::{HostState, Query};
 use crate::shell::{quote, write_bytes};
 use serde::{Deserialize, Serialize};

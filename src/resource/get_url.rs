@@ -4,9 +4,9 @@
 //! verified, then renamed into place, so a bad or cut download never
 //! replaces a good file.
 
+use super::kind::{Doc, Field, Found, Resolve, Resource, ResourceError, Spec, Step};
 use super::path::{self, check_path, split_path, Meta};
 use super::spec::{ModeSpec, OneOrMany};
-use super::{Doc, Field, Found, Resolve, Resource, ResourceError, Spec, Step};
 use crate::session::probe::{HostState, Query};
 use crate::shell::{check_value, quote};
 use serde::{Deserialize, Serialize};

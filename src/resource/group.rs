@@ -1,8 +1,8 @@
 //! The `group` kind: a local group (groupadd/groupmod/groupdel).
 
+use super::kind::{Doc, Field, Resolve, Resource, ResourceError, Spec, Step};
 use super::spec::PresentAbsent;
 use super::user::check_name;
-use super::{Doc, Field, Resolve, Resource, ResourceError, Spec, Step};
 use crate::session::probe::{answer, Ask, HostState, Probe, Query};
 use crate::shell::quote;
 use serde::{Deserialize, Serialize};

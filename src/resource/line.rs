@@ -2,9 +2,9 @@
 //! `regexp` (else appended), or removed everywhere with `state: absent`.
 
 use super::file::File;
+use super::kind::{Doc, Field, Found, Resolve, Resource, ResourceError, Spec, Step};
 use super::path::{self, check_path};
 use super::spec::{yes, ModeSpec, OneOrMany, PresentAbsent};
-use super::{Doc, Field, Found, Resolve, Resource, ResourceError, Spec, Step};
 use crate::session::probe::{HostState, Query};
 use crate::shell::check_value;
 use serde::{Deserialize, Serialize};

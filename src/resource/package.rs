@@ -1,8 +1,8 @@
 //! The `package` kind: Debian packages through apt (present, absent,
 //! latest), many in one apt call; or local `.deb` files pushed and installed.
 
+use super::kind::{Doc, Field, Resolve, Resource, ResourceError, Spec, Step};
 use super::spec::{string_or_struct, OneOrMany};
-use super::{Doc, Field, Resolve, Resource, ResourceError, Spec, Step};
 use crate::session::probe::{answer, Ask, HostState, Probe, ProbeError, Query};
 use crate::shell::{check_value, quote};
 use serde::{Deserialize, Serialize};

@@ -2,11 +2,11 @@
 //! content of a path, parsed into `PathState`), path and mode checks, the
 //! metadata steps and unified diffs. Not a kind of its own.
 
+pub use super::kind::PathKind;
+use super::kind::ResourceError;
 use super::spec::ModeSpec;
-use super::ResourceError;
 use crate::session::probe::{answer, Ask, HostState, Probe, ProbeError, Query};
 use crate::shell::{check_value, quote};
-use std::fmt;
 
 /// Files larger than this are compared by checksum only.
 pub const MAX_CONTENT: u64 = 4 * 1024 * 1024;
@@ -34,29 +34,6 @@ pub fn query(path: &str) -> Query {
 /// What the probe found at `path`.
 pub fn state<'a>(state: &'a HostState, path: &str) -> Result<&'a PathState, ProbeError> {
     state.get::<PathState>(&query(path))
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum PathKind {
-    #[default]
-    Absent,
-    File,
-    Directory,
-    Link,
-    Other,
-}
-
-impl fmt::Display for PathKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            PathKind::Absent => "absent",
-            PathKind::File => "file",
-            PathKind::Directory => "directory",
-            PathKind::Link => "link",
-            PathKind::Other => "other",
-        })
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -260,10 +237,10 @@ impl Meta {
     }
 
     /// The step that fixes metadata only, if any differs.
-    pub fn step(&self, path: &str, cur: &PathState) -> Option<super::Step> {
+    pub fn step(&self, path: &str, cur: &PathState) -> Option<super::kind::Step> {
         let fix = self.differing(cur);
         let actions = fix.actions(cur);
-        (!actions.is_empty()).then(|| super::Step::new(actions.join(", "), fix.script(path)))
+        (!actions.is_empty()).then(|| super::kind::Step::new(actions.join(", "), fix.script(path)))
     }
 }
 

@@ -3,7 +3,7 @@
 //! `when`, `tags`) and finds a kind's reference text. Adding a kind is one
 //! line in `kinds!` below and its own module.
 
-use super::{Doc, Resolve, Resource, ResourceError, RoleFile, Spec};
+use super::kind::{Doc, Resolve, Resource, ResourceError, RoleFile, Spec};
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use std::fmt;
 use std::sync::{Arc, LazyLock};
@@ -58,26 +58,21 @@ macro_rules! kinds {
     };
 }
 
-use super::{
-    apt_repository, blockinfile, command, directory, docker_container, file, get_url, group, line, package, service,
-    sysctl, template, user,
-};
-
 kinds! {
-    Package: package::PackageSpec,
-    File: file::FileSpec,
-    Directory: directory::DirectorySpec,
-    Template: template::TemplateSpec,
-    Service: service::ServiceSpec,
-    Command: command::CommandSpec,
-    Line: line::LineSpec,
-    User: user::UserSpec,
-    Group: group::GroupSpec,
-    Sysctl: sysctl::SysctlSpec,
-    AptRepository: apt_repository::AptRepositorySpec,
-    DockerContainer: docker_container::DockerContainerSpec,
-    Blockinfile: blockinfile::BlockinfileSpec,
-    GetUrl: get_url::GetUrlSpec,
+    Package: super::package::PackageSpec,
+    File: super::file::FileSpec,
+    Directory: super::directory::DirectorySpec,
+    Template: super::template::TemplateSpec,
+    Service: super::service::ServiceSpec,
+    Command: super::command::CommandSpec,
+    Line: super::line::LineSpec,
+    User: super::user::UserSpec,
+    Group: super::group::GroupSpec,
+    Sysctl: super::sysctl::SysctlSpec,
+    AptRepository: super::apt_repository::AptRepositorySpec,
+    DockerContainer: super::docker_container::DockerContainerSpec,
+    Blockinfile: super::blockinfile::BlockinfileSpec,
+    GetUrl: super::get_url::GetUrlSpec,
 }
 
 /// The reference text of `kind`.

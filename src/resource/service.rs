@@ -1,8 +1,8 @@
 //! The `service` kind: a systemd unit running or not, enabled or not; as a
 //! handler, a restart or reload.
 
+use super::kind::{Doc, Field, Resolve, Resource, ResourceError, Spec, Step};
 use super::spec::OneOrMany;
-use super::{Doc, Field, Resolve, Resource, ResourceError, Spec, Step};
 use crate::session::probe::{answer, Ask, HostState, Probe, Query};
 use crate::shell::{check_value, quote};
 use serde::{Deserialize, Serialize};

@@ -2,9 +2,9 @@
 //! default, a file in /etc/sysctl.d so the value survives a reboot.
 
 use super::file::File;
+use super::kind::{Doc, Field, Resolve, Resource, ResourceError, Spec, Step};
 use super::path;
 use super::spec::{yes, OneOrMany, PresentAbsent};
-use super::{Doc, Field, Resolve, Resource, ResourceError, Spec, Step};
 use crate::session::probe::{answer, Ask, HostState, Probe, Query};
 use crate::shell::{check_value, quote};
 use serde::{Deserialize, Serialize};

@@ -2,9 +2,9 @@
 //! host, then written like a `file` (atomically, `validate` first).
 
 use super::file::File;
+use super::kind::{Doc, Field, Resolve, Resource, ResourceError, RoleFile, RoleFolder, Spec};
 use super::path::{self, check_path};
 use super::spec::{ModeSpec, OneOrMany, PresentAbsent};
-use super::{Doc, Field, Resolve, Resource, ResourceError, RoleFile, RoleFolder, Spec};
 use crate::template::Renderer;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;

@@ -1,8 +1,8 @@
 //! The `user` kind: a local account (useradd/usermod/userdel). Supplementary
 //! groups are only ever added, never removed, as Ansible's `append: yes`.
 
+use super::kind::{Doc, Field, Resolve, Resource, ResourceError, Spec, Step};
 use super::spec::PresentAbsent;
-use super::{Doc, Field, Resolve, Resource, ResourceError, Spec, Step};
 use crate::session::probe::{answer, Ask, HostState, Probe, Query};
 use crate::shell::{check_optional, check_value, quote};
 use serde::{Deserialize, Serialize};

@@ -1,7 +1,8 @@
 //! Ansible's INI inventory format: `[group]` host lines with `key=value`
 //! vars, `[group:vars]` and `[group:children]` sections.
 
-use super::{expand_host_range, Inventory};
+use super::model::Inventory;
+use super::pattern::expand_host_range;
 use crate::error::{Error, Location, Result};
 use crate::project::source::{Source, Vars};
 use serde_json::Value;

@@ -2,7 +2,7 @@
 //! `--limit` and a site binding's `hosts:` take them, and host ranges
 //! (`web[01:03]`, `db-[a:c]`) as inventories write them.
 
-use super::Inventory;
+use super::model::Inventory;
 use indexmap::IndexSet;
 
 /// Why a host pattern or a host range is wrong.

@@ -8,11 +8,10 @@
 //!   inventory (as `inventory/lab/` does), that inventory keeps its groups and
 //!   vars, and Vagrant adds the login for each machine (`overlay`).
 
-use super::{Group, Host, Inventory};
+use super::model::{Group, Host, Inventory};
 use crate::error::{Error, Result};
 use crate::project::source::{merge_into, Vars};
 use crate::project::vagrant::{self, SshConfig, VagrantError};
-use crate::secret::Secrets;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -63,32 +62,6 @@ fn build(config: &SshConfig) -> Result<Inventory, VagrantError> {
 /// `vagrant ssh-config` run there (or from the file that `RIGGER_VAGRANT_SSH_CONFIG` names).
 pub fn from_dir(dir: &Path) -> Result<Inventory, VagrantError> {
     build(&vagrant::from_dir(dir)?)
-}
-
-/// `-i vagrant:DIR`. If DIR holds no inventory file, the result is the
-/// machines, ungrouped. If DIR holds one (hosts.yaml, *.yml, *.ini, `hosts`),
-/// that inventory is loaded with its group_vars/ and host_vars/, and each host
-/// gets the login of the Vagrant machine of the same name (`overlay`).
-/// Its encrypted vars files are opened as `Inventory::load_with` opens them.
-pub fn load(dir: &Path, secrets: &Secrets) -> Result<Inventory> {
-    let machines = from_dir(dir)?;
-    with_inventory(dir, machines, secrets)
-}
-
-fn with_inventory(dir: &Path, machines: Inventory, secrets: &Secrets) -> Result<Inventory> {
-    if !has_inventory_file(dir) {
-        return Ok(machines);
-    }
-    // The inventory's own errors (a bad group_vars file, say) are reported as they are.
-    let mut inv = Inventory::load_with(dir, secrets)?;
-    overlay(&mut inv, &machines)?;
-    Ok(inv)
-}
-
-/// Whether `dir` holds a file that `Inventory::load` of the directory would read.
-fn has_inventory_file(dir: &Path) -> bool {
-    let Ok(entries) = std::fs::read_dir(dir) else { return false };
-    entries.filter_map(|e| e.ok().map(|e| e.path())).any(|p| p.is_file() && super::is_inventory_file(&p))
 }
 
 /// Puts each Vagrant machine's login onto the inventory host of the same name.
@@ -201,6 +174,7 @@ fn group_yaml(inv: &Inventory, name: &str, done_hosts: &mut Vec<String>, seen_gr
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::secret::Secrets;
     use crate::session::transport::Target;
     use serde_json::json;
 
@@ -293,7 +267,7 @@ mod tests {
     fn lab_inventory_with_vagrant_logins() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("inventory/lab");
         let machines = inv(LAB);
-        let inv = with_inventory(&dir, machines, &Secrets::default()).unwrap();
+        let inv = Inventory::with_vagrant_machines(&dir, machines, &Secrets::default()).unwrap();
         assert_eq!(inv.group_hosts("lb"), ["h1", "h2"]);
         assert_eq!(inv.group_hosts("web"), ["h3", "h4"]);
         assert_eq!(inv.group_hosts("ungrouped"), Vec::<String>::new());
@@ -321,7 +295,7 @@ mod tests {
             "all:\n  children:\n    web:\n      hosts:\n        web1:\n        web2: { ansible_port: 2299 }\n",
         )
         .unwrap();
-        let inv = with_inventory(d.path(), inv(MULTI), &Secrets::default()).unwrap();
+        let inv = Inventory::with_vagrant_machines(d.path(), inv(MULTI), &Secrets::default()).unwrap();
         assert_eq!(inv.group_hosts("web"), ["web1", "web2"]);
         assert_eq!(inv.group_hosts("ungrouped"), ["db1"]);
         assert!(inv.groups["all"].children.contains(&"ungrouped".to_string()));
@@ -329,7 +303,7 @@ mod tests {
         assert_eq!(inv.host_vars("web2")["ansible_port"], 2200);
         assert_eq!(inv.host_vars("web1")["ansible_host"], "127.0.0.1");
 
-        let e = with_inventory(
+        let e = Inventory::with_vagrant_machines(
             &Path::new(env!("CARGO_MANIFEST_DIR")).join("inventory/lab"),
             inv_at(MULTI, "vm/ssh-config.txt"),
             &Secrets::default(),
@@ -356,7 +330,7 @@ mod tests {
         std::fs::create_dir(d.path().join("group_vars")).unwrap();
         let sealed = secrets.encrypt(b"db_password: correct-horse-battery\n").unwrap();
         std::fs::write(d.path().join("group_vars/all.yaml.age"), sealed).unwrap();
-        let inv = with_inventory(d.path(), inv(MULTI), &secrets).unwrap();
+        let inv = Inventory::with_vagrant_machines(d.path(), inv(MULTI), &secrets).unwrap();
         assert_eq!(inv.host_vars("web1")["db_password"], "correct-horse-battery");
         assert!(!secrets.redact("pw correct-horse-battery").contains("correct-horse-battery"));
     }

@@ -1,6 +1,7 @@
 //! Ansible's YAML inventory format: `all:` / `hosts:` / `children:` / `vars:`.
 
-use super::{expand_host_range, Inventory};
+use super::model::Inventory;
+use super::pattern::expand_host_range;
 use crate::error::{Error, Location, Result};
 use crate::project::source::{merge_into, Source, Vars};
 use indexmap::IndexMap;
