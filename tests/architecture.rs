@@ -64,7 +64,7 @@ fn edges(name: &str, code: &str, known: &BTreeSet<String>) -> BTreeSet<String> {
     for c in Regex::new(r"\b(crate|super)::((?:\w+::)*)\{([^}]*)\}").unwrap().captures_iter(code) {
         let base = if &c[1] == "crate" { String::new() } else { format!("{parent}::") };
         for item in c[3].split(',').map(str::trim).filter(|i| !i.is_empty()) {
-            out.extend(longest(&format!("{base}{}{item}", &c[2]).trim_start_matches("::").to_string()));
+            out.extend(longest(format!("{base}{}{item}", &c[2]).trim_start_matches("::")));
         }
     }
     for c in Regex::new(r"\b(\w+)::").unwrap().captures_iter(code) {
