@@ -44,6 +44,12 @@ pub enum StoreError {
     Write { path: PathBuf, source: Arc<std::io::Error> },
 }
 
+impl From<StoreError> for crate::error::Error {
+    fn from(e: StoreError) -> Self {
+        crate::error::Error::Load(Box::new(e))
+    }
+}
+
 /// The generated values of one project, in memory for the whole run.
 pub struct Store {
     dir: PathBuf,

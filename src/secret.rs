@@ -40,6 +40,12 @@ pub enum VaultError {
     NotText(PathBuf),
 }
 
+impl From<VaultError> for crate::error::Error {
+    fn from(e: VaultError) -> Self {
+        crate::error::Error::Load(Box::new(e))
+    }
+}
+
 /// The vault key and every value to hide; cheap to clone, shared by all
 /// clones (what loading adds, the output layer sees).
 #[derive(Debug, Clone, Default)]

@@ -12,6 +12,23 @@ use crate::secret::Secrets;
 use crate::session::transport::ConnectOptions;
 use std::path::{Path, PathBuf};
 
+/// A flag's value that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("--forks must be at least 1")]
+    NoForks,
+    #[error("-e {0:?}: expected key=value or @file.yaml")]
+    NotKeyValue(String),
+    #[error("-e {0:?}: the variable name before `=` is empty (expected key=value)")]
+    EmptyName(String),
+}
+
+impl From<SettingsError> for Error {
+    fn from(e: SettingsError) -> Self {
+        Error::Load(Box::new(e))
+    }
+}
+
 /// What a command that reads the project (and maybe connects) runs with.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -29,7 +46,7 @@ pub struct Settings {
 impl Settings {
     pub fn new(c: &Common, out: Out) -> Result<Self> {
         if c.forks == Some(0) {
-            return Err(Error::usage("--forks must be at least 1"));
+            return Err(SettingsError::NoForks.into());
         }
         Ok(Settings {
             out: out.clone(),
@@ -72,13 +89,9 @@ pub fn parse_extra_vars(items: &[String], secrets: &Secrets) -> Result<Vars> {
             source::merge_into(&mut vars, &source::read_vars(Path::new(path), secrets)?);
             continue;
         }
-        let (k, v) = item
-            .split_once('=')
-            .ok_or_else(|| Error::usage(format!("-e {item:?}: expected key=value or @file.yaml")))?;
+        let (k, v) = item.split_once('=').ok_or_else(|| SettingsError::NotKeyValue(item.clone()))?;
         if k.trim().is_empty() {
-            return Err(Error::usage(format!(
-                "-e {item:?}: the variable name before `=` is empty (expected key=value)"
-            )));
+            return Err(SettingsError::EmptyName(item.clone()).into());
         }
         let value: serde_json::Value =
             serde_yaml::from_str(v).unwrap_or_else(|_| serde_json::Value::String(v.to_string()));

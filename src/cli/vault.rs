@@ -21,7 +21,7 @@ pub fn run(action: &VaultAction, secrets: &Secrets) -> Result<i32> {
         VaultAction::Encrypt { file, keep } => {
             let plain = std::fs::read(file).map_err(|e| Error::io(file, e))?;
             let out = PathBuf::from(format!("{}.age", file.display()));
-            let cipher = secrets.encrypt(&plain).map_err(|e| Error::usage(e.to_string()))?;
+            let cipher = secrets.encrypt(&plain)?;
             std::fs::write(&out, cipher).map_err(|e| Error::io(&out, e))?;
             if !keep {
                 std::fs::remove_file(file).map_err(|e| Error::io(file, e))?;
@@ -29,7 +29,7 @@ pub fn run(action: &VaultAction, secrets: &Secrets) -> Result<i32> {
             eprintln!("wrote {}", out.display());
         }
         VaultAction::Decrypt { file } => {
-            print!("{}", secrets.decrypt_file(file).map_err(|e| Error::usage(e.to_string()))?);
+            print!("{}", secrets.decrypt_file(file)?);
         }
         VaultAction::Edit { file } => edit(file, secrets)?,
     }
@@ -39,7 +39,7 @@ pub fn run(action: &VaultAction, secrets: &Secrets) -> Result<i32> {
 /// Decrypts `file` into a private temp file, runs $EDITOR on it and encrypts
 /// the result back over `file`. If the editor fails, `file` is left alone.
 fn edit(file: &Path, secrets: &Secrets) -> Result<()> {
-    let plain = secrets.decrypt_file(file).map_err(|e| Error::usage(e.to_string()))?;
+    let plain = secrets.decrypt_file(file)?;
     let dir = tempfile::tempdir().map_err(Error::System)?;
     // The editor sees the plain name (`secrets.yaml`), so it picks the right syntax.
     let tmp = dir.path().join(
@@ -61,7 +61,7 @@ fn edit(file: &Path, secrets: &Secrets) -> Result<()> {
         return Err(Error::EditorFailed { editor, file: file.to_path_buf() });
     }
     let edited = std::fs::read(&tmp).map_err(|e| Error::io(&tmp, e))?;
-    let cipher = secrets.encrypt(&edited).map_err(|e| Error::usage(e.to_string()))?;
+    let cipher = secrets.encrypt(&edited)?;
     std::fs::write(file, cipher).map_err(|e| Error::io(file, e))?;
     eprintln!("{} re-encrypted", file.display());
     Ok(())

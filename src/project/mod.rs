@@ -73,9 +73,9 @@ impl Project {
         }
         let limit = match &s.limit {
             Some(p) => {
-                let hosts = inv.select(p).map_err(|m| Error::usage(format!("--limit {p}: {m}")))?;
+                let hosts = inv.select(p).map_err(|source| LimitError::Pattern { pattern: p.clone(), source })?;
                 if hosts.is_empty() {
-                    return Err(Error::usage(format!("--limit {p}: matches no host")));
+                    return Err(LimitError::NoHost(p.clone()).into());
                 }
                 Some(hosts)
             }
@@ -89,8 +89,7 @@ impl Project {
             None => full,
         };
         // The loading pass for `generated()`: every saved value is read now, so rendering touches memory only.
-        let generated =
-            Arc::new(crate::generated::Store::load(&s.inventory, &s.secrets).map_err(|e| Error::usage(e.to_string()))?);
+        let generated = Arc::new(crate::generated::Store::load(&s.inventory, &s.secrets)?);
         let renderer = Renderer::new(&root, roles.roles.values().map(|r| r.dir.as_path()), Some(generated.clone()))?;
         let mut warnings = Vec::new();
         if !graph.assumed.is_empty() {
@@ -213,6 +212,21 @@ impl Project {
             }
         }
         Ok((prepared, handlers))
+    }
+}
+
+/// Why `--limit` selects nothing usable.
+#[derive(Debug, thiserror::Error)]
+pub enum LimitError {
+    #[error("--limit {pattern}: {source}")]
+    Pattern { pattern: String, source: inventory::PatternError },
+    #[error("--limit {0}: matches no host")]
+    NoHost(String),
+}
+
+impl From<LimitError> for Error {
+    fn from(e: LimitError) -> Self {
+        Error::Load(Box::new(e))
     }
 }
 

@@ -48,7 +48,7 @@ pub type Vars = serde_json::Map<String, serde_json::Value>;
 /// output layer hides it).
 pub fn read_vars(path: &Path, secrets: &Secrets) -> Result<Vars> {
     if path.extension().is_some_and(|e| e == "age") {
-        let text = secrets.decrypt_file(path).map_err(|e| Error::usage(e.to_string()))?;
+        let text = secrets.decrypt_file(path)?;
         let src = Source { path: path.to_path_buf(), text };
         let vars: Vars = if src.text.trim().is_empty() {
             Vars::new()
