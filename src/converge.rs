@@ -167,12 +167,10 @@ impl Converge {
     /// (status, message) of the gate after a batch.
     async fn gate_result(&self, binding: usize, hosts: &[String], results: &[(String, Status)]) -> (Status, String) {
         let b = &self.project.site.bindings[binding];
-        let failed: HashSet<&String> = results.iter().filter(|(_, s)| *s == Status::Failed).map(|(h, _)| h).collect();
-        let pct = if hosts.is_empty() { 0 } else { failed.len() * 100 / hosts.len() };
-        let max = b.max_fail_percentage.unwrap_or(0) as usize;
-        if !failed.is_empty() && pct > max {
-            let why =
-                format!("{} of {} hosts failed in this batch (max_fail_percentage {max})", failed.len(), hosts.len());
+        // A unit skipped because something it follows failed did not converge either.
+        let failed: HashSet<&String> =
+            results.iter().filter(|(_, s)| matches!(s, Status::Failed | Status::Skipped)).map(|(h, _)| h).collect();
+        if let Some(why) = over_budget(failed.len(), hosts.len(), b.max_fail_percentage.unwrap_or(0)) {
             return (Status::Failed, why);
         }
         let Some(hc) = &b.health_check else { return (Status::Ok, "batch done".into()) };
@@ -204,6 +202,14 @@ impl Converge {
         }
         (Status::Ok, format!("health check passed on {}", hosts.join(", ")))
     }
+}
+
+/// Why a batch with `failed` of `hosts` failed hosts stops the rollout, if it does:
+/// more than `max` percent failed (0, the default: any failure stops it).
+fn over_budget(failed: usize, hosts: usize, max: u8) -> Option<String> {
+    let pct = if hosts == 0 { 0 } else { failed * 100 / hosts };
+    (failed > 0 && pct > max as usize)
+        .then(|| format!("{failed} of {hosts} hosts failed in this batch (max_fail_percentage {max})"))
 }
 
 /// The resources after the apply script ran: on a failed step, the failed
@@ -255,6 +261,15 @@ mod tests {
         let st: Vec<Status> = rs.iter().map(|r| r.status).collect();
         assert_eq!(st, [Status::Changed, Status::Failed, Status::Skipped]);
         assert_eq!(rs[1].message.as_deref(), Some("exit 3: no"));
+    }
+
+    #[test]
+    fn a_batch_stops_the_rollout_only_past_its_failure_budget() {
+        assert_eq!(over_budget(0, 2, 0), None);
+        assert_eq!(over_budget(1, 2, 0).unwrap(), "1 of 2 hosts failed in this batch (max_fail_percentage 0)");
+        assert_eq!(over_budget(1, 2, 50), None, "50% failed is not more than 50%");
+        assert!(over_budget(2, 3, 50).is_some());
+        assert_eq!(over_budget(1, 1, 100), None);
     }
 
     #[test]

@@ -150,17 +150,33 @@ impl<'g> State<'g> {
             Status::Skipped => self.blocked.get(&n).cloned(),
             _ => None,
         };
-        for m in self.g.neighbors_directed(n, Direction::Outgoing) {
-            if let Some(w) = &why {
+        self.results.insert(n, rep);
+        for m in self.g.neighbors_directed(n, Direction::Outgoing).collect::<Vec<_>>() {
+            // A gate is not blocked by the units of its batch: weighing the
+            // batch's failures against `max_fail_percentage` is its job.
+            let gate = matches!(self.g[m], Node::Gate { .. });
+            if let Some(w) = why.as_ref().filter(|_| !gate) {
                 self.blocked.entry(m).or_insert_with(|| w.clone());
             }
             let c = self.remaining.get_mut(&m).expect("every node is counted");
             *c -= 1;
             if *c == 0 {
+                if gate {
+                    self.skip_gate_if_nothing_ran(m);
+                }
                 self.ready.push(m);
             }
         }
-        self.results.insert(n, rep);
+    }
+
+    /// A gate whose whole batch was skipped (an earlier gate or dependency
+    /// failed) has nothing to weigh: it is skipped for the same reason.
+    fn skip_gate_if_nothing_ran(&mut self, gate: NodeIndex) {
+        let batch: Vec<NodeIndex> = self.g.neighbors_directed(gate, Direction::Incoming).collect();
+        let all_skipped = batch.iter().all(|u| self.results.get(u).is_some_and(|r| r.status == Status::Skipped));
+        if let Some(why) = batch.iter().find_map(|u| self.blocked.get(u)).filter(|_| all_skipped).cloned() {
+            self.blocked.insert(gate, why);
+        }
     }
 
     /// For a gate: how each unit of its batch ended (all are done, the gate follows them).
@@ -460,16 +476,27 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_failed_unit_skips_its_batch_gate_and_the_later_batches() {
-        // The gate is a descendant of every unit of its batch, so it never runs
-        // after a failure there (and so never sees a failed result).
+    async fn a_failed_unit_is_weighed_by_its_batch_gate() {
+        // The gate follows every unit of its batch and runs even after a
+        // failure there: it decides, by max_fail_percentage, whether later
+        // batches run.
         let site = "- hosts: web\n  roles: [app]\n  serial: 1\n  max_fail_percentage: 100\n";
         let g = graph(&[("web", &["w1", "w2"])], site, &[("app", "")]);
         let w = walk_with(&g, None, Fake::new().failing("app@w1", "boom")).await;
-        let why = Some("because app failed on host w1");
-        assert_eq!(w.status("gate(binding 1 batch 1)"), (Status::Skipped, why));
-        assert_eq!(w.status("app@w2"), (Status::Skipped, why));
-        assert!(w.fake.gates.lock().unwrap().is_empty());
+        assert_eq!(w.status("gate(binding 1 batch 1)").0, Status::Changed);
+        assert_eq!(w.fake.gates.lock().unwrap()[0].1, [("w1".to_string(), Status::Failed)]);
+        assert_eq!(w.status("app@w2").0, Status::Changed, "the gate let the next batch run");
+        // A gate that refuses the batch skips the later batches, naming itself.
+        let w = walk_with(
+            &g,
+            None,
+            Fake::new().failing("app@w1", "boom").failing("gate(binding 1 batch 1)", "1 of 1 hosts failed"),
+        )
+        .await;
+        assert_eq!(w.status("gate(binding 1 batch 1)").0, Status::Failed);
+        let (status, why) = w.status("app@w2");
+        assert_eq!(status, Status::Skipped);
+        assert!(why.unwrap().starts_with("because gate(binding 1 batch 1) failed"), "{why:?}");
     }
 
     #[tokio::test(start_paused = true)]
