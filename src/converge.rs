@@ -207,7 +207,7 @@ impl Converge {
 /// Why a batch with `failed` of `hosts` failed hosts stops the rollout, if it does:
 /// more than `max` percent failed (0, the default: any failure stops it).
 fn over_budget(failed: usize, hosts: usize, max: u8) -> Option<String> {
-    let pct = if hosts == 0 { 0 } else { failed * 100 / hosts };
+    let pct = (failed * 100).checked_div(hosts).unwrap_or(0);
     (failed > 0 && pct > max as usize)
         .then(|| format!("{failed} of {hosts} hosts failed in this batch (max_fail_percentage {max})"))
 }
