@@ -96,13 +96,9 @@ pub enum Error {
     #[error("no host `{host}` in {}", .inventory.display())]
     UnknownHost { host: String, inventory: PathBuf },
 
-    /// `apply FILE.json` where FILE is not JSON of a saved plan.
-    #[error("{}: not a saved rigger plan: {source}", .path.display())]
-    SavedPlanUnreadable { path: PathBuf, source: serde_json::Error },
-
-    /// `apply FILE.json` where FILE is JSON, but of another kind or schema.
-    #[error("{}: not a saved rigger plan (kind {kind:?}, schema {schema})", .path.display())]
-    SavedPlanKind { path: PathBuf, kind: String, schema: u32 },
+    /// `plan --out`, `apply PLAN`, `show PLAN`: a saved plan not written, unreadable, or refused.
+    #[error(transparent)]
+    SavedPlan(#[from] crate::saved_plan::SavedPlanError),
 
     /// `vault edit`: $EDITOR could not be started.
     #[error("cannot run {editor}: {source}")]
