@@ -96,14 +96,6 @@ pub enum Error {
     #[error("no host `{host}` in {}", .inventory.display())]
     UnknownHost { host: String, inventory: PathBuf },
 
-    /// `apply FILE.json` where FILE is not JSON of a saved plan.
-    #[error("{}: not a saved rigger plan: {source}", .path.display())]
-    SavedPlanUnreadable { path: PathBuf, source: serde_json::Error },
-
-    /// `apply FILE.json` where FILE is JSON, but of another kind or schema.
-    #[error("{}: not a saved rigger plan (kind {kind:?}, schema {schema})", .path.display())]
-    SavedPlanKind { path: PathBuf, kind: String, schema: u32 },
-
     /// `vault edit`: $EDITOR could not be started.
     #[error("cannot run {editor}: {source}")]
     EditorUnavailable { editor: String, source: std::io::Error },

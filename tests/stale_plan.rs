@@ -24,8 +24,14 @@ fn setup(dir: &Path) {
 }
 
 fn rigger(dir: &Path, args: &[&str]) -> (i32, String) {
-    let o =
-        Command::new(env!("CARGO_BIN_EXE_rigger")).args(args).current_dir(dir).env("NO_COLOR", "1").output().unwrap();
+    // The plan key lives in the test's own folder, not the user's home.
+    let o = Command::new(env!("CARGO_BIN_EXE_rigger"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env("RIGGER_STATE_DIR", dir.join(".state"))
+        .output()
+        .unwrap();
     (o.status.code().unwrap(), format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr)))
 }
 

@@ -94,6 +94,15 @@ pub enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// A plan saved with `plan --out`, its seal checked: per host and unit, the changes and diffs; never a script or a secret.
+    #[command(
+        after_help = "Examples:\n  rigger plan --out saved.json && rigger show saved.json\n  rigger show saved.json --json | jq '.hosts[].units | keys'"
+    )]
+    Show {
+        plan: PathBuf,
+        #[command(flatten)]
+        common: Common,
+    },
     /// The resolved (host, role) dependency graph, by wave; --dot for Graphviz.
     #[command(after_help = "Examples:\n  rigger graph -i inventory/lab\n  rigger graph --dot | dot -Tsvg > graph.svg")]
     Graph {
@@ -176,6 +185,7 @@ impl Command {
             Command::Check { .. } => "check",
             Command::Plan { .. } => "plan",
             Command::Apply { .. } => "apply",
+            Command::Show { .. } => "show",
             Command::Graph { .. } => "graph",
             Command::Facts { .. } => "facts",
             Command::Inventory { .. } => "inventory",
@@ -191,6 +201,7 @@ impl Command {
             Command::Check { common, .. }
             | Command::Plan { common, .. }
             | Command::Apply { common, .. }
+            | Command::Show { common, .. }
             | Command::Graph { common, .. }
             | Command::Facts { common, .. }
             | Command::Inventory { common, .. }

@@ -9,6 +9,7 @@ mod manual;
 mod output;
 mod project;
 mod settings;
+mod show;
 mod site_run;
 mod vault;
 
@@ -71,6 +72,7 @@ fn dispatch(command: Command, out: Out) -> Result<i32> {
             let saved = site_run::read_saved(&site)?;
             site_run::apply(&Settings::new(&common, out)?, &site, yes, saved)
         }
+        Command::Show { plan, .. } => show::show(&plan, &out),
         Command::Facts { host, offline, common } => inventory::facts(&Settings::new(&common, out)?, &host, offline),
         Command::Inventory { from_vagrant: Some(dir), .. } => inventory::from_vagrant(&dir, &out),
         Command::Inventory { list, host, from_vagrant: None, common } => {

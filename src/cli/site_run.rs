@@ -9,7 +9,7 @@ use crate::engine::{Outcome, Phase, Runner};
 use crate::error::{Error, Result};
 use crate::project::{self as engine, Project};
 use crate::report::{self, RunReport};
-use crate::saved_plan::SavedPlan;
+use crate::saved_plan::{self, SavedPlan};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
 use std::path::Path;
@@ -32,18 +32,13 @@ pub fn apply(s: &Settings, site: &Path, yes: bool, saved: Option<SavedPlan>) -> 
     SiteRun::new(s.out.clone(), true, yes, None).execute(settings, saved)
 }
 
-/// `apply FILE.json`: the plan saved by `plan --out`; any other FILE is a site.
+/// `apply FILE.json`: the plan saved by `plan --out`, its seal checked
+/// before anything uses it; any other FILE is a site.
 pub fn read_saved(site: &Path) -> Result<Option<SavedPlan>> {
     if site.extension().is_none_or(|e| e != "json") {
         return Ok(None);
     }
-    let text = std::fs::read_to_string(site).map_err(|e| Error::io(site, e))?;
-    let plan: SavedPlan = serde_json::from_str(&text)
-        .map_err(|source| Error::SavedPlanUnreadable { path: site.to_path_buf(), source })?;
-    if plan.kind != "rigger-plan" || plan.schema != 1 {
-        return Err(Error::SavedPlanKind { path: site.to_path_buf(), kind: plan.kind, schema: plan.schema });
-    }
-    Ok(Some(plan))
+    Ok(Some(saved_plan::read_for_user(site)?))
 }
 
 /// One `plan` or `apply` invocation: what it was asked and how it prints.
@@ -141,14 +136,18 @@ impl SiteRun<'_> {
         false
     }
 
-    /// `plan --out FILE`: save the plan and what each host looked like; false if it cannot be written.
+    /// `plan --out FILE`: save the plan and what each host looked like,
+    /// sealed and private; false if it cannot be written.
     fn save(&self, phase: &Phase, project: &Project, settings: &engine::Settings) -> bool {
         let Some(path) = self.save_to else {
             return true;
         };
-        let doc = serde_json::to_string_pretty(&phase.save(project, settings)).unwrap_or_default();
-        if let Err(e) = std::fs::write(path, doc) {
-            self.out.error(&format!("cannot write {}: {e}", path.display()));
+        let mut plan = phase.save(project, settings);
+        // What `show` prints must be safe without the vault: hide secrets now,
+        // while loading has told `secrets` which values they are.
+        plan.hide_secrets(&self.out.secrets);
+        if let Err(e) = saved_plan::write_for_user(path, &plan) {
+            self.out.error(&e.to_string());
             return false;
         }
         true
