@@ -28,6 +28,15 @@ fn tidy(e: tera::Error) -> String {
     s.strip_prefix("error: ").unwrap_or(&s).to_string()
 }
 
+/// `{{ path | quote }}`: one POSIX sh word, whatever the value holds, for
+/// `cmd`, `unless`, `validate` and health checks.
+fn sh_quote(v: tera::Value, _: Kwargs, _: &State) -> String {
+    match v.as_str() {
+        Some(s) => crate::shell::quote(s),
+        None => crate::shell::quote(&v.to_string()),
+    }
+}
+
 fn to_json(v: tera::Value, _: Kwargs, _: &State) -> String {
     serde_json::to_string(&v).unwrap_or_default()
 }
@@ -45,6 +54,7 @@ impl Renderer {
         tera.autoescape_on(Vec::<&str>::new());
         tera.set_fallback_prefixes(["templates/"]).map_err(|e| Error::Template(e.to_string()))?;
         tera.register_filter("json", to_json);
+        tera.register_filter("quote", sh_quote);
         if let Some(store) = store {
             tera.register_function("generated", move |kwargs: Kwargs, _: &State| -> tera::TeraResult<String> {
                 let name = kwargs.must_get::<&str>("name")?;
@@ -227,6 +237,18 @@ mod tests {
         for no in ["artifacts", "facts_dir", "my_facts", "fact", ""] {
             assert!(!mentions(no, "facts"), "{no}");
         }
+    }
+
+    #[test]
+    fn the_quote_filter_makes_one_shell_word() {
+        let d = tempfile::tempdir().unwrap();
+        let r = Renderer::new(d.path(), [], None).unwrap();
+        let mut vars = serde_json::Map::new();
+        vars.insert("dir".into(), "/srv/a b/$(touch x)'".into());
+        vars.insert("n".into(), 3.into());
+        let words = r.render_str("{{ dir | quote }} {{ n | quote }}", &context(&vars), "cmd").unwrap();
+        let out = std::process::Command::new("sh").arg("-c").arg(format!("printf '%s\\n' {words}")).output().unwrap();
+        assert_eq!(String::from_utf8(out.stdout).unwrap(), "/srv/a b/$(touch x)'\n3\n");
     }
 
     #[test]

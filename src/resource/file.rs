@@ -177,12 +177,16 @@ impl File {
     }
 
     /// Temp file beside the target → metadata → validate → atomic rename.
+    /// The temp file's name is chosen here, not by mktemp on the host, so
+    /// `validate` can be given the path itself: `%s` then works inside
+    /// quotes too (`check '%s'`). It is created new (noclobber) and private.
     fn write_script(&self, content: &[u8]) -> String {
         let (dir, name) = split_path(&self.path);
         let dest = quote(&self.path);
+        let tmp = format!("{}/.{}.rigger-{}", dir.trim_end_matches('/'), name, nonce());
         let mut s = format!(
-            "dest={dest}\ntmp=$(mktemp -- {})\ntrap 'rm -f -- \"$tmp\"' EXIT\n",
-            quote(&format!("{}/.{}.rigger-XXXXXX", dir.trim_end_matches('/'), name))
+            "dest={dest}\ntmp={}\n( umask 077; set -C; : > \"$tmp\" ) || exit 1\ntrap 'rm -f -- \"$tmp\"' EXIT\n",
+            quote(&tmp)
         );
         s.push_str(&write_bytes("tmp", content));
         match self.mode {
@@ -196,11 +200,28 @@ impl File {
             None => s.push_str("if [ -e \"$dest\" ]; then chown --reference=\"$dest\" -- \"$tmp\"; fi\n"),
         }
         if let Some(v) = &self.validate {
-            s.push_str(&format!("{}\n", v.replace("%s", "\"$tmp\"")));
+            s.push_str(&format!("{}\n", validate_command(v, &tmp)));
         }
         s.push_str("mv -f -- \"$tmp\" \"$dest\"\ntrap - EXIT\n");
         s
     }
+}
+
+/// A temp-file suffix no other run or file of this run picks: the time,
+/// the process and a counter.
+fn nonce() -> String {
+    static COUNT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    format!("{:x}{:x}{n:x}", t & 0xffff_ffff_ffff, std::process::id())
+}
+
+/// `validate` with `%s` replaced by the temp file's path: as it is when it
+/// is one plain shell word (so it works inside quotes as well), else quoted
+/// (it then works outside quotes only: a path with blanks or quotes cannot
+/// sit inside the user's own quotes).
+pub fn validate_command(validate: &str, tmp: &str) -> String {
+    validate.replace("%s", &quote(tmp))
 }
 
 impl Resource for File {
@@ -271,9 +292,10 @@ mod tests {
             "--- a/etc/app.conf\n+++ b/etc/app.conf\n@@ -1 +1 @@\n-a=1\n+a=2\n"
         );
         let s = &steps[0].script;
-        let (tmp, val, mv) = (s.find("mktemp").unwrap(), s.find("app -t \"$tmp\"").unwrap(), s.find("mv -f").unwrap());
+        let (tmp, val, mv) =
+            (s.find("set -C").unwrap(), s.find("app -t /etc/.app.conf.rigger-").unwrap(), s.find("mv -f").unwrap());
         assert!(tmp < val && val < mv, "validate runs on the temp file before the rename:\n{s}");
-        assert!(s.contains("/etc/.app.conf.rigger-XXXXXX"), "temp file beside the target");
+        assert!(s.contains("tmp=/etc/.app.conf.rigger-"), "temp file beside the target");
     }
 
     #[test]
@@ -303,6 +325,36 @@ mod tests {
         assert!(f.plan(&st).unwrap_err().to_string().contains("absolute"));
         f.path = "/etc/x\n; rm -rf /".into();
         assert!(f.plan(&st).unwrap_err().to_string().contains("single line"));
+    }
+
+    /// `%s` inside the user's quotes, outside them, and a target whose temp
+    /// path needs quoting: the validate command sees the temp file each time.
+    #[test]
+    fn validate_gets_the_temp_file_inside_or_outside_quotes() {
+        let d = tempfile::tempdir().unwrap();
+        for (dir, validate) in
+            [("plain", "grep -q new '%s'"), ("plain", "grep -q new %s"), ("with blank", "grep -q new %s")]
+        {
+            let target = d.path().join(dir).join("app.conf");
+            std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+            let mut f = file("new\n");
+            f.path = target.to_str().unwrap().into();
+            f.validate = Some(validate.into());
+            let st = state_with(&f.path, PathState::default());
+            let script = &f.plan(&st).unwrap()[0].script;
+            let out = std::process::Command::new("sh").arg("-ec").arg(script).output().unwrap();
+            assert!(out.status.success(), "{validate} in {dir}: {}", String::from_utf8_lossy(&out.stderr));
+            assert_eq!(std::fs::read_to_string(&target).unwrap(), "new\n");
+            let left: Vec<_> = std::fs::read_dir(target.parent().unwrap()).unwrap().collect();
+            assert_eq!(left.len(), 1, "no temp file left");
+        }
+        let mut f = file("old\n");
+        f.path = d.path().join("plain/app.conf").to_str().unwrap().into();
+        f.validate = Some("grep -q new '%s'".into());
+        let st = state_with(&f.path, PathState::file(b"new\n", 0o644));
+        let out = std::process::Command::new("sh").arg("-ec").arg(&f.plan(&st).unwrap()[0].script).output().unwrap();
+        assert!(!out.status.success(), "a failing validate fails the step");
+        assert_eq!(std::fs::read_to_string(d.path().join("plain/app.conf")).unwrap(), "new\n", "and keeps the file");
     }
 
     #[test]
