@@ -57,9 +57,14 @@ impl Out {
         self.eprint(&format!("{} {message}\n", self.error_label()));
     }
 
-    /// A JSON document on stdout, pretty-printed.
+    /// A JSON document on stdout, pretty-printed. Secrets are sealed in the
+    /// value tree (`Secrets::seal_json`), not in the text: substituting text
+    /// would turn `"port": 9876` into invalid JSON, and sealing a line of it
+    /// would break the document.
     pub fn document<T: Serialize + ?Sized>(&self, doc: &T) {
-        self.print(&format!("{}\n", serde_json::to_string_pretty(doc).unwrap_or_default()));
+        let mut value = serde_json::to_value(doc).unwrap_or_default();
+        self.secrets.seal_json(&mut value);
+        println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
     }
 
     /// Reports the error that ended `command` and returns its exit code (1).
