@@ -49,20 +49,10 @@ pub type Vars = serde_json::Map<String, serde_json::Value>;
 pub fn read_vars(path: &Path, secrets: &Secrets) -> Result<Vars> {
     if path.extension().is_some_and(|e| e == "age") {
         let text = secrets.decrypt_file(path)?;
-        let src = Source { path: path.to_path_buf(), text };
-        let vars: Vars = if src.text.trim().is_empty() {
-            Vars::new()
-        } else {
-            src.parse::<Option<Vars>>().map_err(|e| Error::usage(secrets.redact(&e.to_string())))?.unwrap_or_default()
-        };
+        let vars = parse_sealed(path, &text)?;
         for (k, v) in &vars {
-            if let serde_json::Value::String(s) = v {
-                if s.len() < 4 {
-                    return Err(Error::usage(format!(
-                        "{}: secret `{k}` is shorter than 4 characters: too short to hide in output",
-                        path.display()
-                    )));
-                }
+            if crate::secret::too_short(v) {
+                return Err(SealedVarsError::TooShort { path: path.to_path_buf(), key: k.clone() }.into());
             }
             secrets.add_value(v);
         }
@@ -74,6 +64,71 @@ pub fn read_vars(path: &Path, secrets: &Secrets) -> Result<Vars> {
     }
     let value: Option<Vars> = src.parse()?;
     Ok(value.unwrap_or_default())
+}
+
+/// Why a decrypted vars file cannot be used. Never quotes its text: the
+/// decrypted lines are the secrets.
+#[derive(Debug, thiserror::Error)]
+pub enum SealedVarsError {
+    #[error("{}:{line}:{col}: {problem} (the decrypted text is not shown)", .path.display())]
+    Yaml { path: std::path::PathBuf, line: usize, col: usize, problem: String },
+    #[error(
+        "{}: secret `{key}` holds a value of one character: too short to hide in output (every such character \
+         would go); use a longer value",
+        .path.display()
+    )]
+    TooShort { path: std::path::PathBuf, key: String },
+}
+
+impl From<SealedVarsError> for Error {
+    fn from(e: SealedVarsError) -> Self {
+        Error::Load(Box::new(e))
+    }
+}
+
+/// The vars of a decrypted file. A YAML mistake names file:line:col and the
+/// problem, with anything quoted from the text (a value, a key) hidden.
+fn parse_sealed(path: &Path, text: &str) -> Result<Vars> {
+    if text.trim().is_empty() {
+        return Ok(Vars::new());
+    }
+    let located = |e: serde_yaml::Error| {
+        let (line, col) = e.location().map(|l| (l.line(), l.column())).unwrap_or((1, 1));
+        let full = e.to_string();
+        // serde_yaml appends the position; it is given in front instead.
+        let problem = full.split(" at line ").next().unwrap_or(&full);
+        SealedVarsError::Yaml { path: path.to_path_buf(), line, col, problem: unquote(problem) }
+    };
+    // The untyped pass first, as `Source::parse` does: it catches duplicate keys.
+    serde_yaml::from_str::<serde_yaml::Value>(text).map_err(located)?;
+    Ok(serde_yaml::from_str::<Option<Vars>>(text).map_err(located)?.unwrap_or_default())
+}
+
+/// `problem` with every quoted part (`"…"`, `` `…` ``) emptied: the
+/// parser quotes the text it stumbled on, which here is decrypted.
+fn unquote(problem: &str) -> String {
+    let mut out = String::new();
+    let mut open: Option<char> = None;
+    for c in problem.chars() {
+        match open {
+            Some(q) if c == q => {
+                out.push('…');
+                out.push(c);
+                open = None;
+            }
+            Some(_) => {}
+            None => {
+                out.push(c);
+                if matches!(c, '"' | '`') {
+                    open = Some(c);
+                }
+            }
+        }
+    }
+    if open.is_some() {
+        out.push('…');
+    }
+    out
 }
 
 /// Overlays `top` onto `base`: later wins, key by key (no deep merge, like Ansible's default).
