@@ -77,6 +77,26 @@ impl UnitPlan {
     }
 }
 
+/// The contexts a resource renders in for one host: the real one, and,
+/// when the project has secrets, the same with every secret replaced by a
+/// stand-in (`Secrets::placeholders`). Whatever renders differently in the
+/// two depends on a secret, whatever the template or filter, and is sealed.
+#[derive(Clone, Copy)]
+pub struct HostCtx<'a> {
+    pub real: &'a Context,
+    pub sealed: Option<&'a Context>,
+    /// Only failures are rendered twice (their messages may quote a value):
+    /// `check` shows no plan, so it stays one render per resource.
+    pub errors_only: bool,
+}
+
+impl<'a> HostCtx<'a> {
+    /// No secrets: one render.
+    pub fn plain(real: &'a Context) -> Self {
+        HostCtx { real, sealed: None, errors_only: false }
+    }
+}
+
 /// Renders and resolves one declared resource for a host.
 /// With `full` false (before facts are known), `when` is not evaluated and
 /// template content is not rendered: enough to know what to probe.
@@ -91,23 +111,50 @@ pub fn prepare(
     tags: &[String],
     full: bool,
 ) -> Result<Prepared, ResourceError> {
-    let name = decl.name.as_ref().map(|n| r.render_str(n, ctx, "name")).transpose().map_err(ResourceError::Render)?;
+    prepare_in(root, role, decl, spec, r, HostCtx::plain(ctx), tags, full)
+}
+
+/// `prepare`, sealing what depends on a secret (see `HostCtx`).
+#[allow(clippy::too_many_arguments)] // as `prepare`
+pub fn prepare_in(
+    root: &Path,
+    role: &Role,
+    decl: &Decl,
+    spec: &AnySpec,
+    r: &Renderer,
+    cx: HostCtx,
+    tags: &[String],
+    full: bool,
+) -> Result<Prepared, ResourceError> {
+    let name = decl.name.as_ref().map(|n| render_name(n, spec, r, cx)).transpose()?;
     if !tags.is_empty() && !tags.iter().any(|t| decl.tags.contains(t) || *t == role.name) {
         let label = name.clone().unwrap_or_else(|| spec.kind().into());
         return Ok(Prepared { label, resource: None, skipped: Some("not in --tags".into()) });
     }
     if let Some(w) = decl.when.as_ref().filter(|_| full) {
-        if !r.eval_bool(w, ctx).map_err(ResourceError::Render)? {
+        if !r.eval_bool(w, cx.real).map_err(ResourceError::Render)? {
             // A skipped resource is not resolved: its fields may only make sense when it runs.
             let label = name
                 .clone()
-                .or_else(|| resolve(root, role, spec, r, ctx, false).ok().map(|res| res.label()))
+                .or_else(|| resolve_in(root, role, spec, r, cx, false).ok().map(|res| res.label()))
                 .unwrap_or_else(|| spec.kind().into());
             return Ok(Prepared { label, resource: None, skipped: Some(format!("when: {w}")) });
         }
     }
-    let res = resolve(root, role, spec, r, ctx, full)?;
+    let res = resolve_in(root, role, spec, r, cx, full)?;
     Ok(Prepared { label: name.unwrap_or_else(|| res.label()), resource: Some(res), skipped: None })
+}
+
+/// A resource's `name:`, or `kind (sensitive)` when it depends on a secret.
+fn render_name(n: &str, spec: &AnySpec, r: &Renderer, cx: HostCtx) -> Result<String, ResourceError> {
+    let real = r.render_str(n, cx.real, "name").map_err(ResourceError::Render);
+    let Some(sealed) = cx.sealed.filter(|_| !cx.errors_only || real.is_err()) else { return real };
+    let shown = r.render_str(n, sealed, "name").map_err(ResourceError::Render);
+    match (real, shown) {
+        (Ok(a), Ok(b)) if a == b => Ok(a),
+        (Ok(_), _) => Ok(crate::resource::sealed::sensitive_label(spec.kind())),
+        (Err(e), shown) => Err(crate::resource::sealed::seal_error(e, shown.err().as_ref())),
+    }
 }
 
 /// Renders every string of `spec` for this host, then resolves the resource.
@@ -119,10 +166,61 @@ pub fn resolve(
     ctx: &Context,
     content: bool,
 ) -> Result<Arc<dyn Resource>, ResourceError> {
+    resolve_in(root, role, spec, r, HostCtx::plain(ctx), content)
+}
+
+/// `resolve`, rendered a second time with the stand-ins when there are
+/// secrets: a resource that resolves differently is wrapped so that it shows
+/// only what does not depend on them (`resource::sealed`).
+pub fn resolve_in(
+    root: &Path,
+    role: &Role,
+    spec: &AnySpec,
+    r: &Renderer,
+    cx: HostCtx,
+    content: bool,
+) -> Result<Arc<dyn Resource>, ResourceError> {
+    let real = resolve_with(root, role, spec, r, cx.real, content);
+    let Some(sealed) = cx.sealed.filter(|_| !cx.errors_only || real.is_err()) else { return real };
+    let shadow = resolve_with(root, role, spec, r, sealed, content);
+    match (real, shadow) {
+        (Ok(res), Ok(shadow)) => Ok(crate::resource::sealed::wrap(res, shadow)),
+        // The stand-ins cannot take the real value's path (a secret used as
+        // a number, say): everything about it is taken as depending on it.
+        (Ok(res), Err(_)) => Ok(crate::resource::sealed::wrap(res, Arc::new(Opaque(spec.kind())))),
+        (Err(e), shadow) => Err(crate::resource::sealed::seal_error(e, shadow.err().as_ref())),
+    }
+}
+
+fn resolve_with(
+    root: &Path,
+    role: &Role,
+    spec: &AnySpec,
+    r: &Renderer,
+    ctx: &Context,
+    content: bool,
+) -> Result<Arc<dyn Resource>, ResourceError> {
     let mut v = spec.to_json();
     r.render_value(&mut v, ctx, spec.kind()).map_err(ResourceError::Render)?;
     let cx = Resolve { root, role_dir: &role.dir, renderer: r, ctx, content };
     spec.resolve_json(v, &cx)
+}
+
+/// The stand-in of a resource the sealed render could not resolve: it
+/// shows nothing but its kind, so all of the real one is sealed.
+#[derive(Debug)]
+struct Opaque(&'static str);
+
+impl Resource for Opaque {
+    fn label(&self) -> String {
+        self.0.to_string()
+    }
+    fn queries(&self) -> Vec<crate::session::probe::Query> {
+        vec![]
+    }
+    fn plan(&self, _: &HostState) -> Result<Vec<Step>, ResourceError> {
+        Err(ResourceError::Sealed)
+    }
 }
 
 /// A unit's handlers, resolved for its host, by name.

@@ -13,6 +13,9 @@ pub struct Renderer {
     tera: Tera,
     /// Some template names `facts` (see `mentions`).
     pub templates_use_facts: bool,
+    /// Some template calls `generated(…)`: the project has secrets even
+    /// before the first value is made.
+    pub templates_use_generated: bool,
 }
 
 /// Whether `text` has `word` as a whole identifier (so `artifacts` is not `facts`).
@@ -56,10 +59,15 @@ impl Renderer {
         tera.register_filter("json", to_json);
         tera.register_filter("quote", sh_quote);
         if let Some(store) = store {
-            tera.register_function("generated", move |kwargs: Kwargs, _: &State| -> tera::TeraResult<String> {
+            tera.register_function("generated", move |kwargs: Kwargs, state: &State| -> tera::TeraResult<String> {
                 let name = kwargs.must_get::<&str>("name")?;
                 let kind = kwargs.get::<&str>("kind")?.unwrap_or("password");
-                store.get(name, kind).map_err(|e| tera::Error::message(e.to_string()))
+                let value = store.get(name, kind).map_err(|e| tera::Error::message(e.to_string()))?;
+                // In the sealed render (see `plan::HostCtx`) a generated value is a secret like any other.
+                match state.get::<bool>(crate::secret::SEALED_FLAG)? {
+                    Some(true) => Ok(crate::secret::placeholder(&value)),
+                    _ => Ok(value),
+                }
             });
         }
         let mut files: Vec<(String, String)> = Vec::new();
@@ -68,8 +76,9 @@ impl Renderer {
             collect(&dir.join("templates"), root, &mut files)?;
         }
         let templates_use_facts = files.iter().any(|(_, text)| mentions(text, "facts"));
+        let templates_use_generated = files.iter().any(|(_, text)| mentions(text, "generated"));
         tera.add_raw_templates(files).map_err(|e| Error::Template(tidy(e)))?;
-        Ok(Renderer { tera, templates_use_facts })
+        Ok(Renderer { tera, templates_use_facts, templates_use_generated })
     }
 
     /// A variable every template sees (`groups`, `hosts`).

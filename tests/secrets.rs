@@ -73,7 +73,7 @@ fn a_secret_appears_in_no_output() {
     for (what, out) in &outputs {
         assert!(!out.contains(SECRET), "`rigger {what}` leaked the secret:\n{out}");
     }
-    assert!(outputs[1].1.contains("+password = «secret»"), "the diff shows the marker:\n{}", outputs[1].1);
+    assert!(outputs[1].1.contains("(sensitive: 2 lines changed, sha256 "), "the diff is sealed:\n{}", outputs[1].1);
     assert!(out.contains("bad password «secret»"), "{out}");
     // On the host, the real value.
     assert_eq!(std::fs::read_to_string(p.join("host/app.conf")).unwrap(), format!("user = app\npassword = {SECRET}\n"));

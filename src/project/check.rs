@@ -35,7 +35,7 @@ impl Project {
     fn check_unit(&self, n: NodeIndex, out: Option<&Path>) -> Vec<String> {
         let mut errors = Vec::new();
         let Node::Unit { host, role, .. } = &self.graph.g[n] else { return errors };
-        match self.prepare_unit(host, role, None, true) {
+        match self.prepare_unit_with(host, role, None, true, true) {
             Err(e) => errors.push(format!("host {host}: {e}")),
             Ok((prepared, _)) => {
                 let dir = out.unwrap_or(Path::new("."));

@@ -58,6 +58,14 @@ pub struct Project {
     pub vars: IndexMap<String, Vars>,
     pub tags: Vec<String>,
     pub warnings: Vec<String>,
+    /// Every value to seal; with any (or a `generated()` to come), each
+    /// resource is rendered a second time with stand-ins (`plan::HostCtx`).
+    pub secrets: Secrets,
+    /// Whether the project can have secrets at all: else one render only.
+    pub sealing: bool,
+    /// `hosts` (every host's vars) with stand-ins for the secrets, for the
+    /// sealed render: `hosts[h].password` is a secret too.
+    sealed_hosts: Value,
 }
 
 impl Project {
@@ -98,8 +106,22 @@ impl Project {
         if graph.units.is_empty() {
             warnings.push("no host matches any binding of the site: nothing to do".into());
         }
-        let mut p =
-            Project { root, inv, site, roles, graph, renderer, generated, vars, tags: s.tags.clone(), warnings };
+        let sealing = !s.secrets.is_empty() || uses_generated(&renderer, &site, &roles, &vars);
+        let mut p = Project {
+            root,
+            inv,
+            site,
+            roles,
+            graph,
+            renderer,
+            generated,
+            vars,
+            tags: s.tags.clone(),
+            warnings,
+            secrets: s.secrets.clone(),
+            sealing,
+            sealed_hosts: Value::Null,
+        };
         p.set_globals(&HashMap::new());
         Ok(p)
     }
@@ -119,8 +141,12 @@ impl Project {
                 (h.clone(), Value::Object(v))
             })
             .collect();
+        let hosts = Value::Object(hosts);
+        if self.sealing {
+            self.sealed_hosts = self.secrets.placeholders(&hosts);
+        }
         self.renderer.set_global("groups", &Value::Object(groups));
-        self.renderer.set_global("hosts", &Value::Object(hosts));
+        self.renderer.set_global("hosts", &hosts);
     }
 
     /// Whether anything the run renders can read `facts`: a template, a
@@ -141,6 +167,22 @@ impl Project {
             ctx.insert("facts", f);
         }
         ctx
+    }
+
+    /// The context of the sealed render: `context` with a stand-in for every
+    /// secret (see `plan::HostCtx`); None when the project has no secrets.
+    pub fn sealed_context(&self, host: &str, facts: Option<&Value>) -> Option<tera::Context> {
+        if !self.sealing {
+            return None;
+        }
+        let vars = self.secrets.placeholders(&Value::Object(self.vars[host].clone()));
+        let mut ctx = template::context(vars.as_object()?);
+        if let Some(f) = facts {
+            ctx.insert("facts", f);
+        }
+        ctx.insert("hosts", &self.sealed_hosts);
+        ctx.insert(crate::secret::SEALED_FLAG, &true);
+        Some(ctx)
     }
 
     /// Units of the run in a stable order (topological, then by host).
@@ -171,11 +213,25 @@ impl Project {
         facts: Option<&Value>,
         full: bool,
     ) -> Result<(Vec<Prepared>, Handlers), UnitError> {
+        self.prepare_unit_with(host, role_name, facts, full, false)
+    }
+
+    /// `prepare_unit`; with `errors_only`, what renders fine is rendered once,
+    /// not sealed (for `check`, which shows no plan).
+    pub fn prepare_unit_with(
+        &self,
+        host: &str,
+        role_name: &str,
+        facts: Option<&Value>,
+        full: bool,
+        errors_only: bool,
+    ) -> Result<(Vec<Prepared>, Handlers), UnitError> {
         let r = self.roles.get(role_name);
-        let ctx = self.context(host, facts);
+        let (real, sealed) = (self.context(host, facts), self.sealed_context(host, facts));
+        let ctx = plan::HostCtx { real: &real, sealed: sealed.as_ref(), errors_only };
         let mut prepared = Vec::new();
         for (decl, spec) in &r.resources {
-            match plan::prepare(&self.root, r, decl, spec, &self.renderer, &ctx, &self.tags, full) {
+            match plan::prepare_in(&self.root, r, decl, spec, &self.renderer, ctx, &self.tags, full) {
                 Ok(p) => prepared.push(p),
                 // Before facts are known a field may not render yet; the full pass decides.
                 Err(_) if !full => {}
@@ -197,13 +253,13 @@ impl Project {
         };
         for (name, (decl, spec)) in &r.handlers {
             if let Some(w) = decl.when.as_ref().filter(|_| full) {
-                match self.renderer.eval_bool(w, &ctx) {
+                match self.renderer.eval_bool(w, &real) {
                     Ok(false) => continue,
                     Ok(true) => {}
                     Err(e) => return Err(handler_error(name, ResourceError::Render(e))),
                 }
             }
-            match plan::resolve(&self.root, r, spec, &self.renderer, &ctx, full) {
+            match plan::resolve_in(&self.root, r, spec, &self.renderer, ctx, full) {
                 Ok(res) => {
                     handlers.insert(name.clone(), res);
                 }
@@ -213,6 +269,15 @@ impl Project {
         }
         Ok((prepared, handlers))
     }
+}
+
+/// Whether anything the run renders can call `generated()` (as `uses_facts`).
+fn uses_generated(renderer: &Renderer, site: &Site, roles: &Roles, vars: &IndexMap<String, Vars>) -> bool {
+    use crate::template::mentions;
+    renderer.templates_use_generated
+        || mentions(&site.source.text, "generated")
+        || roles.roles.values().any(|r| mentions(&r.source.text, "generated"))
+        || vars.values().any(|v| mentions(&serde_json::to_string(v).unwrap_or_default(), "generated"))
 }
 
 /// Why `--limit` selects nothing usable.

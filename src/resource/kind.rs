@@ -170,6 +170,9 @@ pub enum ResourceError {
     AfterRender(Arc<serde_json::Error>),
     #[error("cannot read {}: {source}", .path.display())]
     Read { path: PathBuf, source: Arc<std::io::Error> },
+    /// A value that depends on a secret is wrong; the message would show it.
+    #[error("a value that depends on a secret is not valid here (the details would show it, so they are sealed)")]
+    Sealed,
     /// A rule of one kind, stated by that kind's own error type.
     #[error(transparent)]
     Kind(Arc<dyn std::error::Error + Send + Sync>),

@@ -17,6 +17,7 @@ pub mod line;
 pub mod package;
 pub mod path;
 pub mod registry;
+pub mod sealed;
 pub mod service;
 pub mod spec;
 pub mod sysctl;

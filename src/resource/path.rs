@@ -168,13 +168,25 @@ pub fn split_path(p: &str) -> (&str, &str) {
 pub fn diff(path: &str, old: Option<&[u8]>, new: &[u8], secret: bool) -> String {
     let sizes = || format!("{} → {} bytes", old.map_or(0, <[u8]>::len), new.len());
     if secret {
-        return format!("--- {path}\n+++ {path}\n(secret content hidden: {})\n", sizes());
+        let (o, n) = (String::from_utf8_lossy(old.unwrap_or_default()), String::from_utf8_lossy(new));
+        let changed = similar::TextDiff::from_lines(o.as_ref(), n.as_ref())
+            .iter_all_changes()
+            .filter(|c| c.tag() != similar::ChangeTag::Equal)
+            .count();
+        return sealed_diff(path, changed, new);
     }
     let (Ok(o), Ok(n)) = (std::str::from_utf8(old.unwrap_or_default()), std::str::from_utf8(new)) else {
         return format!("--- {path}\n+++ {path}\n(binary content differs: {})\n", sizes());
     };
     let from = if old.is_some() { format!("a{path}") } else { "/dev/null".to_string() };
     similar::TextDiff::from_lines(o, n).unified_diff().context_radius(3).header(&from, &format!("b{path}")).to_string()
+}
+
+/// What a diff of content that is or depends on a secret shows: how much
+/// changes and the new content's digest (to compare with the host's), never
+/// a line of it.
+pub fn sealed_diff(path: &str, changed_lines: usize, new: &[u8]) -> String {
+    format!("--- {path}\n+++ {path}\n(sensitive: {changed_lines} lines changed, sha256 {})\n", sha256_hex(new))
 }
 
 /// The mode, owner and group a path should have.
