@@ -5,6 +5,7 @@
 
 pub mod check;
 pub mod inventory;
+pub mod names;
 pub mod role;
 pub mod site;
 pub mod source;

@@ -5,6 +5,7 @@ use super::links::Link;
 use super::model::Inventory;
 use super::pattern::expand_host_range;
 use crate::error::{Error, Location, Result};
+use crate::project::names::{self, Kind};
 use crate::project::source::{Source, Vars};
 use serde_json::Value;
 
@@ -88,6 +89,7 @@ impl Inventory {
             vars.insert(k.to_string(), ini_value(v));
         }
         for host in expand_host_range(&words[0]).map_err(|m| Error::at(line.at(line.col), m.to_string()))? {
+            names::check(Kind::Host, &host).map_err(|e| Error::at(line.at(line.col), e.to_string()))?;
             self.add_host(&host, group, Some(&vars));
         }
         Ok(())
@@ -95,6 +97,7 @@ impl Inventory {
 
     /// A group named in `[group:children]`; loops are checked once the file is read.
     fn ini_child(&mut self, line: &Line, group: &str) -> Result<Link> {
+        names::check(Kind::Group, line.text).map_err(|e| Error::at(line.at(line.col), e.to_string()))?;
         Ok(self.add_child(group, line.text))
     }
 }
@@ -108,6 +111,7 @@ fn ini_header(line: &Line, header: &str) -> Result<(String, Section)> {
     if name.trim().is_empty() {
         return Err(Error::at(line.at(1), format!("section header `[{header}]` names no group")));
     }
+    names::check(Kind::Group, name).map_err(|e| Error::at(line.at(line.col + 1), e.to_string()))?;
     let section = match kind {
         "" => Section::Hosts,
         "vars" => Section::Vars,

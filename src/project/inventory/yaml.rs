@@ -4,6 +4,7 @@ use super::links::Link;
 use super::model::Inventory;
 use super::pattern::expand_host_range;
 use crate::error::{Error, Location, Result};
+use crate::project::names::{self, Kind};
 use crate::project::source::{merge_into, Source, Vars};
 use indexmap::IndexMap;
 use serde::Deserialize;
@@ -41,6 +42,7 @@ impl Inventory {
         group: Option<YamlGroup>,
         links: &mut Vec<Link>,
     ) -> Result<()> {
+        names::check(Kind::Group, name).map_err(|e| Error::at(locate_name(src, name), e.to_string()))?;
         self.group_mut(name);
         let Some(group) = group else { return Ok(()) };
         if let Some(vars) = group.vars {
@@ -48,6 +50,7 @@ impl Inventory {
         }
         for (pattern, vars) in group.hosts.unwrap_or_default() {
             for host in expand_host_range(&pattern).map_err(|m| Error::at(src.locate(&pattern), m.to_string()))? {
+                names::check(Kind::Host, &host).map_err(|e| Error::at(locate_name(src, &pattern), e.to_string()))?;
                 self.add_host(&host, name, vars.as_ref());
             }
         }
@@ -62,4 +65,16 @@ impl Inventory {
         }
         Ok(())
     }
+}
+
+/// Where a host or group name stands: as written, or as `""` when it is empty.
+fn locate_name(src: &Source, name: &str) -> Location {
+    if name.is_empty() {
+        for quoted in ["\"\"", "''"] {
+            if let Some((line, col)) = crate::error::find_token(&src.text, quoted) {
+                return Location::new(&src.path, &src.text, line, col);
+            }
+        }
+    }
+    src.locate(name)
 }
