@@ -6,6 +6,7 @@
 pub mod check;
 pub mod inventory;
 pub mod names;
+mod nesting;
 pub mod role;
 pub mod site;
 pub mod source;
