@@ -60,7 +60,15 @@ impl Inventory {
     }
 
     pub(super) fn group_mut(&mut self, name: &str) -> &mut Group {
-        self.groups.entry(name.to_string()).or_insert_with(|| Group { name: name.to_string(), ..Default::default() })
+        // Looked up before an owned key is made: most calls find the group.
+        let i = match self.groups.get_index_of(name) {
+            Some(i) => i,
+            None => {
+                let group = Group { name: name.to_string(), ..Default::default() };
+                self.groups.insert_full(name.to_string(), group).0
+            }
+        };
+        &mut self.groups[i]
     }
 
     /// Adds `host` to `group` (repeats are dropped by `finish`).
