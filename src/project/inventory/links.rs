@@ -3,7 +3,6 @@
 //! chain of 100,000 groups must not overflow the stack), and linear in
 //! groups plus links (a chain must not cost its length squared).
 
-use super::model::Group;
 use indexmap::IndexMap;
 use std::collections::{HashMap, VecDeque};
 
@@ -15,15 +14,21 @@ pub(super) struct Link {
     pub child: String,
 }
 
+/// A group as the walks see it: the names of its children. (A trait, so
+/// that this module needs nothing of the model that uses it.)
+pub(super) trait Parent {
+    fn children(&self) -> &[String];
+}
+
 /// Groups by their index in `Inventory::groups`, each with its children's indexes.
 pub(super) struct Links {
     children: Vec<Vec<usize>>,
 }
 
 impl Links {
-    pub fn of(groups: &IndexMap<String, Group>) -> Self {
+    pub fn of(groups: &IndexMap<String, impl Parent>) -> Self {
         let children =
-            groups.values().map(|g| g.children.iter().filter_map(|c| groups.get_index_of(c)).collect()).collect();
+            groups.values().map(|g| g.children().iter().filter_map(|c| groups.get_index_of(c)).collect()).collect();
         Links { children }
     }
 
@@ -111,7 +116,7 @@ impl Links {
 /// The common case, no loop, costs one linear pass. Only when there is a
 /// loop are prefixes of `added` tried, halving each time: still far from
 /// the quadratic cost of checking the whole graph at every link.
-pub(super) fn first_loop(groups: &IndexMap<String, Group>, added: &[Link]) -> Option<(usize, Vec<String>)> {
+pub(super) fn first_loop(groups: &IndexMap<String, impl Parent>, added: &[Link]) -> Option<(usize, Vec<String>)> {
     let all = Links::of(groups);
     if !all.has_loop() {
         return None;
@@ -175,13 +180,18 @@ pub(super) fn loop_message(child: &str, parent: &str, path: &[String]) -> String
 mod tests {
     use super::*;
 
-    fn groups(links: &[(&str, &str)]) -> IndexMap<String, Group> {
-        let mut gs: IndexMap<String, Group> = IndexMap::new();
+    impl Parent for Vec<String> {
+        fn children(&self) -> &[String] {
+            self
+        }
+    }
+
+    fn groups(links: &[(&str, &str)]) -> IndexMap<String, Vec<String>> {
+        let mut gs: IndexMap<String, Vec<String>> = IndexMap::new();
         for (p, c) in links {
-            for n in [p, c] {
-                gs.entry(n.to_string()).or_insert_with(|| Group { name: n.to_string(), ..Default::default() });
-            }
-            gs[*p].children.push(c.to_string());
+            gs.entry(p.to_string()).or_default();
+            gs.entry(c.to_string()).or_default();
+            gs[*p].push(c.to_string());
         }
         gs
     }

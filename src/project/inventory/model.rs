@@ -2,7 +2,7 @@
 //! vars, and the questions the rest of rigger asks of it (a group's hosts, a
 //! host's groups and merged vars, Ansible's `--list` JSON).
 
-use super::links::{self, Link, Links};
+use super::links::{self, Link, Links, Parent};
 use crate::project::source::{merge_into, Vars};
 use indexmap::{IndexMap, IndexSet};
 use serde_json::Value;
@@ -24,6 +24,12 @@ pub struct Group {
     pub children: Vec<String>,
     /// Inline vars, then `group_vars/` on top.
     pub vars: Vars,
+}
+
+impl Parent for Group {
+    fn children(&self) -> &[String] {
+        &self.children
+    }
 }
 
 #[derive(Debug, Clone, Default)]
