@@ -252,21 +252,61 @@ fn explain_yaml(src: &str, full: &str, line: usize, col: usize) -> (String, usiz
 }
 
 fn render_located(message: &str, loc: &Location, help: Option<&str>) -> String {
-    let mut out = format!("{message}\n  --> {loc}");
+    let mut out = format!("{}\n  --> {loc}", clip(message));
     if let Some(text) = &loc.text {
         let num = loc.line.to_string();
         let pad = " ".repeat(num.len());
-        let caret_at = text
-            .chars()
-            .take(loc.col.saturating_sub(1))
-            .map(|c| if c == '\t' { '\t' } else { ' ' })
-            .collect::<String>();
+        let (text, col) = excerpt(text, loc.col);
+        let caret_at =
+            text.chars().take(col.saturating_sub(1)).map(|c| if c == '\t' { '\t' } else { ' ' }).collect::<String>();
         out.push_str(&format!("\n {pad} |\n {num} | {text}\n {pad} | {caret_at}^"));
     }
     if let Some(help) = help {
-        out.push_str(&format!("\n  = help: {help}"));
+        out.push_str(&format!("\n  = help: {}", clip(help)));
     }
     out
+}
+
+/// The most characters of a source line an error shows. A generated or
+/// minified line can be megabytes long; the reader needs the part at fault.
+pub const SHOWN_WIDTH: usize = 160;
+
+/// `line` cut to `SHOWN_WIDTH` characters around `col` (1-based, in
+/// characters), with `…` on each side that was cut, and the column the same
+/// character has in the cut text, so a caret still points at it.
+pub fn excerpt(line: &str, col: usize) -> (String, usize) {
+    let len = line.chars().count();
+    if len <= SHOWN_WIDTH {
+        return (line.to_string(), col);
+    }
+    // The fault sits mid-window where it can; the window stays inside the line.
+    let start = col.saturating_sub(1).saturating_sub(SHOWN_WIDTH / 2).min(len - SHOWN_WIDTH);
+    let end = start + SHOWN_WIDTH;
+    let mut shown: String = line.chars().skip(start).take(SHOWN_WIDTH).collect();
+    if end < len {
+        shown.push('…');
+    }
+    if start > 0 {
+        return (format!("…{shown}"), col - start + 1);
+    }
+    (shown, col)
+}
+
+/// The most characters of a message shown whole: serde quotes the value at
+/// fault, and a value can be megabytes long.
+const MESSAGE_WIDTH: usize = 1000;
+
+/// `message`, its middle cut out when it is longer than `MESSAGE_WIDTH`
+/// (its start says what is wrong, its end often what was expected).
+pub fn clip(message: &str) -> std::borrow::Cow<'_, str> {
+    let len = message.chars().count();
+    if len <= MESSAGE_WIDTH {
+        return message.into();
+    }
+    let half = MESSAGE_WIDTH / 2;
+    let head: String = message.chars().take(half).collect();
+    let tail: String = message.chars().skip(len - half).collect();
+    format!("{head} … ({} characters cut) … {tail}", len - 2 * half).into()
 }
 
 #[cfg(test)]
@@ -281,6 +321,30 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "role `nope` not found\n  --> site.yaml:2:14\n   |\n 2 | roles: [web, nope]\n   |              ^"
+        );
+    }
+
+    #[test]
+    fn a_long_line_is_cut_around_the_fault_with_the_caret_on_it() {
+        let line = format!("{}X{}", "a".repeat(1000), "b".repeat(1000));
+        let (shown, col) = excerpt(&line, 1001);
+        assert_eq!(shown.chars().count(), SHOWN_WIDTH + 2);
+        assert!(shown.starts_with('…') && shown.ends_with('…'), "{shown}");
+        assert_eq!(shown.chars().nth(col - 1), Some('X'));
+        let (shown, col) = excerpt(&line, 3);
+        assert_eq!((shown.chars().nth(col - 1), shown.starts_with('a'), shown.ends_with('…')), (Some('a'), true, true));
+        let (shown, col) = excerpt(&line, 2002);
+        assert_eq!((col, shown.starts_with('…'), shown.ends_with('b')), (SHOWN_WIDTH + 2, true, true));
+        assert_eq!(excerpt("short", 3), ("short".to_string(), 3));
+    }
+
+    #[test]
+    fn a_long_message_keeps_its_ends() {
+        let message = format!("invalid type: string \"{}\", expected a map", "a".repeat(5000));
+        let shown = clip(&message);
+        assert!(
+            shown.len() < 1100 && shown.starts_with("invalid type") && shown.ends_with("expected a map"),
+            "{shown}"
         );
     }
 

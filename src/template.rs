@@ -28,7 +28,45 @@ pub fn mentions(text: &str, word: &str) -> bool {
 /// Tera's report starts with its own `error: `; ours already says so.
 fn tidy(e: tera::Error) -> String {
     let s = e.to_string();
-    s.strip_prefix("error: ").unwrap_or(&s).to_string()
+    cut_long_lines(s.strip_prefix("error: ").unwrap_or(&s))
+}
+
+/// Tera's report quotes the template line at fault whole, however long:
+/// cut it around the carets as `error::excerpt` does for ours, and cut any
+/// other overlong line (a message quoting a value) in the middle.
+fn cut_long_lines(report: &str) -> String {
+    let lines: Vec<&str> = report.split('\n').collect();
+    let mut out: Vec<String> = Vec::with_capacity(lines.len());
+    let mut i = 0;
+    while i < lines.len() {
+        if let Some([shown, carets]) = lines.get(i + 1).and_then(|next| cut_quoted(lines[i], next)) {
+            out.extend([shown, carets]);
+            i += 2;
+            continue;
+        }
+        out.push(crate::error::clip(lines[i]).into_owned());
+        i += 1;
+    }
+    out.join("\n")
+}
+
+/// `N | text` and the caret line under it (`  |    ^^^`), cut to the part at fault;
+/// `None` when the two lines are not that or need no cut.
+fn cut_quoted(quoted: &str, under: &str) -> Option<[String; 2]> {
+    let (number, text) = quoted.split_once(" | ")?;
+    let (gutter, marks) = under.split_once(" | ")?;
+    let indent = marks.len() - marks.trim_start_matches(' ').len();
+    let carets = marks[indent..].len();
+    let fits = text.chars().count() <= crate::error::SHOWN_WIDTH;
+    if fits || number.trim().parse::<usize>().is_err() || !gutter.trim().is_empty() || carets == 0 {
+        return None;
+    }
+    if marks[indent..].chars().any(|c| c != '^') {
+        return None;
+    }
+    let (shown, at) = crate::error::excerpt(text, indent + 1);
+    let carets = carets.clamp(1, (shown.chars().count() + 1).saturating_sub(at).max(1));
+    Some([format!("{number} | {shown}"), format!("{gutter} | {}{}", " ".repeat(at - 1), "^".repeat(carets))])
 }
 
 /// `{{ path | quote }}`: one POSIX sh word, whatever the value holds, for
@@ -168,11 +206,15 @@ impl fmt::Display for FieldReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let FieldReport { message, label, text, line, col, carets } = self;
         let gutter = " ".repeat(line.to_string().len());
+        // A field can hold one enormous line: show the part at fault, carets
+        // cut where the shown text ends.
+        let (shown, at) = crate::error::excerpt(text, *col);
+        let carets = (*carets).clamp(1, (shown.chars().count() + 1).saturating_sub(at).max(1));
         write!(
             f,
-            "{message}\n --> {label}:{line}:{col}\n{gutter} |\n{line} | {text}\n{gutter} | {}{}",
-            " ".repeat(col - 1),
-            "^".repeat(*carets)
+            "{message}\n --> {label}:{line}:{col}\n{gutter} |\n{line} | {shown}\n{gutter} | {}{}",
+            " ".repeat(at.saturating_sub(1)),
+            "^".repeat(carets)
         )
     }
 }
@@ -304,5 +346,35 @@ mod tests {
         assert!(e.contains("Variable `nn` is not defined") && e.contains(" --> when:1:1\n  |\n1 | nn\n  | ^^"), "{e}");
         let e = r.eval_bool("nn > 2", &ctx).unwrap_err().to_string();
         assert!(e.contains("undefined") && e.contains(" --> when:1:1"), "{e}");
+    }
+
+    #[test]
+    fn a_long_template_line_is_shown_around_the_fault() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(d.path().join("templates")).unwrap();
+        let text = format!("x\n{}{{{{ nope }}}}{}\n", "a".repeat(100_000), "b".repeat(100_000));
+        std::fs::write(d.path().join("templates/a.tera"), text).unwrap();
+        let r = Renderer::new(d.path(), [], None).unwrap();
+        let e = r.render_file("templates/a.tera", &Context::new()).unwrap_err().to_string();
+        assert!(e.len() < 1000 && e.contains("templates/a.tera:2:100004"), "{e}");
+        let lines: Vec<&str> = e.lines().collect();
+        let (shown, carets) = (lines[lines.len() - 2], lines[lines.len() - 1]);
+        let at = carets.chars().position(|c| c == '^').unwrap();
+        assert_eq!(shown.chars().skip(at).take(4).collect::<String>(), "nope", "{e}");
+    }
+
+    #[test]
+    fn a_long_field_is_shown_around_the_fault() {
+        let d = tempfile::tempdir().unwrap();
+        let r = Renderer::new(d.path(), [], None).unwrap();
+        let text = format!("{}{{{{ nope }}}}{}", "a".repeat(5000), "b".repeat(5000));
+        let e = r.render_str(&text, &Context::new(), "content").unwrap_err().to_string();
+        assert!(e.len() < 1000 && e.contains(" --> content:1:"), "{e}");
+        let lines: Vec<&str> = e.lines().collect();
+        let (shown, carets) = (lines[lines.len() - 2], lines[lines.len() - 1]);
+        let at = carets.chars().position(|c| c == '^').unwrap();
+        let under: String = shown.chars().skip(at).take(4).collect();
+        assert_eq!(under, "nope", "{e}");
+        assert!(shown.contains('…'), "{e}");
     }
 }

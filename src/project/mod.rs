@@ -5,6 +5,8 @@
 
 pub mod check;
 pub mod inventory;
+pub mod names;
+mod nesting;
 pub mod role;
 pub mod site;
 pub mod source;
@@ -128,8 +130,9 @@ impl Project {
 
     /// `groups` and `hosts` for every template; facts for the hosts probed so far.
     pub fn set_globals(&mut self, facts: &HashMap<String, Value>) {
+        // All groups at once: one group_hosts per group would cost a deep chain its length squared.
         let groups: serde_json::Map<String, Value> =
-            self.inv.groups.keys().map(|g| (g.clone(), json!(self.inv.group_hosts(g)))).collect();
+            self.inv.hosts_by_group().into_iter().map(|(g, hosts)| (g, json!(hosts))).collect();
         let hosts: serde_json::Map<String, Value> = self
             .vars
             .iter()
@@ -194,15 +197,11 @@ impl Project {
             .collect()
     }
 
+    /// The hosts with a unit in the run, in inventory order.
     pub fn hosts(&self) -> Vec<String> {
-        let mut hs: Vec<String> = Vec::new();
-        for (h, _) in self.graph.units.keys() {
-            if !hs.contains(h) {
-                hs.push(h.clone());
-            }
-        }
-        let order: Vec<String> = self.inv.hosts.keys().filter(|h| hs.contains(h)).cloned().collect();
-        order
+        // A set: a list searched per unit costs thousands of hosts their number squared.
+        let hs: std::collections::HashSet<&str> = self.graph.units.keys().map(|(h, _)| h.as_str()).collect();
+        self.inv.hosts.keys().filter(|h| hs.contains(h.as_str())).cloned().collect()
     }
 
     /// Prepares a unit's resources and handlers for `host`.

@@ -3,6 +3,7 @@
 //! of every resource, that notified handlers exist, that templates exist.
 
 use crate::error::{Error, Location, Result};
+use crate::project::names::{self, Kind};
 use crate::project::source::{Source, Vars};
 use crate::resource::{AnySpec, Decl};
 use indexmap::IndexMap;
@@ -210,6 +211,8 @@ impl Roles {
         if self.roles.contains_key(name) {
             return Ok(());
         }
+        // Before the name becomes a path (roles/NAME/, the pending marker on each host).
+        names::check(Kind::Role, name).map_err(|e| Error::at(referrer(), e.to_string()))?;
         let file = self.dir.join(name).join("role.yaml");
         if !file.is_file() {
             let mut known: Vec<String> = std::fs::read_dir(&self.dir)

@@ -1,7 +1,8 @@
 //! Reading input files. Only this module and the loaders built on it touch
 //! YAML text; everything downstream gets typed, validated data.
 
-use crate::error::{Error, Result};
+use super::nesting::{self, MAX_DEPTH};
+use crate::error::{Error, Location, Result};
 use crate::secret::Secrets;
 use serde::de::DeserializeOwned;
 use std::path::Path;
@@ -28,6 +29,14 @@ impl Source {
             return serde_yaml::from_str("{}")
                 .or_else(|_| serde_yaml::from_str("[]"))
                 .map_err(|e| Error::yaml(&self.path, &self.text, &e));
+        }
+        // Before libyaml, whose time grows with the depth at every token.
+        if let Some((line, col)) = nesting::too_deep(&self.text) {
+            let at = Location::new(&self.path, &self.text, line, col);
+            let bracket = at.text.as_deref().and_then(|t| t.chars().nth(col - 1)).unwrap_or('[');
+            let message =
+                format!("`{bracket}` nested more than {MAX_DEPTH} levels deep: rigger reads YAML nested at most {MAX_DEPTH} levels");
+            return Err(Error::at(at, message));
         }
         // A first pass into an untyped value catches what typed maps let through:
         // duplicate keys anywhere (an IndexMap would keep the last silently).

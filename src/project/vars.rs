@@ -27,12 +27,15 @@ pub fn per_host(inv: &Inventory, site: &Site, roles: &Roles, full: &Graph, extra
         }
     }
     let mut out = IndexMap::new();
+    // Every host's groups in one pass: asking per host walks every group once per host.
+    let mut groups_of = inv.groups_by_host();
     for h in inv.hosts.keys() {
+        let host_groups = groups_of.swap_remove(h).unwrap_or_default();
         let mut v = Vars::new();
         for r in host_roles.get(h.as_str()).into_iter().flatten() {
             merge_into(&mut v, &roles.get(r).defaults);
         }
-        merge_into(&mut v, &inv.host_vars(h));
+        merge_into(&mut v, &inv.host_vars_in(h, &host_groups));
         let mut bindings = host_bindings.get(h.as_str()).cloned().unwrap_or_default();
         bindings.sort();
         for b in bindings {
@@ -43,7 +46,7 @@ pub fn per_host(inv: &Inventory, site: &Site, roles: &Roles, full: &Graph, extra
         }
         merge_into(&mut v, extra);
         v.insert("inventory_hostname".into(), Value::String(h.clone()));
-        let groups: Vec<String> = inv.host_groups(h).into_iter().filter(|g| g != "all" && g != "ungrouped").collect();
+        let groups: Vec<String> = host_groups.into_iter().filter(|g| g != "all" && g != "ungrouped").collect();
         v.insert("group_names".into(), json!(groups));
         out.insert(h.clone(), v);
     }

@@ -1,9 +1,11 @@
 //! Ansible's INI inventory format: `[group]` host lines with `key=value`
 //! vars, `[group:vars]` and `[group:children]` sections.
 
+use super::links::Link;
 use super::model::Inventory;
 use super::pattern::expand_host_range;
 use crate::error::{Error, Location, Result};
+use crate::project::names::{self, Kind};
 use crate::project::source::{Source, Vars};
 use serde_json::Value;
 
@@ -36,6 +38,8 @@ impl Inventory {
     pub(super) fn load_ini(&mut self, src: &Source) -> Result<()> {
         let mut group = "ungrouped".to_string();
         let mut section = Section::Hosts;
+        // Each child line's link and (line, column), for the loop check at the end.
+        let mut links: Vec<(Link, usize, usize)> = Vec::new();
         for (i, raw) in src.text.lines().enumerate() {
             let text = raw.trim();
             if text.is_empty() || text.starts_with('#') || text.starts_with(';') {
@@ -57,8 +61,14 @@ impl Inventory {
                     let value = unquote(v).map(|s| Value::String(s.to_string())).unwrap_or_else(|| ini_value(v));
                     self.group_mut(&group).vars.insert(k.trim().to_string(), value);
                 }
-                Section::Children => self.ini_child(&line, &group)?,
+                Section::Children => links.push((self.ini_child(&line, &group)?, line.number, line.col)),
             }
+        }
+        // Once for the whole file: checking at every child line would cost a chain's length squared.
+        let added: Vec<Link> = links.iter().map(|(l, _, _)| l.clone()).collect();
+        if let Some((i, message)) = self.first_loop(&added) {
+            let (_, number, col) = links[i];
+            return Err(Error::at(Location::new(&src.path, &src.text, number, col), message));
         }
         Ok(())
     }
@@ -79,24 +89,16 @@ impl Inventory {
             vars.insert(k.to_string(), ini_value(v));
         }
         for host in expand_host_range(&words[0]).map_err(|m| Error::at(line.at(line.col), m.to_string()))? {
+            names::check(Kind::Host, &host).map_err(|e| Error::at(line.at(line.col), e.to_string()))?;
             self.add_host(&host, group, Some(&vars));
         }
         Ok(())
     }
 
-    /// A group named in `[group:children]`.
-    fn ini_child(&mut self, line: &Line, group: &str) -> Result<()> {
-        let child = line.text.to_string();
-        if let Some(path) = self.child_path(&child, group) {
-            let message = format!("adding `{child}` as a child of `{group}` makes a loop: {}", path.join(" → "));
-            return Err(Error::at(line.at(line.col), message));
-        }
-        let g = self.group_mut(group);
-        if !g.children.contains(&child) {
-            g.children.push(child.clone());
-        }
-        self.group_mut(&child);
-        Ok(())
+    /// A group named in `[group:children]`; loops are checked once the file is read.
+    fn ini_child(&mut self, line: &Line, group: &str) -> Result<Link> {
+        names::check(Kind::Group, line.text).map_err(|e| Error::at(line.at(line.col), e.to_string()))?;
+        Ok(self.add_child(group, line.text))
     }
 }
 
@@ -109,6 +111,7 @@ fn ini_header(line: &Line, header: &str) -> Result<(String, Section)> {
     if name.trim().is_empty() {
         return Err(Error::at(line.at(1), format!("section header `[{header}]` names no group")));
     }
+    names::check(Kind::Group, name).map_err(|e| Error::at(line.at(line.col + 1), e.to_string()))?;
     let section = match kind {
         "" => Section::Hosts,
         "vars" => Section::Vars,

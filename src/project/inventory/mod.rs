@@ -4,6 +4,7 @@
 //! `model.rs` is what is loaded.
 
 mod ini;
+mod links;
 mod model;
 mod pattern;
 pub mod vagrant;
@@ -12,6 +13,7 @@ mod yaml;
 use crate::error::{Error, Result};
 use crate::project::source::{merge_into, read_vars, Source, Vars};
 use crate::secret::Secrets;
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 pub use model::{Group, Host, Inventory};
@@ -87,17 +89,38 @@ impl Inventory {
     }
 
     fn load_vars_dirs(&mut self, base: &Path, secrets: &Secrets) -> Result<()> {
-        let groups: Vec<String> = self.groups.keys().cloned().collect();
+        let (group_dir, host_dir) = (base.join("group_vars"), base.join("host_vars"));
+        let (in_groups, in_hosts) = (VarsDir::list(&group_dir), VarsDir::list(&host_dir));
+        let groups: Vec<String> = self.groups.keys().filter(|g| in_groups.has(g)).cloned().collect();
         for g in groups {
-            let vars = read_vars_entry(&base.join("group_vars"), &g, secrets)?;
+            let vars = read_vars_entry(&group_dir, &g, secrets)?;
             merge_into(&mut self.group_mut(&g).vars, &vars);
         }
-        let hosts: Vec<String> = self.hosts.keys().cloned().collect();
+        let hosts: Vec<String> = self.hosts.keys().filter(|h| in_hosts.has(h)).cloned().collect();
         for h in hosts {
-            let vars = read_vars_entry(&base.join("host_vars"), &h, secrets)?;
+            let vars = read_vars_entry(&host_dir, &h, secrets)?;
             merge_into(&mut self.hosts[&h].vars, &vars);
         }
         Ok(())
+    }
+}
+
+/// The names in `group_vars/` or `host_vars/`, listed once: asking the disk
+/// about seven candidate files for every group and host is most of the time
+/// a large inventory takes to load, and nearly all of them are absent.
+struct VarsDir(HashSet<String>);
+
+impl VarsDir {
+    fn list(dir: &Path) -> Self {
+        let names = std::fs::read_dir(dir)
+            .map(|rd| rd.filter_map(|e| e.ok()?.file_name().into_string().ok()).collect())
+            .unwrap_or_default();
+        VarsDir(names)
+    }
+
+    /// Whether `read_vars_entry` could find anything for `name` here.
+    fn has(&self, name: &str) -> bool {
+        VARS_EXTENSIONS.iter().any(|ext| self.0.contains(&format!("{name}{ext}")))
     }
 }
 
@@ -116,6 +139,9 @@ fn looks_like_ini(text: &str) -> bool {
         .is_some_and(|l| l.starts_with('[') || (!l.contains(':') && !l.starts_with('-') && !l.starts_with("---")))
 }
 
+/// What may follow a name in `group_vars/` and `host_vars/` (`""`: a file or directory `NAME`).
+const VARS_EXTENSIONS: [&str; 6] = ["", ".yaml", ".yml", ".json", ".yaml.age", ".yml.age"];
+
 /// `group_vars/NAME.yaml` (or .yml, .json, no extension) or a directory `group_vars/NAME/`.
 fn read_vars_entry(dir: &Path, name: &str, secrets: &Secrets) -> Result<Vars> {
     // A name is a file name here: never a path that leaves group_vars/ or host_vars/.
@@ -126,7 +152,7 @@ fn read_vars_entry(dir: &Path, name: &str, secrets: &Secrets) -> Result<Vars> {
         )));
     }
     let mut vars = Vars::new();
-    for ext in ["", ".yaml", ".yml", ".json", ".yaml.age", ".yml.age"] {
+    for ext in VARS_EXTENSIONS {
         let p = dir.join(format!("{name}{ext}"));
         if p.is_file() {
             merge_into(&mut vars, &read_vars(&p, secrets)?);

@@ -2,9 +2,11 @@
 //! vars, and the questions the rest of rigger asks of it (a group's hosts, a
 //! host's groups and merged vars, Ansible's `--list` JSON).
 
+use super::links::{self, Link, Links, Parent};
 use crate::project::source::{merge_into, Vars};
 use indexmap::{IndexMap, IndexSet};
 use serde_json::Value;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
 #[derive(Debug, Clone, Default)]
@@ -24,6 +26,12 @@ pub struct Group {
     pub vars: Vars,
 }
 
+impl Parent for Group {
+    fn children(&self) -> &[String] {
+        &self.children
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Inventory {
     pub hosts: IndexMap<String, Host>,
@@ -33,99 +41,113 @@ pub struct Inventory {
 }
 
 impl Inventory {
-    /// Puts every host in `all`, and hosts in no other group in `ungrouped`.
+    /// Puts every host in `all`, and hosts in no other group in `ungrouped`;
+    /// drops repeated members (loaders add them as they come: asking at each
+    /// line whether a member is already there would be quadratic).
     pub(super) fn finish(&mut self) {
-        let mut grouped: IndexSet<String> = IndexSet::new();
+        self.group_mut("ungrouped");
+        let mut grouped: HashSet<&str> = HashSet::new();
+        let mut below: HashSet<&str> = HashSet::new();
         for (name, g) in &self.groups {
             if name != "all" && name != "ungrouped" {
-                grouped.extend(g.hosts.iter().cloned());
+                grouped.extend(g.hosts.iter().map(String::as_str));
             }
+            below.extend(g.children.iter().map(String::as_str));
         }
-        let ungrouped: Vec<String> = self.hosts.keys().filter(|h| !grouped.contains(*h)).cloned().collect();
-        let u = self.group_mut("ungrouped");
-        for h in ungrouped {
-            if !u.hosts.contains(&h) {
-                u.hosts.push(h);
-            }
-        }
-        let tops: Vec<String> = self
-            .groups
-            .keys()
-            .filter(|n| *n != "all" && !self.groups.values().any(|g| g.children.contains(n)))
-            .cloned()
-            .collect();
-        let all = self.group_mut("all");
-        for t in tops {
-            if !all.children.contains(&t) {
-                all.children.push(t);
-            }
+        let ungrouped: Vec<String> = self.hosts.keys().filter(|h| !grouped.contains(h.as_str())).cloned().collect();
+        let tops: Vec<String> =
+            self.groups.keys().filter(|n| *n != "all" && !below.contains(n.as_str())).cloned().collect();
+        self.group_mut("ungrouped").hosts.extend(ungrouped);
+        self.group_mut("all").children.extend(tops);
+        for g in self.groups.values_mut() {
+            dedup(&mut g.hosts);
+            dedup(&mut g.children);
         }
     }
 
     pub(super) fn group_mut(&mut self, name: &str) -> &mut Group {
-        self.groups.entry(name.to_string()).or_insert_with(|| Group { name: name.to_string(), ..Default::default() })
+        // Looked up before an owned key is made: most calls find the group.
+        let i = match self.groups.get_index_of(name) {
+            Some(i) => i,
+            None => {
+                let group = Group { name: name.to_string(), ..Default::default() };
+                self.groups.insert_full(name.to_string(), group).0
+            }
+        };
+        &mut self.groups[i]
     }
 
+    /// Adds `host` to `group` (repeats are dropped by `finish`).
     pub(super) fn add_host(&mut self, host: &str, group: &str, vars: Option<&Vars>) {
         let h =
             self.hosts.entry(host.to_string()).or_insert_with(|| Host { name: host.to_string(), vars: Vars::new() });
         if let Some(vars) = vars {
             merge_into(&mut h.vars, vars);
         }
-        let g = self.group_mut(group);
-        if !g.hosts.iter().any(|h| h == host) {
-            g.hosts.push(host.to_string());
-        }
+        self.group_mut(group).hosts.push(host.to_string());
     }
 
-    /// The chain of children from `from` down to `to` closed back on `from`, if `to` is
-    /// already below `from` (so making `from` a child of `to` would loop).
-    pub(super) fn child_path(&self, from: &str, to: &str) -> Option<Vec<String>> {
-        let mut stack = vec![vec![from.to_string()]];
-        while let Some(path) = stack.pop() {
-            let last = path.last().expect("non-empty");
-            if last == to {
-                let mut p = path.clone();
-                p.push(from.to_string());
-                return Some(p);
-            }
-            if path.len() > self.groups.len() + 1 {
-                continue;
-            }
-            for c in self.groups.get(last).map(|g| g.children.clone()).unwrap_or_default() {
-                if !path.contains(&c) || c == to {
-                    let mut p = path.clone();
-                    p.push(c);
-                    stack.push(p);
-                }
-            }
-        }
-        None
+    /// Makes `child` a child of `parent` (repeats are dropped by `finish`),
+    /// and returns the link for the loader's loop check.
+    pub(super) fn add_child(&mut self, parent: &str, child: &str) -> Link {
+        self.group_mut(parent).children.push(child.to_string());
+        self.group_mut(child);
+        Link { parent: parent.to_string(), child: child.to_string() }
+    }
+
+    /// The first of `added` that makes a loop, with the message to show at it.
+    pub(super) fn first_loop(&self, added: &[Link]) -> Option<(usize, String)> {
+        let (i, path) = links::first_loop(&self.groups, added)?;
+        Some((i, links::loop_message(&added[i].child, &added[i].parent, &path)))
     }
 
     /// Hosts of a group, its children's included, in inventory order.
     pub fn group_hosts(&self, group: &str) -> Vec<String> {
-        let mut out = IndexSet::new();
-        self.collect_hosts(group, &mut out, &mut Vec::new());
-        let order: Vec<String> = self.hosts.keys().filter(|h| out.contains(*h)).cloned().collect();
-        order
-    }
-
-    fn collect_hosts(&self, group: &str, out: &mut IndexSet<String>, seen: &mut Vec<String>) {
-        if seen.iter().any(|s| s == group) {
-            return;
-        }
-        seen.push(group.to_string());
-        if group == "all" {
-            out.extend(self.hosts.keys().cloned());
-            return;
-        }
-        if let Some(g) = self.groups.get(group) {
-            out.extend(g.hosts.iter().cloned());
-            for c in &g.children {
-                self.collect_hosts(c, out, seen);
+        let mut out: HashSet<&str> = HashSet::new();
+        let mut seen: HashSet<&str> = HashSet::new();
+        let mut stack = vec![group];
+        while let Some(g) = stack.pop() {
+            if !seen.insert(g) {
+                continue;
+            }
+            if g == "all" {
+                return self.hosts.keys().cloned().collect();
+            }
+            if let Some(g) = self.groups.get(g) {
+                out.extend(g.hosts.iter().map(String::as_str));
+                stack.extend(g.children.iter().map(String::as_str));
             }
         }
+        self.hosts.keys().filter(|h| out.contains(h.as_str())).cloned().collect()
+    }
+
+    /// `group_hosts` of every group at once, children before parents, so
+    /// that a long chain costs its length, not its length squared.
+    pub fn hosts_by_group(&self) -> IndexMap<String, Vec<String>> {
+        let links = Links::of(&self.groups);
+        let order = links.topological();
+        let mut sets: Vec<HashSet<usize>> = vec![HashSet::new(); self.groups.len()];
+        for &g in order.iter().rev() {
+            let mut set: HashSet<usize> =
+                self.groups[g].hosts.iter().filter_map(|h| self.hosts.get_index_of(h)).collect();
+            for &c in links.children(g) {
+                set.extend(sets[c].iter().copied());
+            }
+            sets[g] = set;
+        }
+        let in_order: HashSet<usize> = order.into_iter().collect();
+        let mut out = IndexMap::new();
+        for (g, (name, _)) in self.groups.iter().enumerate() {
+            let hosts = if name == "all" || !in_order.contains(&g) {
+                self.group_hosts(name)
+            } else {
+                let mut ix: Vec<usize> = sets[g].iter().copied().collect();
+                ix.sort_unstable();
+                ix.into_iter().map(|h| self.hosts.get_index(h).expect("a host index").0.clone()).collect()
+            };
+            out.insert(name.clone(), hosts);
+        }
+        out
     }
 
     /// Every group that contains `host`, directly or through a child, ordered
@@ -134,58 +156,42 @@ impl Inventory {
         if !self.hosts.contains_key(host) {
             return vec![];
         }
-        // Walk up from the groups that list the host: linear in the inventory's
-        // size, where asking every group for its hosts would be quadratic.
-        let mut parents: std::collections::HashMap<&str, Vec<&str>> = std::collections::HashMap::new();
-        for (name, g) in &self.groups {
-            for c in &g.children {
-                parents.entry(c.as_str()).or_default().push(name.as_str());
-            }
-        }
-        let mut found: IndexSet<String> = IndexSet::new();
-        let mut stack: Vec<&str> =
-            self.groups.iter().filter(|(_, g)| g.hosts.iter().any(|h| h == host)).map(|(n, _)| n.as_str()).collect();
-        stack.push("all");
-        while let Some(g) = stack.pop() {
-            if found.insert(g.to_string()) {
-                stack.extend(parents.get(g).into_iter().flatten().copied());
-            }
-        }
-        let depth = self.group_depths();
-        let mut groups: Vec<String> = found.into_iter().filter(|g| self.groups.contains_key(g)).collect();
-        groups.sort_by(|a, b| depth.get(a).cmp(&depth.get(b)).then_with(|| a.cmp(b)));
-        groups
+        let direct: Vec<usize> = self
+            .groups
+            .values()
+            .enumerate()
+            .filter(|(_, g)| g.hosts.iter().any(|h| h == host))
+            .map(|(i, _)| i)
+            .collect();
+        Lineage::of(self).groups_of(&direct)
     }
 
-    fn group_depths(&self) -> IndexMap<String, usize> {
-        let mut depth: IndexMap<String, usize> = IndexMap::new();
-        let mut stack = vec![("all".to_string(), 0usize)];
-        while let Some((g, d)) = stack.pop() {
-            let cur = depth.entry(g.clone()).or_insert(0);
-            if *cur > d || (d > 0 && *cur == d) {
-                continue;
-            }
-            *cur = d;
-            if d > self.groups.len() {
-                continue; // defensive: a cycle among children
-            }
-            if let Some(group) = self.groups.get(&g) {
-                for c in &group.children {
-                    stack.push((c.clone(), d + 1));
-                }
+    /// `host_groups` of every host at once: the walk over all the groups is
+    /// done once, not once per host.
+    pub fn groups_by_host(&self) -> IndexMap<String, Vec<String>> {
+        let mut direct: HashMap<&str, Vec<usize>> = HashMap::new();
+        for (i, g) in self.groups.values().enumerate() {
+            for h in &g.hosts {
+                direct.entry(h.as_str()).or_default().push(i);
             }
         }
-        if let Some(u) = depth.get_mut("ungrouped") {
-            *u = 1;
-        }
-        depth
+        let lineage = Lineage::of(self);
+        self.hosts
+            .keys()
+            .map(|h| (h.clone(), lineage.groups_of(direct.get(h.as_str()).map_or(&[][..], Vec::as_slice))))
+            .collect()
     }
 
     /// A host's inventory vars: group vars (parents before children), then host vars.
     pub fn host_vars(&self, host: &str) -> Vars {
+        self.host_vars_in(host, &self.host_groups(host))
+    }
+
+    /// `host_vars` for a host whose `host_groups` are known already.
+    pub fn host_vars_in(&self, host: &str, groups: &[String]) -> Vars {
         let mut vars = Vars::new();
-        for g in self.host_groups(host) {
-            merge_into(&mut vars, &self.groups[&g].vars);
+        for g in groups {
+            merge_into(&mut vars, &self.groups[g].vars);
         }
         if let Some(h) = self.hosts.get(host) {
             merge_into(&mut vars, &h.vars);
@@ -197,8 +203,9 @@ impl Inventory {
     pub fn to_ansible_json(&self) -> Value {
         let mut out = serde_json::Map::new();
         let mut hostvars = serde_json::Map::new();
-        for h in self.hosts.keys() {
-            hostvars.insert(h.clone(), Value::Object(self.host_vars(h)));
+        for (h, groups) in self.groups_by_host() {
+            let vars = self.host_vars_in(&h, &groups);
+            hostvars.insert(h, Value::Object(vars));
         }
         out.insert("_meta".into(), serde_json::json!({ "hostvars": hostvars }));
         for (name, g) in &self.groups {
@@ -215,5 +222,47 @@ impl Inventory {
             out.insert(name.clone(), Value::Object(entry));
         }
         Value::Object(out)
+    }
+}
+
+/// Drops repeats from `names`, keeping each first where it was.
+fn dedup(names: &mut Vec<String>) {
+    let unique: IndexSet<String> = std::mem::take(names).into_iter().collect();
+    *names = unique.into_iter().collect();
+}
+
+/// What `host_groups` needs to know of the groups, worked out once: who is
+/// whose parent, and how deep each group sits below `all`.
+struct Lineage<'a> {
+    inv: &'a Inventory,
+    parents: Vec<Vec<usize>>,
+    depth: Vec<Option<usize>>,
+    all: Option<usize>,
+}
+
+impl<'a> Lineage<'a> {
+    fn of(inv: &'a Inventory) -> Self {
+        let links = Links::of(&inv.groups);
+        let all = inv.groups.get_index_of("all");
+        let mut depth = all.map(|a| links.depths(a)).unwrap_or_else(|| vec![None; inv.groups.len()]);
+        if let Some(u) = inv.groups.get_index_of("ungrouped") {
+            depth[u] = Some(1);
+        }
+        Lineage { inv, parents: links.parents(), depth, all }
+    }
+
+    /// The groups `direct` and all their ancestors (and `all`), shallow first, then by name.
+    fn groups_of(&self, direct: &[usize]) -> Vec<String> {
+        let mut found: HashSet<usize> = HashSet::new();
+        let mut stack: Vec<usize> = direct.iter().copied().chain(self.all).collect();
+        while let Some(g) = stack.pop() {
+            if found.insert(g) {
+                stack.extend(self.parents[g].iter().copied());
+            }
+        }
+        let name = |g: usize| self.inv.groups.get_index(g).expect("a group index").0;
+        let mut groups: Vec<usize> = found.into_iter().collect();
+        groups.sort_by(|&a, &b| self.depth[a].cmp(&self.depth[b]).then_with(|| name(a).cmp(name(b))));
+        groups.into_iter().map(|g| name(g).clone()).collect()
     }
 }

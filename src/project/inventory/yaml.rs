@@ -1,8 +1,10 @@
 //! Ansible's YAML inventory format: `all:` / `hosts:` / `children:` / `vars:`.
 
+use super::links::Link;
 use super::model::Inventory;
 use super::pattern::expand_host_range;
 use crate::error::{Error, Location, Result};
+use crate::project::names::{self, Kind};
 use crate::project::source::{merge_into, Source, Vars};
 use indexmap::IndexMap;
 use serde::Deserialize;
@@ -21,13 +23,26 @@ struct YamlGroup {
 impl Inventory {
     pub(super) fn load_yaml(&mut self, src: &Source) -> Result<()> {
         let top: Option<IndexMap<String, Option<YamlGroup>>> = src.parse()?;
+        let mut links = Vec::new();
         for (name, group) in top.unwrap_or_default() {
-            self.add_yaml_group(src, &name, group)?;
+            self.add_yaml_group(src, &name, group, &mut links)?;
+        }
+        // Once for the whole file: checking at every child would cost a chain's length squared.
+        if let Some((i, message)) = self.first_loop(&links) {
+            return Err(Error::at(src.locate(&links[i].child), message));
         }
         Ok(())
     }
 
-    fn add_yaml_group(&mut self, src: &Source, name: &str, group: Option<YamlGroup>) -> Result<()> {
+    /// Adds group `name` as `group` defines it, and the links it makes to `links`.
+    fn add_yaml_group(
+        &mut self,
+        src: &Source,
+        name: &str,
+        group: Option<YamlGroup>,
+        links: &mut Vec<Link>,
+    ) -> Result<()> {
+        names::check(Kind::Group, name).map_err(|e| Error::at(locate_name(src, name), e.to_string()))?;
         self.group_mut(name);
         let Some(group) = group else { return Ok(()) };
         if let Some(vars) = group.vars {
@@ -35,6 +50,7 @@ impl Inventory {
         }
         for (pattern, vars) in group.hosts.unwrap_or_default() {
             for host in expand_host_range(&pattern).map_err(|m| Error::at(src.locate(&pattern), m.to_string()))? {
+                names::check(Kind::Host, &host).map_err(|e| Error::at(locate_name(src, &pattern), e.to_string()))?;
                 self.add_host(&host, name, vars.as_ref());
             }
         }
@@ -44,18 +60,21 @@ impl Inventory {
                 let loc = Location::of_token_after(&src.path, &src.text, &child, first + 1);
                 return Err(Error::at(loc, format!("group `{name}` lists itself as a child")));
             }
-            if let Some(path) = self.child_path(&child, name) {
-                return Err(Error::at(
-                    src.locate(&child),
-                    format!("adding `{child}` as a child of `{name}` makes a loop: {}", path.join(" → ")),
-                ));
-            }
-            let g = self.group_mut(name);
-            if !g.children.contains(&child) {
-                g.children.push(child.clone());
-            }
-            self.add_yaml_group(src, &child, def)?;
+            links.push(self.add_child(name, &child));
+            self.add_yaml_group(src, &child, def, links)?;
         }
         Ok(())
     }
+}
+
+/// Where a host or group name stands: as written, or as `""` when it is empty.
+fn locate_name(src: &Source, name: &str) -> Location {
+    if name.is_empty() {
+        for quoted in ["\"\"", "''"] {
+            if let Some((line, col)) = crate::error::find_token(&src.text, quoted) {
+                return Location::new(&src.path, &src.text, line, col);
+            }
+        }
+    }
+    src.locate(name)
 }
