@@ -4,6 +4,7 @@
 //! stdin, one round trip, its answer delimited by a marker unique to the run.
 
 pub mod apply;
+pub mod lock;
 pub mod probe;
 pub mod transport;
 
