@@ -1,11 +1,12 @@
 //! The scheduler: walks the (host, role) graph on tokio. A node starts as soon
 //! as its predecessors are done (no lock-step across hosts), units on one host
 //! never overlap, at most `forks` nodes run at once, and a failure skips only
-//! its descendants. What a unit or a gate does is the caller's [`Work`]: this
-//! module knows nothing about SSH, probes or plans.
+//! its descendants. What a unit, a gate or the end of a host means is the
+//! caller's [`Work`]: this module knows nothing about SSH, probes, plans or
+//! locks.
 //!
-//! Over 500 lines only with its tests (about 280 lines, a fake `Work` on
-//! paused time); the code itself is about 220.
+//! Over 500 lines only with its tests (about 300 lines, a fake `Work` on
+//! paused time); the code itself is about 240.
 
 use crate::graph::{Graph, Node, Why};
 use crate::plan::Status;
@@ -20,8 +21,9 @@ use tokio::task::JoinSet;
 
 /// What running a node means. The scheduler only decides when.
 pub trait Work: Send + Sync + 'static {
-    /// Converges `role` on `host` (node `n` of the graph).
-    fn unit(&self, n: NodeIndex, host: &str, role: &str) -> impl Future<Output = UnitReport> + Send;
+    /// Converges `role` on `host` (node `n` of the graph). `last`: no other
+    /// unit of `host` is left, so its script may end the host's part of the run.
+    fn unit(&self, n: NodeIndex, host: &str, role: &str, last: bool) -> impl Future<Output = UnitReport> + Send;
 
     /// The check after batch `batch` of serial binding `binding`; `batch_results`
     /// holds the status of each of the batch's units, by host.
@@ -32,6 +34,10 @@ pub trait Work: Send + Sync + 'static {
         hosts: &[String],
         batch_results: &[(String, Status)],
     ) -> impl Future<Output = UnitReport> + Send;
+
+    /// Called once for each host when its last unit is done (ran, failed,
+    /// or was skipped): nothing more will run there.
+    fn host_done(&self, host: &str) -> impl Future<Output = ()> + Send;
 }
 
 /// Runs every node of `graph` through `work` and returns each node's report.
@@ -48,6 +54,7 @@ pub async fn walk<W: Work>(
     let progress = Arc::new(progress);
     let mut state = State::new(g);
     let mut tasks: JoinSet<(NodeIndex, UnitReport)> = JoinSet::new();
+    let mut tails: JoinSet<()> = JoinSet::new();
     loop {
         while let Some(n) = state.ready.pop() {
             if let Some(why) = state.blocked.get(&n).cloned() {
@@ -56,15 +63,21 @@ pub async fn walk<W: Work>(
                 // A barrier has no work: it is done when its members are.
                 state.finish(n, ok_report(&g[n]));
             } else {
-                let job = Job { n, node: g[n].clone(), batch_results: state.batch_results(&g[n]) };
+                let last = matches!(&g[n], Node::Unit { host, .. } if state.units_left[host] == 1);
+                let job = Job { n, node: g[n].clone(), batch_results: state.batch_results(&g[n]), last };
                 tasks.spawn(run(job, work.clone(), limits.clone(), progress.clone()));
             }
+        }
+        for host in state.done_hosts.drain(..) {
+            let work = work.clone();
+            tails.spawn(async move { work.host_done(&host).await });
         }
         // Nothing running and nothing ready: every node is done. A task that
         // panicked ends the walk too; the nodes it would have released never run.
         let Some(Ok((n, rep))) = tasks.join_next().await else { break };
         state.finish(n, rep);
     }
+    while tails.join_next().await.is_some() {}
     state.results
 }
 
@@ -93,6 +106,8 @@ struct Job {
     node: Node,
     /// For a gate: the statuses of its batch's units.
     batch_results: Vec<(String, Status)>,
+    /// For a unit: the last of its host still to run.
+    last: bool,
 }
 
 async fn run<W: Work>(
@@ -112,7 +127,7 @@ async fn run<W: Work>(
     };
     let _fork = limits.forks.acquire().await;
     let rep = match &job.node {
-        Node::Unit { host, role, .. } => work.unit(job.n, host, role).await,
+        Node::Unit { host, role, .. } => work.unit(job.n, host, role, job.last).await,
         Node::Gate { binding, batch, hosts } => work.gate(*binding, *batch, hosts, &job.batch_results).await,
         Node::Barrier { .. } => ok_report(&job.node),
     };
@@ -129,6 +144,10 @@ struct State<'g> {
     blocked: HashMap<NodeIndex, String>,
     ready: Vec<NodeIndex>,
     results: HashMap<NodeIndex, UnitReport>,
+    /// Units not yet done, per host.
+    units_left: HashMap<String, usize>,
+    /// Hosts whose last unit is done, for `Work::host_done`.
+    done_hosts: Vec<String>,
 }
 
 impl<'g> State<'g> {
@@ -137,11 +156,25 @@ impl<'g> State<'g> {
             g.node_indices().map(|n| (n, g.neighbors_directed(n, Direction::Incoming).count())).collect();
         let mut ready: Vec<NodeIndex> = remaining.iter().filter(|(_, c)| **c == 0).map(|(n, _)| *n).collect();
         ready.sort();
-        State { g, remaining, blocked: HashMap::new(), ready, results: HashMap::new() }
+        let mut units_left: HashMap<String, usize> = HashMap::new();
+        for node in g.node_weights() {
+            if let Node::Unit { host, .. } = node {
+                *units_left.entry(host.clone()).or_default() += 1;
+            }
+        }
+        let (blocked, results, done_hosts) = (HashMap::new(), HashMap::new(), Vec::new());
+        State { g, remaining, blocked, ready, results, units_left, done_hosts }
     }
 
     /// Records a finished node and releases its successors; a failure blocks all of them.
     fn finish(&mut self, n: NodeIndex, rep: UnitReport) {
+        if let Node::Unit { host, .. } = &self.g[n] {
+            let left = self.units_left.get_mut(host).expect("every unit is counted");
+            *left -= 1;
+            if *left == 0 {
+                self.done_hosts.push(host.clone());
+            }
+        }
         let why = match rep.status {
             Status::Failed => Some(match &self.g[n] {
                 Node::Unit { host, role, .. } => format!("because {role} failed on host {host}"),
@@ -309,7 +342,10 @@ mod tests {
     }
 
     impl Work for Fake {
-        async fn unit(&self, _n: NodeIndex, host: &str, role: &str) -> UnitReport {
+        async fn unit(&self, _n: NodeIndex, host: &str, role: &str, last: bool) -> UnitReport {
+            if last {
+                self.note("last", &format!("{role}@{host}"));
+            }
             self.act(format!("{role}@{host}"), Some(host), role.into()).await
         }
 
@@ -319,6 +355,10 @@ mod tests {
             results.sort_by(|a, b| a.0.cmp(&b.0));
             self.gates.lock().unwrap().push((name.clone(), results));
             self.act(name.clone(), None, name).await
+        }
+
+        async fn host_done(&self, host: &str) {
+            self.note("done", host);
         }
     }
 
@@ -353,7 +393,8 @@ mod tests {
         let lines = Arc::new(StdMutex::new(Vec::new()));
         let sink = lines.clone();
         let started = Instant::now();
-        let results = walk(graph, forks, fake.clone(), move |l| sink.lock().unwrap().push(l.to_string())).await;
+        let progress = move |l: &str| sink.lock().unwrap().push(l.to_string());
+        let results = walk(graph, forks, fake.clone(), progress).await;
         let elapsed = started.elapsed().as_millis() as u64;
         let results = results.into_iter().map(|(n, r)| (graph.g[n].to_string(), r)).collect();
         let lines = lines.lock().unwrap().clone();
@@ -501,5 +542,26 @@ mod tests {
                 "FAILED   app@w2 (0.0s)",
             ]
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn each_host_is_done_once_when_its_last_unit_ends_or_is_skipped() {
+        let g = graph(
+            &[("web", &["w1", "w2"])],
+            "- hosts: web\n  roles: [app]\n",
+            &[("app", "requires: [base]\n"), ("base", "")],
+        );
+        let w = walk_with(&g, None, Fake::new().failing("base@w1", "boom").taking("app@w2", 25)).await;
+        let done: Vec<(u64, String)> = {
+            let log = w.fake.log.lock().unwrap();
+            log.iter().filter(|(_, what, _)| *what == "done").map(|(at, _, h)| (*at, h.clone())).collect()
+        };
+        // w1: base failed at 10 and app was skipped then; w2: app ended at 35.
+        assert_eq!(done, [(10, "w1".to_string()), (35, "w2".to_string())]);
+        let last: Vec<String> = {
+            let log = w.fake.log.lock().unwrap();
+            log.iter().filter(|(_, what, _)| *what == "last").map(|(_, _, n)| n.clone()).collect()
+        };
+        assert_eq!(last, ["app@w2"], "told to the last unit of a host only");
     }
 }

@@ -38,6 +38,7 @@ fn rigger(dir: &Path, args: &[&str], key: Option<&Path>) -> (i32, String) {
     cmd.args(args)
         .current_dir(dir)
         .env("NO_COLOR", "1")
+        .env("RIGGER_HOST_STATE_DIR", dir.join("host-state"))
         .env_remove("RIGGER_VAULT_KEY_FILE")
         .env_remove("RIGGER_VAULT_PASSWORD");
     if let Some(k) = key {

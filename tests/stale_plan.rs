@@ -24,8 +24,14 @@ fn setup(dir: &Path) {
 }
 
 fn rigger(dir: &Path, args: &[&str]) -> (i32, String) {
-    let o =
-        Command::new(env!("CARGO_BIN_EXE_rigger")).args(args).current_dir(dir).env("NO_COLOR", "1").output().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_rigger"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        // The local host's run lock in the test's own folder, not /var/lib/rigger.
+        .env("RIGGER_HOST_STATE_DIR", dir.join("host-state"))
+        .output()
+        .unwrap();
     (o.status.code().unwrap(), format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr)))
 }
 
@@ -66,6 +72,7 @@ fn apply_without_yes_and_no_terminal_refuses_but_still_reports_json() {
     let o = Command::new(env!("CARGO_BIN_EXE_rigger"))
         .args(["apply", "--json"])
         .current_dir(d.path())
+        .env("RIGGER_HOST_STATE_DIR", d.path().join("host-state"))
         .stdin(std::process::Stdio::null())
         .output()
         .unwrap();

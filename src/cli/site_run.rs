@@ -85,6 +85,8 @@ impl SiteRun<'_> {
             }
         }
         let planned = phase.reports(&project);
+        self.out.warnings(&planned.warnings);
+        warnings.extend(planned.warnings.iter().cloned());
         if !self.save(&phase, &project, &settings) {
             phase.close().await;
             return 1;
@@ -107,6 +109,8 @@ impl SiteRun<'_> {
                 outcome.hosts.iter().filter(|h| h.counts.failed > 0 || h.error.is_some()).cloned().collect();
             self.out.human(&report::render_units(&self.out.style, &failures, true, false));
         }
+        self.out.warnings(&outcome.warnings);
+        warnings.extend(outcome.warnings.iter().cloned());
         self.report(&outcome, &warnings);
         if outcome.failed {
             1
@@ -196,7 +200,13 @@ impl SiteRun<'_> {
     fn refuse(&self, why: &str, planned: &Outcome, warnings: &mut Vec<String>) {
         self.out.error(why);
         warnings.push(why.to_string());
-        let outcome = Outcome { hosts: planned.hosts.clone(), changes: planned.changes, failed: true, aborted: true };
+        let outcome = Outcome {
+            hosts: planned.hosts.clone(),
+            changes: planned.changes,
+            failed: true,
+            aborted: true,
+            warnings: vec![],
+        };
         self.report(&outcome, warnings);
     }
 
