@@ -10,7 +10,7 @@ use crate::plan::{self, Status};
 use crate::project::{Project, Settings};
 use crate::report::{HostReport, UnitReport};
 use crate::saved_plan::{Observed, SavedHost, SavedPlan, Stale};
-use crate::schedule;
+use crate::schedule::{self, Interrupt};
 use crate::session::lock::{HostLock, Owner};
 use crate::session::probe::{HostState, Query};
 use crate::session::transport::Target;
@@ -29,6 +29,8 @@ pub struct Outcome {
     pub changes: usize,
     pub failed: bool,
     pub aborted: bool,
+    /// A SIGINT/SIGTERM stopped the apply: units not started are skipped as interrupted.
+    pub interrupted: bool,
     /// What the run should tell besides its hosts' reports (a stale lock broken).
     pub warnings: Vec<String>,
 }
@@ -272,15 +274,17 @@ impl Phase {
             rep.recount();
             hosts.push(rep);
         }
-        Outcome { hosts, changes, failed, aborted: false, warnings: self.warnings.clone() }
+        Outcome { hosts, changes, failed, aborted: false, interrupted: false, warnings: self.warnings.clone() }
     }
 
-    /// Walks the graph (see `schedule`), converging each unit as soon as its predecessors are done.
+    /// Walks the graph (see `schedule`), converging each unit as soon as its
+    /// predecessors are done, until done or `interrupt`ed.
     pub async fn apply(
         self,
         project: Arc<Project>,
         forks: Option<usize>,
         progress: impl Fn(&str) + Send + Sync + 'static,
+        interrupt: &Interrupt,
     ) -> Outcome {
         let work = Arc::new(Converge {
             project: project.clone(),
@@ -291,7 +295,7 @@ impl Phase {
             // The probes' notes were told with the plan; these are the apply's.
             notes: Mutex::new(Vec::new()),
         });
-        let results = schedule::walk(&project.graph, forks, work.clone(), progress).await;
+        let results = schedule::walk(&project.graph, forks, work.clone(), progress, interrupt).await;
         let g = &project.graph.g;
         let (runs, warnings) = match Arc::try_unwrap(work) {
             Ok(w) => (w.runs.into_inner().unwrap_or_default(), w.notes.into_inner().unwrap_or_default()),
@@ -330,7 +334,7 @@ impl Phase {
                 }
             }
         }
-        Outcome { hosts, changes, failed, aborted: false, warnings }
+        Outcome { hosts, changes, failed, aborted: false, interrupted: interrupt.is_set(), warnings }
     }
 
     pub async fn close(self) {

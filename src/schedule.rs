@@ -1,23 +1,61 @@
 //! The scheduler: walks the (host, role) graph on tokio. A node starts as soon
 //! as its predecessors are done (no lock-step across hosts), units on one host
 //! never overlap, at most `forks` nodes run at once, and a failure skips only
-//! its descendants. What a unit, a gate or the end of a host means is the
-//! caller's [`Work`]: this module knows nothing about SSH, probes, plans or
-//! locks.
+//! its descendants. Once an [`Interrupt`] is set, nothing new starts: running
+//! nodes finish and the rest are skipped as interrupted. What a unit, a gate
+//! or the end of a host means is the caller's [`Work`]: this module knows
+//! nothing about SSH, probes, plans or locks.
 //!
-//! Over 500 lines only with its tests (about 300 lines, a fake `Work` on
-//! paused time); the code itself is about 240.
+//! Over 500 lines only with its tests (about 380 lines, a fake `Work` on
+//! paused time); the code itself is about 300.
 
 use crate::graph::{Graph, Node, Why};
 use crate::plan::Status;
-use crate::report::UnitReport;
+use crate::report::{UnitReport, INTERRUPTED};
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::Direction;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
 use std::sync::Arc;
-use tokio::sync::{Mutex, Semaphore};
+use tokio::sync::{watch, Mutex, Semaphore};
 use tokio::task::JoinSet;
+
+/// Set on the first SIGINT/SIGTERM: the walk starts nothing new. It also
+/// knows which units run now, so an abort can say which hosts may be mid-unit.
+#[derive(Clone)]
+pub struct Interrupt {
+    set: Arc<watch::Sender<bool>>,
+    /// (host, role) of every unit running now.
+    running: Arc<std::sync::Mutex<BTreeSet<(String, String)>>>,
+}
+
+impl Default for Interrupt {
+    fn default() -> Self {
+        Interrupt { set: Arc::new(watch::channel(false).0), running: Arc::default() }
+    }
+}
+
+impl Interrupt {
+    pub fn trigger(&self) {
+        self.set.send_replace(true);
+    }
+
+    pub fn is_set(&self) -> bool {
+        *self.set.borrow()
+    }
+
+    /// Returns once the interrupt is set.
+    pub async fn triggered(&self) {
+        let mut rx = self.set.subscribe();
+        // The sender lives as long as `self`: waiting cannot fail.
+        let _ = rx.wait_for(|set| *set).await;
+    }
+
+    /// `role@host` of every unit running now, sorted.
+    pub fn running(&self) -> Vec<String> {
+        self.running.lock().unwrap().iter().map(|(h, r)| format!("{r}@{h}")).collect()
+    }
+}
 
 /// What running a node means. The scheduler only decides when.
 pub trait Work: Send + Sync + 'static {
@@ -36,21 +74,23 @@ pub trait Work: Send + Sync + 'static {
     ) -> impl Future<Output = UnitReport> + Send;
 
     /// Called once for each host when its last unit is done (ran, failed,
-    /// or was skipped): nothing more will run there.
+    /// or was skipped), interrupted or not: nothing more will run there.
     fn host_done(&self, host: &str) -> impl Future<Output = ()> + Send;
 }
 
 /// Runs every node of `graph` through `work` and returns each node's report.
 /// `forks` caps how many run at once (default: one per host); `progress` gets
-/// one line per node that ran, as it finishes.
+/// one line per node that ran, as it finishes. Once `interrupt` is set, no
+/// node starts: the rest are skipped with the message `report::INTERRUPTED`.
 pub async fn walk<W: Work>(
     graph: &Graph,
     forks: Option<usize>,
     work: Arc<W>,
     progress: impl Fn(&str) + Send + Sync + 'static,
+    interrupt: &Interrupt,
 ) -> HashMap<NodeIndex, UnitReport> {
     let g = &graph.g;
-    let limits = Limits::new(graph, forks);
+    let limits = Limits::new(graph, forks, interrupt);
     let progress = Arc::new(progress);
     let mut state = State::new(g);
     let mut tasks: JoinSet<(NodeIndex, UnitReport)> = JoinSet::new();
@@ -59,6 +99,8 @@ pub async fn walk<W: Work>(
         while let Some(n) = state.ready.pop() {
             if let Some(why) = state.blocked.get(&n).cloned() {
                 state.finish(n, skipped_report(&g[n], &why));
+            } else if interrupt.is_set() {
+                state.finish(n, skipped_report(&g[n], INTERRUPTED));
             } else if matches!(g[n], Node::Barrier { .. }) {
                 // A barrier has no work: it is done when its members are.
                 state.finish(n, ok_report(&g[n]));
@@ -87,16 +129,18 @@ struct Limits {
     /// One lock per host: two units on one host would race on its packages and files.
     hosts: HashMap<String, Arc<Mutex<()>>>,
     forks: Arc<Semaphore>,
+    /// Checked again once a node may go: it may have waited for its host long.
+    interrupt: Interrupt,
 }
 
 impl Limits {
-    fn new(graph: &Graph, forks: Option<usize>) -> Self {
+    fn new(graph: &Graph, forks: Option<usize>, interrupt: &Interrupt) -> Self {
         let mut hosts: HashMap<String, Arc<Mutex<()>>> = HashMap::new();
         for (host, _) in graph.units.keys() {
             hosts.entry(host.clone()).or_default();
         }
         let forks = Arc::new(Semaphore::new(forks.unwrap_or(hosts.len().max(1))));
-        Limits { hosts, forks }
+        Limits { hosts, forks, interrupt: interrupt.clone() }
     }
 }
 
@@ -126,8 +170,17 @@ async fn run<W: Work>(
         None => None,
     };
     let _fork = limits.forks.acquire().await;
+    if limits.interrupt.is_set() {
+        return (job.n, skipped_report(&job.node, INTERRUPTED));
+    }
     let rep = match &job.node {
-        Node::Unit { host, role, .. } => work.unit(job.n, host, role, job.last).await,
+        Node::Unit { host, role, .. } => {
+            let key = (host.clone(), role.clone());
+            limits.interrupt.running.lock().unwrap().insert(key.clone());
+            let rep = work.unit(job.n, host, role, job.last).await;
+            limits.interrupt.running.lock().unwrap().remove(&key);
+            rep
+        }
         Node::Gate { binding, batch, hosts } => work.gate(*binding, *batch, hosts, &job.batch_results).await,
         Node::Barrier { .. } => ok_report(&job.node),
     };
@@ -389,12 +442,16 @@ mod tests {
     }
 
     async fn walk_with(graph: &Graph, forks: Option<usize>, fake: Fake) -> Walked {
+        walk_until(graph, forks, fake, &Interrupt::default()).await
+    }
+
+    async fn walk_until(graph: &Graph, forks: Option<usize>, fake: Fake, interrupt: &Interrupt) -> Walked {
         let fake = Arc::new(fake);
         let lines = Arc::new(StdMutex::new(Vec::new()));
         let sink = lines.clone();
         let started = Instant::now();
         let progress = move |l: &str| sink.lock().unwrap().push(l.to_string());
-        let results = walk(graph, forks, fake.clone(), progress).await;
+        let results = walk(graph, forks, fake.clone(), progress, interrupt).await;
         let elapsed = started.elapsed().as_millis() as u64;
         let results = results.into_iter().map(|(n, r)| (graph.g[n].to_string(), r)).collect();
         let lines = lines.lock().unwrap().clone();
@@ -544,6 +601,50 @@ mod tests {
         );
     }
 
+    /// An interrupt set `at_ms` into the walk, and what was running then.
+    fn interrupt_at(at_ms: u64) -> (Interrupt, Arc<StdMutex<Vec<String>>>) {
+        let (interrupt, seen) = (Interrupt::default(), Arc::new(StdMutex::new(Vec::new())));
+        let (i, s) = (interrupt.clone(), seen.clone());
+        tokio::spawn(async move {
+            sleep(Duration::from_millis(at_ms)).await;
+            *s.lock().unwrap() = i.running();
+            i.trigger();
+        });
+        (interrupt, seen)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn after_an_interrupt_running_units_finish_and_nothing_new_starts() {
+        let g = graph(
+            &[("web", &["w1", "w2"])],
+            "- hosts: web\n  roles: [app]\n",
+            &[("app", "requires: [base]\n"), ("base", "")],
+        );
+        let (interrupt, running) = interrupt_at(15);
+        let w = walk_until(&g, None, Fake::new().taking("base@w1", 30), &interrupt).await;
+        assert_eq!(*running.lock().unwrap(), ["base@w1", "app@w2"], "what an abort would name");
+        // Running when interrupted: both finish, and report as they ended.
+        assert_eq!((w.at("end", "base@w1"), w.status("base@w1")), (30, (Status::Changed, None)));
+        assert_eq!((w.at("end", "app@w2"), w.status("app@w2")), (20, (Status::Changed, None)));
+        // Ready after the interrupt: never started, reported as interrupted.
+        assert!(!w.ran("app@w1"));
+        assert_eq!(w.status("app@w1"), (Status::Skipped, Some("interrupted")));
+        assert_eq!(w.lines.len(), 3, "no progress line for what did not run: {:?}", w.lines);
+        assert!(interrupt.running().is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_unit_waiting_for_its_host_or_a_fork_when_interrupted_does_not_start() {
+        let g = graph(&[("web", &["w1", "w2"])], "- hosts: web\n  roles: [a, b]\n", &[("a", ""), ("b", "")]);
+        let (interrupt, _) = interrupt_at(5);
+        let w = walk_until(&g, Some(1), Fake::new(), &interrupt).await;
+        let ran: Vec<&str> = ["a@w1", "b@w1", "a@w2", "b@w2"].into_iter().filter(|n| w.ran(n)).collect();
+        assert_eq!(ran.len(), 1, "one fork: one unit ran, the three waiting did not: {ran:?}");
+        let interrupted = w.results.values().filter(|r| r.message.as_deref() == Some("interrupted")).count();
+        assert_eq!(interrupted, 3);
+        assert_eq!(w.elapsed, 10);
+    }
+
     #[tokio::test(start_paused = true)]
     async fn each_host_is_done_once_when_its_last_unit_ends_or_is_skipped() {
         let g = graph(
@@ -563,5 +664,9 @@ mod tests {
             log.iter().filter(|(_, what, _)| *what == "last").map(|(_, _, n)| n.clone()).collect()
         };
         assert_eq!(last, ["app@w2"], "told to the last unit of a host only");
+        let (interrupt, _) = interrupt_at(0);
+        let w = walk_until(&g, None, Fake::new(), &interrupt).await;
+        let done = w.fake.log.lock().unwrap().iter().filter(|(_, what, _)| *what == "done").count();
+        assert_eq!(done, 2, "interrupted before anything ran: every host is still done (its lock given back)");
     }
 }

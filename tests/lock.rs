@@ -1,4 +1,4 @@
-//! The run lock through the real binary, on one
+//! The run lock and interrupts through the real binary, on one
 //! `ansible_connection: local` host whose state folder (and so its lock) is
 //! under the test's temp dir (`RIGGER_HOST_STATE_DIR`). A unit that must be
 //! "running" touches a file and then waits for the test's go-ahead file, so
@@ -101,6 +101,18 @@ fn until(what: &str, mut ok: impl FnMut() -> bool) {
     }
 }
 
+/// Reads stderr lines until one contains `text`; all lines read so far.
+fn line_with(rx: &Receiver<String>, text: &str, seen: &mut Vec<String>) {
+    let start = Instant::now();
+    while !seen.iter().any(|l| l.contains(text)) {
+        let left = DEADLINE.checked_sub(start.elapsed()).unwrap_or_default();
+        match rx.recv_timeout(left) {
+            Ok(l) => seen.push(l),
+            Err(e) => panic!("no line with {text:?} ({e}); stderr so far:\n{}", seen.join("\n")),
+        }
+    }
+}
+
 /// Waits for the child; its exit code, stdout and the rest of its stderr.
 fn finish(mut child: Child, rx: &Receiver<String>, seen: &mut Vec<String>) -> (i32, String) {
     let mut stdout = String::new();
@@ -109,6 +121,10 @@ fn finish(mut child: Child, rx: &Receiver<String>, seen: &mut Vec<String>) -> (i
     // The reader thread ends with the pipe, and the sender with it.
     seen.extend(rx.iter());
     (code, stdout)
+}
+
+fn signal(child: &Child, sig: &str) {
+    assert!(Command::new("kill").args([sig, &child.id().to_string()]).status().unwrap().success());
 }
 
 fn text(o: &Output) -> String {
@@ -161,6 +177,54 @@ fn a_run_waits_for_the_lock_with_lock_timeout() {
     let mut seen = Vec::new();
     assert_eq!(finish(b, &brx, &mut seen).0, 0, "{}", seen.join("\n"));
     assert_eq!(s.log(), "slow\nnext\n", "the second run found the host in sync");
+}
+
+#[test]
+fn an_interrupt_lets_the_running_unit_finish_starts_no_other_and_exits_130() {
+    let s = Site::new();
+    let (a, rx) = s.spawn(&["apply", "--yes", "--json"]);
+    until("the unit to start", || s.path("started").exists());
+    signal(&a, "-INT");
+    let mut seen = Vec::new();
+    line_with(&rx, "interrupted: no new unit will start; finishing slow@me", &mut seen);
+    s.go();
+    let (code, stdout) = finish(a, &rx, &mut seen);
+    let err = seen.join("\n");
+    assert_eq!(code, 130, "{err}");
+    assert_eq!(s.log(), "slow\n", "the running unit completed, the next one never started");
+    assert!(err.contains("RECAP (interrupted)") && err.contains("not started (interrupted): next@me"), "{err}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["interrupted"], true);
+    let units = &report["hosts"][0]["units"];
+    assert_eq!((&units[0]["status"], &units[1]["status"]), (&"changed".into(), &"skipped".into()), "{units}");
+    assert_eq!(units[1]["message"], "interrupted");
+    assert!(!s.lock().exists(), "given back after draining");
+    let next = s.run(&["apply", "--yes"]);
+    assert_eq!(next.status.code(), Some(0), "{}", text(&next));
+    assert_eq!(s.log(), "slow\nnext\n", "the next run converges");
+}
+
+#[test]
+fn a_second_interrupt_aborts_at_once_naming_the_host_mid_unit() {
+    let s = Site::new();
+    let (a, rx) = s.spawn(&["apply", "--yes"]);
+    until("the unit to start", || s.path("started").exists());
+    signal(&a, "-INT");
+    let mut seen = Vec::new();
+    line_with(&rx, "interrupted: no new unit will start", &mut seen);
+    signal(&a, "-TERM");
+    let (code, _) = finish(a, &rx, &mut seen);
+    let err = seen.join("\n");
+    assert_eq!(code, 130, "{err}");
+    assert!(err.contains("aborted: me may be mid-unit (its script runs on there: slow@me)"), "{err}");
+    assert!(!s.path("slow.done").exists(), "rigger did not wait for the unit");
+    // The unit's script runs on; when it ends, its run is gone, so it gives the lock back itself.
+    s.go();
+    until("the orphaned unit to finish", || s.path("slow.done").exists());
+    until("the lock to be given back", || !s.lock().exists());
+    let next = s.run(&["apply", "--yes"]);
+    assert_eq!(next.status.code(), Some(0), "{}", text(&next));
+    assert_eq!(s.log(), "slow\nnext\n", "the next run converges");
 }
 
 /// A lock as another run would leave it: owner record, holder, last use.

@@ -71,10 +71,11 @@ pub fn script(role: &str, plan: &UnitPlan, marker: &str) -> String {
 /// The apply script with `head` first in its function and `tail` after it,
 /// run even when a step failed (the run lock: checked first, marked after).
 pub fn script_guarded(role: &str, plan: &UnitPlan, marker: &str, head: &str, tail: &str) -> String {
-    let mut s = String::from("main() {\nexport LC_ALL=C\n");
+    // SIGPIPE ignored: if rigger goes away mid-unit (and its output reader
+    // with it), the script runs to its end rather than stop between two
+    // steps. `trap - PIPE` gives a step's own commands the usual one back.
+    let mut s = String::from("main() {\nexport LC_ALL=C\ntrap '' PIPE\n");
     s.push_str(head);
-    // `trap - PIPE`: the lock's head makes the script ignore SIGPIPE, to
-    // outlive rigger; a step's own commands get the usual one back.
     let step = |s: &mut String, id: StepId, script: &str| {
         s.push_str(&format!(
             "echo '{marker} step {id}'\nout=$( ( trap - PIPE; set -e\n{script}) 2>&1 </dev/null ); rc=$?\nif [ $rc -ne 0 ]; then printf '%s\\n' \"$out\"; echo \"{marker} rc {id} $rc\"; return 0; fi\necho '{marker} rc {id} 0'\n"

@@ -293,6 +293,9 @@ impl Connection {
         let out = match &self.kind {
             Kind::Local => {
                 let mut child = tokio::process::Command::new("sh")
+                    // Its own process group, like a remote sh: a Ctrl-C at the
+                    // terminal is rigger's to handle, and must not kill a unit mid-way.
+                    .process_group(0)
                     .arg("-c")
                     .arg(&shell)
                     .stdin(Stdio::piped())
