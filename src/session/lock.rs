@@ -70,7 +70,7 @@ impl Owner {
         let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
         Owner {
             token: format!("{machine}-{pid}-{nanos:x}"),
-            user: std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "unknown".into()),
+            user: user_name(),
             machine,
             pid,
             started: now(),
@@ -95,6 +95,23 @@ impl Owner {
 
 fn now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+/// Who runs rigger: `$USER`, else the name of this process's uid (cron and
+/// systemd often set no `$USER`), else the uid itself.
+fn user_name() -> String {
+    let env = ["USER", "LOGNAME"].iter().find_map(|v| std::env::var(v).ok().filter(|u| !u.is_empty()));
+    let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
+    env.unwrap_or_else(|| user_of(&read("/proc/self/status"), &read("/etc/passwd")))
+}
+
+/// The name of the uid in `status` (/proc/PID/status) as `passwd` (/etc/passwd) has it.
+fn user_of(status: &str, passwd: &str) -> String {
+    let Some(uid) = status.lines().find_map(|l| l.strip_prefix("Uid:")?.split_whitespace().next()) else {
+        return "unknown".into();
+    };
+    let entry = passwd.lines().map(|l| l.split(':').collect::<Vec<_>>()).find(|f| f.len() > 2 && f[2] == uid);
+    entry.map(|f| f[0].to_string()).unwrap_or(format!("uid {uid}"))
 }
 
 fn machine_name() -> String {
@@ -608,6 +625,14 @@ mod tests {
             "{notes:?}"
         );
         assert_eq!(a.apply_guard(M, false), Guard::default(), "later scripts do not try again");
+    }
+
+    #[test]
+    fn a_run_without_user_in_its_environment_is_named_by_its_uid() {
+        let passwd = "root:x:0:0:root:/root:/bin/bash\nops:x:1000:1000::/home/ops:/bin/sh\n";
+        assert_eq!(user_of("Name:\trigger\nUid:\t1000\t1000\t1000\t1000\n", passwd), "ops");
+        assert_eq!(user_of("Uid:\t4242\t4242\t4242\t4242\n", passwd), "uid 4242");
+        assert_eq!(user_of("", passwd), "unknown");
     }
 
     #[test]
