@@ -1,7 +1,8 @@
 //! The work behind `schedule` during `apply`: a unit converges over its
 //! host's session (planned again first when an earlier unit changed the
 //! host), a gate between serial batches checks the failure budget and runs
-//! the binding's health check on the batch's hosts.
+//! the binding's health check on the batch's hosts, and a host whose units
+//! are all done gives its run lock back.
 
 use crate::plan::{self, ResourcePlan, Status, UnitPlan};
 use crate::project::{Project, UnitError};
@@ -9,7 +10,7 @@ use crate::report::UnitReport;
 use crate::schedule;
 use crate::session::apply::{ApplyResult, StepId};
 use crate::session::probe::{HostState, Query};
-use crate::session::Session;
+use crate::session::{Session, SessionError};
 use petgraph::graph::NodeIndex;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -36,12 +37,14 @@ pub struct Converge {
     pub dirty: Mutex<HashSet<String>>,
     /// Apply the plans as they are (a saved plan): never plan a unit again.
     pub exact: bool,
+    /// Warnings for the end of the run: what the host locks had to say.
+    pub notes: Mutex<Vec<String>>,
 }
 
 impl schedule::Work for Converge {
-    async fn unit(&self, n: NodeIndex, host: &str, role: &str) -> UnitReport {
+    async fn unit(&self, n: NodeIndex, host: &str, role: &str, last: bool) -> UnitReport {
         let started = Instant::now();
-        let mut rep = match self.converge(n, host, role).await {
+        let mut rep = match self.converge(n, host, role, last).await {
             Ok(rep) => rep,
             Err((message, resources)) => UnitReport {
                 role: role.into(),
@@ -64,6 +67,19 @@ impl schedule::Work for Converge {
         let seconds = started.elapsed().as_secs_f64();
         UnitReport { role, status, message: Some(message), resources: vec![], handlers: vec![], seconds }
     }
+
+    /// The host's last unit is done: give its run lock back, unless its
+    /// apply script did (one round trip, only where this run holds it).
+    async fn host_done(&self, host: &str) {
+        let conn = self.runs.lock().unwrap().get(host).and_then(|r| r.conn.clone());
+        let Some(conn) = conn else { return };
+        let released = conn.release().await;
+        let mut notes = self.notes.lock().unwrap();
+        if let Err(e) = released {
+            notes.push(format!("{host}: the run lock was not released ({e}); the next run breaks it once stale"));
+        }
+        notes.extend(conn.lock_notes().into_iter().map(|n| format!("{host}: {n}")));
+    }
 }
 
 /// Why a unit could not be planned again before it converged.
@@ -81,7 +97,8 @@ enum ReplanError {
 type Failure = (String, Vec<ResourcePlan>);
 
 impl Converge {
-    async fn converge(&self, n: NodeIndex, host: &str, role: &str) -> Result<UnitReport, Failure> {
+    /// Plans again if needed, applies; `last` lets the apply script give the host's lock back.
+    async fn converge(&self, n: NodeIndex, host: &str, role: &str, last: bool) -> Result<UnitReport, Failure> {
         let (conn, facts) = {
             let runs = self.runs.lock().unwrap();
             let run = &runs[host];
@@ -116,8 +133,13 @@ impl Converge {
             return Ok(report(Status::Ok, plan.resources, vec![]));
         }
         self.dirty.lock().unwrap().insert(host.to_string());
-        let applied = match conn.apply(role, &plan).await {
+        let applied = match conn.apply(role, &plan, last).await {
             Ok(a) => a,
+            Err(SessionError::Lock(e)) => {
+                // Nothing ran; the host is another run's now, or changed under this one.
+                self.lose(host, e.to_string());
+                return Err((e.to_string(), not_run(plan.resources)));
+            }
             Err(e) => {
                 self.lose(host, format!("unreachable: {e}"));
                 return Err((format!("unreachable during apply: {e}"), plan.resources));
@@ -210,6 +232,15 @@ fn over_budget(failed: usize, hosts: usize, max: u8) -> Option<String> {
     let pct = (failed * 100).checked_div(hosts).unwrap_or(0);
     (failed > 0 && pct > max as usize)
         .then(|| format!("{failed} of {hosts} hosts failed in this batch (max_fail_percentage {max})"))
+}
+
+/// The resources of a unit whose script ran no step: changes stay to do.
+fn not_run(mut resources: Vec<ResourcePlan>) -> Vec<ResourcePlan> {
+    for r in resources.iter_mut().filter(|r| r.status == Status::Changed) {
+        r.status = Status::Skipped;
+        r.message = Some("not run".into());
+    }
+    resources
 }
 
 /// The resources after the apply script ran: on a failed step, the failed

@@ -1,7 +1,8 @@
 //! Runs a site: load everything, open one connection per host, probe each
 //! host once, plan every unit, then (apply) hand the graph to `schedule` with
-//! the work of converging a unit and checking a gate. Bad input or an
-//! unreachable host stops the run before any host is changed.
+//! the work of converging a unit and checking a gate. Bad input, an
+//! unreachable host or a host locked by another run stops the run before
+//! any host is changed.
 
 use crate::converge::{Converge, HostRun, Plans};
 use crate::graph::Node;
@@ -9,7 +10,8 @@ use crate::plan::{self, Status};
 use crate::project::{Project, Settings};
 use crate::report::{HostReport, UnitReport};
 use crate::saved_plan::{Observed, SavedHost, SavedPlan, Stale};
-use crate::schedule;
+use crate::schedule::{self, Interrupt};
+use crate::session::lock::{HostLock, Owner};
 use crate::session::probe::{HostState, Query};
 use crate::session::transport::Target;
 use crate::session::Session;
@@ -27,6 +29,10 @@ pub struct Outcome {
     pub changes: usize,
     pub failed: bool,
     pub aborted: bool,
+    /// A SIGINT/SIGTERM stopped the apply: units not started are skipped as interrupted.
+    pub interrupted: bool,
+    /// What the run should tell besides its hosts' reports (a stale lock broken).
+    pub warnings: Vec<String>,
 }
 
 pub struct Runner {
@@ -37,7 +43,7 @@ pub struct Runner {
 impl Runner {
     /// Connects and probes every host (one round trip each), then plans every unit.
     pub async fn plan(mut self) -> (Arc<Project>, Phase) {
-        let mut runs = probe_hosts(&self.project, &self.settings).await;
+        let mut runs = probe_hosts(&self.project, &self.settings, Owner::this_run()).await;
         let facts: HashMap<String, Value> =
             runs.iter().filter(|(_, r)| r.error.is_none()).map(|(h, r)| (h.clone(), r.state.facts.clone())).collect();
         self.project.set_globals(&facts);
@@ -58,8 +64,17 @@ impl Runner {
         for run in runs.values_mut() {
             run.seconds = run.started.elapsed().as_secs_f64();
         }
-        (project, Phase { runs, plans, exact: false })
+        let warnings = lock_notes(&runs);
+        (project, Phase { runs, plans, exact: false, warnings })
     }
+}
+
+/// What the hosts' locks had to say so far, by host.
+fn lock_notes(runs: &HashMap<String, HostRun>) -> Vec<String> {
+    let mut hosts: Vec<&String> = runs.keys().collect();
+    hosts.sort();
+    let notes = hosts.into_iter().flat_map(|h| runs[h].conn.iter().flat_map(|c| c.lock_notes()).map(move |n| (h, n)));
+    notes.map(|(h, n)| format!("{h}: {n}")).collect()
 }
 
 /// What to ask a host first: every unit's queries, computed without facts.
@@ -73,8 +88,9 @@ fn host_queries(project: &Project, host: &str) -> BTreeSet<Query> {
     queries
 }
 
-/// Opens a session to every host of the run and probes it, `--forks` at a time.
-async fn probe_hosts(project: &Project, settings: &Settings) -> HashMap<String, HostRun> {
+/// Opens a session to every host of the run and probes it, `--forks` at a
+/// time; each probe takes the host's run lock for `owner` and lets it go.
+async fn probe_hosts(project: &Project, settings: &Settings, owner: Owner) -> HashMap<String, HostRun> {
     let hosts = project.hosts();
     let forks = Arc::new(Semaphore::new(settings.forks.unwrap_or(hosts.len().max(1))));
     let with_facts = project.uses_facts();
@@ -84,12 +100,14 @@ async fn probe_hosts(project: &Project, settings: &Settings) -> HashMap<String, 
         let target = Target::from_vars(&h, &project.vars[&h]);
         let opts = settings.connect.clone();
         let forks = forks.clone();
+        let owner = owner.clone();
         tasks.spawn(async move {
             let _permit = forks.acquire_owned().await;
             let started = Instant::now();
             let res = async {
                 let target = target.map_err(|e| e.to_string())?;
-                let conn = Session::open(&target, &opts).await.map_err(|e| e.to_string())?;
+                let lock = HostLock::for_target(&target, owner, opts.lock_timeout);
+                let conn = Session::open(&target, &opts).await.map_err(|e| e.to_string())?.locked(lock);
                 let state = conn.probe(&queries, with_facts).await.map_err(|e| e.to_string());
                 Ok::<_, String>((conn, state))
             }
@@ -149,6 +167,7 @@ pub struct Phase {
     plans: Plans,
     /// Apply the plans as they are (a saved plan): never re-plan a unit.
     exact: bool,
+    warnings: Vec<String>,
 }
 
 impl Phase {
@@ -255,15 +274,17 @@ impl Phase {
             rep.recount();
             hosts.push(rep);
         }
-        Outcome { hosts, changes, failed, aborted: false }
+        Outcome { hosts, changes, failed, aborted: false, interrupted: false, warnings: self.warnings.clone() }
     }
 
-    /// Walks the graph (see `schedule`), converging each unit as soon as its predecessors are done.
+    /// Walks the graph (see `schedule`), converging each unit as soon as its
+    /// predecessors are done, until done or `interrupt`ed.
     pub async fn apply(
         self,
         project: Arc<Project>,
         forks: Option<usize>,
         progress: impl Fn(&str) + Send + Sync + 'static,
+        interrupt: &Interrupt,
     ) -> Outcome {
         let work = Arc::new(Converge {
             project: project.clone(),
@@ -271,10 +292,15 @@ impl Phase {
             plans: self.plans,
             dirty: Mutex::new(HashSet::new()),
             exact: self.exact,
+            // The probes' notes were told with the plan; these are the apply's.
+            notes: Mutex::new(Vec::new()),
         });
-        let results = schedule::walk(&project.graph, forks, work.clone(), progress).await;
+        let results = schedule::walk(&project.graph, forks, work.clone(), progress, interrupt).await;
         let g = &project.graph.g;
-        let runs = Arc::try_unwrap(work).ok().map(|w| w.runs.into_inner().unwrap_or_default()).unwrap_or_default();
+        let (runs, warnings) = match Arc::try_unwrap(work) {
+            Ok(w) => (w.runs.into_inner().unwrap_or_default(), w.notes.into_inner().unwrap_or_default()),
+            Err(_) => Default::default(),
+        };
         let mut hosts = Vec::new();
         let mut changes = 0;
         let mut failed = false;
@@ -308,7 +334,7 @@ impl Phase {
                 }
             }
         }
-        Outcome { hosts, changes, failed, aborted: false }
+        Outcome { hosts, changes, failed, aborted: false, interrupted: interrupt.is_set(), warnings }
     }
 
     pub async fn close(self) {

@@ -13,8 +13,19 @@ use std::path::Path;
 use std::sync::Arc;
 use tera::Context;
 
+/// The host's state folder, written once: the two paths below are built from it.
+macro_rules! state_dir {
+    () => {
+        "/var/lib/rigger"
+    };
+}
+
+/// Where rigger keeps what it must remember on a host: pending handlers and
+/// the run lock (`session::lock`). Root's folder; a per-user one is issue 19.
+pub const STATE_DIR: &str = state_dir!();
+
 /// Where pending handlers are recorded on a host, so a failure cannot lose them.
-pub const PENDING_DIR: &str = "/var/lib/rigger/pending";
+pub const PENDING_DIR: &str = concat!(state_dir!(), "/pending");
 
 pub fn pending_path(role: &str) -> String {
     format!("{PENDING_DIR}/{role}")

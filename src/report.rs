@@ -51,6 +51,9 @@ impl Style {
     }
 }
 
+/// The message of a unit (or gate) an interrupt kept from starting.
+pub const INTERRUPTED: &str = "interrupted";
+
 #[derive(Debug, Clone, Serialize)]
 pub struct UnitReport {
     pub role: String,
@@ -126,6 +129,9 @@ pub struct RunReport {
     pub command: String,
     pub changes_pending: bool,
     pub failed: bool,
+    /// A SIGINT/SIGTERM stopped the apply; only written when true.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub interrupted: bool,
     pub seconds: f64,
     pub warnings: Vec<String>,
     pub hosts: Vec<HostReport>,
@@ -186,9 +192,10 @@ pub fn render_units(style: &Style, hosts: &[HostReport], applied: bool, verbose:
     out
 }
 
-pub fn recap(style: &Style, hosts: &[HostReport]) -> String {
+/// One line per host; an `interrupted` run says so and names the units it did not start.
+pub fn recap(style: &Style, hosts: &[HostReport], interrupted: bool) -> String {
     let width = hosts.iter().map(|h| h.host.len()).max().unwrap_or(4).max(4);
-    let mut out = String::from("\nRECAP\n");
+    let mut out = String::from(if interrupted { "\nRECAP (interrupted)\n" } else { "\nRECAP\n" });
     for h in hosts {
         let c = &h.counts;
         let name = if c.failed > 0 {
@@ -203,6 +210,18 @@ pub fn recap(style: &Style, hosts: &[HostReport]) -> String {
             "{name}{pad}  ok={:<3} changed={:<3} failed={:<3} skipped={:<3} round_trips={:<2} {:.2}s\n",
             c.ok, c.changed, c.failed, c.skipped, h.round_trips, h.seconds
         ));
+    }
+    if interrupted {
+        let not_started: Vec<String> = hosts
+            .iter()
+            .flat_map(|h| h.units.iter().map(move |u| (h, u)))
+            .filter(|(_, u)| u.status == Status::Skipped && u.message.as_deref() == Some(INTERRUPTED))
+            .map(|(h, u)| format!("{}@{}", u.role, h.host))
+            .collect();
+        if !not_started.is_empty() {
+            out.push_str(&format!("not started (interrupted): {}\n", not_started.join(", ")));
+        }
+        out.push_str("the units that ran finished; the next run converges the rest\n");
     }
     out
 }

@@ -1,27 +1,67 @@
 //! The scheduler: walks the (host, role) graph on tokio. A node starts as soon
 //! as its predecessors are done (no lock-step across hosts), units on one host
 //! never overlap, at most `forks` nodes run at once, and a failure skips only
-//! its descendants. What a unit or a gate does is the caller's [`Work`]: this
-//! module knows nothing about SSH, probes or plans.
+//! its descendants. Once an [`Interrupt`] is set, nothing new starts: running
+//! nodes finish and the rest are skipped as interrupted. What a unit, a gate
+//! or the end of a host means is the caller's [`Work`]: this module knows
+//! nothing about SSH, probes, plans or locks.
 //!
-//! Over 500 lines only with its tests (about 280 lines, a fake `Work` on
-//! paused time); the code itself is about 220.
+//! Over 500 lines only with its tests (about 380 lines, a fake `Work` on
+//! paused time); the code itself is about 300.
 
 use crate::graph::{Graph, Node, Why};
 use crate::plan::Status;
-use crate::report::UnitReport;
+use crate::report::{UnitReport, INTERRUPTED};
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::Direction;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
 use std::sync::Arc;
-use tokio::sync::{Mutex, Semaphore};
+use tokio::sync::{watch, Mutex, Semaphore};
 use tokio::task::JoinSet;
+
+/// Set on the first SIGINT/SIGTERM: the walk starts nothing new. It also
+/// knows which units run now, so an abort can say which hosts may be mid-unit.
+#[derive(Clone)]
+pub struct Interrupt {
+    set: Arc<watch::Sender<bool>>,
+    /// (host, role) of every unit running now.
+    running: Arc<std::sync::Mutex<BTreeSet<(String, String)>>>,
+}
+
+impl Default for Interrupt {
+    fn default() -> Self {
+        Interrupt { set: Arc::new(watch::channel(false).0), running: Arc::default() }
+    }
+}
+
+impl Interrupt {
+    pub fn trigger(&self) {
+        self.set.send_replace(true);
+    }
+
+    pub fn is_set(&self) -> bool {
+        *self.set.borrow()
+    }
+
+    /// Returns once the interrupt is set.
+    pub async fn triggered(&self) {
+        let mut rx = self.set.subscribe();
+        // The sender lives as long as `self`: waiting cannot fail.
+        let _ = rx.wait_for(|set| *set).await;
+    }
+
+    /// `role@host` of every unit running now, sorted.
+    pub fn running(&self) -> Vec<String> {
+        self.running.lock().unwrap().iter().map(|(h, r)| format!("{r}@{h}")).collect()
+    }
+}
 
 /// What running a node means. The scheduler only decides when.
 pub trait Work: Send + Sync + 'static {
-    /// Converges `role` on `host` (node `n` of the graph).
-    fn unit(&self, n: NodeIndex, host: &str, role: &str) -> impl Future<Output = UnitReport> + Send;
+    /// Converges `role` on `host` (node `n` of the graph). `last`: no other
+    /// unit of `host` is left, so its script may end the host's part of the run.
+    fn unit(&self, n: NodeIndex, host: &str, role: &str, last: bool) -> impl Future<Output = UnitReport> + Send;
 
     /// The check after batch `batch` of serial binding `binding`; `batch_results`
     /// holds the status of each of the batch's units, by host.
@@ -32,39 +72,54 @@ pub trait Work: Send + Sync + 'static {
         hosts: &[String],
         batch_results: &[(String, Status)],
     ) -> impl Future<Output = UnitReport> + Send;
+
+    /// Called once for each host when its last unit is done (ran, failed,
+    /// or was skipped), interrupted or not: nothing more will run there.
+    fn host_done(&self, host: &str) -> impl Future<Output = ()> + Send;
 }
 
 /// Runs every node of `graph` through `work` and returns each node's report.
 /// `forks` caps how many run at once (default: one per host); `progress` gets
-/// one line per node that ran, as it finishes.
+/// one line per node that ran, as it finishes. Once `interrupt` is set, no
+/// node starts: the rest are skipped with the message `report::INTERRUPTED`.
 pub async fn walk<W: Work>(
     graph: &Graph,
     forks: Option<usize>,
     work: Arc<W>,
     progress: impl Fn(&str) + Send + Sync + 'static,
+    interrupt: &Interrupt,
 ) -> HashMap<NodeIndex, UnitReport> {
     let g = &graph.g;
-    let limits = Limits::new(graph, forks);
+    let limits = Limits::new(graph, forks, interrupt);
     let progress = Arc::new(progress);
     let mut state = State::new(g);
     let mut tasks: JoinSet<(NodeIndex, UnitReport)> = JoinSet::new();
+    let mut tails: JoinSet<()> = JoinSet::new();
     loop {
         while let Some(n) = state.ready.pop() {
             if let Some(why) = state.blocked.get(&n).cloned() {
                 state.finish(n, skipped_report(&g[n], &why));
+            } else if interrupt.is_set() {
+                state.finish(n, skipped_report(&g[n], INTERRUPTED));
             } else if matches!(g[n], Node::Barrier { .. }) {
                 // A barrier has no work: it is done when its members are.
                 state.finish(n, ok_report(&g[n]));
             } else {
-                let job = Job { n, node: g[n].clone(), batch_results: state.batch_results(&g[n]) };
+                let last = matches!(&g[n], Node::Unit { host, .. } if state.units_left[host] == 1);
+                let job = Job { n, node: g[n].clone(), batch_results: state.batch_results(&g[n]), last };
                 tasks.spawn(run(job, work.clone(), limits.clone(), progress.clone()));
             }
+        }
+        for host in state.done_hosts.drain(..) {
+            let work = work.clone();
+            tails.spawn(async move { work.host_done(&host).await });
         }
         // Nothing running and nothing ready: every node is done. A task that
         // panicked ends the walk too; the nodes it would have released never run.
         let Some(Ok((n, rep))) = tasks.join_next().await else { break };
         state.finish(n, rep);
     }
+    while tails.join_next().await.is_some() {}
     state.results
 }
 
@@ -74,16 +129,18 @@ struct Limits {
     /// One lock per host: two units on one host would race on its packages and files.
     hosts: HashMap<String, Arc<Mutex<()>>>,
     forks: Arc<Semaphore>,
+    /// Checked again once a node may go: it may have waited for its host long.
+    interrupt: Interrupt,
 }
 
 impl Limits {
-    fn new(graph: &Graph, forks: Option<usize>) -> Self {
+    fn new(graph: &Graph, forks: Option<usize>, interrupt: &Interrupt) -> Self {
         let mut hosts: HashMap<String, Arc<Mutex<()>>> = HashMap::new();
         for (host, _) in graph.units.keys() {
             hosts.entry(host.clone()).or_default();
         }
         let forks = Arc::new(Semaphore::new(forks.unwrap_or(hosts.len().max(1))));
-        Limits { hosts, forks }
+        Limits { hosts, forks, interrupt: interrupt.clone() }
     }
 }
 
@@ -93,6 +150,8 @@ struct Job {
     node: Node,
     /// For a gate: the statuses of its batch's units.
     batch_results: Vec<(String, Status)>,
+    /// For a unit: the last of its host still to run.
+    last: bool,
 }
 
 async fn run<W: Work>(
@@ -111,8 +170,17 @@ async fn run<W: Work>(
         None => None,
     };
     let _fork = limits.forks.acquire().await;
+    if limits.interrupt.is_set() {
+        return (job.n, skipped_report(&job.node, INTERRUPTED));
+    }
     let rep = match &job.node {
-        Node::Unit { host, role, .. } => work.unit(job.n, host, role).await,
+        Node::Unit { host, role, .. } => {
+            let key = (host.clone(), role.clone());
+            limits.interrupt.running.lock().unwrap().insert(key.clone());
+            let rep = work.unit(job.n, host, role, job.last).await;
+            limits.interrupt.running.lock().unwrap().remove(&key);
+            rep
+        }
         Node::Gate { binding, batch, hosts } => work.gate(*binding, *batch, hosts, &job.batch_results).await,
         Node::Barrier { .. } => ok_report(&job.node),
     };
@@ -129,6 +197,10 @@ struct State<'g> {
     blocked: HashMap<NodeIndex, String>,
     ready: Vec<NodeIndex>,
     results: HashMap<NodeIndex, UnitReport>,
+    /// Units not yet done, per host.
+    units_left: HashMap<String, usize>,
+    /// Hosts whose last unit is done, for `Work::host_done`.
+    done_hosts: Vec<String>,
 }
 
 impl<'g> State<'g> {
@@ -137,11 +209,25 @@ impl<'g> State<'g> {
             g.node_indices().map(|n| (n, g.neighbors_directed(n, Direction::Incoming).count())).collect();
         let mut ready: Vec<NodeIndex> = remaining.iter().filter(|(_, c)| **c == 0).map(|(n, _)| *n).collect();
         ready.sort();
-        State { g, remaining, blocked: HashMap::new(), ready, results: HashMap::new() }
+        let mut units_left: HashMap<String, usize> = HashMap::new();
+        for node in g.node_weights() {
+            if let Node::Unit { host, .. } = node {
+                *units_left.entry(host.clone()).or_default() += 1;
+            }
+        }
+        let (blocked, results, done_hosts) = (HashMap::new(), HashMap::new(), Vec::new());
+        State { g, remaining, blocked, ready, results, units_left, done_hosts }
     }
 
     /// Records a finished node and releases its successors; a failure blocks all of them.
     fn finish(&mut self, n: NodeIndex, rep: UnitReport) {
+        if let Node::Unit { host, .. } = &self.g[n] {
+            let left = self.units_left.get_mut(host).expect("every unit is counted");
+            *left -= 1;
+            if *left == 0 {
+                self.done_hosts.push(host.clone());
+            }
+        }
         let why = match rep.status {
             Status::Failed => Some(match &self.g[n] {
                 Node::Unit { host, role, .. } => format!("because {role} failed on host {host}"),
@@ -325,7 +411,10 @@ mod tests {
     }
 
     impl Work for Fake {
-        async fn unit(&self, _n: NodeIndex, host: &str, role: &str) -> UnitReport {
+        async fn unit(&self, _n: NodeIndex, host: &str, role: &str, last: bool) -> UnitReport {
+            if last {
+                self.note("last", &format!("{role}@{host}"));
+            }
             self.act(format!("{role}@{host}"), Some(host), role.into()).await
         }
 
@@ -335,6 +424,10 @@ mod tests {
             results.sort_by(|a, b| a.0.cmp(&b.0));
             self.gates.lock().unwrap().push((name.clone(), results));
             self.act(name.clone(), None, name).await
+        }
+
+        async fn host_done(&self, host: &str) {
+            self.note("done", host);
         }
     }
 
@@ -365,11 +458,16 @@ mod tests {
     }
 
     async fn walk_with(graph: &Graph, forks: Option<usize>, fake: Fake) -> Walked {
+        walk_until(graph, forks, fake, &Interrupt::default()).await
+    }
+
+    async fn walk_until(graph: &Graph, forks: Option<usize>, fake: Fake, interrupt: &Interrupt) -> Walked {
         let fake = Arc::new(fake);
         let lines = Arc::new(StdMutex::new(Vec::new()));
         let sink = lines.clone();
         let started = Instant::now();
-        let results = walk(graph, forks, fake.clone(), move |l| sink.lock().unwrap().push(l.to_string())).await;
+        let progress = move |l: &str| sink.lock().unwrap().push(l.to_string());
+        let results = walk(graph, forks, fake.clone(), progress, interrupt).await;
         let elapsed = started.elapsed().as_millis() as u64;
         let results = results.into_iter().map(|(n, r)| (graph.g[n].to_string(), r)).collect();
         let lines = lines.lock().unwrap().clone();
@@ -528,5 +626,74 @@ mod tests {
                 "FAILED   app@w2 (0.0s)",
             ]
         );
+    }
+
+    /// An interrupt set `at_ms` into the walk, and what was running then.
+    fn interrupt_at(at_ms: u64) -> (Interrupt, Arc<StdMutex<Vec<String>>>) {
+        let (interrupt, seen) = (Interrupt::default(), Arc::new(StdMutex::new(Vec::new())));
+        let (i, s) = (interrupt.clone(), seen.clone());
+        tokio::spawn(async move {
+            sleep(Duration::from_millis(at_ms)).await;
+            *s.lock().unwrap() = i.running();
+            i.trigger();
+        });
+        (interrupt, seen)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn after_an_interrupt_running_units_finish_and_nothing_new_starts() {
+        let g = graph(
+            &[("web", &["w1", "w2"])],
+            "- hosts: web\n  roles: [app]\n",
+            &[("app", "requires: [base]\n"), ("base", "")],
+        );
+        let (interrupt, running) = interrupt_at(15);
+        let w = walk_until(&g, None, Fake::new().taking("base@w1", 30), &interrupt).await;
+        assert_eq!(*running.lock().unwrap(), ["base@w1", "app@w2"], "what an abort would name");
+        // Running when interrupted: both finish, and report as they ended.
+        assert_eq!((w.at("end", "base@w1"), w.status("base@w1")), (30, (Status::Changed, None)));
+        assert_eq!((w.at("end", "app@w2"), w.status("app@w2")), (20, (Status::Changed, None)));
+        // Ready after the interrupt: never started, reported as interrupted.
+        assert!(!w.ran("app@w1"));
+        assert_eq!(w.status("app@w1"), (Status::Skipped, Some("interrupted")));
+        assert_eq!(w.lines.len(), 3, "no progress line for what did not run: {:?}", w.lines);
+        assert!(interrupt.running().is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_unit_waiting_for_its_host_or_a_fork_when_interrupted_does_not_start() {
+        let g = graph(&[("web", &["w1", "w2"])], "- hosts: web\n  roles: [a, b]\n", &[("a", ""), ("b", "")]);
+        let (interrupt, _) = interrupt_at(5);
+        let w = walk_until(&g, Some(1), Fake::new(), &interrupt).await;
+        let ran: Vec<&str> = ["a@w1", "b@w1", "a@w2", "b@w2"].into_iter().filter(|n| w.ran(n)).collect();
+        assert_eq!(ran.len(), 1, "one fork: one unit ran, the three waiting did not: {ran:?}");
+        let interrupted = w.results.values().filter(|r| r.message.as_deref() == Some("interrupted")).count();
+        assert_eq!(interrupted, 3);
+        assert_eq!(w.elapsed, 10);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn each_host_is_done_once_when_its_last_unit_ends_or_is_skipped() {
+        let g = graph(
+            &[("web", &["w1", "w2"])],
+            "- hosts: web\n  roles: [app]\n",
+            &[("app", "requires: [base]\n"), ("base", "")],
+        );
+        let w = walk_with(&g, None, Fake::new().failing("base@w1", "boom").taking("app@w2", 25)).await;
+        let done: Vec<(u64, String)> = {
+            let log = w.fake.log.lock().unwrap();
+            log.iter().filter(|(_, what, _)| *what == "done").map(|(at, _, h)| (*at, h.clone())).collect()
+        };
+        // w1: base failed at 10 and app was skipped then; w2: app ended at 35.
+        assert_eq!(done, [(10, "w1".to_string()), (35, "w2".to_string())]);
+        let last: Vec<String> = {
+            let log = w.fake.log.lock().unwrap();
+            log.iter().filter(|(_, what, _)| *what == "last").map(|(_, _, n)| n.clone()).collect()
+        };
+        assert_eq!(last, ["app@w2"], "told to the last unit of a host only");
+        let (interrupt, _) = interrupt_at(0);
+        let w = walk_until(&g, None, Fake::new(), &interrupt).await;
+        let done = w.fake.log.lock().unwrap().iter().filter(|(_, what, _)| *what == "done").count();
+        assert_eq!(done, 2, "interrupted before anything ran: every host is still done (its lock given back)");
     }
 }

@@ -42,6 +42,7 @@ fn apply(content: &str, extra_var: &str) -> (i32, String, String, tempfile::Temp
     let o = Command::new(env!("CARGO_BIN_EXE_rigger"))
         .args(["apply", "--yes"])
         .current_dir(dir)
+        .env("RIGGER_HOST_STATE_DIR", dir.join("host-state"))
         .env("PATH", path)
         .env("NO_COLOR", "1")
         .output()

@@ -39,6 +39,7 @@ fn rigger(dir: &Path, args: &[&str], key: Option<&Path>) -> (i32, String) {
         .current_dir(dir)
         .env("NO_COLOR", "1")
         .env("RIGGER_STATE_DIR", dir.join(".state")) // the plan key: not in the user's home
+        .env("RIGGER_HOST_STATE_DIR", dir.join("host-state"))
         .env_remove("RIGGER_VAULT_KEY_FILE")
         .env_remove("RIGGER_VAULT_PASSWORD");
     if let Some(k) = key {

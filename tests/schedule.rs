@@ -36,8 +36,14 @@ fn inventory(dir: &Path, hosts: &[&str]) {
 }
 
 fn run(dir: &Path, args: &[&str]) -> (i32, serde_json::Value, String) {
-    let out =
-        Command::new(env!("CARGO_BIN_EXE_rigger")).args(args).current_dir(dir).env("NO_COLOR", "1").output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_rigger"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        // Each local host keeps its run lock under the test's own folder.
+        .env("RIGGER_HOST_STATE_DIR", dir.join("host-state"))
+        .output()
+        .unwrap();
     let json = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
     (out.status.code().unwrap(), json, String::from_utf8_lossy(&out.stderr).into())
 }

@@ -23,6 +23,9 @@ fn rigger(dir: &Path, args: &[&str]) -> Run {
         .env("NO_COLOR", "1")
         .env("RIGGER_VAULT_KEY_FILE", dir.join("vault.key"))
         .env_remove("RIGGER_VAULT_PASSWORD")
+        // The plan key and the local host's run lock in the test's own folder.
+        .env("RIGGER_STATE_DIR", dir.join(".state"))
+        .env("RIGGER_HOST_STATE_DIR", dir.join("host-state"))
         .output()
         .unwrap();
     Run {

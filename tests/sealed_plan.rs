@@ -47,6 +47,8 @@ fn rigger_as(dir: &Path, state: &str, args: &[&str]) -> (i32, String) {
         .env("NO_COLOR", "1")
         .env("RIGGER_VAULT_KEY_FILE", dir.join("vault.key"))
         .env("RIGGER_STATE_DIR", dir.join(state))
+        // The local host's run lock in the test's own folder, not /var/lib/rigger.
+        .env("RIGGER_HOST_STATE_DIR", dir.join("host-state"))
         .output()
         .unwrap();
     (o.status.code().unwrap(), format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr)))

@@ -13,6 +13,7 @@ fn rigger(dir: &Path, args: &[&str]) -> (i32, String) {
         .args(args)
         .current_dir(dir)
         .env("NO_COLOR", "1")
+        .env("RIGGER_HOST_STATE_DIR", dir.join("host-state"))
         .env("RIGGER_VAULT_KEY_FILE", dir.join("vault.key"))
         .output()
         .unwrap();

@@ -30,6 +30,8 @@ fn rigger(dir: &Path, args: &[&str]) -> (i32, String) {
         .current_dir(dir)
         .env("NO_COLOR", "1")
         .env("RIGGER_STATE_DIR", dir.join(".state"))
+        // The local host's run lock in the test's own folder, not /var/lib/rigger.
+        .env("RIGGER_HOST_STATE_DIR", dir.join("host-state"))
         .output()
         .unwrap();
     (o.status.code().unwrap(), format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr)))
@@ -72,6 +74,7 @@ fn apply_without_yes_and_no_terminal_refuses_but_still_reports_json() {
     let o = Command::new(env!("CARGO_BIN_EXE_rigger"))
         .args(["apply", "--json"])
         .current_dir(d.path())
+        .env("RIGGER_HOST_STATE_DIR", d.path().join("host-state"))
         .stdin(std::process::Stdio::null())
         .output()
         .unwrap();

@@ -39,6 +39,9 @@ pub struct Common {
     /// Accept and record host keys of hosts seen for the first time (changed keys are still refused).
     #[arg(long, global = true)]
     pub accept_new_host_keys: bool,
+    /// Wait up to this long for a host's run lock held by another run (default: fail at once).
+    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 0)]
+    pub lock_timeout: u64,
     /// Show unchanged resources too.
     #[arg(short = 'v', long, global = true)]
     pub verbose: bool,

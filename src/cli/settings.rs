@@ -55,7 +55,11 @@ impl Settings {
             tags: c.tags.clone(),
             extra_vars: parse_extra_vars(&c.extra_vars, &out.secrets)?,
             forks: c.forks,
-            connect: ConnectOptions { accept_new_host_keys: c.accept_new_host_keys, connect_timeout: None },
+            connect: ConnectOptions {
+                accept_new_host_keys: c.accept_new_host_keys,
+                connect_timeout: None,
+                lock_timeout: std::time::Duration::from_secs(c.lock_timeout),
+            },
         })
     }
 

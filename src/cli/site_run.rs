@@ -1,7 +1,10 @@
 //! `plan` and `apply`: load the project, probe every host (a spinner on a
 //! terminal), show the plan, ask, converge the units (a progress bar), then
 //! the recap and, under `--json`, the run report. The exit code is decided
-//! here: 0 in sync or applied, 1 failed or refused, 2 `plan` found changes.
+//! here: 0 in sync or applied, 1 failed or refused, 2 `plan` found changes,
+//! 130 interrupted (`interrupt`).
+
+mod interrupt;
 
 use super::output::Out;
 use super::settings::Settings;
@@ -10,7 +13,9 @@ use crate::error::{Error, Result};
 use crate::project::{self as engine, Project};
 use crate::report::{self, RunReport};
 use crate::saved_plan::{self, SavedPlan};
+use crate::schedule::Interrupt;
 use indicatif::{ProgressBar, ProgressStyle};
+use interrupt::EXIT_INTERRUPTED;
 use std::io::IsTerminal;
 use std::path::Path;
 use std::sync::Arc;
@@ -63,7 +68,10 @@ impl SiteRun<'_> {
         let project = Project::load(&settings)?;
         self.out.warnings(&project.warnings);
         let rt = tokio::runtime::Runtime::new().map_err(Error::System)?;
-        Ok(rt.block_on(self.converge(project, settings, saved)))
+        let code = rt.block_on(self.converge(project, settings, saved));
+        // A prompt cut short by Ctrl-C leaves a thread reading stdin: do not wait for it.
+        rt.shutdown_background();
+        Ok(code)
     }
 
     /// Probe and plan; then stop (plan, nothing to do, refused) or apply. The exit code.
@@ -72,7 +80,18 @@ impl SiteRun<'_> {
         let mut warnings = project.warnings.clone();
         let forks = settings.forks;
         let units = project.graph.g.node_weights().filter(|n| !matches!(n, crate::graph::Node::Barrier { .. })).count();
-        let (project, mut phase) = self.probe(project, settings.clone()).await;
+        let interrupt = Interrupt::default();
+        if let Err(e) = interrupt::listen(interrupt.clone(), self.out.clone()) {
+            self.out.warnings(&[format!("Ctrl-C cannot be caught ({e}): it will stop rigger at once")]);
+        }
+        let (project, mut phase) = tokio::select! {
+            planned = self.probe(project, settings.clone()) => planned,
+            _ = interrupt.triggered() => {
+                // Probes change nothing, and each lets go of its host's lock itself.
+                self.out.error("interrupted while probing: nothing was applied");
+                return EXIT_INTERRUPTED;
+            }
+        };
         if let Some(saved) = saved {
             if !self.adopt(&mut phase, &project, saved) {
                 phase.close().await;
@@ -80,6 +99,8 @@ impl SiteRun<'_> {
             }
         }
         let planned = phase.reports(&project);
+        self.out.warnings(&planned.warnings);
+        warnings.extend(planned.warnings.iter().cloned());
         if !self.save(&phase, &project, &settings) {
             phase.close().await;
             return 1;
@@ -92,18 +113,22 @@ impl SiteRun<'_> {
             phase.close().await;
             return code;
         }
-        if !self.yes && !self.confirm(&planned, &mut warnings) {
+        if !self.yes && !self.confirm(&planned, &mut warnings, &interrupt).await {
             phase.close().await;
-            return 1;
+            return if interrupt.is_set() { EXIT_INTERRUPTED } else { 1 };
         }
-        let outcome = self.apply_units(phase, project, forks, units).await;
+        let outcome = self.apply_units(phase, project, forks, units, &interrupt).await;
         if !self.out.quiet {
             let failures: Vec<_> =
                 outcome.hosts.iter().filter(|h| h.counts.failed > 0 || h.error.is_some()).cloned().collect();
             self.out.human(&report::render_units(&self.out.style, &failures, true, false));
         }
+        self.out.warnings(&outcome.warnings);
+        warnings.extend(outcome.warnings.iter().cloned());
         self.report(&outcome, &warnings);
-        if outcome.failed {
+        if outcome.interrupted {
+            EXIT_INTERRUPTED
+        } else if outcome.failed {
             1
         } else {
             0
@@ -171,8 +196,9 @@ impl SiteRun<'_> {
         }
     }
 
-    /// Without `--yes`, only a terminal that answers `y` lets the run apply.
-    fn confirm(&self, planned: &Outcome, warnings: &mut Vec<String>) -> bool {
+    /// Without `--yes`, only a terminal that answers `y` lets the run apply;
+    /// an interrupt at the prompt is a no.
+    async fn confirm(&self, planned: &Outcome, warnings: &mut Vec<String>, interrupt: &Interrupt) -> bool {
         if !std::io::stdin().is_terminal() {
             let why = format!(
                 "refusing to apply {} change(s) without confirmation: stdin is not a terminal (pass --yes)",
@@ -182,8 +208,15 @@ impl SiteRun<'_> {
             return false;
         }
         self.out.eprint(&format!("Apply {} change(s)? [y/N] ", planned.changes));
-        let mut answer = String::new();
-        let _ = std::io::stdin().read_line(&mut answer);
+        let read = tokio::task::spawn_blocking(|| {
+            let mut answer = String::new();
+            let _ = std::io::stdin().read_line(&mut answer);
+            answer
+        });
+        let answer = tokio::select! {
+            answer = read => answer.unwrap_or_default(),
+            _ = interrupt.triggered() => String::new(),
+        };
         if !matches!(answer.trim(), "y" | "Y" | "yes") {
             self.refuse("aborted: nothing was changed", planned, warnings);
             return false;
@@ -195,15 +228,29 @@ impl SiteRun<'_> {
     fn refuse(&self, why: &str, planned: &Outcome, warnings: &mut Vec<String>) {
         self.out.error(why);
         warnings.push(why.to_string());
-        let outcome = Outcome { hosts: planned.hosts.clone(), changes: planned.changes, failed: true, aborted: true };
+        let outcome = Outcome {
+            hosts: planned.hosts.clone(),
+            changes: planned.changes,
+            failed: true,
+            aborted: true,
+            interrupted: false,
+            warnings: vec![],
+        };
         self.report(&outcome, warnings);
     }
 
     /// Converges the units, one progress line each (above the bar on a terminal).
-    async fn apply_units(&self, phase: Phase, project: Arc<Project>, forks: Option<usize>, units: usize) -> Outcome {
+    async fn apply_units(
+        &self,
+        phase: Phase,
+        project: Arc<Project>,
+        forks: Option<usize>,
+        units: usize,
+        interrupt: &Interrupt,
+    ) -> Outcome {
         let bar = self.tty.then(|| progress_bar(units));
         let (out, shown) = (self.out.clone(), bar.clone());
-        let outcome = phase.apply(project, forks, move |line| progress(&out, shown.as_ref(), line)).await;
+        let outcome = phase.apply(project, forks, move |line| progress(&out, shown.as_ref(), line), interrupt).await;
         if let Some(pb) = bar {
             pb.finish_and_clear();
         }
@@ -212,13 +259,14 @@ impl SiteRun<'_> {
 
     /// The recap, and under `--json` the run report on stdout.
     fn report(&self, outcome: &Outcome, warnings: &[String]) {
-        self.out.human(&report::recap(&self.out.style, &outcome.hosts));
+        self.out.human(&report::recap(&self.out.style, &outcome.hosts, outcome.interrupted));
         if self.out.json {
             self.out.document(&RunReport {
                 schema: 1,
                 command: if self.apply { "apply" } else { "plan" }.into(),
                 changes_pending: !self.apply && outcome.changes > 0,
                 failed: outcome.failed,
+                interrupted: outcome.interrupted,
                 seconds: self.started.elapsed().as_secs_f64(),
                 warnings: warnings.to_vec(),
                 hosts: outcome.hosts.clone(),

@@ -65,10 +65,20 @@ pub struct Failed {
 /// The apply script for a unit. The whole body is a function, so a script
 /// cut short in transit runs nothing at all.
 pub fn script(role: &str, plan: &UnitPlan, marker: &str) -> String {
-    let mut s = String::from("main() {\nexport LC_ALL=C\n");
+    script_guarded(role, plan, marker, "", "")
+}
+
+/// The apply script with `head` first in its function and `tail` after it,
+/// run even when a step failed (the run lock: checked first, marked after).
+pub fn script_guarded(role: &str, plan: &UnitPlan, marker: &str, head: &str, tail: &str) -> String {
+    // SIGPIPE ignored: if rigger goes away mid-unit (and its output reader
+    // with it), the script runs to its end rather than stop between two
+    // steps. `trap - PIPE` gives a step's own commands the usual one back.
+    let mut s = String::from("main() {\nexport LC_ALL=C\ntrap '' PIPE\n");
+    s.push_str(head);
     let step = |s: &mut String, id: StepId, script: &str| {
         s.push_str(&format!(
-            "echo '{marker} step {id}'\nout=$( ( set -e\n{script}) 2>&1 </dev/null ); rc=$?\nif [ $rc -ne 0 ]; then printf '%s\\n' \"$out\"; echo \"{marker} rc {id} $rc\"; return 0; fi\necho '{marker} rc {id} 0'\n"
+            "echo '{marker} step {id}'\nout=$( ( trap - PIPE; set -e\n{script}) 2>&1 </dev/null ); rc=$?\nif [ $rc -ne 0 ]; then printf '%s\\n' \"$out\"; echo \"{marker} rc {id} $rc\"; return 0; fi\necho '{marker} rc {id} 0'\n"
         ));
     };
     if !plan.handlers.is_empty() {
@@ -90,7 +100,13 @@ pub fn script(role: &str, plan: &UnitPlan, marker: &str) -> String {
     if !plan.handlers.is_empty() {
         step(&mut s, StepId::Done, &format!("rm -f -- {}\n", quote(&pending_path(role))));
     }
-    s.push_str(&format!("echo '{marker} end'\n}}\nmain\n"));
+    s.push_str(&format!("echo '{marker} end'\n}}\n"));
+    if tail.is_empty() {
+        s.push_str("main\n");
+    } else {
+        // Both in one function too: a script cut short runs neither.
+        s.push_str(&format!("run() {{\nmain\n{tail}}}\nrun\n"));
+    }
     s
 }
 

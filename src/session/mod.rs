@@ -2,14 +2,20 @@
 //! over it — the probe script and its parsing (`probe`), the apply script
 //! and its parsing (`apply`), health checks — each a POSIX sh script sent on
 //! stdin, one round trip, its answer delimited by a marker unique to the run.
+//! A session given a run lock (`lock`) folds it into its probe and apply
+//! scripts.
 
 pub mod apply;
+pub mod lock;
 pub mod probe;
 pub mod transport;
 
 use crate::plan::UnitPlan;
+use lock::{HostLock, LockError};
 use probe::{HostState, ProbeError, Query};
 use std::collections::BTreeSet;
+use std::sync::Mutex;
+use tokio::task::AbortHandle;
 use transport::{ConnectOptions, Connection, Target, TransportError};
 
 /// Why a script's answer could not be had or used.
@@ -23,6 +29,9 @@ pub enum SessionError {
     Become { stderr: String },
     #[error("probe failed: {source}{}", if .stderr.is_empty() { String::new() } else { format!(": {}", .stderr) })]
     Probe { source: ProbeError, stderr: String },
+    /// The run lock keeps this run out, or this run lost it.
+    #[error(transparent)]
+    Lock(LockError),
 }
 
 /// A check command that did not exit 0 (`None`: killed by a signal).
@@ -43,11 +52,51 @@ pub struct Applied {
 
 pub struct Session {
     conn: Connection,
+    lock: Option<HostLock>,
+    /// While the lock is held: what keeps the ssh master (its holder) from closing.
+    keep_alive: Mutex<Option<AbortHandle>>,
 }
 
 impl Session {
     pub async fn open(target: &Target, opts: &ConnectOptions) -> Result<Self, SessionError> {
-        Connection::open(target, opts).await.map(|conn| Session { conn }).map_err(SessionError::Transport)
+        Connection::open(target, opts)
+            .await
+            .map(|conn| Session { conn, lock: None, keep_alive: Mutex::new(None) })
+            .map_err(SessionError::Transport)
+    }
+
+    /// This session's scripts take, keep and check `lock`.
+    pub fn locked(mut self, lock: HostLock) -> Self {
+        self.lock = Some(lock);
+        self
+    }
+
+    /// What the lock had to say since the last call (a stale lock broken, no lock possible).
+    pub fn lock_notes(&self) -> Vec<String> {
+        self.lock.as_ref().map(HostLock::take_notes).unwrap_or_default()
+    }
+
+    /// Reads the lock's lines out of `stdout`; the rest is the script's own answer.
+    fn read_lock(&self, stdout: &str, marker: &str) -> Result<String, SessionError> {
+        let Some(lock) = &self.lock else { return Ok(stdout.to_string()) };
+        let (lines, rest) = lock::split(stdout, marker);
+        let read = lock.read(&lines, marker);
+        let mut alive = self.keep_alive.lock().unwrap();
+        match (lock.held(), alive.is_some()) {
+            (true, false) => *alive = self.conn.keep_alive(),
+            (false, true) => alive.take().into_iter().for_each(|h| h.abort()),
+            _ => {}
+        }
+        read.map_err(SessionError::Lock)?;
+        Ok(rest)
+    }
+
+    /// Gives the host's lock back, if this run holds it: one round trip.
+    pub async fn release(&self) -> Result<(), SessionError> {
+        let m = marker();
+        let Some(script) = self.lock.as_ref().and_then(|l| l.release_script(&m)) else { return Ok(()) };
+        let out = self.conn.run(&script).await.map_err(SessionError::Transport)?;
+        self.read_lock(&out.stdout, &m).map(drop)
     }
 
     /// Scripts run so far on this host.
@@ -58,8 +107,11 @@ impl Session {
     /// Asks every query (and the facts, when wanted) in one round trip.
     pub async fn probe(&self, queries: &BTreeSet<Query>, facts: bool) -> Result<HostState, SessionError> {
         let m = marker();
-        let out = self.conn.run(&probe::script(queries, facts, &m)).await.map_err(SessionError::Transport)?;
-        probe::parse(queries, &out.stdout, &m).map_err(|source| {
+        let guard = self.lock.as_ref().map(|l| l.probe_guard(&m)).unwrap_or_default();
+        let script = probe::script_guarded(queries, facts, &m, &guard.head, &guard.tail);
+        let out = self.conn.run(&script).await.map_err(SessionError::Transport)?;
+        let stdout = self.read_lock(&out.stdout, &m)?;
+        probe::parse(queries, &stdout, &m).map_err(|source| {
             let stderr = out.stderr.trim().to_string();
             // No marker at all: the script never started, so sudo refused it.
             if self.conn.target.become_ && !out.stdout.contains(&m) {
@@ -70,11 +122,15 @@ impl Session {
         })
     }
 
-    /// Runs a unit's planned steps and handlers in one round trip.
-    pub async fn apply(&self, role: &str, plan: &UnitPlan) -> Result<Applied, SessionError> {
+    /// Runs a unit's planned steps and handlers in one round trip; with
+    /// `release`, the same script gives the host's lock back at its end.
+    pub async fn apply(&self, role: &str, plan: &UnitPlan, release: bool) -> Result<Applied, SessionError> {
         let m = marker();
-        let out = self.conn.run(&apply::script(role, plan, &m)).await.map_err(SessionError::Transport)?;
-        Ok(Applied { result: apply::parse(&out.stdout, &m), stderr: out.stderr.trim().to_string() })
+        let guard = self.lock.as_ref().map(|l| l.apply_guard(&m, release)).unwrap_or_default();
+        let script = apply::script_guarded(role, plan, &m, &guard.head, &guard.tail);
+        let out = self.conn.run(&script).await.map_err(SessionError::Transport)?;
+        let stdout = self.read_lock(&out.stdout, &m)?;
+        Ok(Applied { result: apply::parse(&stdout, &m), stderr: out.stderr.trim().to_string() })
     }
 
     /// Runs a read-only check command: `Ok` when it exits 0, else how it failed.
@@ -92,6 +148,9 @@ impl Session {
     }
 
     pub async fn close(self) {
+        if let Some(h) = self.keep_alive.lock().unwrap().take() {
+            h.abort();
+        }
         self.conn.close().await
     }
 }

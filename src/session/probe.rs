@@ -150,7 +150,14 @@ echo "user=$(id -un)""#;
 /// The probe script: facts (when asked), one section per batched probe
 /// (`Ask::All`), one per other query.
 pub fn script(queries: &BTreeSet<Query>, with_facts: bool, marker: &str) -> String {
+    script_guarded(queries, with_facts, marker, "", "")
+}
+
+/// The probe script with `head` run first and `tail` last, inside its
+/// function (the run lock: taken before anything is read, released after).
+pub fn script_guarded(queries: &BTreeSet<Query>, with_facts: bool, marker: &str, head: &str, tail: &str) -> String {
     let mut s = String::from("main() {\nexport LC_ALL=C\n");
+    s.push_str(head);
     if with_facts {
         s.push_str(&format!("echo '{marker} facts'\n{FACTS}\n"));
     }
@@ -165,7 +172,7 @@ pub fn script(queries: &BTreeSet<Query>, with_facts: bool, marker: &str) -> Stri
             s.push_str(&format!("echo '{marker} {i}'\n{}\n", ask(&q.arg)));
         }
     }
-    s.push_str(&format!("echo '{marker} end'\n}}\nmain\n"));
+    s.push_str(&format!("echo '{marker} end'\n{tail}}}\nmain\n"));
     s
 }
 

@@ -17,6 +17,8 @@ pub struct ConnectOptions {
     /// Accept (and record) keys of hosts seen for the first time.
     pub accept_new_host_keys: bool,
     pub connect_timeout: Option<Duration>,
+    /// How long to wait for a host's run lock held by another run (`--lock-timeout`; 0: fail at once).
+    pub lock_timeout: Duration,
 }
 
 /// Where and how to reach a host, from Ansible's connection vars.
@@ -185,7 +187,7 @@ pub struct Output {
 
 enum Kind {
     /// The master connection; replaced when it has gone away (see `run`).
-    Ssh(tokio::sync::RwLock<std::sync::Arc<openssh::Session>>),
+    Ssh(Arc<tokio::sync::RwLock<Arc<openssh::Session>>>),
     Local,
 }
 
@@ -201,7 +203,7 @@ impl Connection {
         let kind = if target.local {
             Kind::Local
         } else {
-            Kind::Ssh(tokio::sync::RwLock::new(std::sync::Arc::new(Self::connect(target, opts).await?)))
+            Kind::Ssh(Arc::new(tokio::sync::RwLock::new(Arc::new(Self::connect(target, opts).await?))))
         };
         Ok(Connection { kind, target: target.clone(), opts: opts.clone(), round_trips: AtomicUsize::new(0) })
     }
@@ -263,6 +265,27 @@ impl Connection {
         self.round_trips.load(Ordering::Relaxed)
     }
 
+    /// While a run holds the host's lock, the master is the lock's holder on
+    /// the host (its sshd process): a master closed for being idle while
+    /// this host waits for others would make the lock look abandoned. A
+    /// check on the control socket every 20 s keeps it open, and stops when
+    /// rigger does. Nothing to do for a local host.
+    pub fn keep_alive(&self) -> Option<tokio::task::AbortHandle> {
+        let Kind::Ssh(lock) = &self.kind else { return None };
+        // Weak: closing the session must still find the master unshared.
+        let lock = Arc::downgrade(lock);
+        let task = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(20)).await;
+                let Some(lock) = lock.upgrade() else { return };
+                let master = lock.read().await.clone();
+                drop(lock);
+                let _ = master.check().await;
+            }
+        });
+        Some(task.abort_handle())
+    }
+
     /// Sends `script` to the host's sh on stdin: one round trip.
     pub async fn run(&self, script: &str) -> Result<Output, TransportError> {
         self.round_trips.fetch_add(1, Ordering::Relaxed);
@@ -270,6 +293,9 @@ impl Connection {
         let out = match &self.kind {
             Kind::Local => {
                 let mut child = tokio::process::Command::new("sh")
+                    // Its own process group, like a remote sh: a Ctrl-C at the
+                    // terminal is rigger's to handle, and must not kill a unit mid-way.
+                    .process_group(0)
                     .arg("-c")
                     .arg(&shell)
                     .stdin(Stdio::piped())
@@ -308,7 +334,8 @@ impl Connection {
 
     pub async fn close(self) {
         if let Kind::Ssh(lock) = self.kind {
-            if let Ok(s) = std::sync::Arc::try_unwrap(lock.into_inner()) {
+            let Ok(lock) = Arc::try_unwrap(lock) else { return };
+            if let Ok(s) = Arc::try_unwrap(lock.into_inner()) {
                 let _ = s.close().await;
             }
         }
