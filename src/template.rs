@@ -3,14 +3,23 @@
 //! under their path (`roles/web/templates/index.html.tera`) so errors point at
 //! the real file; shared partials in `templates/` are found by bare name.
 
+mod strict;
+
 use crate::error::{Error, Result};
 use serde_json::Value;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::path::Path;
+use strict::{Ref, Scan};
 use tera::{Context, Kwargs, State, Tera};
 
 pub struct Renderer {
     tera: Tera,
+    /// Each template's text and the names it reads, scanned once at load
+    /// (see `strict`): Tera lets an undefined name through as false or empty.
+    scans: HashMap<String, (String, Scan)>,
+    /// What `set_global` added, for looking names up before a render.
+    globals: Context,
     /// Some template names `facts` (see `mentions`).
     pub templates_use_facts: bool,
     /// Some template calls `generated(…)`: the project has secrets even
@@ -115,13 +124,15 @@ impl Renderer {
         }
         let templates_use_facts = files.iter().any(|(_, text)| mentions(text, "facts"));
         let templates_use_generated = files.iter().any(|(_, text)| mentions(text, "generated"));
+        let scans = files.iter().map(|(name, text)| (name.clone(), (text.clone(), strict::scan(text)))).collect();
         tera.add_raw_templates(files).map_err(|e| Error::Template(tidy(e)))?;
-        Ok(Renderer { tera, templates_use_facts, templates_use_generated })
+        Ok(Renderer { tera, scans, globals: Context::new(), templates_use_facts, templates_use_generated })
     }
 
     /// A variable every template sees (`groups`, `hosts`).
     pub fn set_global(&mut self, key: &str, v: &Value) {
         self.tera.global_context().insert(key.to_string(), v);
+        self.globals.insert(key.to_string(), v);
     }
 
     /// The name a role template is registered under.
@@ -130,6 +141,7 @@ impl Renderer {
     }
 
     pub fn render_file(&self, name: &str, ctx: &Context) -> Result<String, RenderError> {
+        self.check_file(name, ctx)?;
         self.tera.render(name, ctx).map_err(|e| RenderError::Template(tidy(e)))
     }
 
@@ -139,14 +151,18 @@ impl Renderer {
         if !s.contains("{{") && !s.contains("{%") {
             return Ok(s.to_string());
         }
-        self.tera.render_str(s, ctx, false).map_err(|e| field_error(e, label, s, 0))
+        let out = self.tera.render_str(s, ctx, false);
+        self.check_parsed(&out, || strict::scan(s), s, ctx, label)?;
+        out.map_err(|e| field_error(e, label, s, 0))
     }
 
     /// Evaluates a `when:` expression. Unlike Tera's `if`, an undefined
     /// variable is an error (`x is defined` still works): a misspelled
     /// condition must not silently skip a resource.
     pub fn eval_bool(&self, expr: &str, ctx: &Context) -> Result<bool, RenderError> {
-        self.tera.render_str(&format!("{{{{ {expr} }}}}"), ctx, false).map_err(|e| field_error(e, "when", expr, 3))?;
+        let out = self.tera.render_str(&format!("{{{{ {expr} }}}}"), ctx, false);
+        self.check_parsed(&out, || strict::scan_expression(expr), expr, ctx, "when")?;
+        out.map_err(|e| field_error(e, "when", expr, 3))?;
         let out = self
             .tera
             .render_str(&format!("{{% if {expr} %}}true{{% else %}}false{{% endif %}}"), ctx, false)
@@ -176,6 +192,131 @@ impl Renderer {
         }
         Ok(())
     }
+}
+
+/// Undefined names, checked before Tera renders (see `strict`).
+impl Renderer {
+    /// A template file and every template it includes or extends: their
+    /// locals are shared, since an included template sees its includer's.
+    fn check_file(&self, name: &str, ctx: &Context) -> Result<(), RenderError> {
+        let mut names = vec![name.to_string()];
+        let mut i = 0;
+        while i < names.len() {
+            if let Some((_, scan)) = self.scans.get(&names[i]) {
+                for inc in &scan.includes {
+                    let found =
+                        [inc.clone(), format!("templates/{inc}")].into_iter().find(|n| self.scans.contains_key(n));
+                    if let Some(n) = found.filter(|n| !names.contains(n)) {
+                        names.push(n);
+                    }
+                }
+            }
+            i += 1;
+        }
+        let scans: Vec<_> = names.iter().filter_map(|n| Some((n, self.scans.get(n)?))).collect();
+        let locals: HashSet<&str> = scans.iter().flat_map(|(_, (_, s))| s.locals.iter().map(String::as_str)).collect();
+        for (name, (text, scan)) in &scans {
+            if let Some(report) = self.first_undefined(scan, &locals, text, ctx, name) {
+                return Err(RenderError::Template(report.to_string()));
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks a field once Tera has parsed it: a syntax error is the first
+    /// thing to fix, and its report is better than a scan of broken text.
+    fn check_parsed(
+        &self,
+        out: &tera::TeraResult<String>,
+        scan: impl FnOnce() -> Scan,
+        text: &str,
+        ctx: &Context,
+        label: &str,
+    ) -> Result<(), RenderError> {
+        match out {
+            Err(e) if matches!(e.kind(), tera::ErrorKind::SyntaxError(_)) => Ok(()),
+            _ => self.check_text(&scan(), text, ctx, label),
+        }
+    }
+
+    /// A field's text (or a `when:` expression), its own locals only.
+    fn check_text(&self, scan: &Scan, text: &str, ctx: &Context, label: &str) -> Result<(), RenderError> {
+        let locals = scan.locals.iter().map(String::as_str).collect();
+        match self.first_undefined(scan, &locals, text, ctx, label) {
+            Some(report) => Err(RenderError::Field(report)),
+            None => Ok(()),
+        }
+    }
+
+    fn first_undefined(
+        &self,
+        scan: &Scan,
+        locals: &HashSet<&str>,
+        text: &str,
+        ctx: &Context,
+        label: &str,
+    ) -> Option<FieldReport> {
+        for r in scan.refs.iter().filter(|r| !locals.contains(r.segs[0].0.as_str())) {
+            if let Err(k) = self.lookup(r, r.checked, ctx) {
+                let (_, start, end) = r.segs[k];
+                let (line, col) = position(text, start);
+                return Some(FieldReport {
+                    message: self.undefined_message(r, k, ctx),
+                    label: label.into(),
+                    text: text.lines().nth(line - 1).unwrap_or("").into(),
+                    line,
+                    col,
+                    carets: text[start..end].chars().count().max(1),
+                });
+            }
+        }
+        None
+    }
+
+    /// The value of `r`'s first `n` segments, or the index of the first missing one.
+    fn lookup<'c>(&'c self, r: &'c Ref, n: usize, ctx: &'c Context) -> std::result::Result<&'c tera::Value, usize> {
+        let root = &r.segs[0].0;
+        let mut cur = ctx.get(root).or_else(|| self.globals.get(root)).ok_or(0usize)?;
+        for (k, (seg, ..)) in r.segs.iter().enumerate().take(n).skip(1) {
+            cur = cur.get_from_path(seg).ok_or(k)?;
+        }
+        Ok(cur)
+    }
+
+    /// Says what is missing, the likely intended name, and how to allow a missing one.
+    fn undefined_message(&self, r: &Ref, k: usize, ctx: &Context) -> String {
+        let shown = r.shown(k);
+        let (what, names, kind) = if k == 0 {
+            (format!("Variable `{shown}`"), self.variable_names(ctx), "variables")
+        } else {
+            let parent = self.lookup(r, k, ctx).ok().and_then(|v| v.as_map());
+            let fields = parent.map(|m| m.keys().map(|k| k.to_string()).collect()).unwrap_or_default();
+            (format!("Field `{}` of `{}`", r.segs[k].0, r.shown(k - 1)), fields, "fields")
+        };
+        let allow = format!("If it may be missing, write `{shown} is defined` or `{shown} | default(…)`.");
+        match strict::suggest(&r.segs[k].0, names.iter().map(String::as_str)) {
+            Some(near) => format!("{what} is not defined (did you mean `{near}`?). {allow}"),
+            None if names.is_empty() => format!("{what} is not defined. {allow}"),
+            None => format!("{what} is not defined. {allow} Available {kind}: {}", names.join(", ")),
+        }
+    }
+
+    /// Every name the context and globals hold, sorted. Tera's `Context` does
+    /// not list its keys, but a template can (only runs on the error path).
+    fn variable_names(&self, ctx: &Context) -> Vec<String> {
+        let list = "{% for k, v in __tera_context %}{{ k }}\n{% endfor %}";
+        let out = self.tera.render_str(list, ctx, false).unwrap_or_default();
+        let mut names: Vec<String> = out.lines().map(String::from).collect();
+        names.sort();
+        names
+    }
+}
+
+/// 1-based line and column (in chars) of byte `at` in `text`.
+fn position(text: &str, at: usize) -> (usize, usize) {
+    let before = &text[..at];
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    (before.matches('\n').count() + 1, before[line_start..].chars().count() + 1)
 }
 
 /// Why a template or a templated field did not render.
@@ -345,7 +486,71 @@ mod tests {
         let e = e.to_string();
         assert!(e.contains("Variable `nn` is not defined") && e.contains(" --> when:1:1\n  |\n1 | nn\n  | ^^"), "{e}");
         let e = r.eval_bool("nn > 2", &ctx).unwrap_err().to_string();
-        assert!(e.contains("undefined") && e.contains(" --> when:1:1"), "{e}");
+        assert!(e.contains("Variable `nn` is not defined") && e.contains(" --> when:1:1"), "{e}");
+    }
+
+    fn strict_renderer() -> (tempfile::TempDir, Renderer, Context) {
+        let d = tempfile::tempdir().unwrap();
+        let r = Renderer::new(d.path(), [], None).unwrap();
+        let vars = serde_json::json!({"x": "v", "xs": [1, 2], "m": {"a": {"b": 1}}, "flag": false, "empty": ""});
+        (d, r, context(vars.as_object().unwrap()))
+    }
+
+    #[test]
+    fn guarded_and_local_names_still_render() {
+        let (_d, r, ctx) = strict_renderer();
+        for (text, want) in [
+            ("{% if nope is defined %}a{% else %}b{% endif %}", "b"),
+            ("{% if nope is not defined %}b{% endif %}", "b"),
+            ("{{ nope | default(value=\"y\") }}", "y"),
+            ("{% if nope is defined and nope %}a{% endif %}", ""),
+            ("{% if m.a.zz is defined %}{{ m.a.zz }}{% endif %}", ""),
+            ("{% if nope is defined %}{{ nope.deep }}{% endif %}", ""),
+            ("{% set y = x ~ \"!\" %}{{ y }}", "v!"),
+            ("{% for i in xs %}{{ loop.index }}{{ i }}{% endfor %}", "1122"),
+            ("{% for k, v in m %}{{ k }}{{ v.b }}{% endfor %}", "a1"),
+            ("{{ [i * 2 for i in xs] | join(sep=\",\") }}", "2,4"),
+            ("{{ {\"k\": x} | length }} {{ m[\"a\"].b }} {{ xs[0] }}", "1 1 1"),
+            ("{{ \"in\" ~ x }}{# {{ nope }} #}{% raw %}{{ nope }}{% endraw %}", "inv{{ nope }}"),
+            ("{% if flag or empty == \"\" %}ok{% endif %}", "ok"),
+            ("{{ m?.zz?.deep | default(value=1) }}", "1"),
+        ] {
+            assert_eq!(r.render_str(text, &ctx, "f").unwrap(), want, "{text}");
+        }
+        assert!(r.eval_bool("nope is not defined or nope", &ctx).unwrap());
+    }
+
+    #[test]
+    fn an_undefined_name_fails_wherever_it_is_read() {
+        let (_d, r, ctx) = strict_renderer();
+        for (text, name) in [
+            ("{{ x ~ nope }}", "nope"),
+            ("{% if nope %}a{% endif %}", "nope"),
+            ("{% if nope == \"x\" %}a{% endif %}", "nope"),
+            ("{% if \"x\" in nope %}a{% endif %}", "nope"),
+            ("{% for i in nope %}{{ i }}{% endfor %}", "nope"),
+            ("{{ x | replace(from=\"v\", to=nope) }}", "nope"),
+            ("{% if m.a.zz %}a{% endif %}", "Field `zz` of `m.a`"),
+            ("{{ xs[nope] }}", "nope"),
+            ("{% set y = nope %}{{ y }}", "nope"),
+            ("{% if nope is defined %}{% endif %}{{ nope2 }}", "nope2"),
+        ] {
+            let e = r.render_str(text, &ctx, "f").unwrap_err().to_string();
+            assert!(e.contains(name) && e.contains("is not defined") && e.contains(" --> f:1:"), "{text}: {e}");
+        }
+        let e = r.eval_bool("flag or nope == 1", &ctx).unwrap_err().to_string();
+        assert!(e.contains("Variable `nope` is not defined") && e.contains("when:1:9"), "{e}");
+    }
+
+    #[test]
+    fn included_templates_see_their_includers_locals() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(d.path().join("templates")).unwrap();
+        std::fs::write(d.path().join("templates/part.tera"), "{{ who }}{% if typo %}!{% endif %}").unwrap();
+        std::fs::write(d.path().join("templates/a.tera"), "{% set who = 1 %}{% include \"part.tera\" %}").unwrap();
+        let r = Renderer::new(d.path(), [], None).unwrap();
+        let e = r.render_file("templates/a.tera", &Context::new()).unwrap_err().to_string();
+        assert!(e.contains("Variable `typo` is not defined") && e.contains("templates/part.tera:1:16"), "{e}");
     }
 
     #[test]
