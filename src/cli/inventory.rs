@@ -27,8 +27,10 @@ pub fn show(inventory: &Path, extra_vars: &[String], list: bool, host: Option<&s
     } else if list || out.json {
         out.document(&inv.to_ansible_json());
     } else {
+        // Every group's hosts in one pass: per group, a chain of N groups costs N².
+        let by_group = inv.hosts_by_group();
         for (name, g) in &inv.groups {
-            let hosts = inv.group_hosts(name);
+            let hosts = by_group.get(name).cloned().unwrap_or_default();
             if name == "ungrouped" && hosts.is_empty() {
                 continue;
             }
