@@ -157,6 +157,43 @@ fn short_nested_and_numeric_secrets_are_sealed_and_json_stays_valid() {
     }
 }
 
+/// `check --out` writes a file that depends on a secret masked, and only
+/// `--show-secrets` writes it as it is (issue Trust: secrets stay sealed).
+#[test]
+fn check_out_masks_files_that_depend_on_a_secret() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    project(p, "db_password: s3cr3t-Pa55word\n", "pw={{ db_password | upper }}\nport=5432\n", "true");
+    let masked = p.join("masked");
+    let r = rigger(p, &["check", "--out", masked.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let file = std::fs::read_dir(masked.join("me")).unwrap().count();
+    assert_eq!(file, 1, "the host's folder is written");
+    let text = walk_text(&masked);
+    assert!(text.contains("port=5432"), "what does not depend on the secret is kept: {text}");
+    assert!(!text.contains("S3CR3T") && !text.contains("s3cr3t"), "{text}");
+    let clear = p.join("clear");
+    let r = rigger(p, &["check", "--out", clear.to_str().unwrap(), "--show-secrets"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(walk_text(&clear).contains("pw=S3CR3T-PA55WORD"));
+    let r = rigger(p, &["check", "--show-secrets"]);
+    assert_eq!(r.code, 1, "--show-secrets goes with --out");
+}
+
+/// Every file's text under `dir`.
+fn walk_text(dir: &Path) -> String {
+    let mut out = String::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.push_str(&walk_text(&p));
+        } else {
+            out.push_str(&std::fs::read_to_string(&p).unwrap_or_default());
+        }
+    }
+    out
+}
+
 #[test]
 fn a_one_character_secret_is_refused_at_load() {
     let d = tempfile::tempdir().unwrap();

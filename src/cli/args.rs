@@ -65,9 +65,13 @@ pub enum Command {
     Check {
         #[arg(default_value = "site.yaml")]
         site: PathBuf,
-        /// Also write every rendered file to DIR/<host>/<path> (secrets excepted).
+        /// Also write every rendered file to DIR/<host>/<path>: files that depend on a secret masked,
+        /// `secret: true` files left out.
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
+        /// With --out: write files that depend on secrets, and secret ones, as they are.
+        #[arg(long, requires = "out")]
+        show_secrets: bool,
         #[command(flatten)]
         common: Common,
     },

@@ -60,8 +60,8 @@ pub fn run(cli: Cli) -> i32 {
 
 fn dispatch(command: Command, out: Out) -> Result<i32> {
     match command {
-        Command::Check { site, out: render_to, common } => {
-            project::check(&Settings::new(&common, out)?, &site, render_to.as_deref())
+        Command::Check { site, out: render_to, show_secrets, common } => {
+            project::check(&Settings::new(&common, out)?, &site, render_to.as_deref(), show_secrets)
         }
         Command::Graph { site, dot, common } => project::graph(&Settings::new(&common, out)?, &site, dot),
         Command::Plan { site, out: save_to, common } => {

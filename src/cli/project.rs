@@ -8,11 +8,11 @@ use crate::project::Project;
 use std::path::Path;
 
 /// `check`: 0 if every template renders for every host, else 1 with one `error:` line per failure.
-pub fn check(s: &Settings, site: &Path, render_to: Option<&Path>) -> Result<i32> {
+pub fn check(s: &Settings, site: &Path, render_to: Option<&Path>, show_secrets: bool) -> Result<i32> {
     let out = &s.out;
     let project = Project::load(&s.project(site))?;
     out.warnings(&project.warnings);
-    let errors = project.check(render_to);
+    let errors = project.check(render_to, show_secrets);
     let units = project.graph.units.len();
     let hosts = project.hosts().len();
     if out.json {

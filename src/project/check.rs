@@ -10,7 +10,9 @@ use std::path::Path;
 impl Project {
     /// `rigger check`: render every resource and template for every host, offline.
     /// With `out`, every rendered file is written to `out/<host>/<path>` for review or snapshots.
-    pub fn check(&self, out: Option<&Path>) -> Vec<String> {
+    /// With `show_secrets`, files that depend on a secret (and `secret: true`
+    /// ones) are written as they are; else masked (and secret ones not at all).
+    pub fn check(&self, out: Option<&Path>, show_secrets: bool) -> Vec<String> {
         // Rendering is the work here (a template per unit, often over every host):
         // spread the units over the cores; errors come back in unit order.
         let units = self.units();
@@ -20,7 +22,9 @@ impl Project {
             let handles: Vec<_> = units
                 .chunks(chunk)
                 .map(|part| {
-                    scope.spawn(move || part.iter().flat_map(|n| self.check_unit(*n, out)).collect::<Vec<String>>())
+                    scope.spawn(move || {
+                        part.iter().flat_map(|n| self.check_unit(*n, out, show_secrets)).collect::<Vec<String>>()
+                    })
                 })
                 .collect();
             handles
@@ -32,15 +36,24 @@ impl Project {
         errors
     }
 
-    fn check_unit(&self, n: NodeIndex, out: Option<&Path>) -> Vec<String> {
+    fn check_unit(&self, n: NodeIndex, out: Option<&Path>, show_secrets: bool) -> Vec<String> {
         let mut errors = Vec::new();
         let Node::Unit { host, role, .. } = &self.graph.g[n] else { return errors };
-        match self.prepare_unit_with(host, role, None, true, true) {
+        // Files written masked need the sealed render; otherwise only a failure does.
+        let errors_only = out.is_none() || show_secrets;
+        match self.prepare_unit_with(host, role, None, true, errors_only) {
             Err(e) => errors.push(format!("host {host}: {e}")),
             Ok((prepared, _)) => {
                 let dir = out.unwrap_or(Path::new("."));
                 let files = prepared.iter().filter_map(|p| p.resource.as_ref()).filter(|_| out.is_some());
-                for (path, content) in files.flat_map(|r| r.rendered()) {
+                let shown = |r: &std::sync::Arc<dyn crate::resource::Resource>| {
+                    if show_secrets {
+                        r.rendered_in_clear()
+                    } else {
+                        r.rendered()
+                    }
+                };
+                for (path, content) in files.flat_map(shown) {
                     let Some(dest) = inside(dir, host, &path) else {
                         errors.push(format!("host {host}: refusing to write {path} outside {}", dir.display()));
                         continue;

@@ -198,6 +198,10 @@ impl Resource for AptRepository {
     fn rendered(&self) -> Vec<(String, Vec<u8>)> {
         self.files().iter().flat_map(File::rendered).collect()
     }
+
+    fn rendered_in_clear(&self) -> Vec<(String, Vec<u8>)> {
+        self.files().iter().flat_map(File::rendered_in_clear).collect()
+    }
 }
 
 #[cfg(test)]

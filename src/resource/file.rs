@@ -242,8 +242,15 @@ impl Resource for File {
     }
 
     fn rendered(&self) -> Vec<(String, Vec<u8>)> {
-        match (&self.content, self.secret, self.state) {
-            (Some(c), false, PresentAbsent::Present) => vec![(self.path.clone(), c.clone())],
+        if self.secret {
+            return vec![];
+        }
+        self.rendered_in_clear()
+    }
+
+    fn rendered_in_clear(&self) -> Vec<(String, Vec<u8>)> {
+        match (&self.content, self.state) {
+            (Some(c), PresentAbsent::Present) => vec![(self.path.clone(), c.clone())],
             _ => vec![],
         }
     }

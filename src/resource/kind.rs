@@ -137,9 +137,13 @@ pub trait Resource: fmt::Debug + Send + Sync {
         &[]
     }
     /// The files it would write, with their content, for `check --out`
-    /// (secret ones excepted).
+    /// (secret ones excepted; a file that depends on a secret, masked).
     fn rendered(&self) -> Vec<(String, Vec<u8>)> {
         vec![]
+    }
+    /// `rendered` with secrets as they are, for `check --out --show-secrets`.
+    fn rendered_in_clear(&self) -> Vec<(String, Vec<u8>)> {
+        self.rendered()
     }
 }
 

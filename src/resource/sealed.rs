@@ -128,7 +128,12 @@ impl Resource for Sealed {
 
     /// `check --out` writes files to a folder the user asked for, not to a
     /// terminal or a report: as before, only `secret: true` keeps one out.
+    /// Masked: what the render with stand-ins wrote.
     fn rendered(&self) -> Vec<(String, Vec<u8>)> {
-        self.inner.rendered()
+        self.shadow.rendered()
+    }
+
+    fn rendered_in_clear(&self) -> Vec<(String, Vec<u8>)> {
+        self.inner.rendered_in_clear()
     }
 }
