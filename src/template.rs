@@ -306,7 +306,8 @@ impl Renderer {
     fn variable_names(&self, ctx: &Context) -> Vec<String> {
         let list = "{% for k, v in __tera_context %}{{ k }}\n{% endfor %}";
         let out = self.tera.render_str(list, ctx, false).unwrap_or_default();
-        let mut names: Vec<String> = out.lines().map(String::from).collect();
+        // rigger's own markers (the sealed render's flag) are no user's variable.
+        let mut names: Vec<String> = out.lines().filter(|n| !n.starts_with("__rigger")).map(String::from).collect();
         names.sort();
         names
     }

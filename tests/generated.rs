@@ -68,25 +68,33 @@ fn check_writes_nothing_but_its_out_files() {
     assert_eq!(code, 0, "{out}");
     assert!(!d.path().join("inventory/generated").exists(), "check saved {:?}", saved(d.path()));
 
+    let host = d.path().join("host").display().to_string();
+    let written = |dir: &str| {
+        std::fs::read_to_string(d.path().join(format!("{dir}/me/{}/keys.conf", host.trim_start_matches('/')))).unwrap()
+    };
+    // Generated values are secrets: check --out writes them masked...
     let (code, out) = rigger(d.path(), &["check", "--out", "rendered"], None);
     assert_eq!(code, 0, "{out}");
-    let host = d.path().join("host").display().to_string();
-    let text =
-        std::fs::read_to_string(d.path().join(format!("rendered/me/{}/keys.conf", host.trim_start_matches('/'))))
-            .unwrap();
+    let text = written("rendered");
+    let v = values(&text);
+    assert_eq!((v[0].1.chars().count(), v[1].1.chars().count()), (36, 32), "{text}");
+    assert!(v.iter().all(|(_, x)| x.chars().all(|c| c == '¤')), "masked: {text}");
+    // ...and as they are with --show-secrets.
+    let (code, out) = rigger(d.path(), &["check", "--out", "clear", "--show-secrets"], None);
+    assert_eq!(code, 0, "{out}");
+    let text = written("clear");
     let v = values(&text);
     assert_eq!((v[0].1.len(), v[1].1.len()), (36, 32), "{text}");
+    assert!(v[0].1.chars().all(|c| c.is_ascii_hexdigit() || c == '-'), "a uuid: {text}");
     assert_eq!(v[0].1, v[2].1, "one value per name within a run");
     assert!(!d.path().join("inventory/generated").exists(), "check --out saved {:?}", saved(d.path()));
 
     // A value saved earlier is what check renders, and check leaves it alone.
     std::fs::create_dir_all(d.path().join("inventory/generated")).unwrap();
     std::fs::write(d.path().join("inventory/generated/fsid"), "saved-fsid\n").unwrap();
-    let (code, out) = rigger(d.path(), &["check", "--out", "rendered2"], None);
+    let (code, out) = rigger(d.path(), &["check", "--out", "rendered2", "--show-secrets"], None);
     assert_eq!(code, 0, "{out}");
-    let text =
-        std::fs::read_to_string(d.path().join(format!("rendered2/me/{}/keys.conf", host.trim_start_matches('/'))))
-            .unwrap();
+    let text = written("rendered2");
     assert!(text.starts_with("fsid = saved-fsid\n"), "{text}");
     assert_eq!(saved(d.path()), ["fsid"]);
 }

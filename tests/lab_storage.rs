@@ -176,8 +176,9 @@ fn ceph_conf_is_identical_everywhere_and_check_saves_no_key() {
     std::fs::create_dir_all(d.path().join("inventory/generated")).unwrap();
     std::fs::write(d.path().join("inventory/generated/ceph_fsid"), format!("{fsid}\n")).unwrap();
     let first = generated_values(d.path());
+    // The fsid is a generated value, so a secret: --show-secrets writes it as it is.
     let out = d.path().join("out");
-    let run = rigger_in(d.path(), &["check", "ceph.yaml", "--out", out.to_str().unwrap()]);
+    let run = rigger_in(d.path(), &["check", "ceph.yaml", "--out", out.to_str().unwrap(), "--show-secrets"]);
     assert_eq!(run.code, 0, "{}", run.all());
     assert_eq!(generated_values(d.path()), first, "check saves no generated value");
     let conf = |h: &str| std::fs::read_to_string(out.join(h).join("etc/ceph/ceph.conf")).unwrap();
@@ -191,8 +192,13 @@ fn ceph_conf_is_identical_everywhere_and_check_saves_no_key() {
         "{}",
         conf("h6")
     );
-    // Keyrings are secret: not written by check --out, not printed.
-    assert!(!out.join("h5/etc/ceph/ceph.client.rbd.keyring").exists());
+    // Without --show-secrets: keyrings (secret) are not written, and ceph.conf is masked.
+    let masked = d.path().join("masked");
+    let run = rigger_in(d.path(), &["check", "ceph.yaml", "--out", masked.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(!masked.join("h5/etc/ceph/ceph.client.rbd.keyring").exists());
+    let masked_conf = std::fs::read_to_string(masked.join("h6/etc/ceph/ceph.conf")).unwrap();
+    assert!(!masked_conf.contains(fsid) && masked_conf.contains("mon_host = [v2:10.77.0.16"), "{masked_conf}");
     let run = rigger_in(d.path(), &["check", "ceph.yaml"]);
     assert_eq!(run.code, 0);
     assert_eq!(generated_values(d.path()), first, "still nothing saved");

@@ -169,6 +169,12 @@ impl Project {
         if let Some(f) = facts {
             ctx.insert("facts", f);
         }
+        if self.sealing {
+            // The sealed render has this flag set; with it here too, both
+            // renders know the same names, so an error that does not depend on
+            // a secret reads the same in both and is shown, not sealed.
+            ctx.insert(crate::secret::SEALED_FLAG, &false);
+        }
         ctx
     }
 
