@@ -184,8 +184,13 @@ impl File {
         let (dir, name) = split_path(&self.path);
         let dest = quote(&self.path);
         let tmp = format!("{}/.{}.rigger-{}", dir.trim_end_matches('/'), name, nonce());
+        // Say plainly when the folder is missing, rather than the shell's
+        // "cannot create …/.name.rigger-…" about a file the user never named.
+        let parent = quote(dir);
         let mut s = format!(
-            "dest={dest}\ntmp={}\n( umask 077; set -C; : > \"$tmp\" ) || exit 1\ntrap 'rm -f -- \"$tmp\"' EXIT\n",
+            "dest={dest}\n[ -d {parent} ] || {{ echo \"parent {} does not exist\" >&2; exit 1; }}\ntmp={}\n\
+             ( umask 077; set -C; : > \"$tmp\" ) || exit 1\ntrap 'rm -f -- \"$tmp\"' EXIT\n",
+            dir.replace(['"', '\\', '$', '`'], "?"),
             quote(&tmp)
         );
         s.push_str(&write_bytes("tmp", content));
@@ -362,6 +367,19 @@ mod tests {
         let out = std::process::Command::new("sh").arg("-ec").arg(&f.plan(&st).unwrap()[0].script).output().unwrap();
         assert!(!out.status.success(), "a failing validate fails the step");
         assert_eq!(std::fs::read_to_string(d.path().join("plain/app.conf")).unwrap(), "new\n", "and keeps the file");
+    }
+
+    #[test]
+    fn a_missing_parent_folder_is_named() {
+        let d = tempfile::tempdir().unwrap();
+        let mut f = file("x\n");
+        f.validate = None;
+        f.path = d.path().join("nope/app.conf").to_str().unwrap().into();
+        let st = state_with(&f.path, PathState::default());
+        let out = std::process::Command::new("sh").arg("-ec").arg(&f.plan(&st).unwrap()[0].script).output().unwrap();
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(&format!("parent {} does not exist", d.path().join("nope").display())), "{err}");
     }
 
     #[test]
