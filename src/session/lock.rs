@@ -17,8 +17,9 @@
 //!   applies nothing. Later scripts check the lock is still theirs. A last
 //!   round trip releases it when the host's last unit is done.
 //! - Stale: a lock whose holder and busy processes are gone (pid and start
-//!   time, from /proc) and that was unused for `STALE_AFTER_SECS` is broken,
-//!   under a second lock (`lock.break`) so two runs cannot both break it.
+//!   time, from /proc) is broken at once, under a second lock (`lock.break`)
+//!   so two runs cannot both break it. The run that lost it finds, at its
+//!   next script, that the lock is no longer its own, and changes nothing.
 //!   A lock whose holder cannot be checked is never broken automatically.
 
 mod sh;
@@ -30,10 +31,6 @@ use sh::{APPLY_HEAD, APPLY_TAIL, BUSY, FUNCTIONS, HELD_HEAD, KEEP_RUNNING, PROBE
 use std::fmt;
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
-
-/// A lock whose holder is gone is broken once unused this long. Its ssh
-/// master outlives a killed rigger for about as long (ControlPersist).
-pub const STALE_AFTER_SECS: u64 = 60;
 
 /// Where a local host keeps its state instead of `STATE_DIR`, one subfolder
 /// per inventory host: lets tests (and unprivileged runs on this machine)
@@ -217,7 +214,7 @@ pub enum LockError {
 fn held(path: &str, by: &Record) -> String {
     let hint = match by.get("state") {
         Some("gone") => format!(
-            " Its holder is gone: the lock is broken once unused for {STALE_AFTER_SECS} s (last used {}).",
+            " Its holder is gone (last used {}): the next run breaks it.",
             by.time("seen").unwrap_or_else(|| "?".into())
         ),
         Some("unknown") => format!(" Its holder cannot be checked: if no run is active, remove {path} by hand."),
@@ -299,7 +296,7 @@ impl HostLock {
             Holder::Sshd => "$(rl_sshd)".into(),
         };
         format!(
-            "{KEEP_RUNNING}{FUNCTIONS}rl_d={}\nrl_t={}\nrl_w={}\nrl_g={STALE_AFTER_SECS}\nrl_m={}\nrl_rec={}\nrl_own=\nrl_hs=\nrl_hp={holder}\nif [ -n \"$rl_hp\" ] && rl_x=$(rl_start \"$rl_hp\"); then rl_hs=\"$rl_hp $rl_x\"; fi\n",
+            "{KEEP_RUNNING}{FUNCTIONS}rl_d={}\nrl_t={}\nrl_w={}\nrl_m={}\nrl_rec={}\nrl_own=\nrl_hs=\nrl_hp={holder}\nif [ -n \"$rl_hp\" ] && rl_x=$(rl_start \"$rl_hp\"); then rl_hs=\"$rl_hp $rl_x\"; fi\n",
             quote(&self.dir),
             quote(&self.owner.token),
             self.wait_secs,
@@ -507,7 +504,7 @@ mod tests {
     }
 
     #[test]
-    fn a_lock_whose_holder_is_gone_and_unused_for_a_while_is_broken() {
+    fn a_lock_whose_holder_is_gone_is_broken() {
         let d = tempfile::tempdir().unwrap();
         plant(d.path(), "99999999 1", 0);
         let b = run_lock(d.path(), "b", 0);
@@ -519,14 +516,15 @@ mod tests {
     }
 
     #[test]
-    fn a_lock_is_not_broken_while_its_holder_lives_or_soon_after_it_went() {
+    fn a_lock_is_not_broken_while_its_holder_lives() {
         let d = tempfile::tempdir().unwrap();
         let b = run_lock(d.path(), "b", 0);
         plant(d.path(), &me(), 0);
         assert!(matches!(probe(&b).0, Err(LockError::Held { .. })), "holder alive");
+        // Its holder gone a moment ago (a host that lost power, a killed
+        // rigger): broken at once, since a gone holder can take no step.
         plant(d.path(), "99999999 1", now());
-        let msg = probe(&b).0.unwrap_err().to_string();
-        assert!(msg.contains("Its holder is gone: the lock is broken once unused for 60 s"), "{msg}");
+        assert_eq!(probe(&b), (Ok(()), true), "a gone holder's lock is broken at once");
         plant(d.path(), "", 0);
         let msg = probe(&b).0.unwrap_err().to_string();
         assert!(msg.contains("cannot be checked: if no run is active, remove"), "{msg}");
