@@ -194,22 +194,32 @@ impl File {
             quote(&tmp)
         );
         s.push_str(&write_bytes("tmp", content));
-        match self.mode {
-            Some(m) => s.push_str(&format!("chmod {m:04o} -- \"$tmp\"\n")),
-            None => s.push_str(
-                "if [ -e \"$dest\" ]; then chmod --reference=\"$dest\" -- \"$tmp\"; else chmod 0644 -- \"$tmp\"; fi\n",
-            ),
-        }
-        match self.meta().chown_spec() {
-            Some(o) => s.push_str(&format!("chown {} -- \"$tmp\"\n", quote(&o))),
-            None => s.push_str("if [ -e \"$dest\" ]; then chown --reference=\"$dest\" -- \"$tmp\"; fi\n"),
-        }
-        if let Some(v) = &self.validate {
-            s.push_str(&format!("{}\n", validate_command(v, &tmp)));
-        }
-        s.push_str("mv -f -- \"$tmp\" \"$dest\"\ntrap - EXIT\n");
+        let validate = self.validate.as_ref().map(|v| validate_command(v, &tmp));
+        s.push_str(&install_tmp(&self.meta(), true, validate.as_deref()));
         s
     }
+}
+
+/// The tail of every write through a temp file (`$tmp` beside `$dest`): its
+/// mode (the given one, else the existing file's, else 0644), its owner (the
+/// given one, else with `keep_owner` the existing file's), `validate` on it,
+/// then the atomic rename.
+pub(super) fn install_tmp(meta: &Meta, keep_owner: bool, validate: Option<&str>) -> String {
+    let mut s = match meta.mode {
+        Some(m) => format!("chmod {m:04o} -- \"$tmp\"\n"),
+        None => "if [ -e \"$dest\" ]; then chmod --reference=\"$dest\" -- \"$tmp\"; else chmod 0644 -- \"$tmp\"; fi\n"
+            .into(),
+    };
+    match meta.chown_spec() {
+        Some(o) => s.push_str(&format!("chown {} -- \"$tmp\"\n", quote(&o))),
+        None if keep_owner => s.push_str("if [ -e \"$dest\" ]; then chown --reference=\"$dest\" -- \"$tmp\"; fi\n"),
+        None => {}
+    }
+    if let Some(v) = validate {
+        s.push_str(&format!("{v}\n"));
+    }
+    s.push_str("mv -f -- \"$tmp\" \"$dest\"\ntrap - EXIT\n");
+    s
 }
 
 /// A temp-file suffix no other run or file of this run picks: the time,

@@ -117,16 +117,8 @@ impl GetUrl {
             quote(&self.dest),
             self.sha256
         );
-        match self.meta.mode {
-            Some(m) => s.push_str(&format!("chmod {m:04o} -- \"$tmp\"\n")),
-            None => s.push_str(
-                "if [ -e \"$dest\" ]; then chmod --reference=\"$dest\" -- \"$tmp\"; else chmod 0644 -- \"$tmp\"; fi\n",
-            ),
-        }
-        if let Some(o) = self.meta.chown_spec() {
-            s.push_str(&format!("chown {} -- \"$tmp\"\n", quote(&o)));
-        }
-        s.push_str("mv -f -- \"$tmp\" \"$dest\"\ntrap - EXIT\n");
+        // A download keeps no earlier owner: it is a new file, not an edit.
+        s.push_str(&super::file::install_tmp(&self.meta, false, None));
         s
     }
 }
