@@ -170,7 +170,10 @@ impl Converge {
         match conn.probe(&queries, false).await {
             Ok(mut st) => {
                 st.facts = facts;
-                Ok(plan::plan_unit(role, &prepared, &handlers, &st))
+                // Fresh state: what earlier units made is there now.
+                let mut unit = plan::plan_unit(role, &prepared, &handlers, &st);
+                plan::check_folders(&prepared, &mut unit, &st, &mut Vec::new());
+                Ok(unit)
             }
             Err(e) => {
                 self.lose(host, e.to_string());

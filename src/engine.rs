@@ -131,6 +131,8 @@ async fn probe_hosts(project: &Project, settings: &Settings, owner: Owner) -> Ha
 /// the first pass could not know (fields that needed facts).
 async fn plan_units(project: &Project, runs: &mut HashMap<String, HostRun>) -> Plans {
     let mut plans: Plans = HashMap::new();
+    // Per host, what earlier units change: they may make a folder a later write needs.
+    let mut earlier: HashMap<String, Vec<Arc<dyn crate::resource::Resource>>> = HashMap::new();
     for n in project.units() {
         let Node::Unit { host, role, .. } = &project.graph.g[n] else { continue };
         let run = runs.get_mut(host).expect("every host was probed");
@@ -156,7 +158,9 @@ async fn plan_units(project: &Project, runs: &mut HashMap<String, HostRun>) -> P
                 Err(e) => run.error = Some(e.to_string()),
             }
         }
-        plans.insert(n, Ok(plan::plan_unit(role, &prepared, &handlers, &run.state)));
+        let mut unit = plan::plan_unit(role, &prepared, &handlers, &run.state);
+        plan::check_folders(&prepared, &mut unit, &run.state, earlier.entry(host.clone()).or_default());
+        plans.insert(n, Ok(unit));
     }
     plans
 }

@@ -902,7 +902,7 @@ fn template_case(dest_name: &str, payload: &str, literal: &str) -> Result<(), Te
     let Some(f) = prepared.resource else { return Err(TestCaseError::fail("no resource")) };
     prop_assert!(format!("{f:?}").starts_with("File {"), "not a file resource: {:?}", f);
     prop_assert_eq!(f.label(), format!("template {path}"));
-    prop_assert_eq!(f.queries(), vec![path::query(&path)]);
+    prop_assert_eq!(f.queries(), path::queries_with_folder(&path));
     let mut st = HostState::default();
     st.set_path(&path, absent());
     sb.run_steps(&accept!(f.plan(&st), [dest_name]))?;

@@ -143,6 +143,11 @@ impl Resource for Command {
     fn notify(&self) -> &[String] {
         &self.notify
     }
+
+    /// Any folder: what a command makes is not known before it runs.
+    fn may_make(&self, _dir: &str) -> bool {
+        true
+    }
 }
 
 #[cfg(test)]

@@ -68,6 +68,12 @@ impl Resource for Directory {
         vec![path::query(&self.path)]
     }
 
+    /// `mkdir -p` makes the path and every folder above it.
+    fn may_make(&self, dir: &str) -> bool {
+        self.state == PresentAbsent::Present
+            && (self.path == dir || self.path.strip_prefix(dir).is_some_and(|rest| rest.starts_with('/')))
+    }
+
     fn plan(&self, state: &HostState) -> Result<Vec<Step>, ResourceError> {
         check_path(&self.path)?;
         self.meta.check()?;
@@ -94,6 +100,15 @@ impl Resource for Directory {
 mod tests {
     use super::*;
     use crate::resource::path::PathState;
+
+    #[test]
+    fn makes_its_path_and_the_folders_above_it_only() {
+        let d = |path: &str, state| Directory { path: path.into(), meta: Meta::default(), state, notify: vec![] };
+        let made = d("/srv/app/data", PresentAbsent::Present);
+        assert!(made.may_make("/srv/app/data") && made.may_make("/srv/app") && made.may_make("/srv"));
+        assert!(!made.may_make("/srv/ap") && !made.may_make("/srv/app/data/x"));
+        assert!(!d("/srv/app", PresentAbsent::Absent).may_make("/srv/app"));
+    }
 
     #[test]
     fn created_with_metadata_then_in_sync() {

@@ -182,6 +182,11 @@ impl Resource for Container {
         format!("docker_container {}", self.name)
     }
 
+    /// Any folder: a container's bind mounts may be made by docker.
+    fn may_make(&self, _dir: &str) -> bool {
+        true
+    }
+
     fn queries(&self) -> Vec<Query> {
         vec![Query::new(&INSPECT, &self.name)]
     }

@@ -245,7 +245,7 @@ impl Resource for File {
     }
 
     fn queries(&self) -> Vec<Query> {
-        vec![path::query(&self.path)]
+        path::queries_with_folder(&self.path)
     }
 
     fn plan(&self, state: &HostState) -> Result<Vec<Step>, ResourceError> {
@@ -254,6 +254,10 @@ impl Resource for File {
 
     fn notify(&self) -> &[String] {
         &self.notify
+    }
+
+    fn writes_into(&self) -> Option<&str> {
+        path::folder_of(&self.path).filter(|_| self.state == PresentAbsent::Present)
     }
 
     fn rendered(&self) -> Vec<(String, Vec<u8>)> {

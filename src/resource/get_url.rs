@@ -129,7 +129,11 @@ impl Resource for GetUrl {
     }
 
     fn queries(&self) -> Vec<Query> {
-        vec![path::query(&self.dest)]
+        path::queries_with_folder(&self.dest)
+    }
+
+    fn writes_into(&self) -> Option<&str> {
+        path::folder_of(&self.dest)
     }
 
     fn plan(&self, state: &HostState) -> Result<Vec<Step>, ResourceError> {

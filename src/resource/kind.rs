@@ -136,6 +136,18 @@ pub trait Resource: fmt::Debug + Send + Sync {
     fn notify(&self) -> &[String] {
         &[]
     }
+    /// The folder it writes a file into, which must be there when it runs:
+    /// `plan` fails it when the folder is missing and nothing planned before
+    /// it on the host may make it (`plan::check_folders`).
+    fn writes_into(&self) -> Option<&str> {
+        None
+    }
+    /// Whether converging it may make the folder `dir`: a `directory` makes
+    /// its path and the folders above it; a package, a command or a user may
+    /// make any (what they make is not known before they run).
+    fn may_make(&self, _dir: &str) -> bool {
+        false
+    }
     /// The files it would write, with their content, for `check --out`
     /// (secret ones excepted; a file that depends on a secret, masked).
     fn rendered(&self) -> Vec<(String, Vec<u8>)> {

@@ -250,6 +250,11 @@ impl Resource for Package {
     fn notify(&self) -> &[String] {
         &self.notify
     }
+
+    /// Any folder: a package's scripts may make any folder (its files land in them).
+    fn may_make(&self, _dir: &str) -> bool {
+        true
+    }
 }
 
 #[cfg(test)]

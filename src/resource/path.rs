@@ -164,6 +164,18 @@ pub fn split_path(p: &str) -> (&str, &str) {
     }
 }
 
+/// The folder a file at `p` goes into, when it is worth asking about:
+/// not `/`, not a relative path (refused elsewhere).
+pub fn folder_of(p: &str) -> Option<&str> {
+    Some(split_path(p).0).filter(|d| d.starts_with('/') && *d != "/")
+}
+
+/// The probe questions of a resource that writes the file `p`: the file,
+/// and its folder (`Resource::writes_into`).
+pub fn queries_with_folder(p: &str) -> Vec<Query> {
+    std::iter::once(query(p)).chain(folder_of(p).map(query)).collect()
+}
+
 /// A unified diff of `old` → `new`, or a note when either side is binary or secret.
 pub fn diff(path: &str, old: Option<&[u8]>, new: &[u8], secret: bool) -> String {
     let sizes = || format!("{} → {} bytes", old.map_or(0, <[u8]>::len), new.len());

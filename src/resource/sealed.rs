@@ -126,6 +126,14 @@ impl Resource for Sealed {
         self.inner.notify()
     }
 
+    fn writes_into(&self) -> Option<&str> {
+        self.inner.writes_into()
+    }
+
+    fn may_make(&self, dir: &str) -> bool {
+        self.inner.may_make(dir)
+    }
+
     /// `check --out` writes files to a folder the user asked for, not to a
     /// terminal or a report: as before, only `secret: true` keeps one out.
     /// Masked: what the render with stand-ins wrote.

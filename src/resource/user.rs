@@ -125,6 +125,11 @@ impl Resource for User {
         format!("user {}", self.name)
     }
 
+    /// Any folder: a user's home folder, or whatever its shell setup makes.
+    fn may_make(&self, _dir: &str) -> bool {
+        true
+    }
+
     fn queries(&self) -> Vec<Query> {
         vec![Query::new(&PASSWD, &self.name)]
     }
