@@ -815,3 +815,40 @@ fn t16_get_url_and_blockinfile_on_a_host() {
     on("h4", "systemctl stop rigger-test-http; rm -rf /srv/pub");
     on("h3", "rm -f /opt/payload.txt");
 }
+
+/// Issue 16: two applies on one host over ssh. The second is refused at
+/// once, naming the holder, while the first is mid-unit; the run-once
+/// command and its handler run once; the lock is given back at the end.
+#[test]
+#[ignore = "needs the lab (tests/run.sh)"]
+fn t17_two_applies_on_one_host_one_runs_the_other_is_refused() {
+    lab_up(4);
+    on("h2", "rm -f /tmp/t17-*");
+    let role = "resources:\n  - command: { cmd: 'touch /tmp/t17-started; while [ ! -e /tmp/t17-go ]; do sleep 0.1; done; echo once >> /tmp/t17-log; touch /tmp/t17-done', creates: /tmp/t17-done, notify: logged }\nhandlers:\n  logged: { command: { cmd: 'echo handler >> /tmp/t17-log' } }\n";
+    let d = scratch(&[("h2", "g")], "", "- hosts: g\n  roles: [slow]\n", &[("slow", role)]);
+    let first = Command::new(env!("CARGO_BIN_EXE_rigger"))
+        .args(["apply", "--yes"])
+        .current_dir(d.path())
+        .env("NO_COLOR", "1")
+        .env_remove("RIGGER_INVENTORY")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for("the first run's unit to start on h2", Duration::from_secs(60), Duration::from_millis(100), || {
+        on("h2", "test -e /tmp/t17-started").1
+    });
+    let second = rigger_in(d.path(), &["apply", "--yes"]);
+    assert_eq!(second.code, 1, "{}", second.all());
+    let holder = format!("(pid {}, `rigger apply --yes`, started ", first.id());
+    assert!(second.all().contains(" is held by ") && second.all().contains(&holder), "{}", second.all());
+    on_ok("h2", "touch /tmp/t17-go");
+    let out = first.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(on_ok("h2", "cat /tmp/t17-log"), "once\nhandler", "the run-once command and its handler ran once");
+    assert_eq!(on_ok("h2", "ls /var/lib/rigger | grep -c '^lock' || true"), "0", "the lock was given back");
+    let again = rigger_in(d.path(), &["apply", "--yes"]);
+    assert_eq!(again.code, 0, "{}", again.all());
+    assert_eq!(on_ok("h2", "cat /tmp/t17-log"), "once\nhandler");
+    on("h2", "rm -f /tmp/t17-*");
+}
