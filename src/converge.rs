@@ -145,8 +145,10 @@ impl Converge {
                 return Err((format!("unreachable during apply: {e}"), plan.resources));
             }
         };
-        let resources = outcome(&applied.result, plan.resources)?;
-        if !applied.result.completed {
+        let mut result = applied.result;
+        seal_output(&mut result, &plan);
+        let resources = outcome(&result, plan.resources)?;
+        if !result.completed {
             let err = applied.stderr;
             self.lose(host, format!("unreachable: connection lost during apply {err}"));
             return Err((format!("the connection was lost during apply {err}"), resources));
@@ -248,6 +250,20 @@ fn not_run(mut resources: Vec<ResourcePlan>) -> Vec<ResourcePlan> {
 
 /// The resources after the apply script ran: on a failed step, the failed
 /// resource is marked and the changed ones after it never ran.
+/// What a failed step printed, unless the step depends on a secret: a
+/// command may print it transformed, which no redaction of the value finds.
+fn seal_output(result: &mut ApplyResult, plan: &UnitPlan) {
+    let Some(f) = &mut result.failed else { return };
+    let step = match f.step {
+        StepId::Resource { index, step } => plan.resources.get(index).and_then(|r| r.steps.get(step)),
+        StepId::Handler { index, step } => plan.handlers.get(index).and_then(|h| h.steps.get(step)),
+        StepId::Pending | StepId::Done => None,
+    };
+    if step.is_some_and(|s| s.sealed) {
+        f.output = "(output sealed: the step depends on a secret)".into();
+    }
+}
+
 fn outcome(result: &ApplyResult, mut resources: Vec<ResourcePlan>) -> Result<Vec<ResourcePlan>, Failure> {
     let Some(f) = &result.failed else { return Ok(resources) };
     let output = f.output.trim();

@@ -132,6 +132,28 @@ fn a_multi_line_key_and_its_derived_values_are_sealed_everywhere() {
     assert!(written.contains("MIIEvQIBADANBgkqhkiG9w0BAQEFAASC") && written.contains("S3CR3T-PA55WORD"), "{written}");
 }
 
+/// A command that depends on a secret fails and prints it transformed
+/// (reversed, upper case): no redaction of the value can find that, so the
+/// failed step's output is not shown at all.
+#[test]
+fn a_failing_command_that_depends_on_a_secret_shows_no_output() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    project(
+        p,
+        "db_password: s3cr3t-Pa55word\n",
+        "plain\n",
+        "echo {{ db_password | upper | quote }} >&2; echo {{ db_password | reverse | quote }}; exit 3",
+    );
+    let r = rigger(p, &["apply", "--yes", "-v"]);
+    let out = format!("{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.code, 1, "{out}");
+    for leaked in ["S3CR3T-PA55WORD", "drow55aP-t3rc3s", "s3cr3t"] {
+        assert!(!out.contains(leaked), "leaked {leaked:?}:\n{out}");
+    }
+    assert!(out.contains("exit 3: (output sealed: the step depends on a secret)"), "{out}");
+}
+
 #[test]
 fn short_nested_and_numeric_secrets_are_sealed_and_json_stays_valid() {
     let d = tempfile::tempdir().unwrap();

@@ -24,11 +24,15 @@ pub struct Step {
     /// (`plan --out`), left out of reports.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub script: String,
+    /// It depends on a secret (`resource::sealed`): what it prints on the
+    /// host may hold the secret in any form, so a failure shows none of it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sealed: bool,
 }
 
 impl Step {
     pub fn new(action: impl Into<String>, script: impl Into<String>) -> Self {
-        Step { action: action.into(), diff: None, script: script.into() }
+        Step { action: action.into(), diff: None, script: script.into(), sealed: false }
     }
 }
 

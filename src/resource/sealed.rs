@@ -62,6 +62,7 @@ impl Sealed {
     }
 
     fn seal_step(&self, mut step: Step, shadow: &[Step]) -> Step {
+        step.sealed = true;
         if !shadow.iter().any(|s| s.action == step.action) {
             step.action = SENSITIVE.into();
         }
