@@ -1,8 +1,14 @@
-//! Tera templates for config files: autoescape off, undefined variables are
-//! errors naming template, line and variable. Role templates are registered
-//! under their path (`roles/web/templates/index.html.tera`) so errors point at
-//! the real file; shared partials in `templates/` are found by bare name.
+//! Templates for config files, in two dialects chosen by the file's name:
+//! `.j2` renders as Ansible renders Jinja2 (see `jinja`), anything else with
+//! Tera. Autoescape off; undefined variables are errors naming template, line
+//! and variable. Role templates are registered under their path
+//! (`roles/web/templates/index.html.tera`) so errors point at the real file;
+//! shared partials in `templates/` are found by bare name.
 
+mod ansible;
+mod ansible_data;
+mod jinja;
+mod pydump;
 mod strict;
 
 use crate::error::{Error, Result};
@@ -10,11 +16,34 @@ use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::path::Path;
+use std::sync::Arc;
 use strict::{Ref, Scan};
 use tera::{Context, Kwargs, State, Tera};
 
+/// The template language an expression or file is written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Dialect {
+    #[default]
+    Tera,
+    /// Jinja2 as Ansible configures it.
+    Jinja,
+}
+
+impl Dialect {
+    /// The dialect of a template file, by its name: `.j2` is Jinja.
+    pub fn of_file(name: &str) -> Dialect {
+        if name.ends_with(".j2") {
+            Dialect::Jinja
+        } else {
+            Dialect::Tera
+        }
+    }
+}
+
 pub struct Renderer {
     tera: Tera,
+    /// Every `.j2` template, and the engine for Jinja fields.
+    jinja: jinja::Jinja,
     /// Each template's text and the names it reads, scanned once at load
     /// (see `strict`): Tera lets an undefined name through as false or empty.
     scans: HashMap<String, (String, Scan)>,
@@ -105,6 +134,9 @@ impl Renderer {
         tera.set_fallback_prefixes(["templates/"]).map_err(|e| Error::Template(e.to_string()))?;
         tera.register_filter("json", to_json);
         tera.register_filter("quote", sh_quote);
+        let generate: Option<jinja::Generate> = store.clone().map(|store| {
+            Arc::new(move |name: &str, kind: &str| store.get(name, kind).map_err(|e| e.to_string())) as jinja::Generate
+        });
         if let Some(store) = store {
             tera.register_function("generated", move |kwargs: Kwargs, state: &State| -> tera::TeraResult<String> {
                 let name = kwargs.must_get::<&str>("name")?;
@@ -124,15 +156,20 @@ impl Renderer {
         }
         let templates_use_facts = files.iter().any(|(_, text)| mentions(text, "facts"));
         let templates_use_generated = files.iter().any(|(_, text)| mentions(text, "generated"));
+        let (j2, files): (Vec<_>, Vec<_>) =
+            files.into_iter().partition(|(name, _)| Dialect::of_file(name) == Dialect::Jinja);
+        let jinja = jinja::Jinja::new(&j2, generate).map_err(|e| Error::Template(e.to_string()))?;
         let scans = files.iter().map(|(name, text)| (name.clone(), (text.clone(), strict::scan(text)))).collect();
         tera.add_raw_templates(files).map_err(|e| Error::Template(tidy(e)))?;
-        Ok(Renderer { tera, scans, globals: Context::new(), templates_use_facts, templates_use_generated })
+        let globals = Context::new();
+        Ok(Renderer { tera, jinja, scans, globals, templates_use_facts, templates_use_generated })
     }
 
     /// A variable every template sees (`groups`, `hosts`).
     pub fn set_global(&mut self, key: &str, v: &Value) {
         self.tera.global_context().insert(key.to_string(), v);
         self.globals.insert(key.to_string(), v);
+        self.jinja.set_global(key, v);
     }
 
     /// The name a role template is registered under.
@@ -140,7 +177,11 @@ impl Renderer {
         path.strip_prefix(root).unwrap_or(path).to_string_lossy().into_owned()
     }
 
+    /// Renders a template file in its dialect (see `Dialect::of_file`).
     pub fn render_file(&self, name: &str, ctx: &Context) -> Result<String, RenderError> {
+        if Dialect::of_file(name) == Dialect::Jinja {
+            return self.jinja.render_file(name, ctx);
+        }
         self.check_file(name, ctx)?;
         self.tera.render(name, ctx).map_err(|e| RenderError::Template(tidy(e)))
     }
@@ -168,6 +209,23 @@ impl Renderer {
             .render_str(&format!("{{% if {expr} %}}true{{% else %}}false{{% endif %}}"), ctx, false)
             .map_err(|e| field_error(e, "when", expr, 6))?;
         Ok(out == "true")
+    }
+
+    /// `render_str` in the given dialect.
+    pub fn render_str_in(&self, dialect: Dialect, s: &str, ctx: &Context, label: &str) -> Result<String, RenderError> {
+        match dialect {
+            Dialect::Tera => self.render_str(s, ctx, label),
+            Dialect::Jinja if !s.contains("{{") && !s.contains("{%") => Ok(s.to_string()),
+            Dialect::Jinja => self.jinja.render_str(s, ctx, label),
+        }
+    }
+
+    /// `eval_bool` in the given dialect.
+    pub fn eval_bool_in(&self, dialect: Dialect, expr: &str, ctx: &Context) -> Result<bool, RenderError> {
+        match dialect {
+            Dialect::Tera => self.eval_bool(expr, ctx),
+            Dialect::Jinja => self.jinja.eval_bool(expr, ctx, "when"),
+        }
     }
 
     /// Renders every string inside a JSON value (a resource spec); `path` names it in errors.

@@ -1,0 +1,350 @@
+//! Ansible's filters and tests for `.j2` templates, with Ansible's meaning
+//! and output (`bool` of `"yes"`, `to_nice_json` sorted at indent 4, `quote`
+//! as `shlex.quote`, `comment`, `combine`, `regex_*`, `version`, …), and the
+//! formatter that prints a value as Ansible's template module does.
+//! Jinja2's own filters (`default`, `join`, `map`, `select`, …) come with minijinja.
+
+use super::pydump::{self, YamlStyle};
+use minijinja::value::{Kwargs, Value, ValueKind};
+use minijinja::{Environment, Error, ErrorKind, Output, State};
+
+type R<T> = Result<T, Error>;
+
+fn bad(msg: impl Into<String>) -> Error {
+    Error::new(ErrorKind::InvalidOperation, msg.into())
+}
+
+/// A value as plain data (maps keep their order).
+pub fn to_json(v: &Value) -> R<serde_json::Value> {
+    serde_json::to_value(v).map_err(|e| bad(e.to_string()))
+}
+
+fn from_json(v: serde_json::Value) -> Value {
+    Value::from(minijinja::value::Serde(v))
+}
+
+/// Python's `str(v)`: strings as they are, `True`/`None`, floats as Python prints them.
+pub fn py_str(v: &Value) -> String {
+    match v.kind() {
+        ValueKind::String => v.as_str().unwrap_or_default().to_string(),
+        ValueKind::None => "None".into(),
+        ValueKind::Number if !v.is_integer() => f64::try_from(v.clone()).map(pydump::py_float).unwrap_or_default(),
+        _ => v.to_string(),
+    }
+}
+
+/// `{{ v }}` as Ansible prints it: `None` as nothing, the rest as Python's `str()`.
+pub fn format(out: &mut Output, _: &mut State, v: &Value) -> R<()> {
+    if v.is_undefined() || has_undefined(v) {
+        return Err(Error::new(ErrorKind::UndefinedError, "a value printed here holds an undefined value"));
+    }
+    if v.is_none() {
+        return Ok(());
+    }
+    out.write_str(&py_str(v)).map_err(|_| bad("could not write the output"))
+}
+
+fn has_undefined(v: &Value) -> bool {
+    match v.kind() {
+        ValueKind::Seq => v.try_iter().map(|mut it| it.any(|x| x.is_undefined() || has_undefined(&x))).unwrap_or(false),
+        ValueKind::Map => v
+            .try_iter()
+            .map(|mut it| it.any(|k| v.get_item(&k).is_ok_and(|x| x.is_undefined() || has_undefined(&x))))
+            .unwrap_or(false),
+        _ => false,
+    }
+}
+
+pub fn register(env: &mut Environment<'static>) {
+    env.add_filter("bool", bool_filter);
+    env.add_filter("int", int);
+    env.add_filter("float", float);
+    env.add_filter("string", |v: Value| py_str(&v));
+    env.add_filter("flatten", flatten);
+    env.add_filter("indent", indent);
+    env.add_filter("dict2items", dict2items);
+    env.add_filter("items2dict", items2dict);
+    env.add_filter("combine", super::ansible_data::combine);
+    env.add_filter("ternary", ternary);
+    env.add_filter("regex_replace", super::ansible_data::regex_replace);
+    env.add_filter("regex_search", super::ansible_data::regex_search);
+    env.add_filter("regex_findall", super::ansible_data::regex_findall);
+    env.add_filter("regex_escape", |s: String| regex::escape(&s));
+    env.add_filter("to_json", to_json_filter);
+    env.add_filter("json", to_json_filter);
+    env.add_filter("to_nice_json", to_nice_json);
+    env.add_filter("to_yaml", |v: Value, k: Kwargs| yaml(v, k, false));
+    env.add_filter("to_nice_yaml", |v: Value, k: Kwargs| yaml(v, k, true));
+    env.add_filter("from_json", |s: String| -> R<Value> {
+        serde_json::from_str::<serde_json::Value>(&s).map(from_json).map_err(|e| bad(format!("from_json: {e}")))
+    });
+    env.add_filter("from_yaml", |s: String| -> R<Value> {
+        serde_yaml::from_str::<serde_json::Value>(&s).map(from_json).map_err(|e| bad(format!("from_yaml: {e}")))
+    });
+    env.add_filter("b64encode", |s: String| base64::Engine::encode(&base64::engine::general_purpose::STANDARD, s));
+    env.add_filter("b64decode", |s: String| -> R<String> {
+        let bytes = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, s.trim())
+            .map_err(|e| bad(format!("b64decode: {e}")))?;
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
+    });
+    env.add_filter("basename", |s: String| s.rsplit('/').next().unwrap_or("").to_string());
+    env.add_filter("dirname", |s: String| dirname(&s));
+    env.add_filter("quote", |v: Value| shlex_quote(&py_str(&v)));
+    env.add_filter("comment", super::ansible_data::comment);
+    env.add_filter("hash", |v: Value, kind: Option<String>| super::ansible_data::hash(&py_str(&v), kind.as_deref()));
+    env.add_filter("checksum", |v: Value| super::ansible_data::hash(&py_str(&v), Some("sha1")));
+    env.add_filter("ipaddr", |v: Value, q: Option<String>| super::ansible_data::ipaddr(&v, q.as_deref(), None));
+    env.add_filter("ipv4", |v: Value, q: Option<String>| super::ansible_data::ipaddr(&v, q.as_deref(), Some(4)));
+    env.add_filter("ipv6", |v: Value, q: Option<String>| super::ansible_data::ipaddr(&v, q.as_deref(), Some(6)));
+    env.add_filter("mandatory", |v: Value, msg: Option<String>| -> R<Value> {
+        if v.is_undefined() {
+            return Err(Error::new(
+                ErrorKind::UndefinedError,
+                msg.unwrap_or_else(|| "Mandatory variable not defined.".into()),
+            ));
+        }
+        Ok(v)
+    });
+    env.add_filter("union", |a: Vec<Value>, b: Vec<Value>| unique(a.into_iter().chain(b)));
+    env.add_filter("intersect", |a: Vec<Value>, b: Vec<Value>| unique(a.into_iter().filter(|x| b.contains(x))));
+    env.add_filter("difference", |a: Vec<Value>, b: Vec<Value>| unique(a.into_iter().filter(|x| !b.contains(x))));
+    env.add_filter("type_debug", |v: Value| python_type(&v));
+    env.add_test("version", super::ansible_data::version_test);
+    env.add_test("version_compare", super::ansible_data::version_test);
+    env.add_test("match", |v: String, p: String, k: Kwargs| super::ansible_data::regex_test(&v, &p, k, true));
+    env.add_test("search", |v: String, p: String, k: Kwargs| super::ansible_data::regex_test(&v, &p, k, false));
+    env.add_test("regex", |v: String, p: String, k: Kwargs| super::ansible_data::regex_test(&v, &p, k, false));
+    env.add_test("contains", |seq: Value, x: Value| seq.try_iter().is_ok_and(|mut it| it.any(|y| y == x)));
+    env.add_test("subset", |a: Vec<Value>, b: Vec<Value>| a.iter().all(|x| b.contains(x)));
+    env.add_test("superset", |a: Vec<Value>, b: Vec<Value>| b.iter().all(|x| a.contains(x)));
+    env.add_test("truthy", |v: Value| v.is_true());
+    env.add_test("any", |v: Value| v.try_iter().is_ok_and(|mut it| it.any(|x| x.is_true())));
+    env.add_test("all", |v: Value| v.try_iter().is_ok_and(|mut it| it.all(|x| x.is_true())));
+    env.add_test("falsy", |v: Value| !v.is_true());
+}
+
+/// Ansible's `bool`: `yes`, `on`, `1`, `true`, `y`, `t` (any case) are true.
+fn bool_filter(v: Value) -> bool {
+    match v.kind() {
+        ValueKind::Bool => v.is_true(),
+        ValueKind::String => {
+            let s = v.as_str().unwrap_or("").trim().to_lowercase();
+            matches!(s.as_str(), "y" | "yes" | "on" | "1" | "true" | "t" | "1.0")
+        }
+        ValueKind::Number => f64::try_from(v).is_ok_and(|f| f == 1.0),
+        _ => false,
+    }
+}
+
+/// Jinja2's `int(default=0, base=10)`: `"42"`, `"4.7"` → 4, `"0x1A"` with base 16, else the default.
+fn int(v: Value, default: Option<Value>, kwargs: Kwargs) -> R<Value> {
+    let base: u32 = kwargs.get::<Option<u32>>("base")?.unwrap_or(10);
+    let default = kwargs.get::<Option<Value>>("default")?.or(default).unwrap_or(Value::from(0));
+    kwargs.assert_all_used()?;
+    Ok(match v.kind() {
+        ValueKind::Bool => Value::from(v.is_true() as i64),
+        ValueKind::Number if v.is_integer() => v,
+        ValueKind::Number => f64::try_from(v).map(|f| Value::from(f.trunc() as i64)).unwrap_or(default),
+        ValueKind::String => {
+            let s = v.as_str().unwrap_or("").trim().replace('_', "");
+            let digits = match base {
+                16 => s.trim_start_matches("0x").trim_start_matches("0X"),
+                8 => s.trim_start_matches("0o").trim_start_matches("0O"),
+                2 => s.trim_start_matches("0b").trim_start_matches("0B"),
+                _ => &s,
+            };
+            match i64::from_str_radix(digits, base) {
+                Ok(n) => Value::from(n),
+                Err(_) => s.parse::<f64>().map(|f| Value::from(f.trunc() as i64)).unwrap_or(default),
+            }
+        }
+        _ => default,
+    })
+}
+
+/// Jinja2's `float(default=0.0)`.
+fn float(v: Value, default: Option<Value>) -> Value {
+    let default = default.unwrap_or(Value::from(0.0));
+    match v.kind() {
+        ValueKind::Bool => Value::from(if v.is_true() { 1.0 } else { 0.0 }),
+        ValueKind::Number => f64::try_from(v).map(Value::from).unwrap_or(default),
+        ValueKind::String => v.as_str().unwrap_or("").trim().parse::<f64>().map(Value::from).unwrap_or(default),
+        _ => default,
+    }
+}
+
+/// Jinja2's `indent(width=4, first=False, blank=False)`, quirks included:
+/// a trailing line break stays, blank lines stay unindented unless `blank`.
+fn indent(s: String, width: Option<Value>, first: Option<bool>, blank: Option<bool>, kwargs: Kwargs) -> R<String> {
+    let width = kwargs.get::<Option<Value>>("width")?.or(width);
+    let first = kwargs.get::<Option<bool>>("first")?.or(first).unwrap_or(false);
+    let blank = kwargs.get::<Option<bool>>("blank")?.or(blank).unwrap_or(false);
+    kwargs.assert_all_used()?;
+    let pad = match width {
+        None => "    ".to_string(),
+        Some(w) if w.kind() == ValueKind::String => w.as_str().unwrap_or("").to_string(),
+        Some(w) => " ".repeat(w.as_usize().unwrap_or(0)),
+    };
+    let text = format!("{s}\n");
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out = lines.first().copied().unwrap_or("").to_string();
+    for line in lines.iter().skip(1) {
+        out.push('\n');
+        if blank || !line.is_empty() {
+            out.push_str(&pad);
+        }
+        out.push_str(line);
+    }
+    if first {
+        out = format!("{pad}{out}");
+    }
+    Ok(out)
+}
+
+/// Ansible's `flatten(levels=None, skip_nulls=True)`.
+fn flatten(v: Vec<Value>, levels: Option<i64>, kwargs: Kwargs) -> R<Value> {
+    let levels = kwargs.get::<Option<i64>>("levels")?.or(levels);
+    let skip_nulls = kwargs.get::<Option<bool>>("skip_nulls")?.unwrap_or(true);
+    kwargs.assert_all_used()?;
+    fn walk(out: &mut Vec<Value>, v: Vec<Value>, levels: Option<i64>, skip: bool) {
+        for x in v {
+            if skip && (x.is_none() || matches!(x.as_str(), Some("None" | "null"))) {
+                continue;
+            }
+            match (x.kind(), levels) {
+                (ValueKind::Seq, None) => walk(out, x.try_iter().map(|i| i.collect()).unwrap_or_default(), None, skip),
+                (ValueKind::Seq, Some(n)) if n >= 1 => {
+                    walk(out, x.try_iter().map(|i| i.collect()).unwrap_or_default(), Some(n - 1), skip)
+                }
+                _ => out.push(x),
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(&mut out, v, levels, skip_nulls);
+    Ok(Value::from(out))
+}
+
+fn names(kwargs: &Kwargs) -> R<(String, String)> {
+    let key = kwargs.get::<Option<String>>("key_name")?.unwrap_or_else(|| "key".into());
+    let value = kwargs.get::<Option<String>>("value_name")?.unwrap_or_else(|| "value".into());
+    kwargs.assert_all_used()?;
+    Ok((key, value))
+}
+
+/// `{'a': 1}` → `[{'key': 'a', 'value': 1}]`.
+fn dict2items(v: Value, kwargs: Kwargs) -> R<Value> {
+    let (kn, vn) = names(&kwargs)?;
+    if v.kind() != ValueKind::Map {
+        return Err(bad(format!("dict2items requires a dictionary, got {}", python_type(&v))));
+    }
+    let items: R<Vec<Value>> =
+        v.try_iter()?.map(|k| Ok(Value::from_iter([(kn.clone(), k.clone()), (vn.clone(), v.get_item(&k)?)]))).collect();
+    Ok(Value::from(items?))
+}
+
+/// `[{'key': 'a', 'value': 1}]` → `{'a': 1}`.
+fn items2dict(v: Vec<Value>, kwargs: Kwargs) -> R<Value> {
+    let (kn, vn) = names(&kwargs)?;
+    let mut out = Vec::with_capacity(v.len());
+    for item in v {
+        let k = item.get_attr(&kn)?;
+        let x = item.get_attr(&vn)?;
+        if k.is_undefined() || x.is_undefined() {
+            return Err(bad(format!("items2dict: an item has no `{kn}` or `{vn}`")));
+        }
+        out.push((k, x));
+    }
+    Ok(Value::from_iter(out))
+}
+
+/// `cond | ternary(a, b, none_val)`.
+fn ternary(v: Value, yes: Value, no: Value, none: Option<Value>) -> Value {
+    match none {
+        Some(n) if v.is_none() => n,
+        _ if v.is_true() => yes,
+        _ => no,
+    }
+}
+
+fn to_json_filter(v: Value, kwargs: Kwargs) -> R<String> {
+    let indent = kwargs.get::<Option<usize>>("indent")?;
+    let sort = kwargs.get::<Option<bool>>("sort_keys")?.unwrap_or(false);
+    let _ = kwargs.get::<Option<Value>>("ensure_ascii")?;
+    kwargs.assert_all_used()?;
+    Ok(pydump::json(&to_json(&v)?, indent, sort))
+}
+
+fn to_nice_json(v: Value, kwargs: Kwargs) -> R<String> {
+    let indent = kwargs.get::<Option<usize>>("indent")?.unwrap_or(4);
+    let sort = kwargs.get::<Option<bool>>("sort_keys")?.unwrap_or(true);
+    kwargs.assert_all_used()?;
+    Ok(pydump::json(&to_json(&v)?, Some(indent), sort))
+}
+
+/// `to_yaml` (flow style for leaf collections) and `to_nice_yaml` (block, indent 4).
+fn yaml(v: Value, kwargs: Kwargs, nice: bool) -> R<String> {
+    let indent = kwargs.get::<Option<usize>>("indent")?.unwrap_or(if nice { 4 } else { 2 });
+    let sort_keys = kwargs.get::<Option<bool>>("sort_keys")?.unwrap_or(true);
+    let width = kwargs.get::<Option<usize>>("width")?.unwrap_or(80);
+    let flow = kwargs.get::<Option<Value>>("default_flow_style")?;
+    let _ = kwargs.get::<Option<Value>>("explicit_start")?;
+    kwargs.assert_all_used()?;
+    let flow_leaves = match flow {
+        Some(f) => f.is_none(),
+        None => !nice,
+    };
+    Ok(pydump::yaml(&to_json(&v)?, YamlStyle { indent: indent.max(2), sort_keys, flow_leaves, width }))
+}
+
+/// Python's `os.path.dirname`.
+fn dirname(s: &str) -> String {
+    match s.rfind('/') {
+        None => String::new(),
+        Some(i) => {
+            let head = &s[..=i];
+            let trimmed = head.trim_end_matches('/');
+            if trimmed.is_empty() {
+                head.to_string()
+            } else {
+                trimmed.to_string()
+            }
+        }
+    }
+}
+
+/// Python's `shlex.quote`, as Ansible's `quote` filter.
+pub fn shlex_quote(s: &str) -> String {
+    if s.is_empty() {
+        return "''".into();
+    }
+    if s.chars().all(|c| c.is_ascii_alphanumeric() || "@%+=:,./-_".contains(c)) {
+        return s.to_string();
+    }
+    format!("'{}'", s.replace('\'', "'\"'\"'"))
+}
+
+fn unique(it: impl Iterator<Item = Value>) -> Value {
+    let mut out: Vec<Value> = Vec::new();
+    for x in it {
+        if !out.contains(&x) {
+            out.push(x);
+        }
+    }
+    Value::from(out)
+}
+
+fn python_type(v: &Value) -> &'static str {
+    match v.kind() {
+        ValueKind::Undefined => "AnsibleUndefined",
+        ValueKind::None => "NoneType",
+        ValueKind::Bool => "bool",
+        ValueKind::Number if v.is_integer() => "int",
+        ValueKind::Number => "float",
+        ValueKind::String => "str",
+        ValueKind::Bytes => "bytes",
+        ValueKind::Seq => "list",
+        ValueKind::Map => "dict",
+        _ => "object",
+    }
+}
