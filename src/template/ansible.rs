@@ -36,7 +36,10 @@ pub fn py_str(v: &Value) -> String {
 /// `{{ v }}` as Ansible prints it: `None` as nothing, the rest as Python's `str()`.
 pub fn format(out: &mut Output, _: &mut State, v: &Value) -> R<()> {
     if v.is_undefined() || has_undefined(v) {
-        return Err(Error::new(ErrorKind::UndefinedError, "a value printed here holds an undefined value"));
+        return Err(Error::new(
+            ErrorKind::UndefinedError,
+            "part of the value printed here is not defined (an undefined name inside a list or map)",
+        ));
     }
     if v.is_none() {
         return Ok(());
@@ -238,8 +241,10 @@ fn dict2items(v: Value, kwargs: Kwargs) -> R<Value> {
     if v.kind() != ValueKind::Map {
         return Err(bad(format!("dict2items requires a dictionary, got {}", python_type(&v))));
     }
-    let items: R<Vec<Value>> =
-        v.try_iter()?.map(|k| Ok(Value::from_iter([(kn.clone(), k.clone()), (vn.clone(), v.get_item(&k)?)]))).collect();
+    let items: R<Vec<Value>> = v
+        .try_iter()?
+        .map(|k| Ok(Value::from_pairs([(kn.clone(), k.clone()), (vn.clone(), v.get_item(&k)?)])))
+        .collect();
     Ok(Value::from(items?))
 }
 
@@ -255,7 +260,7 @@ fn items2dict(v: Vec<Value>, kwargs: Kwargs) -> R<Value> {
         }
         out.push((k, x));
     }
-    Ok(Value::from_iter(out))
+    Ok(Value::from_pairs(out))
 }
 
 /// `cond | ternary(a, b, none_val)`.
@@ -346,5 +351,296 @@ fn python_type(v: &Value) -> &'static str {
         ValueKind::Seq => "list",
         ValueKind::Map => "dict",
         _ => "object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::jinja::Jinja;
+
+    fn ansible_vars() -> tera::Context {
+        let vars = serde_json::json!({
+            "xs": [1, 2, 3],
+            "m": {"b": 2, "a": 1},
+            "users": [{"name": "al", "admin": true}, {"name": "bo", "admin": false}],
+            "nested": {"name": "web", "ports": [80, 443], "tags": {"env": "prod", "tier": "front"},
+                "hosts": [{"name": "a", "ip": "10.0.0.1"}, {"name": "b", "ip": "10.0.0.2"}], "empty": [],
+                "long": "a long sentence that goes on and on and on past the eighty column width of the dumper ok"},
+        });
+        crate::template::context(vars.as_object().unwrap())
+    }
+
+    fn render(text: &str) -> Result<String, String> {
+        let jinja = Jinja::new(&[("t.j2".to_string(), text.to_string())], None).map_err(|e| e.to_string())?;
+        jinja.render_file("t.j2", &ansible_vars()).map_err(|e| e.to_string())
+    }
+
+    /// `(template, what ansible-core 2.19.14 renders)`, from `ansible_vars()`.
+    const ANSIBLE_SAYS: &[(&str, &str)] = &[
+        (r#"{{ nope | default('y') }}"#, r#"y"#),
+        (r#"{{ nope | d('y') }}"#, r#"y"#),
+        (r#"{{ '' | default('y', true) }}"#, r#"y"#),
+        (
+            r#"{{ 'yes' | bool }} {{ 'on' | bool }} {{ '1' | bool }} {{ 'no' | bool }} {{ 'TRUE' | bool }} {{ 0 | bool }} {{ 1 | bool }}"#,
+            r#"True True True False True False True"#,
+        ),
+        (
+            r#"{{ '42' | int }} {{ '4.7' | int }} {{ 'x' | int }} {{ 'x' | int(7) }} {{ '0x1A' | int(base=16) }} {{ 3.9 | int }} {{ true | int }}"#,
+            r#"42 4 0 7 26 3 1"#,
+        ),
+        (r#"{{ '1.5' | float }} {{ 'x' | float }} {{ 2 | float }}"#, r#"1.5 0.0 2.0"#),
+        (r#"{{ 1 | string }} {{ true | string }} {{ none | string }} {{ xs | string }}"#, r#"1 True None [1, 2, 3]"#),
+        (r#"{{ 'AbC' | lower }} {{ 'AbC' | upper }}"#, r#"abc ABC"#),
+        (r#"{{ xs | join(',') }} {{ xs | join }}"#, r#"1,2,3 123"#),
+        (r#"{{ xs | length }} {{ 'abc' | length }} {{ m | length }}"#, r#"3 3 2"#),
+        (r#"{{ xs | first }} {{ xs | last }}"#, r#"1 3"#),
+        (
+            r#"{{ [3, 1, 3, 2] | unique }} {{ [3, 1, 2] | sort }} {{ ['b', 'A', 'c'] | sort }} {{ [3, 1, 2] | sort(reverse=true) }}"#,
+            r#"[3, 1, 2] [1, 2, 3] ['A', 'b', 'c'] [3, 2, 1]"#,
+        ),
+        (
+            r#"{{ [1, [2, [3, None]], 'null'] | flatten }} {{ [1, [2, [3]]] | flatten(levels=1) }}"#,
+            r#"[1, 2, 3] [1, 2, [3]]"#,
+        ),
+        (r#"{{ [1, 2, 3, 4] | select('odd') | list }} {{ [1, 2, 3, 4] | reject('odd') | list }}"#, r#"[1, 3] [2, 4]"#),
+        (
+            r#"{{ users | selectattr('admin') | map(attribute='name') | list }} {{ users | rejectattr('admin') | map(attribute='name') | list }}"#,
+            r#"['al'] ['bo']"#,
+        ),
+        (r#"{{ users | selectattr('name', 'equalto', 'bo') | list }}"#, r#"[{'name': 'bo', 'admin': False}]"#),
+        (r#"{{ xs | map('upper') | list }}"#, r#"['1', '2', '3']"#),
+        (
+            r#"{{ m | dict2items }} {{ m | dict2items(key_name='k', value_name='v') }}"#,
+            r#"[{'key': 'b', 'value': 2}, {'key': 'a', 'value': 1}] [{'k': 'b', 'v': 2}, {'k': 'a', 'v': 1}]"#,
+        ),
+        (r#"{{ [{'key': 'a', 'value': 1}] | items2dict }}"#, r#"{'a': 1}"#),
+        (
+            r#"{{ {'a': 1, 'n': {'x': 1}} | combine({'b': 2, 'n': {'y': 2}}) }} {{ {'a': 1, 'n': {'x': 1}} | combine({'n': {'y': 2}}, recursive=true) }}"#,
+            r#"{'a': 1, 'n': {'y': 2}, 'b': 2} {'a': 1, 'n': {'x': 1, 'y': 2}}"#,
+        ),
+        (r#"{{ {'l': [1]} | combine({'l': [2]}, list_merge='append') }}"#, r#"{'l': [1, 2]}"#),
+        (
+            r#"{{ true | ternary('a', 'b') }} {{ false | ternary('a', 'b') }} {{ none | ternary('a', 'b', 'c') }}"#,
+            r#"a b c"#,
+        ),
+        (
+            r#"{{ 'foo-bar' | regex_replace('(\\w+)-(\\w+)', '\\2 \\1') }} {{ 'aaa' | regex_replace('a', 'b', count=2) }} {{ 'ABC' | regex_replace('b', 'x', ignorecase=true) }}"#,
+            r#"bar foo bba AxC"#,
+        ),
+        (
+            r#"{{ 'host-12.example' | regex_search('[0-9]+') }} {{ 'host-12' | regex_search('(\\w+)-(\\d+)', '\\2', '\\1') }} {{ 'abc' | regex_search('z') }}"#,
+            r#"12 ['12', 'host'] "#,
+        ),
+        (r#"{{ 'a1b22' | regex_findall('\\d+') }}"#, r#"['1', '22']"#),
+        (r#"{{ m | to_json }} {{ 'é' | to_json }} {{ xs | to_json }}"#, r#"{"b": 2, "a": 1} "\u00e9" [1, 2, 3]"#),
+        (
+            r#"{{ m | to_nice_json }}"#,
+            r#"{
+    "a": 1,
+    "b": 2
+}"#,
+        ),
+        (
+            r#"{{ m | to_nice_json(indent=2) }}"#,
+            r#"{
+  "a": 1,
+  "b": 2
+}"#,
+        ),
+        (
+            r#"{{ nested | to_yaml }}"#,
+            r#"empty: []
+hosts:
+- {ip: 10.0.0.1, name: a}
+- {ip: 10.0.0.2, name: b}
+long: a long sentence that goes on and on and on past the eighty column width of the
+  dumper ok
+name: web
+ports: [80, 443]
+tags: {env: prod, tier: front}
+"#,
+        ),
+        (
+            r#"{{ nested | to_nice_yaml }}"#,
+            r#"empty: []
+hosts:
+-   ip: 10.0.0.1
+    name: a
+-   ip: 10.0.0.2
+    name: b
+long: a long sentence that goes on and on and on past the eighty column width of the
+    dumper ok
+name: web
+ports:
+- 80
+- 443
+tags:
+    env: prod
+    tier: front
+"#,
+        ),
+        (
+            r#"{{ nested | to_nice_yaml(indent=2) }}"#,
+            r#"empty: []
+hosts:
+- ip: 10.0.0.1
+  name: a
+- ip: 10.0.0.2
+  name: b
+long: a long sentence that goes on and on and on past the eighty column width of the
+  dumper ok
+name: web
+ports:
+- 80
+- 443
+tags:
+  env: prod
+  tier: front
+"#,
+        ),
+        (
+            r#"{{ ['a', 'yes', '', 'x: y', '- z', '1.0', '#c', 'null', 'ok then'] | to_nice_yaml }}"#,
+            r#"- a
+- 'yes'
+- ''
+- 'x: y'
+- '- z'
+- '1.0'
+- '#c'
+- 'null'
+- ok then
+"#,
+        ),
+        (
+            r#"{{ '{"a": [1, 2.5, null]}' | from_json }} {{ 'a: 1\nb: [x, y]' | from_yaml }}"#,
+            r#"{'a': [1, 2.5, None]} {'a': 1, 'b': ['x', 'y']}"#,
+        ),
+        (r#"{{ 'héllo' | b64encode }} {{ 'aMOpbGxv' | b64decode }}"#, r#"aMOpbGxv héllo"#),
+        (
+            r#"{{ '/etc/nginx/nginx.conf' | basename }} {{ '/etc/nginx/nginx.conf' | dirname }} {{ '/etc/' | dirname }} {{ 'file' | dirname }} {{ '/' | dirname }}"#,
+            r#"nginx.conf /etc/nginx /etc  /"#,
+        ),
+        (
+            r#"{{ 'a b' | quote }} {{ "it's" | quote }} {{ '' | quote }} {{ 'safe/path-1.2' | quote }}"#,
+            r#"'a b' 'it'"'"'s' '' safe/path-1.2"#,
+        ),
+        (
+            r#"{{ 'one\ntwo' | comment }}"#,
+            r#"#
+# one
+# two
+#"#,
+        ),
+        (
+            r#"{{ 'x' | comment('c') }}"#,
+            r#"//
+// x
+//"#,
+        ),
+        (
+            r#"{{ 'x' | comment('cblock') }}"#,
+            r#"/*
+ *
+ * x
+ *
+ */"#,
+        ),
+        (
+            r#"{{ 'x' | comment('xml') }}"#,
+            r#"<!--
+ -
+ - x
+ -
+-->"#,
+        ),
+        (
+            r#"{{ 'x' | comment(decoration='; ') }}"#,
+            r#";
+; x
+;"#,
+        ),
+        (
+            r#"{{ 'abc' | hash('sha1') }} {{ 'abc' | hash('md5') }} {{ 'abc' | hash('sha256') }} {{ 'abc' | checksum }}"#,
+            r#"a9993e364706816aba3e25717850c26c9cd0d89d 900150983cd24fb0d6963f7d28e17f72 ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad a9993e364706816aba3e25717850c26c9cd0d89d"#,
+        ),
+        (
+            r#"{{ '1.5.0' is version('1.10', '<') }} {{ '2.4' is version('2.4.0', '==') }} {{ '1.2.3' is version('1.2', 'ge') }} {{ '232' is version('231', '>=') }}"#,
+            r#"True False True True"#,
+        ),
+        (
+            r#"{{ 'foobar' is match('foo') }} {{ 'foobar' is match('bar') }} {{ 'foobar' is search('bar') }} {{ 'FOO' is match('foo', ignorecase=true) }}"#,
+            r#"True False True True"#,
+        ),
+        (r#"{{ 2 is in xs }} {{ 'b' in xs }}"#, r#"True False"#),
+        (r#"{% for k, v in m.items() %}{{ loop.index }}:{{ k }}={{ v }};{% endfor %}"#, r#"1:b=2;2:a=1;"#),
+        (
+            r#"{{ [1, 2] }} {{ {'a': 1, 'b': [true, none]} }} {{ true }} {{ none }} {{ ['x', "y'z"] }} {{ 1.0 }} {{ 3 / 2 }} {{ 1e20 }} {{ 7 // 2 }}"#,
+            r#"[1, 2] {'a': 1, 'b': [True, None]} True  ['x', "y'z"] 1.0 1.5 1e+20 3"#,
+        ),
+        (r#"{{ [0, 1] is any }} {{ [0, 1] is all }}"#, r#"True False"#),
+        (
+            r#"{{ [1, 2] | union([2, 3]) }} {{ [1, 2] | intersect([2, 3]) }} {{ [1, 2] | difference([2, 3]) }}"#,
+            r#"[1, 2, 3] [2] [1]"#,
+        ),
+        (
+            r#"{{ 'line1\nline2\n' | indent(2) }}|{{ 'a\n\nb' | indent(2, true) }}|{{ 'a\n\nb' | indent(2, blank=true) }}"#,
+            r#"line1
+  line2
+|  a
+
+  b|a
+  
+  b"#,
+        ),
+    ];
+
+    #[test]
+    fn filters_and_tests_print_what_ansible_prints() {
+        let mut wrong = Vec::new();
+        for (text, want) in ANSIBLE_SAYS {
+            match render(text) {
+                Ok(got) if got == *want => {}
+                got => wrong.push(format!("{text}\n  ansible: {want:?}\n  rigger:  {got:?}")),
+            }
+        }
+        assert!(wrong.is_empty(), "{} of {} differ:\n{}", wrong.len(), ANSIBLE_SAYS.len(), wrong.join("\n"));
+    }
+
+    /// ansible.utils' `ipaddr` (not in ansible-core: these follow its documentation).
+    #[test]
+    fn ipaddr_basics() {
+        for (text, want) in [
+            ("{{ '192.168.1.10/24' | ipaddr }}", "192.168.1.10/24"),
+            ("{{ '192.168.1.10/24' | ipaddr('address') }}", "192.168.1.10"),
+            ("{{ '192.168.1.10/24' | ipaddr('network') }}", "192.168.1.0"),
+            ("{{ '192.168.1.10/24' | ipaddr('netmask') }}", "255.255.255.0"),
+            ("{{ '192.168.1.10/24' | ipaddr('prefix') }}", "24"),
+            ("{{ '192.168.1.10/24' | ipaddr('cidr') }}", "192.168.1.0/24"),
+            ("{{ '10.0.0.1' | ipaddr('host') }}", "10.0.0.1/32"),
+            ("{{ 'web1' | ipaddr }}", "False"),
+            ("{{ '10.0.0.1' | ipv6 }}", "False"),
+            ("{{ ['10.0.0.1', 'x', '::1'] | ipv4 }}", "['10.0.0.1']"),
+            ("{{ ['10.0.0.1', 'x', '::1'] | ipaddr }}", "['10.0.0.1', '::1']"),
+            ("{{ 'fe80::1/64' | ipaddr('network') }}", "fe80::"),
+        ] {
+            assert_eq!(render(text).as_deref(), Ok(want), "{text}");
+        }
+    }
+
+    #[test]
+    fn bad_arguments_are_errors_not_panics() {
+        for text in [
+            "{{ 'x' | regex_replace('(') }}",
+            "{{ 'x' | hash('sha3') }}",
+            "{{ 'x' | comment('nope') }}",
+            "{{ 'x' | dict2items }}",
+            "{{ 'x' | from_json }}",
+            "{{ '%%' | b64decode }}",
+            "{{ 'x' is version('1', 'about') }}",
+            "{{ 1 | combine({}) }}",
+            "{{ nope | mandatory }}",
+        ] {
+            assert!(render(text).is_err(), "{text}");
+        }
     }
 }
