@@ -4,7 +4,7 @@
 //! formatter that prints a value as Ansible's template module does.
 //! Jinja2's own filters (`default`, `join`, `map`, `select`, …) come with minijinja.
 
-use super::pydump::{self, YamlStyle};
+use super::pydump::{self, py_str, to_json, YamlStyle};
 use minijinja::value::{Kwargs, Value, ValueKind};
 use minijinja::{Environment, Error, ErrorKind, Output, State};
 
@@ -14,23 +14,8 @@ fn bad(msg: impl Into<String>) -> Error {
     Error::new(ErrorKind::InvalidOperation, msg.into())
 }
 
-/// A value as plain data (maps keep their order).
-pub fn to_json(v: &Value) -> R<serde_json::Value> {
-    serde_json::to_value(v).map_err(|e| bad(e.to_string()))
-}
-
 fn from_json(v: serde_json::Value) -> Value {
     Value::from(minijinja::value::Serde(v))
-}
-
-/// Python's `str(v)`: strings as they are, `True`/`None`, floats as Python prints them.
-pub fn py_str(v: &Value) -> String {
-    match v.kind() {
-        ValueKind::String => v.as_str().unwrap_or_default().to_string(),
-        ValueKind::None => "None".into(),
-        ValueKind::Number if !v.is_integer() => f64::try_from(v.clone()).map(pydump::py_float).unwrap_or_default(),
-        _ => v.to_string(),
-    }
 }
 
 /// `{{ v }}` as Ansible prints it: `None` as nothing, the rest as Python's `str()`.

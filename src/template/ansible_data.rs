@@ -2,7 +2,7 @@
 //! `regex_*` family with Python's `re` flags and `\1` replacements, `comment`,
 //! `hash`, `ipaddr`/`ipv4` basics and the `version` test (LooseVersion).
 
-use super::ansible::{py_str, to_json};
+use super::pydump::{py_str, to_json};
 use minijinja::value::{Kwargs, Rest, Value, ValueKind};
 use minijinja::{Error, ErrorKind};
 use std::cmp::Ordering;

@@ -6,7 +6,8 @@
 //! as Python prints it. A template may start with Ansible's `#jinja2:` line
 //! to change the whitespace settings for itself.
 
-use super::{ansible, FieldReport, RenderError};
+use super::ansible;
+use super::render_error::{position, FieldReport, RenderError};
 use minijinja::value::{Object, Serde, Value};
 use minijinja::{AutoEscape, Environment, ErrorKind, State, UndefinedBehavior};
 use std::collections::{HashMap, HashSet};
@@ -237,7 +238,7 @@ fn field_report(e: &minijinja::Error, source: &str, label: &str, skipped: usize)
                     end = start + name.len().min(source.len() - start);
                 }
             }
-            let (line, col) = super::position(source, start);
+            let (line, col) = position(source, start);
             let width = source.get(start..end).and_then(|s| s.lines().next()).map_or(1, |s| s.chars().count().max(1));
             (line, col, width)
         }

@@ -5,6 +5,23 @@
 
 use serde_json::{Map, Value};
 
+/// A value as plain data (maps keep their order).
+pub fn to_json(v: &minijinja::Value) -> Result<Value, minijinja::Error> {
+    serde_json::to_value(v).map_err(|e| minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, e.to_string()))
+}
+
+/// Python's `str(v)`: strings as they are, `True`/`None`, floats as Python prints them.
+pub fn py_str(v: &minijinja::Value) -> String {
+    match v.kind() {
+        minijinja::value::ValueKind::String => v.as_str().unwrap_or_default().to_string(),
+        minijinja::value::ValueKind::None => "None".into(),
+        minijinja::value::ValueKind::Number if !v.is_integer() => {
+            f64::try_from(v.clone()).map(py_float).unwrap_or_default()
+        }
+        _ => v.to_string(),
+    }
+}
+
 /// Python's `repr(float)`: the shortest round-trip digits, exponent form
 /// outside 1e-4..1e16, always a `.0` or an exponent.
 pub fn py_float(f: f64) -> String {
