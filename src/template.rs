@@ -182,7 +182,7 @@ impl Renderer {
     /// Renders a template file in its dialect (see `Dialect::of_file`).
     pub fn render_file(&self, name: &str, ctx: &Context) -> Result<String, RenderError> {
         if Dialect::of_file(name) == Dialect::Jinja {
-            return self.jinja.render_file(name, ctx);
+            return self.jinja.render_file(name, ctx).map_err(|e| self.near_name(e, ctx));
         }
         self.check_file(name, ctx)?;
         self.tera.render(name, ctx).map_err(|e| RenderError::Template(tidy(e)))
@@ -218,7 +218,7 @@ impl Renderer {
         match dialect {
             Dialect::Tera => self.render_str(s, ctx, label),
             Dialect::Jinja if !s.contains("{{") && !s.contains("{%") => Ok(s.to_string()),
-            Dialect::Jinja => self.jinja.render_str(s, ctx, label),
+            Dialect::Jinja => self.jinja.render_str(s, ctx, label).map_err(|e| self.near_name(e, ctx)),
         }
     }
 
@@ -226,7 +226,24 @@ impl Renderer {
     pub fn eval_bool_in(&self, dialect: Dialect, expr: &str, ctx: &Context) -> Result<bool, RenderError> {
         match dialect {
             Dialect::Tera => self.eval_bool(expr, ctx),
-            Dialect::Jinja => self.jinja.eval_bool(expr, ctx, "when"),
+            Dialect::Jinja => self.jinja.eval_bool(expr, ctx, "when").map_err(|e| self.near_name(e, ctx)),
+        }
+    }
+
+    /// A Jinja report of an undefined variable, with the likely intended name.
+    fn near_name(&self, e: RenderError, ctx: &Context) -> RenderError {
+        let add = |message: &str| -> Option<String> {
+            let name = message.strip_prefix("Variable `")?.split_once('`')?.0;
+            let names = self.variable_names(ctx);
+            let near = strict::suggest(name, names.iter().map(String::as_str))?;
+            Some(message.replacen(" is not defined.", &format!(" is not defined (did you mean `{near}`?)."), 1))
+        };
+        match e {
+            RenderError::Template(s) => RenderError::Template(add(&s).unwrap_or(s)),
+            RenderError::Field(mut f) => {
+                f.message = add(&f.message).unwrap_or(f.message);
+                RenderError::Field(f)
+            }
         }
     }
 

@@ -61,3 +61,42 @@ fn real_role_templates_render_as_ansible_core_renders_them() {
         differ.join("\n")
     );
 }
+
+/// The binary, end to end: a role with an Ansible template checks offline,
+/// and an undefined name in it is an error at the template's file and line.
+#[test]
+fn check_renders_a_j2_template_and_points_at_its_mistakes() {
+    let d = tempfile::tempdir().unwrap();
+    let w = |rel: &str, text: &str| {
+        let p = d.path().join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    };
+    w("inventory/hosts.yaml", "all:\n  hosts:\n    web1: { ansible_host: 10.77.0.92 }\n");
+    w("site.yaml", "- hosts: all\n  roles: [web]\n");
+    w(
+        "roles/web/role.yaml",
+        "defaults:\n  backends: [a, b]\nresources:\n  - template: { src: web.conf.j2, dest: /etc/web.conf }\n",
+    );
+    w("roles/web/templates/web.conf.j2", "{% for b in backends %}\nserver {{ b }}\n{% endfor %}\n");
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_rigger"))
+            .args(args)
+            .current_dir(d.path())
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, out, err) = run(&["check"]);
+    assert_eq!((code, out.as_str(), err.as_str()), (0, "ok: 1 units on 1 hosts, every template rendered\n", ""));
+    w("roles/web/templates/web.conf.j2", "{% for b in backends %}\nserver {{ b }}:{{ port }}\n{% endfor %}\n");
+    let (code, _, err) = run(&["check"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("Variable `port` is not defined"), "{err}");
+    assert!(err.contains("roles/web/templates/web.conf.j2:2:19"), "{err}");
+}
