@@ -236,8 +236,16 @@ impl Emitter {
                 let indent = parent.map_or(0, |p| p + best);
                 for (k, x) in entries(m, self.style.sort_keys) {
                     self.write_indent(indent);
-                    self.scalar(k, indent, true, false);
-                    self.indicator(":", false, false, false);
+                    if simple_key(k) {
+                        self.scalar(k, indent, true, false);
+                        self.indicator(":", false, false, false);
+                    } else {
+                        // `? key` then `: value` on a line of its own.
+                        self.indicator("?", true, false, true);
+                        self.scalar(k, indent + best, false, false);
+                        self.write_indent(indent);
+                        self.indicator(":", true, false, true);
+                    }
                     self.node(x, Some(indent), true, false);
                 }
             }
@@ -265,8 +273,14 @@ impl Emitter {
                     if self.column > self.style.width {
                         self.write_indent(indent);
                     }
-                    self.scalar(k, indent, true, true);
-                    self.indicator(":", false, false, false);
+                    if simple_key(k) {
+                        self.scalar(k, indent, true, true);
+                        self.indicator(":", false, false, false);
+                    } else {
+                        self.indicator("?", true, false, false);
+                        self.scalar(k, indent, false, true);
+                        self.indicator(":", true, false, false);
+                    }
                     self.node(x, Some(indent), false, true);
                 }
                 self.indicator("}", false, false, false);
@@ -276,7 +290,15 @@ impl Emitter {
                 let text = match other {
                     Value::Null => "null".to_string(),
                     Value::Bool(b) => b.to_string(),
-                    Value::Number(n) => number(n, ".inf", ".nan"),
+                    // PyYAML's `represent_float`: `1e+20` reads back as a string in YAML 1.1.
+                    Value::Number(n) => {
+                        let s = number(n, ".inf", ".nan");
+                        if s.contains('e') && !s.contains('.') {
+                            s.replacen('e', ".0e", 1)
+                        } else {
+                            s
+                        }
+                    }
                     _ => String::new(),
                 };
                 self.plain(&text, 0, false);
@@ -371,6 +393,11 @@ impl Emitter {
     }
 }
 
+/// Whether PyYAML writes `key` as a simple key (`key: v`) rather than `? key`.
+fn simple_key(key: &str) -> bool {
+    !key.is_empty() && !key.contains('\n') && key.chars().count() < 128
+}
+
 fn is_scalar(v: &Value) -> bool {
     !matches!(v, Value::Array(_) | Value::Object(_))
 }
@@ -378,7 +405,10 @@ fn is_scalar(v: &Value) -> bool {
 /// PyYAML's choice: plain when the text reads back as the same string,
 /// else single quotes, else (control characters, line breaks) double.
 fn scalar_style(s: &str, flow: bool, key: bool) -> Style {
-    let special = s.chars().any(|c| c.is_control() && c != '\n' && c != '\t' || c == '\u{feff}');
+    let printable = |c: char| {
+        matches!(c as u32, 0x0A | 0x20..=0x7E | 0x85 | 0xA0..=0xD7FF | 0xE000..=0xFFFD | 0x10000..) && c != '\u{feff}'
+    };
+    let special = !s.chars().all(printable);
     if special || key && s.contains('\n') || s.contains(" \n") || s.contains("\n ") {
         return Style::Double;
     }
@@ -488,5 +518,34 @@ mod tests {
         assert_eq!(yaml(&v, nice(2)), "- a: 1\n  b:\n  - 1\n  - c: 'yes'\n- - 1\n  - 2\n- x\n");
         assert_eq!(yaml(&json!({"m": {"k": "", "e": {}}}), nice(2)), "m:\n  e: {}\n  k: ''\n");
         assert_eq!(yaml(&json!("x"), nice(2)), "x\n...\n");
+    }
+
+    /// Random values and what Python's `json.dumps` and PyYAML's `yaml.dump`
+    /// made of them (tests/fixtures/ansible_roles/pydump_cases.py).
+    #[test]
+    fn random_values_are_written_as_python_writes_them() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/ansible_roles/pydump_cases.json");
+        let cases: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let mut wrong = Vec::new();
+        for c in cases["yaml"].as_array().unwrap() {
+            let style = YamlStyle {
+                indent: c["indent"].as_u64().unwrap() as usize,
+                sort_keys: c["sort"].as_bool().unwrap(),
+                flow_leaves: c["flow"].as_bool().unwrap(),
+                width: 80,
+            };
+            let got = yaml(&c["v"], style);
+            if got != c["out"].as_str().unwrap() {
+                wrong.push(format!("yaml {style:?} of {}:\n{}---\n{got}", c["v"], c["out"].as_str().unwrap()));
+            }
+        }
+        for c in cases["json"].as_array().unwrap() {
+            let got = json(&c["v"], c["indent"].as_u64().map(|n| n as usize), c["sort"].as_bool().unwrap());
+            if got != c["out"].as_str().unwrap() {
+                wrong.push(format!("json of {}:\n{}\n---\n{got}", c["v"], c["out"].as_str().unwrap()));
+            }
+        }
+        assert_eq!(cases["yaml"].as_array().unwrap().len() + cases["json"].as_array().unwrap().len(), 420);
+        assert!(wrong.is_empty(), "{} differ:\n{}", wrong.len(), wrong.join("\n"));
     }
 }
