@@ -9,6 +9,7 @@ mod ansible;
 mod ansible_data;
 mod jinja;
 mod pydump;
+mod pyyaml;
 mod render_error;
 mod strict;
 

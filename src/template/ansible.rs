@@ -4,7 +4,8 @@
 //! formatter that prints a value as Ansible's template module does.
 //! Jinja2's own filters (`default`, `join`, `map`, `select`, …) come with minijinja.
 
-use super::pydump::{self, py_str, to_json, YamlStyle};
+use super::pydump::{self, py_str, to_json};
+use super::pyyaml::{self, YamlStyle};
 use minijinja::value::{Kwargs, Value, ValueKind};
 use minijinja::{Environment, Error, ErrorKind, Output, State};
 
@@ -284,7 +285,7 @@ fn yaml(v: Value, kwargs: Kwargs, nice: bool) -> R<String> {
         Some(f) => f.is_none(),
         None => !nice,
     };
-    Ok(pydump::yaml(&to_json(&v)?, YamlStyle { indent: indent.max(2), sort_keys, flow_leaves, width }))
+    Ok(pyyaml::yaml(&to_json(&v)?, YamlStyle { indent: indent.max(2), sort_keys, flow_leaves, width }))
 }
 
 /// Python's `os.path.dirname`.
@@ -576,6 +577,41 @@ tags:
   b|a
   
   b"#,
+        ),
+        (
+            r#"{{ 'maybe' | bool }} {{ none | bool }} {{ 'a' ~ none }} {{ [1.5, 1e20] }}"#,
+            r#"False False aNone [1.5, 1e+20]"#,
+        ),
+        (
+            r#"{{ ('a', 'b') }} {{ xs | map('string') | list }} {{ 'x' if none else 'y' }}"#,
+            r#"['a', 'b'] ['1', '2', '3'] y"#,
+        ),
+        (
+            r#"{{ m | dictsort }} {{ 'a,b' .split(',') }} {{ 'Abc'.startswith('A') }} {{ ' x '.strip() }}"#,
+            r#"[['a', 1], ['b', 2]] ['a', 'b'] True x"#,
+        ),
+        (
+            r#"{{ {'b': 1, 'a': 2} }} {{ '%s=%d' | format('a', 3) }} {{ 'abc' | replace('b', 'x') }} {{ 'a b' | title }}"#,
+            r#"{'b': 1, 'a': 2} a=3 axc A B"#,
+        ),
+        (
+            r#"{{ [none, 1] }} {{ none | default('d') }} {{ none | default('d', true) }} {{ [] | first | default('e') }}"#,
+            r#"[None, 1]  d e"#,
+        ),
+        (
+            r#"{{ users | map(attribute='name') | join(', ') }} {{ users | sum(attribute='admin') }} {{ range(1, 4) | list }}"#,
+            r#"al, bo 1 [1, 2, 3]"#,
+        ),
+        (
+            r#"{{ 10 % 3 }} {{ 2 ** 10 }} {{ -7 // 2 }} {{ 7 / 2 }} {{ (0.1 + 0.2) | round(2) }} {{ 3.7 | round }} {{ 3.14159 | round(2, 'floor') }}"#,
+            r#"1 1024 -4 3.5 0.3 4.0 3.14"#,
+        ),
+        (
+            r#"{{ 'a\tb' | to_nice_yaml }}{{ {'k': 'v'} | to_yaml }}{{ [1, 'two'] | to_yaml }}"#,
+            r#""a\tb"
+{k: v}
+[1, two]
+"#,
         ),
     ];
 
