@@ -1,20 +1,52 @@
-//! Tera templates for config files: autoescape off, undefined variables are
-//! errors naming template, line and variable. Role templates are registered
-//! under their path (`roles/web/templates/index.html.tera`) so errors point at
-//! the real file; shared partials in `templates/` are found by bare name.
+//! Templates for config files, in two dialects chosen by the file's name:
+//! `.j2` renders as Ansible renders Jinja2 (see `jinja`), anything else with
+//! Tera. Autoescape off; undefined variables are errors naming template, line
+//! and variable. Role templates are registered under their path
+//! (`roles/web/templates/index.html.tera`) so errors point at the real file;
+//! shared partials in `templates/` are found by bare name.
 
+mod ansible;
+mod ansible_data;
+mod jinja;
+mod pydump;
+mod pyyaml;
+mod render_error;
 mod strict;
 
 use crate::error::{Error, Result};
+use render_error::position;
+pub use render_error::{FieldReport, RenderError};
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
-use std::fmt;
 use std::path::Path;
+use std::sync::Arc;
 use strict::{Ref, Scan};
 use tera::{Context, Kwargs, State, Tera};
 
+/// The template language an expression or file is written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Dialect {
+    #[default]
+    Tera,
+    /// Jinja2 as Ansible configures it.
+    Jinja,
+}
+
+impl Dialect {
+    /// The dialect of a template file, by its name: `.j2` is Jinja.
+    pub fn of_file(name: &str) -> Dialect {
+        if name.ends_with(".j2") {
+            Dialect::Jinja
+        } else {
+            Dialect::Tera
+        }
+    }
+}
+
 pub struct Renderer {
     tera: Tera,
+    /// Every `.j2` template, and the engine for Jinja fields.
+    jinja: jinja::Jinja,
     /// Each template's text and the names it reads, scanned once at load
     /// (see `strict`): Tera lets an undefined name through as false or empty.
     scans: HashMap<String, (String, Scan)>,
@@ -105,6 +137,9 @@ impl Renderer {
         tera.set_fallback_prefixes(["templates/"]).map_err(|e| Error::Template(e.to_string()))?;
         tera.register_filter("json", to_json);
         tera.register_filter("quote", sh_quote);
+        let generate: Option<jinja::Generate> = store.clone().map(|store| {
+            Arc::new(move |name: &str, kind: &str| store.get(name, kind).map_err(|e| e.to_string())) as jinja::Generate
+        });
         if let Some(store) = store {
             tera.register_function("generated", move |kwargs: Kwargs, state: &State| -> tera::TeraResult<String> {
                 let name = kwargs.must_get::<&str>("name")?;
@@ -124,15 +159,20 @@ impl Renderer {
         }
         let templates_use_facts = files.iter().any(|(_, text)| mentions(text, "facts"));
         let templates_use_generated = files.iter().any(|(_, text)| mentions(text, "generated"));
+        let (j2, files): (Vec<_>, Vec<_>) =
+            files.into_iter().partition(|(name, _)| Dialect::of_file(name) == Dialect::Jinja);
+        let jinja = jinja::Jinja::new(&j2, generate).map_err(|e| Error::Template(e.to_string()))?;
         let scans = files.iter().map(|(name, text)| (name.clone(), (text.clone(), strict::scan(text)))).collect();
         tera.add_raw_templates(files).map_err(|e| Error::Template(tidy(e)))?;
-        Ok(Renderer { tera, scans, globals: Context::new(), templates_use_facts, templates_use_generated })
+        let globals = Context::new();
+        Ok(Renderer { tera, jinja, scans, globals, templates_use_facts, templates_use_generated })
     }
 
     /// A variable every template sees (`groups`, `hosts`).
     pub fn set_global(&mut self, key: &str, v: &Value) {
         self.tera.global_context().insert(key.to_string(), v);
         self.globals.insert(key.to_string(), v);
+        self.jinja.set_global(key, v);
     }
 
     /// The name a role template is registered under.
@@ -140,7 +180,11 @@ impl Renderer {
         path.strip_prefix(root).unwrap_or(path).to_string_lossy().into_owned()
     }
 
+    /// Renders a template file in its dialect (see `Dialect::of_file`).
     pub fn render_file(&self, name: &str, ctx: &Context) -> Result<String, RenderError> {
+        if Dialect::of_file(name) == Dialect::Jinja {
+            return self.jinja.render_file(name, ctx).map_err(|e| self.near_name(e, ctx));
+        }
         self.check_file(name, ctx)?;
         self.tera.render(name, ctx).map_err(|e| RenderError::Template(tidy(e)))
     }
@@ -168,6 +212,40 @@ impl Renderer {
             .render_str(&format!("{{% if {expr} %}}true{{% else %}}false{{% endif %}}"), ctx, false)
             .map_err(|e| field_error(e, "when", expr, 6))?;
         Ok(out == "true")
+    }
+
+    /// `render_str` in the given dialect.
+    pub fn render_str_in(&self, dialect: Dialect, s: &str, ctx: &Context, label: &str) -> Result<String, RenderError> {
+        match dialect {
+            Dialect::Tera => self.render_str(s, ctx, label),
+            Dialect::Jinja if !s.contains("{{") && !s.contains("{%") => Ok(s.to_string()),
+            Dialect::Jinja => self.jinja.render_str(s, ctx, label).map_err(|e| self.near_name(e, ctx)),
+        }
+    }
+
+    /// `eval_bool` in the given dialect.
+    pub fn eval_bool_in(&self, dialect: Dialect, expr: &str, ctx: &Context) -> Result<bool, RenderError> {
+        match dialect {
+            Dialect::Tera => self.eval_bool(expr, ctx),
+            Dialect::Jinja => self.jinja.eval_bool(expr, ctx, "when").map_err(|e| self.near_name(e, ctx)),
+        }
+    }
+
+    /// A Jinja report of an undefined variable, with the likely intended name.
+    fn near_name(&self, e: RenderError, ctx: &Context) -> RenderError {
+        let add = |message: &str| -> Option<String> {
+            let name = message.strip_prefix("Variable `")?.split_once('`')?.0;
+            let names = self.variable_names(ctx);
+            let near = strict::suggest(name, names.iter().map(String::as_str))?;
+            Some(message.replacen(" is not defined.", &format!(" is not defined (did you mean `{near}`?)."), 1))
+        };
+        match e {
+            RenderError::Template(s) => RenderError::Template(add(&s).unwrap_or(s)),
+            RenderError::Field(mut f) => {
+                f.message = add(&f.message).unwrap_or(f.message);
+                RenderError::Field(f)
+            }
+        }
     }
 
     /// Renders every string inside a JSON value (a resource spec); `path` names it in errors.
@@ -310,54 +388,6 @@ impl Renderer {
         let mut names: Vec<String> = out.lines().filter(|n| !n.starts_with("__rigger")).map(String::from).collect();
         names.sort();
         names
-    }
-}
-
-/// 1-based line and column (in chars) of byte `at` in `text`.
-fn position(text: &str, at: usize) -> (usize, usize) {
-    let before = &text[..at];
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    (before.matches('\n').count() + 1, before[line_start..].chars().count() + 1)
-}
-
-/// Why a template or a templated field did not render.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum RenderError {
-    /// Tera's own report on a template file: `--> file:line:col` and a caret.
-    #[error("{0}")]
-    Template(String),
-    /// A mistake in a field's own text (`when:`, a resource field), shown
-    /// against that text, named by `label`.
-    #[error("{}", .0)]
-    Field(FieldReport),
-}
-
-/// A field's mistake with its position in the field's text.
-#[derive(Debug, Clone, PartialEq)]
-pub struct FieldReport {
-    pub message: String,
-    pub label: String,
-    pub text: String,
-    pub line: usize,
-    /// 1-based.
-    pub col: usize,
-    pub carets: usize,
-}
-
-impl fmt::Display for FieldReport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let FieldReport { message, label, text, line, col, carets } = self;
-        let gutter = " ".repeat(line.to_string().len());
-        // A field can hold one enormous line: show the part at fault, carets
-        // cut where the shown text ends.
-        let (shown, at) = crate::error::excerpt(text, *col);
-        let carets = (*carets).clamp(1, (shown.chars().count() + 1).saturating_sub(at).max(1));
-        write!(
-            f,
-            "{message}\n --> {label}:{line}:{col}\n{gutter} |\n{line} | {shown}\n{gutter} | {}{}",
-            " ".repeat(at.saturating_sub(1)),
-            "^".repeat(carets)
-        )
     }
 }
 

@@ -18,6 +18,13 @@ cargo clippy --release --locked --all-targets -- -D warnings
 echo "== build"
 cargo build --release --locked
 
+probe="$(mktemp -d)"
+if python3 -m venv "$probe/venv" >/dev/null 2>&1; then
+    echo "== .j2 templates: the committed expected output against live ansible-core"
+    tests/fixtures/ansible_roles/render_with_ansible.sh --check
+fi
+rm -rf "$probe"
+
 echo "== unit and offline tests"
 cargo test --release --locked
 

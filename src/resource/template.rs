@@ -36,7 +36,7 @@ impl Spec for TemplateSpec {
         summary: "A file rendered from the role's templates/ for each host (with the host's vars, facts, `groups` \
                   and `hosts`), written atomically; `validate` checks the temp file first.",
         fields: &[
-            Field { name: "src", ty: "file name", default: "", help: "a template in the role's templates/" },
+            Field { name: "src", ty: "file name", default: "", help: "a template in the role's templates/: `.j2` renders as Ansible renders Jinja2, others with Tera" },
             Field { name: "dest", ty: "absolute path", default: "", help: "" },
             Field { name: "mode", ty: "quoted octal", default: "kept (0644 when new)", help: "" },
             Field { name: "owner", ty: "user", default: "kept", help: "" },
