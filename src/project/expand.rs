@@ -181,6 +181,8 @@ impl Walk<'_> {
                 Entry::Resource(i) => {
                     let (decl, spec) = &self.role.resources[*i];
                     let cx = scope.host(self.errors_only);
+                    // As for a resource: `--tags` is looked at before `when:`.
+                    let why = if plan::tagged_out(self.role, decl, self.tags) { "not in --tags" } else { why };
                     let mut p = plan::skipped(self.root, self.role, decl, spec, self.renderer, cx, why);
                     p.label.push_str(&scope.suffix);
                     self.out.push(p);
