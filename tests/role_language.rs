@@ -277,3 +277,17 @@ fn a_loop_over_secrets_keeps_them_sealed() {
     assert_eq!(read(p, "pw1"), "s3cretBeta22\n");
     converged(p);
 }
+
+#[test]
+fn facts_named_only_in_an_included_file_are_gathered() {
+    let d = project("", "resources:\n  - include: tasks/host.yaml\n");
+    let p = d.path();
+    write(
+        p,
+        "roles/app/tasks/host.yaml",
+        "- file: { path: \"{{ out }}/host\", content: \"{{ facts.hostname }}\\n\" }\n",
+    );
+    apply(p);
+    assert!(!read(p, "host").trim().is_empty());
+    converged(p);
+}

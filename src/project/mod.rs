@@ -154,14 +154,14 @@ impl Project {
     }
 
     /// Whether anything the run renders can read `facts`: a template, a
-    /// role file (fields, `when:`), the site, or a var (a var's value may be a
+    /// role file or a file it includes (fields, `when:`, `loop:`), the site, or a var (a var's value may be a
     /// template). When nothing does, the probe skips the facts and their
     /// programs (`hostname -f`, `ip`, `id`) on every host.
     pub fn uses_facts(&self) -> bool {
         use crate::template::mentions;
         self.renderer.templates_use_facts
             || mentions(&self.site.source.text, "facts")
-            || self.roles.roles.values().any(|r| mentions(&r.source.text, "facts"))
+            || self.roles.roles.values().flat_map(|r| &r.files).any(|f| mentions(&f.text, "facts"))
             || self.vars.values().any(|v| mentions(&serde_json::to_string(v).unwrap_or_default(), "facts"))
     }
 
@@ -282,7 +282,7 @@ fn uses_generated(renderer: &Renderer, site: &Site, roles: &Roles, vars: &IndexM
     use crate::template::mentions;
     renderer.templates_use_generated
         || mentions(&site.source.text, "generated")
-        || roles.roles.values().any(|r| mentions(&r.source.text, "generated"))
+        || roles.roles.values().flat_map(|r| &r.files).any(|f| mentions(&f.text, "generated"))
         || vars.values().any(|v| mentions(&serde_json::to_string(v).unwrap_or_default(), "generated"))
 }
 

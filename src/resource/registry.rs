@@ -98,6 +98,47 @@ pub fn doc(kind: &str) -> Option<&'static Doc> {
     DOCS.iter().find(|(k, _)| *k == kind).map(|(_, d)| *d)
 }
 
+/// The keys an entry of `resources:` takes beside its kind, and the entries
+/// that are not resources, in `ENTRY_KEYS` order (`rigger doc`, the README).
+pub const ENTRY_DOC: &[super::kind::Field] = &[
+    field("name", "string", "KIND TARGET", "shown in plan, diff and recap"),
+    field("when", "expression", "always", "the resource is skipped when false; evaluated per loop item"),
+    field("tags", "list", "[]", "`--tags T` runs the resources tagged T (or of role T)"),
+    field(
+        "loop",
+        "list | map | \"{{ var }}\"",
+        "none",
+        "one resource per item: `item` (a map's: `item.key`, `item.value`, in order), `loop_index` (0-based); \
+         labelled `KIND TARGET[INDEX]`; a `package` loop is one apt call; an empty list is no resource",
+    ),
+    field("loop_var", "name", "item", "the name each item takes (nested loops)"),
+    field(
+        "block",
+        "mapping",
+        "none",
+        "`{ name, when, tags, notify, loop, loop_var, resources }`: its resources share its `when` (ANDed with \
+         theirs), `tags` and `notify` (added to theirs); blocks nest",
+    ),
+    field(
+        "include",
+        "path",
+        "none",
+        "the entries of a YAML list in a file of the role folder (blocks and includes too); `when`, `tags`, \
+         `loop`, `loop_var` beside it apply to all",
+    ),
+];
+
+/// What the reference says about templated fields.
+pub const TEMPLATED_FIELDS_DOC: &str = "Any field may be templated, whatever its type (`enabled: \"{{ on }}\"`, \
+    `uid`, `ports`): a field that is one `{{ expression }}` takes the value's own type (a list var given to \
+    `names` is that list), and each field is type-checked after rendering, per host, an error naming its \
+    file:line:col. After rendering, a number or bool is taken as text where text is wanted, a string of digits as \
+    a number, and yes/no/true/false/on/off (any case) as a bool.";
+
+const fn field(name: &'static str, ty: &'static str, default: &'static str, help: &'static str) -> super::kind::Field {
+    super::kind::Field { name, ty, default, help }
+}
+
 /// One resource entry of `resources:` (or a handler): one kind's key, plus
 /// `name`, `when`, `tags` and `loop`/`loop_var`.
 #[derive(Debug, Clone, Default)]
@@ -260,6 +301,13 @@ mod tests {
         assert!(e.contains("`get_url`"), "{e}");
         let e = decl("package: { nme: x }").unwrap_err();
         assert!(e.contains("unknown field `nme`"), "{e}");
+    }
+
+    #[test]
+    fn every_entry_key_is_documented_in_order() {
+        let documented: Vec<&str> = ENTRY_DOC.iter().map(|f| f.name).collect();
+        let keys: Vec<&str> = ENTRY_KEYS.iter().copied().filter(|k| !KINDS.contains(k)).collect();
+        assert_eq!(documented, keys);
     }
 
     #[test]

@@ -302,3 +302,59 @@ fn check_loop_var(name: Option<&str>) -> std::result::Result<(), String> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::project::role::Role;
+
+    fn load(role: &str, files: &[(&str, &str)]) -> Result<Role, String> {
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path().join("roles/r");
+        std::fs::create_dir_all(dir.join("tasks")).unwrap();
+        std::fs::write(dir.join("role.yaml"), role).unwrap();
+        for (f, text) in files {
+            std::fs::write(dir.join(f), text).unwrap();
+        }
+        Role::load(&d.path().join("roles"), "r").map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn blocks_and_includes_flatten_in_order_with_their_tags_and_notify() {
+        let role = load(
+            "resources:\n  - package: a\n  - block:\n      tags: [t]\n      notify: h\n      resources:\n        - command: { cmd: x }\n        - include: tasks/i.yaml\nhandlers:\n  h: { command: { cmd: y } }\n  g: { command: { cmd: z } }\n",
+            &[("tasks/i.yaml", "- file: { path: /f, content: x, notify: [g] }\n")],
+        )
+        .unwrap();
+        let kinds: Vec<&str> = role.resources.iter().map(|(_, s)| s.kind()).collect();
+        assert_eq!(kinds, ["package", "command", "file"]);
+        let (decl, spec) = &role.resources[2];
+        assert_eq!(decl.tags, ["t"]);
+        assert_eq!(spec.notify(), ["g", "h"]);
+        assert_eq!(decl.body(spec)["notify"], serde_json::json!(["g", "h"]));
+        assert_eq!(role.files.len(), 2);
+        assert_eq!(role.locate_resource(2, &[]).line, 1);
+        assert!(role.locate_resource(2, &[]).file.ends_with("tasks/i.yaml"));
+        assert_eq!(role.locate_resource(1, &[]).line, 7);
+    }
+
+    #[test]
+    fn mistakes_in_the_structure_are_located() {
+        let e = load("resources:\n  - block:\n      notify: h\n      resources:\n        - user: { name: x }\n", &[])
+            .unwrap_err();
+        assert!(e.contains("this `user` takes no `notify:`, which its block gives") && e.contains(":5:11"), "{e}");
+        let e = load("resources:\n  - package: a\n    loop_var: a-b\n", &[]).unwrap_err();
+        assert!(e.contains("`loop_var: a-b` is not a name") && e.contains(":3:5"), "{e}");
+        let e = load("resources:\n  - include: tasks/x.yaml\n    package: a\n", &[]).unwrap_err();
+        assert!(e.contains("put the resource inside the block"), "{e}");
+        let e = load("resources:\n  - include: \"tasks/{{ os }}.yaml\"\n", &[]).unwrap_err();
+        assert!(e.contains("is not a template"), "{e}");
+        let e = load("resources: []\nhandlers:\n  h: { command: { cmd: x }, loop: [1] }\n", &[]).unwrap_err();
+        assert!(e.contains("handlers take no `loop:`"), "{e}");
+        let e = load(
+            "resources:\n  - include: tasks/a.yaml\n",
+            &[("tasks/a.yaml", "- service: { name: x, enabled: maybe }\n")],
+        )
+        .unwrap_err();
+        assert!(e.contains("tasks/a.yaml:1:32") && e.contains("expected a boolean"), "{e}");
+    }
+}
