@@ -109,7 +109,8 @@ impl<'a> HostCtx<'a> {
     }
 }
 
-/// Renders and resolves one declared resource for a host.
+/// Renders and resolves one declared resource for a host (one iteration of
+/// its `loop:`, whose item is in `ctx`: `project::expand` walks the loops).
 /// With `full` false (before facts are known), `when` is not evaluated and
 /// template content is not rendered: enough to know what to probe.
 #[allow(clippy::too_many_arguments)] // one per input of a pure function; a struct would only rename them

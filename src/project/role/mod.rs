@@ -185,7 +185,8 @@ impl Role {
     }
 }
 
-/// The line of the `index`-th item of the top-level list `key`.
+/// The line of the `index`-th item of the top-level list `key` of role.yaml
+/// (`Role::locate_resource` finds any resource, in blocks and included files too).
 pub fn item_location(src: &Source, key: &str, index: usize) -> Location {
     let lines: Vec<&str> = src.text.lines().collect();
     let Some(start) = lines.iter().position(|l| l.starts_with(&format!("{key}:"))) else {
