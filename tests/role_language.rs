@@ -291,3 +291,19 @@ fn facts_named_only_in_an_included_file_are_gathered() {
     assert!(!read(p, "host").trim().is_empty());
     converged(p);
 }
+
+#[test]
+fn rigger_doc_lists_the_entry_keys_and_each_kind() {
+    let d = tempfile::tempdir().unwrap();
+    let r = rigger(d.path(), &["doc"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    for key in ["loop ", "loop_var ", "block ", "include ", "loop_index", "item.key", "type-checked after", "package "]
+    {
+        assert!(r.stdout.contains(key), "`{key}` missing:\n{}", r.stdout);
+    }
+    let r = rigger(d.path(), &["doc", "service"]);
+    assert!(r.code == 0 && r.stdout.contains("enabled ") && r.stdout.contains("Example:"), "{}", r.stdout);
+    let r = rigger(d.path(), &["doc", "servce"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("no resource kind `servce`; kinds: package, file"), "{}", r.stderr);
+}

@@ -340,6 +340,24 @@ mod tests {
         }
     }
 
+    /// Any field of any kind may be a template at load, whatever its type.
+    #[test]
+    fn every_field_of_every_kind_may_be_templated() {
+        for (kind, doc) in DOCS {
+            for f in doc.fields {
+                let mut entry: serde_yaml::Value = serde_yaml::from_str(doc.example).unwrap();
+                let body = entry.get_mut(*kind).unwrap();
+                if !body.is_mapping() {
+                    *body = serde_yaml::from_str(&format!("{{ name: {} }}", body.as_str().unwrap())).unwrap();
+                }
+                body[f.name] = serde_yaml::Value::String("{{ x }}".into());
+                let text = serde_yaml::to_string(&entry).unwrap();
+                let d = decl(&text).unwrap_or_else(|e| panic!("{kind}.{}: {e}\n{text}", f.name));
+                assert!(d.spec().is_ok(), "{kind}.{}", f.name);
+            }
+        }
+    }
+
     /// Each kind's example parses as a `resources:` entry of that kind.
     #[test]
     fn every_example_parses() {

@@ -215,7 +215,8 @@ impl<'de, V: Visitor<'de>> W<'_, V> {
                 Want::I64 => v.visit_i64(0),
                 Want::F64 => v.visit_f64(0.0),
                 Want::Seq => v.visit_seq(de::value::SeqDeserializer::new(std::iter::empty::<()>())),
-                Want::Any | Want::Str | Want::Map => v.visit_str(s),
+                Want::Map => v.visit_map(de::value::MapDeserializer::new(std::iter::empty::<((), ())>())),
+                Want::Any | Want::Str => v.visit_str(s),
             },
             (Mode::Rendered, Want::Bool) if bool_word(s).is_some() => v.visit_bool(bool_word(s) == Some(true)),
             (Mode::Rendered, Want::U64) if s.trim().parse::<u64>().is_ok() => {
