@@ -5,9 +5,10 @@
 use crate::project::role::Role;
 use crate::resource::{path, AnySpec, Decl, Resolve, Resource, ResourceError, Step};
 use crate::session::probe::{HostState, Query};
-use crate::template::Renderer;
+use crate::template::{RenderError, Renderer};
 use indexmap::IndexMap;
 use serde::Serialize;
+use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Arc;
@@ -108,7 +109,8 @@ impl<'a> HostCtx<'a> {
     }
 }
 
-/// Renders and resolves one declared resource for a host.
+/// Renders and resolves one declared resource for a host (one iteration of
+/// its `loop:`, whose item is in `ctx`: `project::expand` walks the loops).
 /// With `full` false (before facts are known), `when` is not evaluated and
 /// template content is not rendered: enough to know what to probe.
 #[allow(clippy::too_many_arguments)] // one per input of a pure function; a struct would only rename them
@@ -138,22 +140,43 @@ pub fn prepare_in(
     full: bool,
 ) -> Result<Prepared, ResourceError> {
     let name = decl.name.as_ref().map(|n| render_name(n, spec, r, cx)).transpose()?;
-    if !tags.is_empty() && !tags.iter().any(|t| decl.tags.contains(t) || *t == role.name) {
+    if tagged_out(role, decl, tags) {
         let label = name.clone().unwrap_or_else(|| spec.kind().into());
         return Ok(Prepared { label, resource: None, skipped: Some("not in --tags".into()) });
     }
+    let body = decl.body(spec);
     if let Some(w) = decl.when.as_ref().filter(|_| full) {
         if !r.eval_bool(w, cx.real).map_err(ResourceError::Render)? {
-            // A skipped resource is not resolved: its fields may only make sense when it runs.
-            let label = name
-                .clone()
-                .or_else(|| resolve_in(root, role, spec, r, cx, false).ok().map(|res| res.label()))
-                .unwrap_or_else(|| spec.kind().into());
-            return Ok(Prepared { label, resource: None, skipped: Some(format!("when: {w}")) });
+            return Ok(skipped(root, role, decl, spec, r, cx, &format!("when: {w}")));
         }
     }
-    let res = resolve_in(root, role, spec, r, cx, full)?;
+    let res = resolve_in(root, role, spec, &body, r, cx, full)?;
     Ok(Prepared { label: name.unwrap_or_else(|| res.label()), resource: Some(res), skipped: None })
+}
+
+/// Whether `--tags` leaves this resource out.
+pub fn tagged_out(role: &Role, decl: &Decl, tags: &[String]) -> bool {
+    !tags.is_empty() && !tags.iter().any(|t| decl.tags.contains(t) || *t == role.name)
+}
+
+/// A resource skipped for `why`, labelled as well as it can be.
+pub fn skipped(
+    root: &Path,
+    role: &Role,
+    decl: &Decl,
+    spec: &AnySpec,
+    r: &Renderer,
+    cx: HostCtx,
+    why: &str,
+) -> Prepared {
+    // A skipped resource is not resolved: its fields may only make sense when it runs.
+    let label = decl
+        .name
+        .as_ref()
+        .and_then(|n| render_name(n, spec, r, cx).ok())
+        .or_else(|| resolve_in(root, role, spec, &decl.body(spec), r, cx, false).ok().map(|res| res.label()))
+        .unwrap_or_else(|| spec.kind().into());
+    Prepared { label, resource: None, skipped: Some(why.to_string()) }
 }
 
 /// A resource's `name:`, or `kind (sensitive)` when it depends on a secret.
@@ -177,44 +200,128 @@ pub fn resolve(
     ctx: &Context,
     content: bool,
 ) -> Result<Arc<dyn Resource>, ResourceError> {
-    resolve_in(root, role, spec, r, HostCtx::plain(ctx), content)
+    resolve_in(root, role, spec, &spec.to_json(), r, HostCtx::plain(ctx), content)
 }
 
 /// `resolve`, rendered a second time with the stand-ins when there are
 /// secrets: a resource that resolves differently is wrapped so that it shows
 /// only what does not depend on them (`resource::sealed`).
+/// `body` is the spec as written (`Decl::body`), rendered for the host.
 pub fn resolve_in(
     root: &Path,
     role: &Role,
     spec: &AnySpec,
+    body: &Value,
     r: &Renderer,
     cx: HostCtx,
     content: bool,
 ) -> Result<Arc<dyn Resource>, ResourceError> {
-    let real = resolve_with(root, role, spec, r, cx.real, content);
+    let read = |ctx: &Context, _sealed: bool| render_spec(spec, body, r, ctx);
+    resolve_read(root, role, spec.kind(), r, cx, content, read)
+}
+
+/// `resolve_in` from a function that renders and reads the spec in a
+/// context (told whether it is the sealed one).
+#[allow(clippy::too_many_arguments)] // as `prepare`
+fn resolve_read(
+    root: &Path,
+    role: &Role,
+    kind: &'static str,
+    r: &Renderer,
+    cx: HostCtx,
+    content: bool,
+    read: impl Fn(&Context, bool) -> Result<AnySpec, ResourceError>,
+) -> Result<Arc<dyn Resource>, ResourceError> {
+    let resolve = |ctx: &Context, sealed: bool| {
+        let cx = Resolve { root, role_dir: &role.dir, renderer: r, ctx, content };
+        read(ctx, sealed)?.resolve(&cx)
+    };
+    let real = resolve(cx.real, false);
     let Some(sealed) = cx.sealed.filter(|_| !cx.errors_only || real.is_err()) else { return real };
-    let shadow = resolve_with(root, role, spec, r, sealed, content);
+    let shadow = resolve(sealed, true);
     match (real, shadow) {
         (Ok(res), Ok(shadow)) => Ok(crate::resource::sealed::wrap(res, shadow)),
         // The stand-ins cannot take the real value's path (a secret used as
         // a number, say): everything about it is taken as depending on it.
-        (Ok(res), Err(_)) => Ok(crate::resource::sealed::wrap(res, Arc::new(Opaque(spec.kind())))),
+        (Ok(res), Err(_)) => Ok(crate::resource::sealed::wrap(res, Arc::new(Opaque(kind)))),
         (Err(e), shadow) => Err(crate::resource::sealed::seal_error(e, shadow.err().as_ref())),
     }
 }
 
-fn resolve_with(
+/// The spec as written, rendered in `ctx` and read back type-checked: a
+/// field that is one `{{ expression }}` takes the value's own type.
+pub fn render_spec(spec: &AnySpec, body: &Value, r: &Renderer, ctx: &Context) -> Result<AnySpec, ResourceError> {
+    let mut v = body.clone();
+    render_native(r, &mut v, ctx, spec.kind()).map_err(ResourceError::Render)?;
+    spec.read_rendered(v)
+}
+
+/// Renders every string inside `v` (`Renderer::render_native`); `path` names it in errors.
+pub fn render_native(r: &Renderer, v: &mut Value, ctx: &Context, path: &str) -> Result<(), RenderError> {
+    match v {
+        Value::String(s) => *v = r.render_native(s, ctx, path)?,
+        Value::Array(a) => {
+            for (i, x) in a.iter_mut().enumerate() {
+                render_native(r, x, ctx, &format!("{path}[{i}]"))?;
+            }
+        }
+        Value::Object(m) => {
+            for (k, x) in m.iter_mut() {
+                render_native(r, x, ctx, &format!("{path}.{k}"))?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// One resource from the iterations of a loop (each a context), when they
+/// differ only in the names they give: a `package` loop is one apt call.
+/// `None` when the iterations differ in anything else.
+pub fn resolve_merged(
     root: &Path,
     role: &Role,
     spec: &AnySpec,
+    body: &Value,
     r: &Renderer,
-    ctx: &Context,
+    cxs: &[HostCtx],
     content: bool,
-) -> Result<Arc<dyn Resource>, ResourceError> {
-    let mut v = spec.to_json();
-    r.render_value(&mut v, ctx, spec.kind()).map_err(ResourceError::Render)?;
-    let cx = Resolve { root, role_dir: &role.dir, renderer: r, ctx, content };
-    spec.resolve_json(v, &cx)
+) -> Result<Option<Arc<dyn Resource>>, ResourceError> {
+    let reals: Vec<&Context> = cxs.iter().map(|c| c.real).collect();
+    let Some(first) = cxs.first().filter(|_| merged(spec, body, r, &reals).is_ok_and(|m| m.is_some())) else {
+        return Ok(None);
+    };
+    let sealed: Option<Vec<&Context>> = cxs.iter().map(|c| c.sealed).collect();
+    let read = |_: &Context, is_sealed: bool| {
+        let set = if is_sealed { sealed.as_ref().unwrap_or(&reals) } else { &reals };
+        // The stand-ins may differ where the real values agree: all is then sealed.
+        merged(spec, body, r, set)?.ok_or(ResourceError::Sealed)
+    };
+    resolve_read(root, role, spec.kind(), r, *first, content, read).map(Some)
+}
+
+/// The spec rendered in each context, merged into one that gives all their
+/// names; `None` when they differ in anything but the names.
+fn merged(spec: &AnySpec, body: &Value, r: &Renderer, ctxs: &[&Context]) -> Result<Option<AnySpec>, ResourceError> {
+    let mut one: Option<Value> = None;
+    let mut names: Vec<Value> = Vec::new();
+    for ctx in ctxs {
+        let mut v = render_spec(spec, body, r, ctx)?.to_json();
+        let Some(m) = v.as_object_mut() else { return Ok(None) };
+        for k in ["name", "names"] {
+            if let Some(Value::Array(a)) = m.insert(k.into(), Value::Null) {
+                names.extend(a);
+            }
+        }
+        match &one {
+            Some(o) if *o != v => return Ok(None),
+            Some(_) => {}
+            None => one = Some(v),
+        }
+    }
+    let Some(mut v) = one else { return Ok(None) };
+    v["names"] = Value::Array(names);
+    spec.read_rendered(v).map(Some)
 }
 
 /// The stand-in of a resource the sealed render could not resolve: it

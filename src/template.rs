@@ -248,6 +248,17 @@ impl Renderer {
         }
     }
 
+    /// Renders a field keeping the type of its value when the field's whole
+    /// text is one `{{ expression }}` (a list var given to a list field is
+    /// that list, a bool a bool); any other text renders to a string.
+    pub fn render_native(&self, s: &str, ctx: &Context, label: &str) -> Result<Value, RenderError> {
+        let text = self.render_str(s, ctx, label)?;
+        let Some(expr) = whole_expression(s) else { return Ok(Value::String(text)) };
+        // Tera prints a value as text; its JSON keeps the type.
+        let json = self.tera.render_str(&format!("{{{{ ({expr}) | json }}}}"), ctx, false);
+        Ok(json.ok().and_then(|j| serde_json::from_str(&j).ok()).unwrap_or(Value::String(text)))
+    }
+
     /// Renders every string inside a JSON value (a resource spec); `path` names it in errors.
     pub fn render_value(&self, v: &mut Value, ctx: &Context, path: &str) -> Result<(), RenderError> {
         match v {
@@ -391,6 +402,15 @@ impl Renderer {
     }
 }
 
+/// The expression of a text that is one `{{ expression }}` and nothing else.
+fn whole_expression(s: &str) -> Option<&str> {
+    let inner = s.strip_prefix("{{")?.strip_suffix("}}")?;
+    let inner = inner.strip_prefix('-').unwrap_or(inner);
+    let inner = inner.strip_suffix('-').unwrap_or(inner);
+    let one = !["{{", "}}", "{%", "%}", "{#"].iter().any(|d| inner.contains(d));
+    Some(inner.trim()).filter(|e| one && !e.is_empty())
+}
+
 /// A render error of the user's own text `src` (rendered inside a wrapper
 /// `offset` characters long), pointed at in that text and named `label`.
 fn field_error(e: tera::Error, label: &str, src: &str, offset: usize) -> RenderError {
@@ -451,6 +471,21 @@ pub fn context(vars: &serde_json::Map<String, Value>) -> Context {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_whole_expression_keeps_its_type() {
+        let (_d, r, ctx) = strict_renderer();
+        let native = |s: &str| r.render_native(s, &ctx, "f").unwrap();
+        assert_eq!(native("{{ xs }}"), serde_json::json!([1, 2]));
+        assert_eq!(native("{{ flag }}"), serde_json::json!(false));
+        assert_eq!(native("{{- m.a -}}"), serde_json::json!({"b": 1}));
+        assert_eq!(native("{{ xs | length }}"), serde_json::json!(2));
+        assert_eq!(native("{{ x }}"), serde_json::json!("v"));
+        assert_eq!(native("{{ xs[0] }}-{{ x }}"), serde_json::json!("1-v"));
+        assert_eq!(native("{{ x }} "), serde_json::json!("v "));
+        let e = r.render_native("{{ nope }}", &ctx, "f").unwrap_err().to_string();
+        assert!(e.contains("Variable `nope` is not defined") && e.contains(" --> f:1:4"), "{e}");
+    }
 
     #[test]
     fn mentions_matches_whole_identifiers_only() {

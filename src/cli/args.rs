@@ -146,6 +146,16 @@ pub enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// The role-file reference: the keys of a `resources:` entry, or one resource kind's.
+    #[command(
+        after_help = "Examples:\n  rigger doc              # loop, when, block, include… and every kind\n  rigger doc service"
+    )]
+    Doc {
+        /// A resource kind (`package`, `service`, …).
+        kind: Option<String>,
+        #[command(flatten)]
+        common: Common,
+    },
     /// Print the man page (roff) to stdout: `rigger man > rigger.1`.
     Man {
         #[command(flatten)]
@@ -199,6 +209,7 @@ impl Command {
             Command::Completions { .. } => "completions",
             Command::Vault { .. } => "vault",
             Command::Man { .. } => "man",
+            Command::Doc { .. } => "doc",
         }
     }
 
@@ -214,6 +225,7 @@ impl Command {
             | Command::Inventory { common, .. }
             | Command::Completions { common, .. }
             | Command::Vault { common, .. }
+            | Command::Doc { common, .. }
             | Command::Man { common } => common,
         }
     }

@@ -81,5 +81,6 @@ fn dispatch(command: Command, out: Out) -> Result<i32> {
         Command::Vault { action, .. } => vault::run(&action, &out.secrets),
         Command::Completions { shell, .. } => manual::completions(shell),
         Command::Man { .. } => manual::man(),
+        Command::Doc { kind, .. } => manual::doc(kind.as_deref()),
     }
 }

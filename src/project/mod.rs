@@ -4,6 +4,7 @@
 //! a host or writes to disk (but `check --out`).
 
 pub mod check;
+mod expand;
 pub mod inventory;
 pub mod names;
 mod nesting;
@@ -153,14 +154,14 @@ impl Project {
     }
 
     /// Whether anything the run renders can read `facts`: a template, a
-    /// role file (fields, `when:`), the site, or a var (a var's value may be a
+    /// role file or a file it includes (fields, `when:`, `loop:`), the site, or a var (a var's value may be a
     /// template). When nothing does, the probe skips the facts and their
     /// programs (`hostname -f`, `ip`, `id`) on every host.
     pub fn uses_facts(&self) -> bool {
         use crate::template::mentions;
         self.renderer.templates_use_facts
             || mentions(&self.site.source.text, "facts")
-            || self.roles.roles.values().any(|r| mentions(&r.source.text, "facts"))
+            || self.roles.roles.values().flat_map(|r| &r.files).any(|f| mentions(&f.text, "facts"))
             || self.vars.values().any(|v| mentions(&serde_json::to_string(v).unwrap_or_default(), "facts"))
     }
 
@@ -234,22 +235,22 @@ impl Project {
         let r = self.roles.get(role_name);
         let (real, sealed) = (self.context(host, facts), self.sealed_context(host, facts));
         let ctx = plan::HostCtx { real: &real, sealed: sealed.as_ref(), errors_only };
-        let mut prepared = Vec::new();
-        for (decl, spec) in &r.resources {
-            match plan::prepare_in(&self.root, r, decl, spec, &self.renderer, ctx, &self.tags, full) {
-                Ok(p) => prepared.push(p),
-                // Before facts are known a field may not render yet; the full pass decides.
-                Err(_) if !full => {}
-                Err(source) => {
-                    let at = role::item_location(&r.source, "resources", prepared.len());
-                    return Err(UnitError::Resource {
-                        role: role_name.into(),
-                        at: Box::new(at),
-                        source: Box::new(source),
-                    });
-                }
-            }
-        }
+        let mut walk = expand::Walk {
+            root: &self.root,
+            role: r,
+            renderer: &self.renderer,
+            tags: &self.tags,
+            full,
+            errors_only,
+            out: Vec::new(),
+        };
+        let scope = expand::Scope { real: real.clone(), sealed: sealed.clone(), suffix: String::new() };
+        walk.entries(&r.entries, &scope).map_err(|f| UnitError::Resource {
+            role: role_name.into(),
+            at: f.at,
+            source: f.source,
+        })?;
+        let prepared = walk.out;
         let mut handlers = Handlers::new();
         let handler_error = |name: &str, source| UnitError::Handler {
             role: role_name.into(),
@@ -264,7 +265,7 @@ impl Project {
                     Err(e) => return Err(handler_error(name, ResourceError::Render(e))),
                 }
             }
-            match plan::resolve_in(&self.root, r, spec, &self.renderer, ctx, full) {
+            match plan::resolve_in(&self.root, r, spec, &decl.body(spec), &self.renderer, ctx, full) {
                 Ok(res) => {
                     handlers.insert(name.clone(), res);
                 }
@@ -281,7 +282,7 @@ fn uses_generated(renderer: &Renderer, site: &Site, roles: &Roles, vars: &IndexM
     use crate::template::mentions;
     renderer.templates_use_generated
         || mentions(&site.source.text, "generated")
-        || roles.roles.values().any(|r| mentions(&r.source.text, "generated"))
+        || roles.roles.values().flat_map(|r| &r.files).any(|f| mentions(&f.text, "generated"))
         || vars.values().any(|v| mentions(&serde_json::to_string(v).unwrap_or_default(), "generated"))
 }
 

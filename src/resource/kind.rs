@@ -186,8 +186,10 @@ pub enum ResourceError {
     /// A template (a field or a template file) failed to render.
     #[error(transparent)]
     Render(#[from] RenderError),
-    #[error("after rendering: {0}")]
-    AfterRender(Arc<serde_json::Error>),
+    /// A rendered field is not of its type: `field` is its path in the
+    /// entry (`service.enabled`, `user.groups[1]`), for pointing at it.
+    #[error("{}{source}", if field.is_empty() { "after rendering: ".to_string() } else { format!("`{field}` after rendering: ") })]
+    AfterRender { field: String, source: Arc<serde_json::Error> },
     #[error("cannot read {}: {source}", .path.display())]
     Read { path: PathBuf, source: Arc<std::io::Error> },
     /// A value that depends on a secret is wrong; the message would show it.

@@ -22,6 +22,7 @@ pub mod service;
 pub mod spec;
 pub mod sysctl;
 pub mod template;
+pub mod typed;
 pub mod user;
 
 pub use kind::{Doc, Field, Found, Resolve, Resource, ResourceError, RoleFile, RoleFolder, Spec, Step};

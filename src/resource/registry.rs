@@ -4,7 +4,9 @@
 //! line in `kinds!` below and its own module.
 
 use super::kind::{Doc, Resolve, Resource, ResourceError, RoleFile, Spec};
+use super::typed;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde_json::Value;
 use std::fmt;
 use std::sync::{Arc, LazyLock};
 
@@ -41,16 +43,32 @@ macro_rules! kinds {
                 v.unwrap_or(serde_json::Value::Null)
             }
 
-            /// Reads back a rendered spec of this kind and resolves it.
-            pub fn resolve_json(&self, v: serde_json::Value, cx: &Resolve) -> Result<Arc<dyn Resource>, ResourceError> {
-                let read = |e| ResourceError::AfterRender(Arc::new(e));
-                match self { $(AnySpec::$variant(_) => serde_json::from_value::<$spec>(v).map_err(read)?.resolve(cx)),* }
+            /// Reads back a rendered spec of this kind, every field type-checked
+            /// (`typed::from_rendered`): a mistake names the field's path.
+            pub fn read_rendered(&self, v: serde_json::Value) -> Result<AnySpec, ResourceError> {
+                let kind = self.kind();
+                let read = |e: typed::RenderedError| ResourceError::AfterRender {
+                    field: if e.field.is_empty() { kind.to_string() } else { format!("{kind}.{}", e.field) },
+                    source: Arc::new(e.source),
+                };
+                Ok(match self { $(AnySpec::$variant(_) => AnySpec::$variant(typed::from_rendered::<$spec>(v).map_err(read)?)),* })
             }
 
-            /// The value of the map key `key` as that kind's spec; `None` when no kind has that key.
+            /// Resolves the spec for one host.
+            pub fn resolve(self, cx: &Resolve) -> Result<Arc<dyn Resource>, ResourceError> {
+                match self { $(AnySpec::$variant(s) => s.resolve(cx)),* }
+            }
+
+            /// Reads back a rendered spec of this kind and resolves it.
+            pub fn resolve_json(&self, v: serde_json::Value, cx: &Resolve) -> Result<Arc<dyn Resource>, ResourceError> {
+                self.read_rendered(v)?.resolve(cx)
+            }
+
+            /// The value of the map key `key` as that kind's spec, a template
+            /// standing for any type (`typed::from_load`); `None` when no kind has that key.
             fn read<'de, A: MapAccess<'de>>(key: &str, map: &mut A) -> Option<Result<AnySpec, A::Error>> {
                 $(if key == <$spec as Spec>::KIND {
-                    return Some(map.next_value::<$spec>().map(AnySpec::$variant));
+                    return Some(map.next_value_seed(typed::LoadSeed::<$spec>::default()).map(AnySpec::$variant));
                 })*
                 None
             }
@@ -80,7 +98,49 @@ pub fn doc(kind: &str) -> Option<&'static Doc> {
     DOCS.iter().find(|(k, _)| *k == kind).map(|(_, d)| *d)
 }
 
-/// One entry of `resources:` (or a handler): one kind's key, plus `name`, `when`, `tags`.
+/// The keys an entry of `resources:` takes beside its kind, and the entries
+/// that are not resources, in `ENTRY_KEYS` order (`rigger doc`, the README).
+pub const ENTRY_DOC: &[super::kind::Field] = &[
+    field("name", "string", "KIND TARGET", "shown in plan, diff and recap"),
+    field("when", "expression", "always", "the resource is skipped when false; evaluated per loop item"),
+    field("tags", "list", "[]", "`--tags T` runs the resources tagged T (or of role T)"),
+    field(
+        "loop",
+        "list | map | \"{{ var }}\"",
+        "none",
+        "one resource per item: `item` (a map's: `item.key`, `item.value`, in order), `loop_index` (0-based); \
+         labelled `KIND TARGET[INDEX]`; a `package` loop is one apt call; an empty list is no resource",
+    ),
+    field("loop_var", "name", "item", "the name each item takes (nested loops)"),
+    field(
+        "block",
+        "mapping",
+        "none",
+        "`{ name, when, tags, notify, loop, loop_var, resources }`: its resources share its `when` (ANDed with \
+         theirs), `tags` and `notify` (added to theirs); blocks nest",
+    ),
+    field(
+        "include",
+        "path",
+        "none",
+        "the entries of a YAML list in a file of the role folder (blocks and includes too); `when`, `tags`, \
+         `loop`, `loop_var` beside it apply to all",
+    ),
+];
+
+/// What the reference says about templated fields.
+pub const TEMPLATED_FIELDS_DOC: &str = "Any field may be templated, whatever its type (`enabled: \"{{ on }}\"`, \
+    `uid`, `ports`): a field that is one `{{ expression }}` takes the value's own type (a list var given to \
+    `names` is that list), and each field is type-checked after rendering, per host, an error naming its \
+    file:line:col. After rendering, a number or bool is taken as text where text is wanted, a string of digits as \
+    a number, and yes/no/true/false/on/off (any case) as a bool.";
+
+const fn field(name: &'static str, ty: &'static str, default: &'static str, help: &'static str) -> super::kind::Field {
+    super::kind::Field { name, ty, default, help }
+}
+
+/// One resource entry of `resources:` (or a handler): one kind's key, plus
+/// `name`, `when`, `tags` and `loop`/`loop_var`.
 #[derive(Debug, Clone, Default)]
 pub struct Decl {
     /// An optional human name shown in reports.
@@ -88,8 +148,16 @@ pub struct Decl {
     /// An expression; the resource is skipped when it is false.
     pub when: Option<String>,
     pub tags: Vec<String>,
+    /// `loop:`: a template naming a list or a map, or a literal list or map.
+    pub each: Option<Value>,
+    /// The name each iteration's value takes (`item` by default).
+    pub loop_var: Option<String>,
     /// Every kind key the entry has: exactly one is right (`spec` says so).
     specs: Vec<AnySpec>,
+    /// The spec as written, templates and all: what is rendered per host.
+    /// The typed `specs` are only its load-time check (a template there
+    /// stands for any value), so they cannot be rendered themselves.
+    body: Option<Value>,
 }
 
 /// Why an entry is not one resource.
@@ -110,13 +178,73 @@ impl Decl {
             _ => Err(DeclError::MoreThanOne),
         }
     }
+
+    /// The spec as written (see `body`): what `plan` renders for each host.
+    pub fn body(&self, spec: &AnySpec) -> Value {
+        self.body.clone().unwrap_or_else(|| spec.to_json())
+    }
+
+    /// Keeps the spec as written: the value of the kind's key in the raw entry.
+    pub fn set_body(&mut self, raw_entry: &Value) {
+        if let Ok(spec) = self.spec() {
+            self.body = raw_entry.get(spec.kind()).cloned();
+        }
+    }
+
+    /// Adds handlers to notify (a block's `notify:`); false when the kind notifies none.
+    pub fn add_notify(&mut self, names: &[String]) -> bool {
+        let Ok(spec) = self.spec() else { return false };
+        let mut typed = spec.to_json();
+        let Some(Value::Array(list)) = typed.get_mut("notify") else { return false };
+        list.extend(names.iter().cloned().map(Value::String));
+        let Ok(read) = spec.read_rendered(typed) else { return false };
+        self.specs = vec![read];
+        let body = self.body.get_or_insert_with(|| spec.to_json());
+        if let Value::String(s) = body {
+            // `package: haproxy`: the short form, as the mapping it stands for.
+            *body = serde_json::json!({ "name": s.clone() });
+        }
+        if let Value::Object(m) = body {
+            let mut all: Vec<Value> = match m.remove("notify") {
+                Some(Value::Array(a)) => a,
+                Some(Value::Null) | None => vec![],
+                Some(one) => vec![one],
+            };
+            all.extend(names.iter().cloned().map(Value::String));
+            m.insert("notify".into(), Value::Array(all));
+        }
+        true
+    }
+
+    /// Reads the value of `key` when it is a resource entry's key; `None` when it is not one.
+    pub fn read_key<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Option<Result<(), A::Error>> {
+        let read = match key {
+            "name" => map.next_value().map(|v| self.name = v),
+            "when" => map.next_value().map(|v| self.when = v),
+            "tags" => map.next_value().map(|v| self.tags = v),
+            "loop" => map.next_value().map(|v| self.each = Some(v)),
+            "loop_var" => map.next_value().map(|v| self.loop_var = Some(v)),
+            kind => AnySpec::read(kind, map)?.map(|spec| self.specs.push(spec)),
+        };
+        Some(read)
+    }
 }
 
-/// The keys an entry takes, for "unknown field" errors: serde wants them `'static`.
-static DECL_KEYS: LazyLock<&'static [&'static str]> = LazyLock::new(|| {
-    let keys: Vec<&'static str> = ["name", "when", "tags"].into_iter().chain(KINDS.iter().copied()).collect();
+/// The keys a resource entry takes (`ENTRY_KEYS` plus every kind), for "unknown field" errors.
+pub static DECL_KEYS: LazyLock<&'static [&'static str]> = LazyLock::new(|| keys(&[]));
+
+/// The keys of an entry of `resources:`, where blocks and includes may be too.
+pub static ENTRY_KEYS: LazyLock<&'static [&'static str]> = LazyLock::new(|| keys(&["block", "include"]));
+
+/// serde wants the expected keys `'static`.
+fn keys(more: &[&'static str]) -> &'static [&'static str] {
+    let keys: Vec<&'static str> = ["name", "when", "tags", "loop", "loop_var"]
+        .into_iter()
+        .chain(more.iter().copied())
+        .chain(KINDS.iter().copied())
+        .collect();
     Box::leak(keys.into_boxed_slice())
-});
+}
 
 impl<'de> serde::Deserialize<'de> for Decl {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -129,14 +257,9 @@ impl<'de> serde::Deserialize<'de> for Decl {
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Decl, A::Error> {
                 let mut decl = Decl::default();
                 while let Some(key) = map.next_key::<String>()? {
-                    match key.as_str() {
-                        "name" => decl.name = map.next_value()?,
-                        "when" => decl.when = map.next_value()?,
-                        "tags" => decl.tags = map.next_value()?,
-                        kind => match AnySpec::read(kind, &mut map) {
-                            Some(spec) => decl.specs.push(spec?),
-                            None => return Err(de::Error::unknown_field(kind, &DECL_KEYS)),
-                        },
+                    match decl.read_key(&key, &mut map) {
+                        Some(read) => read?,
+                        None => return Err(de::Error::unknown_field(&key, &DECL_KEYS)),
                     }
                 }
                 Ok(decl)
@@ -170,12 +293,21 @@ mod tests {
     fn unknown_keys_are_errors_listing_every_kind() {
         let e = decl("packge: x").unwrap_err();
         assert!(
-            e.starts_with("unknown field `packge`, expected one of `name`, `when`, `tags`, `package`, `file`"),
+            e.starts_with(
+                "unknown field `packge`, expected one of `name`, `when`, `tags`, `loop`, `loop_var`, `package`"
+            ),
             "{e}"
         );
         assert!(e.contains("`get_url`"), "{e}");
         let e = decl("package: { nme: x }").unwrap_err();
         assert!(e.contains("unknown field `nme`"), "{e}");
+    }
+
+    #[test]
+    fn every_entry_key_is_documented_in_order() {
+        let documented: Vec<&str> = ENTRY_DOC.iter().map(|f| f.name).collect();
+        let keys: Vec<&str> = ENTRY_KEYS.iter().copied().filter(|k| !KINDS.contains(k)).collect();
+        assert_eq!(documented, keys);
     }
 
     #[test]
@@ -205,6 +337,24 @@ mod tests {
                 .map(|f| f.split(" at line").next().unwrap_or(f).trim_matches('`'))
                 .collect();
             assert_eq!(documented, taken, "{kind}: the doc's fields differ from the parser's");
+        }
+    }
+
+    /// Any field of any kind may be a template at load, whatever its type.
+    #[test]
+    fn every_field_of_every_kind_may_be_templated() {
+        for (kind, doc) in DOCS {
+            for f in doc.fields {
+                let mut entry: serde_yaml::Value = serde_yaml::from_str(doc.example).unwrap();
+                let body = entry.get_mut(*kind).unwrap();
+                if !body.is_mapping() {
+                    *body = serde_yaml::from_str(&format!("{{ name: {} }}", body.as_str().unwrap())).unwrap();
+                }
+                body[f.name] = serde_yaml::Value::String("{{ x }}".into());
+                let text = serde_yaml::to_string(&entry).unwrap();
+                let d = decl(&text).unwrap_or_else(|e| panic!("{kind}.{}: {e}\n{text}", f.name));
+                assert!(d.spec().is_ok(), "{kind}.{}", f.name);
+            }
         }
     }
 

@@ -6,9 +6,14 @@ use crate::error::{Error, Location, Result};
 use crate::project::names::{self, Kind};
 use crate::project::source::{Source, Vars};
 use crate::resource::{AnySpec, Decl};
+use entry::{Entry, Origin};
 use indexmap::IndexMap;
+use outline::Seg;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
+
+pub mod entry;
+pub mod outline;
 
 /// `- web` or `- role: web`.
 #[derive(Debug, Clone)]
@@ -51,7 +56,7 @@ struct RoleFile {
     #[serde(default)]
     defaults: Vars,
     #[serde(default)]
-    resources: Vec<Decl>,
+    resources: Vec<entry::Written>,
     #[serde(default)]
     handlers: IndexMap<String, Decl>,
 }
@@ -67,7 +72,15 @@ pub struct Role {
     /// Roles converged first on every host that carries them.
     pub after: Vec<String>,
     pub defaults: Vars,
+    /// Every resource of the role, flat and in the order written (inside
+    /// blocks and included files too); `entries` is the tree over them.
     pub resources: Vec<(Decl, AnySpec)>,
+    /// Where each of `resources` is written.
+    pub origins: Vec<Origin>,
+    /// `resources:` as written: resources, blocks and includes (see `entry`).
+    pub entries: Vec<Entry>,
+    /// role.yaml, then every file it includes: where `origins` point.
+    pub files: Vec<Source>,
     pub handlers: IndexMap<String, (Decl, AnySpec)>,
 }
 
@@ -77,13 +90,11 @@ impl Role {
         let file = dir.join("role.yaml");
         let source = Source::read(&file)?;
         let raw: RoleFile = source.parse()?;
-        let mut resources = Vec::new();
-        for (i, decl) in raw.resources.into_iter().enumerate() {
-            let spec = decl.spec().map_err(|m| Error::at(item_location(&source, "resources", i), m.to_string()))?;
-            resources.push((decl, spec));
-        }
+        // The file as written too: the templates of each spec (see `Decl::body`).
+        let written: serde_json::Value = source.parse()?;
+        let loaded = entry::load(&dir, source.clone(), raw.resources, written.get("resources"))?;
         let mut handlers = IndexMap::new();
-        for (hname, decl) in raw.handlers {
+        for (hname, mut decl) in raw.handlers {
             let spec = decl.spec().map_err(|m| Error::at(source.locate(&hname), format!("handler `{hname}`: {m}")))?;
             if !decl.tags.is_empty() {
                 return Err(Error::at(
@@ -91,6 +102,13 @@ impl Role {
                     format!("handler `{hname}`: handlers take no `tags:` (they run when notified)"),
                 ));
             }
+            if decl.each.is_some() || decl.loop_var.is_some() {
+                return Err(Error::at(
+                    source.locate(&hname),
+                    format!("handler `{hname}`: handlers take no `loop:` (a handler runs once; loop in a resource)"),
+                ));
+            }
+            decl.set_body(written.get("handlers").and_then(|h| h.get(&hname)).unwrap_or(&serde_json::Value::Null));
             handlers.insert(hname, (decl, spec));
         }
         let role = Role {
@@ -101,7 +119,10 @@ impl Role {
             requires: raw.requires,
             after: raw.after.into_iter().map(|a| a.0).collect(),
             defaults: raw.defaults,
-            resources,
+            resources: loaded.resources,
+            origins: loaded.origins,
+            entries: loaded.entries,
+            files: loaded.files,
             handlers,
         };
         role.check()?;
@@ -115,12 +136,7 @@ impl Role {
                 if !self.handlers.contains_key(n) {
                     let known: Vec<&str> = self.handlers.keys().map(String::as_str).collect();
                     return Err(Error::at_with_help(
-                        Location::of_token_after(
-                            &self.source.path,
-                            &self.source.text,
-                            n,
-                            item_location(&self.source, "resources", i).line,
-                        ),
+                        self.locate_token(i, n),
                         format!("resource notifies handler `{n}`, which role `{}` does not define", self.name),
                         if known.is_empty() {
                             "this role has no `handlers:`".to_string()
@@ -134,18 +150,25 @@ impl Role {
                 let (src, sub) = (file.name, file.folder.dir());
                 if !self.dir.join(sub).join(src).is_file() {
                     return Err(Error::at(
-                        Location::of_token_after(
-                            &self.source.path,
-                            &self.source.text,
-                            src,
-                            item_location(&self.source, "resources", i).line,
-                        ),
+                        self.locate_token(i, src),
                         format!("{} `{src}` not found in {}", &sub[..sub.len() - 1], self.dir.join(sub).display()),
                     ));
                 }
             }
         }
         Ok(())
+    }
+
+    /// Where `resources[i]` is written (its entry, `rest` inside it).
+    pub fn locate_resource(&self, i: usize, rest: &[Seg]) -> Location {
+        entry::locate(&self.files, &self.origins[i], rest)
+    }
+
+    /// Where `token` stands in `resources[i]` or after it, in its file.
+    pub fn locate_token(&self, i: usize, token: &str) -> Location {
+        let at = self.locate_resource(i, &[]);
+        let src = &self.files[self.origins[i].file];
+        Location::of_token_after(&src.path, &src.text, token, at.line)
     }
 
     /// Where `requires`/`after` name `other`, for cycle and missing-role messages.
@@ -162,7 +185,8 @@ impl Role {
     }
 }
 
-/// The line of the `index`-th item of the top-level list `key`.
+/// The line of the `index`-th item of the top-level list `key` of role.yaml
+/// (`Role::locate_resource` finds any resource, in blocks and included files too).
 pub fn item_location(src: &Source, key: &str, index: usize) -> Location {
     let lines: Vec<&str> = src.text.lines().collect();
     let Some(start) = lines.iter().position(|l| l.starts_with(&format!("{key}:"))) else {

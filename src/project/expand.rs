@@ -1,0 +1,239 @@
+//! A unit's resources for one host: the role's entries (`role::entry`)
+//! walked in the host's contexts. A block or an include runs its entries
+//! when each of its `when:` holds, once per item of its `loop:`; a resource
+//! with a `loop:` is one resource per item (`package` loops: one resource
+//! for all, one apt call), labelled with its index (`user deploy[0]`).
+//! Every iteration renders twice like any resource (`plan::HostCtx`): an
+//! item that comes from a secret is a stand-in in the sealed render.
+
+use super::role::entry::{Entry, Group};
+use super::role::outline::{field_path, Seg};
+use super::role::Role;
+use crate::error::Location;
+use crate::plan::{self, HostCtx, Prepared};
+use crate::resource::sealed::seal_error;
+use crate::resource::ResourceError;
+use crate::template::Renderer;
+use serde_json::{json, Value};
+use std::path::Path;
+use tera::Context;
+
+/// The contexts of one iteration (or of the unit), with its index suffix.
+#[derive(Clone)]
+pub struct Scope {
+    pub real: Context,
+    pub sealed: Option<Context>,
+    /// `[0]`, `[1][2]`: the loop indexes a label takes.
+    pub suffix: String,
+}
+
+impl Scope {
+    fn host(&self, errors_only: bool) -> HostCtx<'_> {
+        HostCtx { real: &self.real, sealed: self.sealed.as_ref(), errors_only }
+    }
+}
+
+/// Why a `loop:` gives no items.
+#[derive(Debug, thiserror::Error)]
+pub enum LoopError {
+    /// The value is not shown: it may come from a secret.
+    #[error("`loop:` gives {0}, not a list or a map")]
+    NotAList(&'static str),
+}
+
+/// A resource (or a block's `loop:`/`when:`) that cannot be prepared, and where it is written.
+pub struct Failed {
+    pub at: Box<Location>,
+    pub source: Box<ResourceError>,
+}
+
+/// Walks a role's entries for one host, collecting its prepared resources.
+pub struct Walk<'a> {
+    pub root: &'a Path,
+    pub role: &'a Role,
+    pub renderer: &'a Renderer,
+    pub tags: &'a [String],
+    /// With facts known: `when:` is evaluated, errors are reported.
+    pub full: bool,
+    pub errors_only: bool,
+    pub out: Vec<Prepared>,
+}
+
+impl Walk<'_> {
+    pub fn entries(&mut self, entries: &[Entry], scope: &Scope) -> Result<(), Failed> {
+        for e in entries {
+            match e {
+                Entry::Resource(i) => self.resource(*i, scope)?,
+                Entry::Group(g) => self.group(g, scope)?,
+            }
+        }
+        Ok(())
+    }
+
+    fn error(&self, at: Location, source: ResourceError) -> Failed {
+        Failed { at: Box::new(at), source: Box::new(source) }
+    }
+
+    fn resource(&mut self, i: usize, scope: &Scope) -> Result<(), Failed> {
+        let (decl, spec) = &self.role.resources[i];
+        let Some(each) = &decl.each else { return self.one(i, scope) };
+        let iterations = match self.iterations(each, decl.loop_var.as_deref(), scope) {
+            Ok(its) => its,
+            // Before facts are known a loop may not render yet; the full pass decides.
+            Err(_) if !self.full => return Ok(()),
+            Err(e) => return Err(self.error(self.role.locate_resource(i, &[Seg::Key("loop".into())]), e)),
+        };
+        if spec.kind() == "package" && self.full && iterations.len() > 1 && self.merge(i, &iterations)? {
+            return Ok(());
+        }
+        for it in &iterations {
+            self.one(i, it)?;
+        }
+        Ok(())
+    }
+
+    /// One resource in one scope.
+    fn one(&mut self, i: usize, scope: &Scope) -> Result<(), Failed> {
+        let (decl, spec) = &self.role.resources[i];
+        let cx = scope.host(self.errors_only);
+        match plan::prepare_in(self.root, self.role, decl, spec, self.renderer, cx, self.tags, self.full) {
+            Ok(mut p) => {
+                p.label.push_str(&scope.suffix);
+                self.out.push(p);
+                Ok(())
+            }
+            Err(_) if !self.full => Ok(()),
+            Err(e) => {
+                let at = match &e {
+                    ResourceError::AfterRender { field, .. } => self.role.locate_resource(i, &field_path(field)),
+                    _ => self.role.locate_resource(i, &[]),
+                };
+                Err(self.error(at, e))
+            }
+        }
+    }
+
+    /// A package loop as one resource, when its iterations differ only in
+    /// names; false when they differ in more (each is then its own resource).
+    fn merge(&mut self, i: usize, iterations: &[Scope]) -> Result<bool, Failed> {
+        let (decl, spec) = &self.role.resources[i];
+        if plan::tagged_out(self.role, decl, self.tags) {
+            return Ok(false);
+        }
+        let mut running = Vec::new();
+        for it in iterations {
+            match decl.when.as_ref().map(|w| self.renderer.eval_bool(w, &it.real)) {
+                None | Some(Ok(true)) => running.push(it.host(self.errors_only)),
+                Some(Ok(false)) => {}
+                // Reported by the resource itself.
+                Some(Err(_)) => return Ok(false),
+            }
+        }
+        let body = decl.body(spec);
+        let merged = plan::resolve_merged(self.root, self.role, spec, &body, self.renderer, &running, true);
+        let Ok(Some(res)) = merged else { return Ok(false) };
+        for it in iterations {
+            if decl.when.as_ref().is_some_and(|w| self.renderer.eval_bool(w, &it.real).is_ok_and(|b| !b)) {
+                self.one(i, it)?;
+            }
+        }
+        let mut label = decl.name.clone().filter(|n| !n.contains("{{")).unwrap_or_else(|| res.label());
+        label.push_str(&iterations[0].suffix[..iterations[0].suffix.rfind('[').unwrap_or(0)]);
+        self.out.push(Prepared { label, resource: Some(res), skipped: None });
+        Ok(true)
+    }
+
+    fn group(&mut self, g: &Group, scope: &Scope) -> Result<(), Failed> {
+        let iterations = match &g.each {
+            None => vec![scope.clone()],
+            Some(each) => match self.iterations(each, g.loop_var.as_deref(), scope) {
+                Ok(its) => its,
+                Err(_) if !self.full => return Ok(()),
+                Err(e) => {
+                    let at = super::role::entry::locate(&self.role.files, &g.origin, &[Seg::Key("loop".into())]);
+                    return Err(self.error(at, e));
+                }
+            },
+        };
+        'each: for it in &iterations {
+            for w in g.when.iter().filter(|_| self.full) {
+                match self.renderer.eval_bool(w, &it.real) {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        self.skip_all(&g.entries, it, &format!("when: {w}"));
+                        continue 'each;
+                    }
+                    Err(e) => {
+                        let at = super::role::entry::locate(&self.role.files, &g.origin, &[]);
+                        return Err(self.error(at, ResourceError::Render(e)));
+                    }
+                }
+            }
+            self.entries(&g.entries, it)?;
+        }
+        Ok(())
+    }
+
+    /// Every resource under a block or include that is skipped.
+    fn skip_all(&mut self, entries: &[Entry], scope: &Scope, why: &str) {
+        for e in entries {
+            match e {
+                Entry::Resource(i) => {
+                    let (decl, spec) = &self.role.resources[*i];
+                    let cx = scope.host(self.errors_only);
+                    // As for a resource: `--tags` is looked at before `when:`.
+                    let why = if plan::tagged_out(self.role, decl, self.tags) { "not in --tags" } else { why };
+                    let mut p = plan::skipped(self.root, self.role, decl, spec, self.renderer, cx, why);
+                    p.label.push_str(&scope.suffix);
+                    self.out.push(p);
+                }
+                Entry::Group(g) => self.skip_all(&g.entries, scope, why),
+            }
+        }
+    }
+
+    /// One scope per item of `each` (rendered in the scope), with `var` (or `item`) and `loop_index` set.
+    fn iterations(&self, each: &Value, var: Option<&str>, scope: &Scope) -> Result<Vec<Scope>, ResourceError> {
+        let real = items(self.renderer, each, &scope.real);
+        let sealed = scope.sealed.as_ref().map(|s| items(self.renderer, each, s));
+        let real = match (real, sealed.as_ref()) {
+            (Ok(r), _) => r,
+            (Err(e), None) => return Err(e),
+            (Err(e), Some(s)) => return Err(seal_error(e, s.as_ref().err())),
+        };
+        let var = var.unwrap_or("item");
+        let mut out = Vec::with_capacity(real.len());
+        for (i, item) in real.iter().enumerate() {
+            let mut it = scope.clone();
+            it.real.insert(var.to_string(), item);
+            it.real.insert("loop_index", &i);
+            if let Some(s) = it.sealed.as_mut() {
+                // A list whose length depends on a secret: what each item
+                // holds then does too, and the stand-in says so.
+                let shown = match &sealed {
+                    Some(Ok(list)) if list.len() == real.len() => list[i].clone(),
+                    _ => json!(crate::resource::sealed::SENSITIVE),
+                };
+                s.insert(var.to_string(), &shown);
+                s.insert("loop_index", &i);
+            }
+            it.suffix.push_str(&format!("[{i}]"));
+            out.push(it);
+        }
+        Ok(out)
+    }
+}
+
+/// The items of a `loop:` value: a list's elements, or a map's entries as `{key, value}` in order.
+fn items(r: &Renderer, each: &Value, ctx: &Context) -> Result<Vec<Value>, ResourceError> {
+    let mut v = each.clone();
+    plan::render_native(r, &mut v, ctx, "loop").map_err(ResourceError::Render)?;
+    match v {
+        Value::Array(a) => Ok(a),
+        Value::Object(m) => Ok(m.into_iter().map(|(key, value)| json!({ "key": key, "value": value })).collect()),
+        Value::String(_) => Err(ResourceError::kind(LoopError::NotAList("a string"))),
+        Value::Number(_) => Err(ResourceError::kind(LoopError::NotAList("a number"))),
+        Value::Bool(_) => Err(ResourceError::kind(LoopError::NotAList("a boolean"))),
+        Value::Null => Err(ResourceError::kind(LoopError::NotAList("nothing (null)"))),
+    }
+}

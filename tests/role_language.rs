@@ -1,0 +1,309 @@
+//! The structure of role files (issue 17): `loop:`, `block:`, `include:` and
+//! templated fields of any type, through the real binary against an
+//! `ansible_connection: local` host writing into the test's temp dir.
+
+use serde_json::Value;
+use std::path::Path;
+use std::process::Command;
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn rigger(dir: &Path, args: &[&str]) -> Run {
+    let o = Command::new(env!("CARGO_BIN_EXE_rigger"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env("RIGGER_VAULT_KEY_FILE", dir.join("vault.key"))
+        .env_remove("RIGGER_VAULT_PASSWORD")
+        .env_remove("RIGGER_INVENTORY")
+        .env("RIGGER_STATE_DIR", dir.join(".state"))
+        .env("RIGGER_HOST_STATE_DIR", dir.join("host-state"))
+        .output()
+        .unwrap();
+    Run {
+        code: o.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+    }
+}
+
+fn write(p: &Path, rel: &str, text: &str) {
+    std::fs::create_dir_all(p.join(rel).parent().unwrap()).unwrap();
+    std::fs::write(p.join(rel), text).unwrap();
+}
+
+/// A project with one local host, `vars` (YAML lines) for it, and role `app` from `role`.
+fn project(vars: &str, role: &str) -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    let out = p.join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let vars: String = vars.lines().map(|l| format!("    {l}\n")).collect();
+    write(
+        p,
+        "inventory/hosts.yaml",
+        &format!(
+            "all:\n  hosts:\n    me: {{ ansible_connection: local }}\n  vars:\n    out: {}\n{vars}",
+            out.display()
+        ),
+    );
+    write(p, "site.yaml", "- hosts: all\n  roles: [app]\n");
+    write(p, "roles/app/role.yaml", role);
+    d
+}
+
+/// `plan --json`: each resource of the unit as (label, status, message).
+fn planned(p: &Path) -> Vec<(String, String, String)> {
+    let r = rigger(p, &["plan", "--json"]);
+    assert!(r.code == 0 || r.code == 2, "plan: {}\n{}", r.code, r.stderr);
+    let v: Value = serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.stdout));
+    v["hosts"][0]["units"][0]["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let s = |k: &str| r[k].as_str().unwrap_or("").to_string();
+            (s("resource"), s("status"), s("message"))
+        })
+        .collect()
+}
+
+fn labels(p: &Path) -> Vec<String> {
+    planned(p).into_iter().map(|(l, ..)| l).collect()
+}
+
+fn read(p: &Path, f: &str) -> String {
+    std::fs::read_to_string(p.join("out").join(f)).unwrap_or_else(|e| panic!("{f}: {e}"))
+}
+
+fn apply(p: &Path) -> Run {
+    let r = rigger(p, &["apply", "--yes"]);
+    assert_eq!(r.code, 0, "apply: {}\n{}", r.stdout, r.stderr);
+    r
+}
+
+/// A second apply changes nothing.
+fn converged(p: &Path) {
+    let r = rigger(p, &["plan"]);
+    assert_eq!(r.code, 0, "a second plan still has changes:\n{}", r.stderr);
+}
+
+#[test]
+fn a_loop_over_a_list_and_a_map_is_one_resource_per_item_and_converges() {
+    let d = project(
+        "users: [alice, bob]\nports: { http: 80, https: 443 }\nnobody: []",
+        r#"resources:
+  - file: { path: "{{ out }}/u-{{ item }}", content: "{{ item }} is number {{ loop_index }}\n" }
+    loop: "{{ users }}"
+  - file: { path: "{{ out }}/p-{{ p.key }}", content: "{{ p.value }}\n" }
+    loop: "{{ ports }}"
+    loop_var: p
+  - file: { path: "{{ out }}/{{ item }}", content: x }
+    loop: [lit-a, lit-b]
+  - file: { path: "{{ out }}/never-{{ item }}", content: x }
+    loop: "{{ nobody }}"
+"#,
+    );
+    let p = d.path();
+    let out = p.join("out").display().to_string();
+    let want: Vec<String> = ["u-alice[0]", "u-bob[1]", "p-http[0]", "p-https[1]", "lit-a[0]", "lit-b[1]"]
+        .iter()
+        .map(|f| format!("file {out}/{f}"))
+        .collect();
+    assert_eq!(labels(p), want, "one resource per item, none for the empty loop");
+    apply(p);
+    assert_eq!(read(p, "u-bob"), "bob is number 1\n");
+    assert_eq!(read(p, "p-https"), "443\n");
+    assert!(p.join("out/lit-b").is_file());
+    converged(p);
+}
+
+#[test]
+fn a_block_shares_when_tags_and_notify_and_nests() {
+    let d = project(
+        "flag: false\nother: true",
+        r#"resources:
+  - block:
+      when: flag
+      resources:
+        - file: { path: "{{ out }}/skipped", content: x }
+  - block:
+      when: other
+      tags: [conf]
+      notify: log it
+      resources:
+        - file: { path: "{{ out }}/a", content: a }
+          when: other
+        - block:
+            when: "not flag"
+            resources:
+              - file: { path: "{{ out }}/b", content: b }
+handlers:
+  log it: { command: { cmd: "echo ran >> {{ out }}/handler" } }
+"#,
+    );
+    let p = d.path();
+    let out = p.join("out").display().to_string();
+    let plan = planned(p);
+    assert_eq!(plan[0], (format!("file {out}/skipped"), "skipped".into(), "when: flag".into()));
+    assert_eq!(plan[1].1, "changed");
+    assert_eq!(plan[2].0, format!("file {out}/b"));
+    // Block tags reach the resources inside: `--tags conf` plans them and not the first.
+    let r = rigger(p, &["plan", "--tags", "conf", "--json"]);
+    let v: Value = serde_json::from_str(&r.stdout).unwrap();
+    let res = &v["hosts"][0]["units"][0]["resources"];
+    assert_eq!(res[0]["message"], "not in --tags");
+    assert_eq!(res[1]["status"], "changed");
+    assert_eq!(res[1]["notify"][0], "log it");
+    apply(p);
+    assert_eq!(read(p, "handler"), "ran\n", "the block's notify ran its handler once");
+    assert!(!p.join("out/skipped").exists());
+    converged(p);
+}
+
+#[test]
+fn an_include_with_a_loop_and_when_reads_its_file() {
+    let d = project(
+        "sites: [one, two, three]",
+        r#"resources:
+  - include: tasks/site.yaml
+    loop: "{{ sites }}"
+    loop_var: site
+    when: site != "three"
+"#,
+    );
+    let p = d.path();
+    write(
+        p,
+        "roles/app/tasks/site.yaml",
+        "- file: { path: \"{{ out }}/{{ site }}\", content: \"{{ site }}\\n\" }\n- include: tasks/more.yaml\n",
+    );
+    write(p, "roles/app/tasks/more.yaml", "- file: { path: \"{{ out }}/{{ site }}.more\", content: x }\n");
+    let out = p.join("out").display().to_string();
+    let plan = planned(p);
+    let shown: Vec<(&str, &str)> = plan.iter().map(|(l, s, _)| (l.as_str(), s.as_str())).collect();
+    assert_eq!(
+        shown,
+        [
+            (format!("file {out}/one[0]").as_str(), "changed"),
+            (format!("file {out}/one.more[0]").as_str(), "changed"),
+            (format!("file {out}/two[1]").as_str(), "changed"),
+            (format!("file {out}/two.more[1]").as_str(), "changed"),
+            (format!("file {out}/three[2]").as_str(), "skipped"),
+            (format!("file {out}/three.more[2]").as_str(), "skipped"),
+        ]
+    );
+    apply(p);
+    assert_eq!(read(p, "two"), "two\n");
+    converged(p);
+}
+
+#[test]
+fn typed_fields_take_templates_and_keep_the_value_type() {
+    let d = project(
+        "s: present\nm: \"0600\"\ngone: absent\npkgs: [rigger-test-no-such-pkg-a, rigger-test-no-such-pkg-b]",
+        r#"resources:
+  - file: { path: "{{ out }}/f", content: x, state: "{{ s }}", mode: "{{ m }}" }
+  - file: { path: "{{ out }}/g", state: "{{ gone }}" }
+  - package: { names: "{{ pkgs }}", state: absent }
+    when: false
+  - package: { name: "{{ item }}", state: absent }
+    loop: "{{ pkgs }}"
+    when: false
+"#,
+    );
+    let p = d.path();
+    let out = p.join("out").display().to_string();
+    let plan = planned(p);
+    // A list var given to a list field is that list: one package per name.
+    assert_eq!(plan[2].0, "package rigger-test-no-such-pkg-a, rigger-test-no-such-pkg-b");
+    assert_eq!(plan[0].0, format!("file {out}/f"));
+    apply(p);
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(p.join("out/f")).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    converged(p);
+}
+
+#[test]
+fn a_package_loop_is_one_resource() {
+    // Absent packages that are not installed: planned without apt running.
+    let d = project(
+        "pkgs: [rigger-test-no-such-pkg-a, rigger-test-no-such-pkg-b]",
+        "resources:\n  - package: { name: \"{{ item }}\", state: absent }\n    loop: \"{{ pkgs }}\"\n",
+    );
+    let r = rigger(d.path(), &["check"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    if Command::new("dpkg-query").arg("--version").output().is_err() {
+        return; // no dpkg here: the probe cannot answer
+    }
+    assert_eq!(labels(d.path()), ["package rigger-test-no-such-pkg-a, rigger-test-no-such-pkg-b"]);
+}
+
+#[test]
+fn a_templated_field_of_the_wrong_type_after_rendering_names_its_place() {
+    let d = project(
+        "svc_enabled: maybe",
+        "resources:\n  - service:\n      name: x\n      enabled: \"{{ svc_enabled }}\"\n",
+    );
+    let r = rigger(d.path(), &["check"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("roles/app/role.yaml:4:7:\n`service.enabled` after rendering: invalid type: string \"maybe\", expected a boolean"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn a_loop_over_secrets_keeps_them_sealed() {
+    let d = project("", "resources:\n  - file: { path: \"{{ out }}/pw{{ loop_index }}\", content: \"{{ item }}\\n\" }\n    loop: \"{{ db_passwords }}\"\n  - file: { path: \"{{ out }}/{{ item }}\", content: x }\n    loop: \"{{ db_passwords }}\"\n");
+    let p = d.path();
+    write(p, "inventory/group_vars/all/secrets.yaml", "db_passwords: [s3cretAlpha1, s3cretBeta22]\n");
+    assert_eq!(rigger(p, &["vault", "keygen", "vault.key"]).code, 0);
+    let e = rigger(p, &["vault", "encrypt", "inventory/group_vars/all/secrets.yaml"]);
+    assert_eq!(e.code, 0, "{}", e.stderr);
+    for args in [&["plan"][..], &["plan", "--json"], &["apply", "--yes", "-v"]] {
+        let r = rigger(p, args);
+        let all = format!("{}{}", r.stdout, r.stderr);
+        assert!(r.code == 0 || r.code == 2, "{args:?}: {all}");
+        assert!(!all.contains("s3cretAlpha1") && !all.contains("s3cretBeta22"), "{args:?} shows a secret:\n{all}");
+        assert!(all.contains("(sensitive)"), "{args:?}: {all}");
+    }
+    assert_eq!(read(p, "pw1"), "s3cretBeta22\n");
+    converged(p);
+}
+
+#[test]
+fn facts_named_only_in_an_included_file_are_gathered() {
+    let d = project("", "resources:\n  - include: tasks/host.yaml\n");
+    let p = d.path();
+    write(
+        p,
+        "roles/app/tasks/host.yaml",
+        "- file: { path: \"{{ out }}/host\", content: \"{{ facts.hostname }}\\n\" }\n",
+    );
+    apply(p);
+    assert!(!read(p, "host").trim().is_empty());
+    converged(p);
+}
+
+#[test]
+fn rigger_doc_lists_the_entry_keys_and_each_kind() {
+    let d = tempfile::tempdir().unwrap();
+    let r = rigger(d.path(), &["doc"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    for key in ["loop ", "loop_var ", "block ", "include ", "loop_index", "item.key", "type-checked after", "package "]
+    {
+        assert!(r.stdout.contains(key), "`{key}` missing:\n{}", r.stdout);
+    }
+    let r = rigger(d.path(), &["doc", "service"]);
+    assert!(r.code == 0 && r.stdout.contains("enabled ") && r.stdout.contains("Example:"), "{}", r.stdout);
+    let r = rigger(d.path(), &["doc", "servce"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("no resource kind `servce`; kinds: package, file"), "{}", r.stderr);
+}
