@@ -4,9 +4,9 @@
 //! unreachable host or a host locked by another run stops the run before
 //! any host is changed.
 
-use crate::converge::{Converge, HostRun, Plans};
+use crate::converge::{Converge, HostRun, Plans, SharedHandlers};
 use crate::graph::Node;
-use crate::plan::{self, Status};
+use crate::plan::{self, HandlerKey, Sharing, Status};
 use crate::project::{Project, Settings};
 use crate::report::{HostReport, UnitReport};
 use crate::saved_plan::{Observed, SavedHost, SavedPlan, Stale};
@@ -128,11 +128,24 @@ async fn probe_hosts(project: &Project, settings: &Settings, owner: Owner) -> Ha
 }
 
 /// Plans every unit against its host's state; probes again only for what
-/// the first pass could not know (fields that needed facts).
+/// the first pass could not know (fields that needed facts). Units of a
+/// host are planned in the run's order (`Project::units`): a handler that
+/// several units share is planned to run in the last of them.
 async fn plan_units(project: &Project, runs: &mut HashMap<String, HostRun>) -> Plans {
     let mut plans: Plans = HashMap::new();
-    for n in project.units() {
+    let order = project.units();
+    // Per host, the roles of its units still to plan, and the handlers earlier ones notified.
+    let mut to_plan: HashMap<&str, Vec<&str>> = HashMap::new();
+    for n in &order {
+        if let Node::Unit { host, role, .. } = &project.graph.g[*n] {
+            to_plan.entry(host.as_str()).or_default().push(role.as_str());
+        }
+    }
+    let mut owed: HashMap<&str, BTreeSet<HandlerKey>> = HashMap::new();
+    for n in order.iter().copied() {
         let Node::Unit { host, role, .. } = &project.graph.g[n] else { continue };
+        let left = to_plan.get_mut(host.as_str()).expect("listed above");
+        left.retain(|r| r != role);
         let run = runs.get_mut(host).expect("every host was probed");
         if run.error.is_some() {
             continue;
@@ -156,7 +169,18 @@ async fn plan_units(project: &Project, runs: &mut HashMap<String, HostRun>) -> P
                 Err(e) => run.error = Some(e.to_string()),
             }
         }
-        plans.insert(n, Ok(plan::plan_unit(role, &prepared, &handlers, &run.state)));
+        let owed = owed.entry(host.as_str()).or_default();
+        let later = project.handlers.get(host).map(|hh| hh.later(left.iter().copied())).unwrap_or_default();
+        let sharing = Sharing { later, notified: owed.clone() };
+        let plan = plan::plan_unit(&prepared, &handlers, &run.state, &sharing);
+        for h in &plan.handlers {
+            if h.deferred {
+                owed.insert(h.key());
+            } else {
+                owed.remove(&h.key());
+            }
+        }
+        plans.insert(n, Ok(plan));
     }
     plans
 }
@@ -253,7 +277,7 @@ impl Phase {
                             },
                             message: None,
                             resources: plan.resources.iter().map(|r| r.public()).collect(),
-                            handlers: plan.handlers.iter().map(|h| h.handler.clone()).collect(),
+                            handlers: plan.run_handlers().map(|h| h.shown(role)).collect(),
                             seconds: 0.0,
                         }
                     }
@@ -294,6 +318,7 @@ impl Phase {
             exact: self.exact,
             // The probes' notes were told with the plan; these are the apply's.
             notes: Mutex::new(Vec::new()),
+            handlers: Mutex::new(SharedHandlers::new(&project)),
         });
         let results = schedule::walk(&project.graph, forks, work.clone(), progress, interrupt).await;
         let g = &project.graph.g;

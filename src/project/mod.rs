@@ -4,6 +4,7 @@
 //! a host or writes to disk (but `check --out`).
 
 pub mod check;
+pub mod handlers;
 pub mod inventory;
 pub mod names;
 mod nesting;
@@ -60,6 +61,8 @@ pub struct Project {
     pub vars: IndexMap<String, Vars>,
     pub tags: Vec<String>,
     pub warnings: Vec<String>,
+    /// Per host: which role's handler each `notify:` names there (`handlers`).
+    pub handlers: HashMap<String, Arc<handlers::HostHandlers>>,
     /// Every value to seal; with any (or a `generated()` to come), each
     /// resource is rendered a second time with stand-ins (`plan::HostCtx`).
     pub secrets: Secrets,
@@ -94,6 +97,8 @@ impl Project {
         // Vars come from the full graph, so `--limit` does not change what templates see.
         let full = Graph::build(&inv, &site, &roles, None)?;
         let vars = vars::per_host(&inv, &site, &roles, &full, &s.extra_vars);
+        // Every host of the site, so a wrong `notify:` is an error whatever `--limit` says.
+        let host_handlers = handlers::per_host(&full, &roles)?;
         let graph = match &limit {
             Some(l) => Graph::build(&inv, &site, &roles, Some(l))?,
             None => full,
@@ -120,6 +125,7 @@ impl Project {
             vars,
             tags: s.tags.clone(),
             warnings,
+            handlers: host_handlers,
             secrets: s.secrets.clone(),
             sealing,
             sealed_hosts: Value::Null,
@@ -250,28 +256,16 @@ impl Project {
                 }
             }
         }
-        let mut handlers = Handlers::new();
-        let handler_error = |name: &str, source| UnitError::Handler {
-            role: role_name.into(),
-            handler: name.into(),
-            source: Box::new(source),
+        let inputs = handlers::Inputs {
+            root: &self.root,
+            roles: &self.roles,
+            renderer: &self.renderer,
+            resolved: self.handlers.get(host).map(|h| &**h),
         };
-        for (name, (decl, spec)) in &r.handlers {
-            if let Some(w) = decl.when.as_ref().filter(|_| full) {
-                match self.renderer.eval_bool(w, &real) {
-                    Ok(false) => continue,
-                    Ok(true) => {}
-                    Err(e) => return Err(handler_error(name, ResourceError::Render(e))),
-                }
-            }
-            match plan::resolve_in(&self.root, r, spec, &self.renderer, ctx, full) {
-                Ok(res) => {
-                    handlers.insert(name.clone(), res);
-                }
-                Err(_) if !full => {}
-                Err(e) => return Err(handler_error(name, e)),
-            }
-        }
+        let handlers = handlers::prepare(&inputs, role_name, ctx, full).map_err(|e| {
+            let (role, handler, source) = *e;
+            UnitError::Handler { role, handler, source: Box::new(source) }
+        })?;
         Ok((prepared, handlers))
     }
 }

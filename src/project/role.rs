@@ -1,6 +1,7 @@
 //! Roles: `roles/<name>/role.yaml` plus its `templates/` and `files/`.
 //! Loading checks everything that can be checked without a host: the shape
-//! of every resource, that notified handlers exist, that templates exist.
+//! of every resource, that templates exist. (Notified handlers are checked
+//! per host, in `handlers`: another role on the host may define them.)
 
 use crate::error::{Error, Location, Result};
 use crate::project::names::{self, Kind};
@@ -108,28 +109,10 @@ impl Role {
         Ok(role)
     }
 
-    /// Cross-checks inside the role: notify targets and template/file sources.
+    /// Cross-checks inside the role: template/file sources. (`notify:`
+    /// targets depend on the roles that share a host: `project::handlers`.)
     fn check(&self) -> Result<()> {
         for (i, (_, spec)) in self.resources.iter().enumerate() {
-            for n in spec.notify() {
-                if !self.handlers.contains_key(n) {
-                    let known: Vec<&str> = self.handlers.keys().map(String::as_str).collect();
-                    return Err(Error::at_with_help(
-                        Location::of_token_after(
-                            &self.source.path,
-                            &self.source.text,
-                            n,
-                            item_location(&self.source, "resources", i).line,
-                        ),
-                        format!("resource notifies handler `{n}`, which role `{}` does not define", self.name),
-                        if known.is_empty() {
-                            "this role has no `handlers:`".to_string()
-                        } else {
-                            format!("handlers here: {}", known.join(", "))
-                        },
-                    ));
-                }
-            }
             for file in spec.role_files().into_iter().filter(|f| !f.name.contains("{{")) {
                 let (src, sub) = (file.name, file.folder.dir());
                 if !self.dir.join(sub).join(src).is_file() {
