@@ -47,6 +47,9 @@ impl Runner {
         let facts: HashMap<String, Value> =
             runs.iter().filter(|(_, r)| r.error.is_none()).map(|(h, r)| (h.clone(), r.state.facts.clone())).collect();
         self.project.set_globals(&facts);
+        for (h, run) in runs.iter().filter(|(_, r)| r.error.is_none()) {
+            self.project.keep_query_answers(h, &run.state, &run.probed);
+        }
         let project = Arc::new(self.project);
         let mut plans = plan_units(&project, &mut runs).await;
         // What `generated()` made while planning is saved now, before the plan
@@ -83,6 +86,10 @@ fn host_queries(project: &Project, host: &str) -> BTreeSet<Query> {
     for (h, role) in project.graph.units.keys().filter(|(h, _)| h == host) {
         if let Ok((prepared, handlers)) = project.prepare_unit(h, role, None, false) {
             queries.extend(plan::queries(role, &prepared, &handlers));
+        }
+        // The role's `query:` commands run in this probe, and only in it.
+        if let Ok(asked) = project.query_probes(h, role) {
+            queries.extend(asked.into_iter().map(|(_, _, q)| q));
         }
     }
     queries

@@ -8,6 +8,7 @@ pub mod handlers;
 pub mod inventory;
 pub mod names;
 mod nesting;
+pub mod queries;
 pub mod role;
 pub mod site;
 pub mod source;
@@ -61,6 +62,8 @@ pub struct Project {
     pub vars: IndexMap<String, Vars>,
     pub tags: Vec<String>,
     pub warnings: Vec<String>,
+    /// Per host: what its first probe answered to the `query:` commands, by command.
+    pub query_answers: HashMap<String, HashMap<String, Value>>,
     /// Per host: which role's handler each `notify:` names there (`handlers`).
     pub handlers: HashMap<String, Arc<handlers::HostHandlers>>,
     /// Every value to seal; with any (or a `generated()` to come), each
@@ -126,6 +129,7 @@ impl Project {
             tags: s.tags.clone(),
             warnings,
             handlers: host_handlers,
+            query_answers: HashMap::new(),
             secrets: s.secrets.clone(),
             sealing,
             sealed_hosts: Value::Null,
@@ -238,7 +242,14 @@ impl Project {
         errors_only: bool,
     ) -> Result<(Vec<Prepared>, Handlers), UnitError> {
         let r = self.roles.get(role_name);
-        let (real, sealed) = (self.context(host, facts), self.sealed_context(host, facts));
+        let (mut real, mut sealed) = (self.context(host, facts), self.sealed_context(host, facts));
+        // A query's output depends on no secret (`queries`): the same in both renders.
+        if let Some(q) = self.query_context(host, r)? {
+            real.insert("query", &q);
+            if let Some(s) = sealed.as_mut() {
+                s.insert("query", &q);
+            }
+        }
         let ctx = plan::HostCtx { real: &real, sealed: sealed.as_ref(), errors_only };
         let mut prepared = Vec::new();
         for (decl, spec) in &r.resources {
