@@ -5,8 +5,8 @@
 //! roles share the host. Also the roles that may notify each handler (its
 //! group): it runs once per host, at the end of the last of them to converge.
 
-use super::role::{item_location, Role, Roles};
-use crate::error::{Error, Location, Result};
+use super::role::{Role, Roles};
+use crate::error::{Error, Result};
 use crate::graph::Graph;
 use crate::plan::{self, Handler, HandlerKey, Handlers};
 use crate::resource::ResourceError;
@@ -14,6 +14,14 @@ use crate::template::Renderer;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::Arc;
+
+/// The rule, for `rigger doc` (the README says the same at more length).
+pub const DOC: &str = "notify: NAME finds the handler NAME of the role itself, else of the one other role \
+converged on the same host that defines it (two such roles: an error naming both; none: an error naming \
+the roles searched). A handler runs once per host per run, at the end of the last unit on that host among \
+its role and the roles that notify it, after every change that notified it. Until it ran it is journaled \
+on the host (pending/ROLE of the role that defines it), so a failure in between leaves it owed to the \
+next run.";
 
 /// The handlers of one host, as its roles see them.
 #[derive(Debug, Default, Clone)]
@@ -77,12 +85,6 @@ impl HostHandlers {
     }
 }
 
-/// Where the `index`-th resource of `role` names `handler` in its `notify:`.
-fn notify_location(role: &Role, handler: &str, index: usize) -> Location {
-    let src = &role.source;
-    Location::of_token_after(&src.path, &src.text, handler, item_location(src, "resources", index).line)
-}
-
 /// The role that defines `handler` as `role`'s `index`-th resource notifies it on `host`.
 fn owner(roles: &Roles, role: &Role, on_host: &[&str], host: &str, handler: &str, index: usize) -> Result<String> {
     if role.handlers.contains_key(handler) {
@@ -90,7 +92,7 @@ fn owner(roles: &Roles, role: &Role, on_host: &[&str], host: &str, handler: &str
     }
     let others: Vec<&str> = on_host.iter().copied().filter(|r| *r != role.name).collect();
     let defining: Vec<&str> = others.iter().copied().filter(|r| roles.get(r).handlers.contains_key(handler)).collect();
-    let at = || notify_location(role, handler, index);
+    let at = || role.locate_token(index, handler);
     match defining.as_slice() {
         [one] => Ok(one.to_string()),
         [] if others.is_empty() => {

@@ -3,7 +3,7 @@
 //! the questions they put to the probe, and `query.NAME` for the role's
 //! fields and templates once the probe answered (stand-ins for `check`).
 
-use super::role::{item_location, Role};
+use super::role::Role;
 use super::{Project, UnitError};
 use crate::resource::query::{self, Answer};
 use crate::resource::{AnySpec, ResourceError};
@@ -26,7 +26,7 @@ impl Project {
             let AnySpec::Query(q) = spec else { continue };
             let fail = |e: ResourceError| UnitError::Resource {
                 role: role_name.into(),
-                at: Box::new(item_location(&r.source, "resources", i)),
+                at: Box::new(r.locate_token(i, "query")),
                 source: Box::new(e),
             };
             let cmd = self.renderer.render_str(&q.cmd, &real, "query.cmd").map_err(|e| fail(e.into()))?;
@@ -67,7 +67,7 @@ impl Project {
                 None => Answer::stand_in(),
                 Some(a) => a.get(&q.arg).cloned().ok_or_else(|| UnitError::Resource {
                     role: role.name.clone(),
-                    at: Box::new(item_location(&role.source, "resources", i)),
+                    at: Box::new(role.locate_token(i, "query")),
                     source: Box::new(ProbeError::NotProbed { what: "query", arg: q.arg.clone() }.into()),
                 })?,
             };

@@ -121,9 +121,8 @@ impl Role {
         let mut query_names: Vec<&str> = Vec::new();
         for (i, (decl, spec)) in self.resources.iter().enumerate() {
             if let AnySpec::Query(q) = spec {
-                let at = || item_location(&self.source, "resources", i);
                 if let Some(why) = query_problem(decl, q, &query_names) {
-                    return Err(Error::at(at(), format!("query `{}`: {why}", q.name)));
+                    return Err(Error::at(self.locate_token(i, "query"), format!("query `{}`: {why}", q.name)));
                 }
                 query_names.push(&q.name);
             }
@@ -143,6 +142,12 @@ impl Role {
             }
         }
         Ok(())
+    }
+
+    /// Where `token` stands in `resources[i]` or after it.
+    pub fn locate_token(&self, i: usize, token: &str) -> Location {
+        let at = item_location(&self.source, "resources", i);
+        Location::of_token_after(&self.source.path, &self.source.text, token, at.line)
     }
 
     /// Where `requires`/`after` name `other`, for cycle and missing-role messages.
