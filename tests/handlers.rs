@@ -146,3 +146,16 @@ fn a_failure_before_the_shared_handler_leaves_it_pending_for_the_next_run() {
     assert_eq!(p.log(), "reload 1\n", "owed, and run once");
     assert!(!p.pending("svc"));
 }
+
+/// A saved plan runs the shared handler once too, wherever the units' order
+/// puts the last of them at apply.
+#[test]
+fn a_saved_plan_runs_the_shared_handler_once() {
+    let p = Project::new("saved", &["cfg", "web", "svc"]);
+    let out = p.rigger(&["plan", "--out", "plan.json"]);
+    assert_eq!(out.status.code(), Some(2), "{}", printed(&out));
+    let out = p.rigger(&["apply", "--yes", "plan.json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", printed(&out));
+    assert_eq!(p.log(), "reload 1 1\n");
+    assert!(!p.pending("svc"));
+}
