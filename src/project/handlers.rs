@@ -153,6 +153,11 @@ pub fn per_host(graph: &Graph, roles: &Roles) -> Result<HashMap<String, Arc<Host
         };
         out.insert(host.to_string(), hh);
     }
+    // A role on no host (an `after:` target bound nowhere) is still checked, on its own.
+    let placed: BTreeSet<&str> = graph.units.keys().map(|(_, r)| r.as_str()).collect();
+    for name in roles.roles.keys().filter(|r| !placed.contains(r.as_str())) {
+        HostHandlers::resolve(roles, &[name.as_str()], "")?;
+    }
     Ok(out)
 }
 
@@ -271,6 +276,14 @@ mod tests {
         let e =
             resolve("- hosts: lb\n  roles: [app, lb, lb2]\n", &[("app", APP), ("lb", LB), ("lb2", LB2)]).unwrap_err();
         assert!(e.contains("handler `reload lb`, which roles `lb` and `lb2` both define on host h1"), "{e}");
+    }
+
+    #[test]
+    fn a_role_on_no_host_is_checked_on_its_own() {
+        // `after: [app]` loads app, which no binding puts on a host.
+        let lb = format!("after: [app]\n{LB}");
+        let e = resolve("- hosts: lb\n  roles: [lb]\n", &[("app", APP), ("lb", &lb)]).unwrap_err();
+        assert!(e.contains("handler `reload lb`, which role `app` does not define"), "{e}");
     }
 
     #[test]
