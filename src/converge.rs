@@ -2,9 +2,11 @@
 //! host's session (planned again first when an earlier unit changed the
 //! host), a gate between serial batches checks the failure budget and runs
 //! the binding's health check on the batch's hosts, and a host whose units
-//! are all done gives its run lock back.
+//! are all done gives its run lock back. A handler that units of a host
+//! share runs at the end of the last of them to begin (`SharedHandlers`).
 
-use crate::plan::{self, ResourcePlan, Status, UnitPlan};
+use crate::plan::{self, HandlerKey, HandlerPlan, ResourcePlan, Status, UnitPlan};
+use crate::project::handlers::HostHandlers;
 use crate::project::{Project, UnitError};
 use crate::report::UnitReport;
 use crate::schedule;
@@ -39,6 +41,57 @@ pub struct Converge {
     pub exact: bool,
     /// Warnings for the end of the run: what the host locks had to say.
     pub notes: Mutex<Vec<String>>,
+    /// Handlers shared by units of a host, as they run (`plan::Sharing`).
+    pub handlers: Mutex<SharedHandlers>,
+}
+
+/// Per host: the units not begun yet, and the handlers a unit deferred to a later one.
+#[derive(Default)]
+pub struct SharedHandlers {
+    /// Host → which role's handler each `notify:` names there.
+    resolved: HashMap<String, Arc<HostHandlers>>,
+    /// Host → (unit, role) of the units that have not begun.
+    waiting: HashMap<String, Vec<(NodeIndex, String)>>,
+    /// Host → handlers notified and not run yet, carried to the unit that runs them.
+    owed: HashMap<String, Vec<HandlerPlan>>,
+}
+
+impl SharedHandlers {
+    /// Every unit of the run waits at first.
+    pub fn new(project: &Project) -> Self {
+        let mut waiting: HashMap<String, Vec<(NodeIndex, String)>> = HashMap::new();
+        for ((h, r), n) in &project.graph.units {
+            waiting.entry(h.clone()).or_default().push((*n, r.clone()));
+        }
+        SharedHandlers { resolved: project.handlers.clone(), waiting, owed: HashMap::new() }
+    }
+
+    /// Unit `n` begins: the handlers that a unit still waiting on its host owns or notifies run later.
+    fn begin(&mut self, n: NodeIndex, host: &str) -> BTreeSet<HandlerKey> {
+        let waiting = self.waiting.entry(host.to_string()).or_default();
+        waiting.retain(|(m, _)| *m != n);
+        let hh = self.resolved.get(host);
+        hh.map(|hh| hh.later(waiting.iter().map(|(_, r)| r.as_str()))).unwrap_or_default()
+    }
+
+    /// Takes into `plan` what earlier units of the host deferred to this
+    /// unit's role, marks what still waits for a later unit, and carries that on.
+    fn share(&mut self, host: &str, role: &str, later: &BTreeSet<HandlerKey>, plan: &mut UnitPlan) {
+        let Some(hh) = self.resolved.get(host) else { return };
+        let owed = self.owed.entry(host.to_string()).or_default();
+        for h in owed.iter() {
+            if hh.in_group(&h.key(), role) && !plan.handlers.iter().any(|p| p.key() == h.key()) {
+                plan.handlers.push(h.clone());
+            }
+        }
+        plan.defer(later);
+        owed.retain(|o| !plan.run_handlers().any(|p| p.key() == o.key()));
+        for h in plan.handlers.iter().filter(|h| h.deferred) {
+            if !owed.iter().any(|o| o.key() == h.key()) {
+                owed.push(h.clone());
+            }
+        }
+    }
 }
 
 impl schedule::Work for Converge {
@@ -99,6 +152,7 @@ type Failure = (String, Vec<ResourcePlan>);
 impl Converge {
     /// Plans again if needed, applies; `last` lets the apply script give the host's lock back.
     async fn converge(&self, n: NodeIndex, host: &str, role: &str, last: bool) -> Result<UnitReport, Failure> {
+        let later = self.handlers.lock().unwrap().begin(n, host);
         let (conn, facts) = {
             let runs = self.runs.lock().unwrap();
             let run = &runs[host];
@@ -115,12 +169,14 @@ impl Converge {
         };
         // An earlier unit changed this host: what it found may be stale, so look again.
         if !self.exact && self.dirty.lock().unwrap().contains(host) {
-            plan = self.replan(&conn, host, role, facts).await.map_err(|e| (e.to_string(), vec![]))?;
+            plan = self.replan(&conn, host, role, facts, &later).await.map_err(|e| (e.to_string(), vec![]))?;
         }
         if let Some(bad) = plan.resources.iter().find(|r| r.status == Status::Failed) {
             let message = format!("{}: {}", bad.resource, bad.message.clone().unwrap_or_default());
             return Err((message, plan.resources));
         }
+        // The order units of a host run in is known only now: a shared handler runs in the last of its units.
+        self.handlers.lock().unwrap().share(host, role, &later, &mut plan);
         let report = |status, resources, handlers| UnitReport {
             role: role.into(),
             status,
@@ -145,6 +201,7 @@ impl Converge {
                 return Err((format!("unreachable during apply: {e}"), plan.resources));
             }
         };
+        let handlers: Vec<String> = plan.run_handlers().map(|h| h.shown(role)).collect();
         let mut result = applied.result;
         seal_output(&mut result, &plan);
         let resources = outcome(&result, plan.resources)?;
@@ -153,7 +210,6 @@ impl Converge {
             self.lose(host, format!("unreachable: connection lost during apply {err}"));
             return Err((format!("the connection was lost during apply {err}"), resources));
         }
-        let handlers = plan.handlers.iter().map(|h| h.handler.clone()).collect();
         Ok(report(Status::Changed, resources, handlers))
     }
 
@@ -164,6 +220,7 @@ impl Converge {
         host: &str,
         role: &str,
         facts: serde_json::Value,
+        later: &BTreeSet<HandlerKey>,
     ) -> Result<UnitPlan, ReplanError> {
         let (prepared, handlers) = self.project.prepare_unit(host, role, Some(&facts), true)?;
         // Rendering again may make a value planning did not: save it before it reaches the host.
@@ -172,9 +229,11 @@ impl Converge {
         match conn.probe(&queries, false).await {
             Ok(mut st) => {
                 st.facts = facts;
+                // What earlier units notified is in the journals now: probed with the rest.
+                let sharing = plan::Sharing { later: later.clone(), notified: BTreeSet::new() };
                 // Fresh state: what earlier units made is there now.
-                let mut unit = plan::plan_unit(role, &prepared, &handlers, &st);
-                plan::check_folders(&prepared, &mut unit, &st, &mut Vec::new());
+                let mut unit = plan::plan_unit(&prepared, &handlers, &st, &sharing);
+                crate::folders::check(&prepared, &mut unit, &st, &mut Vec::new());
                 Ok(unit)
             }
             Err(e) => {
@@ -329,5 +388,43 @@ mod tests {
         let (message, rs) = outcome(&result, vec![changed("a")]).unwrap_err();
         assert_eq!(message, "a step failed (h0.1): exit 1: boom");
         assert_eq!(rs[0].status, Status::Changed);
+    }
+
+    /// Role `app` notifies `reload` of role `lb`, both on host h: whichever
+    /// unit begins last runs it, once, with what the other deferred to it.
+    #[test]
+    fn a_shared_handler_runs_once_in_the_unit_that_begins_last() {
+        let key = HandlerKey { role: "lb".into(), name: "reload".into() };
+        let hh = HostHandlers::for_tests(&[("app", "reload", "lb")]);
+        let handler = |deferred| HandlerPlan {
+            handler: "reload".into(),
+            role: "lb".into(),
+            steps: vec![Step::new("reload", "true")],
+            deferred,
+        };
+        for app_first in [true, false] {
+            let (app, lb) = (NodeIndex::new(0), NodeIndex::new(1));
+            let mut sh = SharedHandlers {
+                resolved: [("h".to_string(), Arc::new(hh.clone()))].into(),
+                waiting: [("h".to_string(), vec![(app, "app".to_string()), (lb, "lb".to_string())])].into(),
+                owed: HashMap::new(),
+            };
+            // app's change notified it; lb's own plan knows nothing of it.
+            let mut app_plan = UnitPlan { resources: vec![changed("a")], handlers: vec![handler(false)] };
+            let mut lb_plan = UnitPlan::default();
+            let order = if app_first { [(app, "app"), (lb, "lb")] } else { [(lb, "lb"), (app, "app")] };
+            let mut ran = 0;
+            for (n, role) in order {
+                let plan = if role == "app" { &mut app_plan } else { &mut lb_plan };
+                let later = sh.begin(n, "h");
+                sh.share("h", role, &later, plan);
+                ran += plan.run_handlers().count();
+                assert_eq!(later.contains(&key), n == order[0].0, "only the first waits for the other");
+            }
+            assert_eq!(ran, 1, "once (app first: {app_first})");
+            assert!(sh.owed["h"].is_empty());
+            let last = if app_first { &lb_plan } else { &app_plan };
+            assert_eq!(last.run_handlers().count(), 1, "in the unit that began last");
+        }
     }
 }

@@ -4,9 +4,9 @@
 //! unreachable host or a host locked by another run stops the run before
 //! any host is changed.
 
-use crate::converge::{Converge, HostRun, Plans};
+use crate::converge::{Converge, HostRun, Plans, SharedHandlers};
 use crate::graph::Node;
-use crate::plan::{self, Status};
+use crate::plan::{self, HandlerKey, Sharing, Status};
 use crate::project::{Project, Settings};
 use crate::report::{HostReport, UnitReport};
 use crate::saved_plan::{Observed, SavedHost, SavedPlan, Stale};
@@ -47,6 +47,9 @@ impl Runner {
         let facts: HashMap<String, Value> =
             runs.iter().filter(|(_, r)| r.error.is_none()).map(|(h, r)| (h.clone(), r.state.facts.clone())).collect();
         self.project.set_globals(&facts);
+        for (h, run) in runs.iter().filter(|(_, r)| r.error.is_none()) {
+            self.project.keep_query_answers(h, &run.state, &run.probed);
+        }
         let project = Arc::new(self.project);
         let mut plans = plan_units(&project, &mut runs).await;
         // What `generated()` made while planning is saved now, before the plan
@@ -83,6 +86,10 @@ fn host_queries(project: &Project, host: &str) -> BTreeSet<Query> {
     for (h, role) in project.graph.units.keys().filter(|(h, _)| h == host) {
         if let Ok((prepared, handlers)) = project.prepare_unit(h, role, None, false) {
             queries.extend(plan::queries(role, &prepared, &handlers));
+        }
+        // The role's `query:` commands run in this probe, and only in it.
+        if let Ok(asked) = project.query_probes(h, role) {
+            queries.extend(asked.into_iter().map(|(_, _, q)| q));
         }
     }
     queries
@@ -128,13 +135,26 @@ async fn probe_hosts(project: &Project, settings: &Settings, owner: Owner) -> Ha
 }
 
 /// Plans every unit against its host's state; probes again only for what
-/// the first pass could not know (fields that needed facts).
+/// the first pass could not know (fields that needed facts). Units of a
+/// host are planned in the run's order (`Project::units`): a handler that
+/// several units share is planned to run in the last of them.
 async fn plan_units(project: &Project, runs: &mut HashMap<String, HostRun>) -> Plans {
     let mut plans: Plans = HashMap::new();
     // Per host, what earlier units change: they may make a folder a later write needs.
     let mut earlier: HashMap<String, Vec<Arc<dyn crate::resource::Resource>>> = HashMap::new();
-    for n in project.units() {
+    let order = project.units();
+    // Per host, the roles of its units still to plan, and the handlers earlier ones notified.
+    let mut to_plan: HashMap<&str, Vec<&str>> = HashMap::new();
+    for n in &order {
+        if let Node::Unit { host, role, .. } = &project.graph.g[*n] {
+            to_plan.entry(host.as_str()).or_default().push(role.as_str());
+        }
+    }
+    let mut owed: HashMap<&str, BTreeSet<HandlerKey>> = HashMap::new();
+    for n in order.iter().copied() {
         let Node::Unit { host, role, .. } = &project.graph.g[n] else { continue };
+        let left = to_plan.get_mut(host.as_str()).expect("listed above");
+        left.retain(|r| r != role);
         let run = runs.get_mut(host).expect("every host was probed");
         if run.error.is_some() {
             continue;
@@ -158,9 +178,19 @@ async fn plan_units(project: &Project, runs: &mut HashMap<String, HostRun>) -> P
                 Err(e) => run.error = Some(e.to_string()),
             }
         }
-        let mut unit = plan::plan_unit(role, &prepared, &handlers, &run.state);
-        plan::check_folders(&prepared, &mut unit, &run.state, earlier.entry(host.clone()).or_default());
-        plans.insert(n, Ok(unit));
+        let owed = owed.entry(host.as_str()).or_default();
+        let later = project.handlers.get(host).map(|hh| hh.later(left.iter().copied())).unwrap_or_default();
+        let sharing = Sharing { later, notified: owed.clone() };
+        let mut plan = plan::plan_unit(&prepared, &handlers, &run.state, &sharing);
+        crate::folders::check(&prepared, &mut plan, &run.state, earlier.entry(host.clone()).or_default());
+        for h in &plan.handlers {
+            if h.deferred {
+                owed.insert(h.key());
+            } else {
+                owed.remove(&h.key());
+            }
+        }
+        plans.insert(n, Ok(plan));
     }
     plans
 }
@@ -257,7 +287,7 @@ impl Phase {
                             },
                             message: None,
                             resources: plan.resources.iter().map(|r| r.public()).collect(),
-                            handlers: plan.handlers.iter().map(|h| h.handler.clone()).collect(),
+                            handlers: plan.run_handlers().map(|h| h.shown(role)).collect(),
                             seconds: 0.0,
                         }
                     }
@@ -298,6 +328,7 @@ impl Phase {
             exact: self.exact,
             // The probes' notes were told with the plan; these are the apply's.
             notes: Mutex::new(Vec::new()),
+            handlers: Mutex::new(SharedHandlers::new(&project)),
         });
         let results = schedule::walk(&project.graph, forks, work.clone(), progress, interrupt).await;
         let g = &project.graph.g;

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod converge;
 pub mod engine;
 pub mod error;
+pub mod folders;
 pub mod generated;
 pub mod graph;
 pub mod plan;

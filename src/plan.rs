@@ -74,7 +74,29 @@ impl ResourcePlan {
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct HandlerPlan {
     pub handler: String,
+    /// The role that defines it (its journal is `pending_path(role)`).
+    #[serde(default)]
+    pub role: String,
     pub steps: Vec<Step>,
+    /// Notified here, run by a later unit of the host (see `Sharing`):
+    /// this unit only journals it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deferred: bool,
+}
+
+impl HandlerPlan {
+    pub fn key(&self) -> HandlerKey {
+        HandlerKey { role: self.role.clone(), name: self.handler.clone() }
+    }
+
+    /// How reports name it: a handler of another role says whose it is.
+    pub fn shown(&self, unit_role: &str) -> String {
+        if self.role == unit_role || self.role.is_empty() {
+            self.handler.clone()
+        } else {
+            format!("{} (role {})", self.handler, self.role)
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
@@ -85,7 +107,20 @@ pub struct UnitPlan {
 
 impl UnitPlan {
     pub fn changes(&self) -> usize {
-        self.resources.iter().filter(|r| r.status == Status::Changed).count() + self.handlers.len()
+        self.resources.iter().filter(|r| r.status == Status::Changed).count() + self.run_handlers().count()
+    }
+
+    /// The handlers that run at the end of this unit (not the deferred ones).
+    pub fn run_handlers(&self) -> impl Iterator<Item = &HandlerPlan> {
+        self.handlers.iter().filter(|h| !h.deferred)
+    }
+
+    /// Marks the handlers that a later unit of the host runs (`later`), and
+    /// unmarks the others: the order units run in is known only as they do.
+    pub fn defer(&mut self, later: &BTreeSet<HandlerKey>) {
+        for h in &mut self.handlers {
+            h.deferred = later.contains(&h.key());
+        }
     }
 }
 
@@ -341,115 +376,113 @@ impl Resource for Opaque {
     }
 }
 
-/// A unit's handlers, resolved for its host, by name.
-pub type Handlers = IndexMap<String, Arc<dyn Resource>>;
+/// A handler: the role that defines it and its name. Several units of a
+/// host may notify the same one; it runs once per host per run.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct HandlerKey {
+    pub role: String,
+    pub name: String,
+}
+
+/// A handler a unit may notify or run, resolved for its host.
+#[derive(Debug, Clone)]
+pub struct Handler {
+    /// The role that defines it: the unit's own, or another on the host.
+    pub role: String,
+    pub resource: Arc<dyn Resource>,
+}
+
+/// A unit's handlers, by the name its resources notify: its own role's, and
+/// those of other roles on the host that it notifies (`project::handlers`).
+pub type Handlers = IndexMap<String, Handler>;
+
+/// Where a unit stands among the units of its host, for the handlers they share.
+#[derive(Debug, Clone, Default)]
+pub struct Sharing {
+    /// Handlers that a unit still to run on the host owns or may notify:
+    /// they run at the end of the last of those units, not here.
+    pub later: BTreeSet<HandlerKey>,
+    /// Handlers notified by earlier units of the host in this plan (the
+    /// host's journal does not show them yet: nothing has run).
+    pub notified: BTreeSet<HandlerKey>,
+}
 
 /// Everything the probe must ask to plan this unit.
 pub fn queries(role: &str, prepared: &[Prepared], handlers: &Handlers) -> BTreeSet<Query> {
     let mut q: BTreeSet<Query> =
         prepared.iter().filter_map(|p| p.resource.as_ref()).flat_map(|r| r.queries()).collect();
-    for h in handlers.values().filter(|h| h.handler_reads_state()) {
-        q.extend(h.queries());
+    for h in handlers.values().filter(|h| h.resource.handler_reads_state()) {
+        q.extend(h.resource.queries());
     }
     q.insert(path::query(&pending_path(role)));
+    // The journals of the other roles whose handlers this unit notifies.
+    q.extend(handlers.values().map(|h| path::query(&pending_path(&h.role))));
     q
 }
 
-/// Plans a unit against the probed state: which resources change, which handlers run.
-pub fn plan_unit(role: &str, prepared: &[Prepared], handlers: &Handlers, state: &HostState) -> UnitPlan {
-    let mut plan = UnitPlan::default();
-    let mut notified: Vec<String> = Vec::new();
-    // Handlers left pending by an earlier, interrupted run are owed first.
-    if let Ok(p) = path::state(state, &pending_path(role)) {
-        if let Some(c) = &p.content {
-            notified
-                .extend(String::from_utf8_lossy(c).lines().filter(|l| handlers.contains_key(*l)).map(str::to_string));
+/// The handlers pending in the journals on the host (an earlier run was
+/// cut short between a change and its handler), among `handlers`.
+fn journaled(handlers: &Handlers, state: &HostState) -> Vec<String> {
+    let mut owed = Vec::new();
+    for (name, h) in handlers {
+        let Ok(p) = path::state(state, &pending_path(&h.role)) else { continue };
+        if p.content.as_ref().is_some_and(|c| String::from_utf8_lossy(c).lines().any(|l| l == name)) {
+            owed.push(name.clone());
         }
     }
+    owed
+}
+
+/// Plans a unit against the probed state: which resources change, which
+/// handlers it owes; `sharing` says which of those a later unit runs.
+pub fn plan_unit(prepared: &[Prepared], handlers: &Handlers, state: &HostState, sharing: &Sharing) -> UnitPlan {
+    let mut plan = UnitPlan::default();
+    // Handlers left pending by an earlier, interrupted run are owed first.
+    let mut notified = journaled(handlers, state);
+    let key = |name: &str, h: &Handler| HandlerKey { role: h.role.clone(), name: name.to_string() };
+    notified.extend(handlers.iter().filter(|(n, h)| sharing.notified.contains(&key(n, h))).map(|(n, _)| n.clone()));
     for p in prepared {
-        let Some(res) = &p.resource else {
-            plan.resources.push(ResourcePlan {
-                resource: p.label.clone(),
-                status: Status::Skipped,
-                steps: vec![],
-                notify: vec![],
-                message: p.skipped.clone(),
-            });
-            continue;
-        };
-        match res.plan(state) {
-            Ok(steps) if steps.is_empty() => plan.resources.push(ResourcePlan {
-                resource: p.label.clone(),
-                status: Status::Ok,
-                steps,
-                notify: vec![],
-                message: None,
-            }),
-            Ok(steps) => {
-                notified.extend(res.notify().iter().cloned());
-                plan.resources.push(ResourcePlan {
-                    resource: p.label.clone(),
-                    status: Status::Changed,
-                    steps,
-                    notify: res.notify().to_vec(),
-                    message: None,
-                })
-            }
-            Err(e) => plan.resources.push(ResourcePlan {
-                resource: p.label.clone(),
-                status: Status::Failed,
-                steps: vec![],
-                notify: vec![],
-                message: Some(e.to_string()),
-            }),
+        let r = plan_resource(p, state);
+        if r.status == Status::Changed {
+            notified.extend(r.notify.iter().cloned());
         }
+        plan.resources.push(r);
     }
     for (name, h) in handlers {
         if notified.contains(name) {
-            let steps = h.handler_steps(state).unwrap_or_else(|e| {
+            let steps = h.resource.handler_steps(state).unwrap_or_else(|e| {
                 let e = e.to_string();
                 vec![Step::new(format!("fail: {e}"), format!("echo {} >&2; exit 1\n", crate::shell::quote(&e)))]
             });
-            plan.handlers.push(HandlerPlan { handler: name.clone(), steps });
+            plan.handlers.push(HandlerPlan { handler: name.clone(), role: h.role.clone(), steps, deferred: false });
         }
     }
+    plan.defer(&sharing.later);
     plan
 }
 
-/// Fails, in the plan, a write into a folder that is not on the host and
-/// that nothing planned before it on the host may make (`Resource::may_make`):
-/// without this it would plan as `create` and fail at apply. `earlier` holds
-/// the host's changed resources from units planned before this one; this
-/// unit's changed resources are added to it.
-pub fn check_folders(
-    prepared: &[Prepared],
-    plan: &mut UnitPlan,
-    state: &HostState,
-    earlier: &mut Vec<Arc<dyn Resource>>,
-) {
-    for (p, rp) in prepared.iter().zip(plan.resources.iter_mut()) {
-        let Some(res) = &p.resource else { continue };
-        if rp.status != Status::Changed {
-            continue;
+/// One resource planned: ok, changed (with the handlers it notifies), skipped or failed.
+fn plan_resource(p: &Prepared, state: &HostState) -> ResourcePlan {
+    let mut r =
+        ResourcePlan { resource: p.label.clone(), status: Status::Ok, steps: vec![], notify: vec![], message: None };
+    let Some(res) = &p.resource else {
+        r.status = Status::Skipped;
+        r.message = p.skipped.clone();
+        return r;
+    };
+    match res.plan(state) {
+        Ok(steps) if steps.is_empty() => {}
+        Ok(steps) => {
+            r.status = Status::Changed;
+            r.steps = steps;
+            r.notify = res.notify().to_vec();
         }
-        if let Some(dir) = res.writes_into() {
-            let missing = match path::state(state, dir) {
-                Ok(st) if st.kind == path::PathKind::Directory => None,
-                Ok(st) if st.exists() => Some("is not a directory"),
-                Ok(_) => Some("does not exist"),
-                // Not probed (a saved plan, a test): nothing to say.
-                Err(_) => None,
-            };
-            if let Some(why) = missing.filter(|_| !earlier.iter().any(|e| e.may_make(dir))) {
-                rp.status = Status::Failed;
-                rp.steps.clear();
-                rp.notify.clear();
-                rp.message = Some(format!("parent {dir} {why}, and nothing planned before it makes it"));
-                continue;
-            }
+        Err(e) => {
+            r.status = Status::Failed;
+            r.message = Some(e.to_string());
         }
-        earlier.push(res.clone());
     }
+    r
 }
 
 #[cfg(test)]
@@ -471,17 +504,21 @@ mod tests {
         Prepared { label: r.label(), resource: Some(r), skipped: None }
     }
 
+    fn command(cmd: &str) -> Arc<dyn Resource> {
+        Arc::new(Command { cmd: cmd.into(), creates: None, unless: None, chdir: None, notify: vec![] })
+    }
+
     fn handlers() -> Handlers {
         let mut h = Handlers::new();
-        let cmd = Command {
-            cmd: "echo restarted >> \"$LOG\"".into(),
-            creates: None,
-            unless: None,
-            chdir: None,
-            notify: vec![],
-        };
-        h.insert("restart app".to_string(), Arc::new(cmd));
+        h.insert(
+            "restart app".to_string(),
+            Handler { role: "app".into(), resource: command("echo restarted >> \"$LOG\"") },
+        );
         h
+    }
+
+    fn plan(p: &[Prepared], h: &Handlers, st: &HostState) -> UnitPlan {
+        plan_unit(p, h, st, &Sharing::default())
     }
 
     #[test]
@@ -490,9 +527,9 @@ mod tests {
         st.insert(path::query("/a"), PathState { content: Some(b"x".to_vec()), ..PathState::file(b"x", 0) });
         st.insert(path::query(&pending_path("app")), PathState::default());
         let p = vec![prepared(file_res("/a", "x", &["restart app"]))];
-        assert!(plan_unit("app", &p, &handlers(), &st).handlers.is_empty());
+        assert!(plan(&p, &handlers(), &st).handlers.is_empty());
         let p = vec![prepared(file_res("/a", "y", &["restart app"]))];
-        let plan = plan_unit("app", &p, &handlers(), &st);
+        let plan = plan(&p, &handlers(), &st);
         assert_eq!(plan.handlers.len(), 1);
         assert_eq!(plan.changes(), 2);
     }
@@ -507,7 +544,60 @@ mod tests {
     fn pending_handlers_from_an_interrupted_run_are_owed() {
         let mut st = HostState::default();
         st.insert(path::query(&pending_path("app")), PathState::file(b"restart app\n", 0o644));
-        let plan = plan_unit("app", &[], &handlers(), &st);
+        let plan = plan(&[], &handlers(), &st);
         assert_eq!(plan.handlers[0].handler, "restart app");
+    }
+
+    /// A handler of another role: the unit journals and runs it like its own,
+    /// reads that role's journal, and names it with its role in reports.
+    fn shared() -> Handlers {
+        let mut h = handlers();
+        h.insert("reload lb".into(), Handler { role: "lb".into(), resource: command("echo reloaded") });
+        h
+    }
+
+    fn lb_key() -> HandlerKey {
+        HandlerKey { role: "lb".into(), name: "reload lb".into() }
+    }
+
+    fn state_with(pending_lb: &[u8]) -> HostState {
+        let mut st = HostState::default();
+        st.insert(path::query("/a"), PathState::default());
+        st.insert(path::query(&pending_path("app")), PathState::default());
+        let lb = if pending_lb.is_empty() { PathState::default() } else { PathState::file(pending_lb, 0o644) };
+        st.insert(path::query(&pending_path("lb")), lb);
+        st
+    }
+
+    #[test]
+    fn a_handler_of_another_role_reads_that_roles_journal() {
+        let q = queries("app", &[], &shared());
+        assert!(q.contains(&path::query(&pending_path("lb"))), "{q:?}");
+        let plan = plan(&[], &shared(), &state_with(b"reload lb\n"));
+        assert_eq!(plan.handlers.len(), 1);
+        assert_eq!(plan.handlers[0].shown("app"), "reload lb (role lb)");
+    }
+
+    #[test]
+    fn a_shared_handler_a_later_unit_may_notify_is_deferred_to_it() {
+        let p = vec![prepared(file_res("/a", "y", &["reload lb"]))];
+        let later = Sharing { later: [lb_key()].into(), notified: BTreeSet::new() };
+        let plan = plan_unit(&p, &shared(), &state_with(b""), &later);
+        assert_eq!(plan.handlers.len(), 1, "still journaled by this unit");
+        assert!(plan.handlers[0].deferred);
+        assert_eq!(plan.changes(), 1, "the handler counts where it runs");
+        assert_eq!(plan.run_handlers().count(), 0);
+    }
+
+    #[test]
+    fn the_last_unit_runs_what_earlier_units_notified_once() {
+        // An earlier unit notified it; this one notifies it too: one run.
+        let p = vec![prepared(file_res("/a", "y", &["reload lb"]))];
+        let earlier = Sharing { later: BTreeSet::new(), notified: [lb_key()].into() };
+        let plan = plan_unit(&p, &shared(), &state_with(b""), &earlier);
+        assert_eq!(plan.run_handlers().map(|h| h.handler.as_str()).collect::<Vec<_>>(), ["reload lb"]);
+        // Notified only by the earlier unit: still run here, with no change of its own.
+        let plan = plan_unit(&[], &shared(), &state_with(b""), &earlier);
+        assert_eq!(plan.changes(), 1);
     }
 }

@@ -221,7 +221,7 @@ fn unit_report(role: &str, u: &UnitPlan) -> UnitReport {
         status,
         message: None,
         resources: u.resources.iter().map(ResourcePlan::public).collect(),
-        handlers: u.handlers.iter().map(|h| h.handler.clone()).collect(),
+        handlers: u.run_handlers().map(|h| h.shown(role)).collect(),
         seconds: 0.0,
     }
 }

@@ -1486,7 +1486,7 @@ proptest! {
         let line_file = format!("{area}/line {}", u.name);
         let handlers: Handlers = Handlers::from([(
             u.handler.clone(),
-            Arc::new(Cmd { cmd: u.handler_cmd.clone(), creates: None, unless: None, chdir: None, notify: vec![] }) as Arc<dyn Resource>,
+            plan::Handler { role: "app".into(), resource: Arc::new(Cmd { cmd: u.handler_cmd.clone(), creates: None, unless: None, chdir: None, notify: vec![] }) as Arc<dyn Resource> },
         )]);
         let resources: Vec<Arc<dyn Resource>> = vec![
             Arc::new(File { kind: "file", path: file.clone(), content: Some(u.data.clone()), mode: Some(0o600), owner: None, group: None, state: PresentAbsent::Present, validate: Some("validate %s".into()), secret: false, notify: vec![u.handler.clone()] }),
@@ -1503,7 +1503,7 @@ proptest! {
 
         let queries = plan::queries("app", &prepared, &handlers);
         let st = run_probe(&sb, &queries, &fix)?;
-        let unit = plan::plan_unit("app", &prepared, &handlers, &st);
+        let unit = plan::plan_unit(&prepared, &handlers, &st, &plan::Sharing::default());
         for r in &unit.resources {
             prop_assert_eq!(r.status, Status::Changed, "{}: {:?}", r.resource, r.message);
         }
@@ -1538,7 +1538,7 @@ proptest! {
 
         // Probing again sees what was written: files, directory and line are in sync.
         let st = run_probe(&sb, &queries, &fix)?;
-        let again = plan::plan_unit("app", &prepared, &handlers, &st);
+        let again = plan::plan_unit(&prepared, &handlers, &st, &plan::Sharing::default());
         for r in &again.resources[..3] {
             prop_assert_eq!(r.status, Status::Ok, "{} not in sync after apply: {:?}", r.resource, r.steps);
         }

@@ -31,7 +31,11 @@ pub fn doc(kind: Option<&str>) -> Result<i32> {
             out.push_str("Every entry of `resources:` is one resource (one kind's key) plus these keys,\n");
             out.push_str("or a `block:` or an `include:`:\n\n");
             out.push_str(&fields(ENTRY_DOC));
-            out.push_str(&format!("\n{}\n\nKinds (`rigger doc KIND`):\n", wrap(TEMPLATED_FIELDS_DOC)));
+            out.push_str(&format!("\n{}\n", wrap(TEMPLATED_FIELDS_DOC)));
+            out.push_str(&format!(
+                "\nHandlers: {}\n\nKinds (`rigger doc KIND`):\n",
+                wrap(crate::project::handlers::DOC)
+            ));
             for (k, d) in DOCS {
                 out.push_str(&format!("  {k:<18} {}\n", d.summary.split(". ").next().unwrap_or(d.summary)));
             }

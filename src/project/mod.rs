@@ -5,9 +5,11 @@
 
 pub mod check;
 mod expand;
+pub mod handlers;
 pub mod inventory;
 pub mod names;
 mod nesting;
+pub mod queries;
 pub mod role;
 pub mod site;
 pub mod source;
@@ -61,6 +63,10 @@ pub struct Project {
     pub vars: IndexMap<String, Vars>,
     pub tags: Vec<String>,
     pub warnings: Vec<String>,
+    /// Per host: what its first probe answered to the `query:` commands, by command.
+    pub query_answers: HashMap<String, HashMap<String, Value>>,
+    /// Per host: which role's handler each `notify:` names there (`handlers`).
+    pub handlers: HashMap<String, Arc<handlers::HostHandlers>>,
     /// Every value to seal; with any (or a `generated()` to come), each
     /// resource is rendered a second time with stand-ins (`plan::HostCtx`).
     pub secrets: Secrets,
@@ -95,6 +101,8 @@ impl Project {
         // Vars come from the full graph, so `--limit` does not change what templates see.
         let full = Graph::build(&inv, &site, &roles, None)?;
         let vars = vars::per_host(&inv, &site, &roles, &full, &s.extra_vars);
+        // Every host of the site, so a wrong `notify:` is an error whatever `--limit` says.
+        let host_handlers = handlers::per_host(&full, &roles)?;
         let graph = match &limit {
             Some(l) => Graph::build(&inv, &site, &roles, Some(l))?,
             None => full,
@@ -121,6 +129,8 @@ impl Project {
             vars,
             tags: s.tags.clone(),
             warnings,
+            handlers: host_handlers,
+            query_answers: HashMap::new(),
             secrets: s.secrets.clone(),
             sealing,
             sealed_hosts: Value::Null,
@@ -233,7 +243,14 @@ impl Project {
         errors_only: bool,
     ) -> Result<(Vec<Prepared>, Handlers), UnitError> {
         let r = self.roles.get(role_name);
-        let (real, sealed) = (self.context(host, facts), self.sealed_context(host, facts));
+        let (mut real, mut sealed) = (self.context(host, facts), self.sealed_context(host, facts));
+        // A query's output depends on no secret (`queries`): the same in both renders.
+        if let Some(q) = self.query_context(host, r)? {
+            real.insert("query", &q);
+            if let Some(s) = sealed.as_mut() {
+                s.insert("query", &q);
+            }
+        }
         let ctx = plan::HostCtx { real: &real, sealed: sealed.as_ref(), errors_only };
         let mut walk = expand::Walk {
             root: &self.root,
@@ -251,28 +268,16 @@ impl Project {
             source: f.source,
         })?;
         let prepared = walk.out;
-        let mut handlers = Handlers::new();
-        let handler_error = |name: &str, source| UnitError::Handler {
-            role: role_name.into(),
-            handler: name.into(),
-            source: Box::new(source),
+        let inputs = handlers::Inputs {
+            root: &self.root,
+            roles: &self.roles,
+            renderer: &self.renderer,
+            resolved: self.handlers.get(host).map(|h| &**h),
         };
-        for (name, (decl, spec)) in &r.handlers {
-            if let Some(w) = decl.when.as_ref().filter(|_| full) {
-                match self.renderer.eval_bool(w, &real) {
-                    Ok(false) => continue,
-                    Ok(true) => {}
-                    Err(e) => return Err(handler_error(name, ResourceError::Render(e))),
-                }
-            }
-            match plan::resolve_in(&self.root, r, spec, &decl.body(spec), &self.renderer, ctx, full) {
-                Ok(res) => {
-                    handlers.insert(name.clone(), res);
-                }
-                Err(_) if !full => {}
-                Err(e) => return Err(handler_error(name, e)),
-            }
-        }
+        let handlers = handlers::prepare(&inputs, role_name, ctx, full).map_err(|e| {
+            let (role, handler, source) = *e;
+            UnitError::Handler { role, handler, source: Box::new(source) }
+        })?;
         Ok((prepared, handlers))
     }
 }

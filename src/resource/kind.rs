@@ -142,7 +142,7 @@ pub trait Resource: fmt::Debug + Send + Sync {
     }
     /// The folder it writes a file into, which must be there when it runs:
     /// `plan` fails it when the folder is missing and nothing planned before
-    /// it on the host may make it (`plan::check_folders`).
+    /// it on the host may make it (`folders::check`).
     fn writes_into(&self) -> Option<&str> {
         None
     }

@@ -3,8 +3,9 @@
 //! delimited by markers. Pending handlers are recorded on the host first, so
 //! a failure between a change and its handler cannot lose the handler.
 
-use crate::plan::{pending_path, UnitPlan, PENDING_DIR};
+use crate::plan::{pending_path, HandlerPlan, UnitPlan, PENDING_DIR};
 use crate::shell::quote;
+use std::collections::BTreeMap;
 use std::fmt;
 
 /// A step of the apply script, as the script names it on the wire.
@@ -82,23 +83,20 @@ pub fn script_guarded(role: &str, plan: &UnitPlan, marker: &str, head: &str, tai
         ));
     };
     if !plan.handlers.is_empty() {
-        let names: Vec<String> = plan.handlers.iter().map(|h| quote(&h.handler)).collect();
-        let record =
-            format!("mkdir -p {PENDING_DIR}\nprintf '%s\\n' {} > {}\n", names.join(" "), quote(&pending_path(role)));
-        step(&mut s, StepId::Pending, &record);
+        step(&mut s, StepId::Pending, &journal(role, plan.handlers.iter(), Journal::Record));
     }
     for (i, r) in plan.resources.iter().enumerate() {
         for (j, st) in r.steps.iter().enumerate() {
             step(&mut s, StepId::Resource { index: i, step: j }, &st.script);
         }
     }
-    for (i, h) in plan.handlers.iter().enumerate() {
+    for (i, h) in plan.handlers.iter().enumerate().filter(|(_, h)| !h.deferred) {
         for (j, st) in h.steps.iter().enumerate() {
             step(&mut s, StepId::Handler { index: i, step: j }, &st.script);
         }
     }
-    if !plan.handlers.is_empty() {
-        step(&mut s, StepId::Done, &format!("rm -f -- {}\n", quote(&pending_path(role))));
+    if plan.run_handlers().next().is_some() {
+        step(&mut s, StepId::Done, &journal(role, plan.run_handlers(), Journal::Clear));
     }
     s.push_str(&format!("echo '{marker} end'\n}}\n"));
     if tail.is_empty() {
@@ -106,6 +104,40 @@ pub fn script_guarded(role: &str, plan: &UnitPlan, marker: &str, head: &str, tai
     } else {
         // Both in one function too: a script cut short runs neither.
         s.push_str(&format!("run() {{\nmain\n{tail}}}\nrun\n"));
+    }
+    s
+}
+
+/// What a journal step does with the names of handlers.
+#[derive(Clone, Copy, PartialEq)]
+enum Journal {
+    /// Adds them (once each) to their roles' pending files, before any step.
+    Record,
+    /// Takes them out once they ran; an empty file is removed.
+    Clear,
+}
+
+/// The sh that records or clears `handlers` in the pending file of the role
+/// that defines each (`role`, the unit's, for a plan that does not say).
+/// Units of a host share the files: each adds or removes only its own names.
+fn journal<'a>(role: &str, handlers: impl Iterator<Item = &'a HandlerPlan>, what: Journal) -> String {
+    let mut by_role: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for h in handlers {
+        let owner = if h.role.is_empty() { role } else { h.role.as_str() };
+        by_role.entry(owner).or_default().push(quote(&h.handler));
+    }
+    let mut s = if what == Journal::Record { format!("mkdir -p {PENDING_DIR}\n") } else { String::new() };
+    for (owner, names) in by_role {
+        let f = quote(&pending_path(owner));
+        let names = names.join(" ");
+        s.push_str(&match what {
+            Journal::Record => format!(
+                "for n in {names}; do grep -qxF -e \"$n\" {f} 2>/dev/null || printf '%s\\n' \"$n\" >> {f}; done\n"
+            ),
+            Journal::Clear => format!(
+                "if [ -f {f} ]; then\nfor n in {names}; do grep -vxF -e \"$n\" {f} > {f}.new || true; mv {f}.new {f}; done\n[ -s {f} ] || rm -f -- {f}\nfi\n"
+            ),
+        });
     }
     s
 }
@@ -145,7 +177,7 @@ pub fn parse(output: &str, marker: &str) -> ApplyResult {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::{plan_unit, Handlers, Prepared};
+    use crate::plan::{plan_unit, Handler, Handlers, Prepared, Sharing};
     use crate::resource::command::Command;
     use crate::resource::file::File;
     use crate::resource::path::{self, PathState};
@@ -168,7 +200,8 @@ mod tests {
             chdir: None,
             notify: vec![],
         };
-        Handlers::from([("restart app".to_string(), Arc::new(cmd) as Arc<dyn Resource>)])
+        let h = Handler { role: "app".into(), resource: Arc::new(cmd) as Arc<dyn Resource> };
+        Handlers::from([("restart app".to_string(), h)])
     }
 
     #[test]
@@ -196,7 +229,7 @@ mod tests {
         st.insert(path::query(f.to_str().unwrap()), PathState::default());
         st.insert(path::query(&pending_path("app")), PathState::default());
         let p = vec![prepared(f.to_str().unwrap(), "hello $(x)\n")];
-        let mut plan = plan_unit("app", &p, &handlers(), &st);
+        let mut plan = plan_unit(&p, &handlers(), &st, &Sharing::default());
         // Run the pending record under the temp dir rather than /var/lib.
         let first = script("app", &plan, "@@M@@").replace(PENDING_DIR, dir.path().join("pending").to_str().unwrap());
         let run = |script: &str| {
@@ -222,5 +255,39 @@ mod tests {
             "restart app\n",
             "pending handler recorded"
         );
+    }
+
+    /// Units of a host share the pending files: a unit records the handlers
+    /// it defers in their role's file and clears only what it ran.
+    #[test]
+    fn journals_are_shared_by_the_units_of_a_host() {
+        let dir = tempfile::tempdir().unwrap();
+        let pending = dir.path().join("pending");
+        let handler = |name: &str, role: &str, deferred| HandlerPlan {
+            handler: name.into(),
+            role: role.into(),
+            steps: vec![Step::new("run", format!("echo {name} >> \"$LOG\"\n"))],
+            deferred,
+        };
+        let run = |plan: &UnitPlan| {
+            let s = script("app", plan, "@@M@@").replace(PENDING_DIR, pending.to_str().unwrap());
+            let out =
+                std::process::Command::new("sh").arg("-c").arg(&s).env("LOG", dir.path().join("log")).output().unwrap();
+            let res = parse(&String::from_utf8(out.stdout).unwrap(), "@@M@@");
+            assert!(res.completed && res.failed.is_none(), "{res:?}");
+        };
+        std::fs::create_dir_all(&pending).unwrap();
+        std::fs::write(pending.join("lb"), "other\n").unwrap();
+        // The app unit runs its own handler and defers lb's to a later unit.
+        run(&UnitPlan {
+            resources: vec![],
+            handlers: vec![handler("reload lb", "lb", true), handler("x", "app", false)],
+        });
+        assert_eq!(std::fs::read_to_string(pending.join("lb")).unwrap(), "other\nreload lb\n");
+        assert!(!pending.join("app").exists());
+        // The later unit records it again (once) and runs it: only its name goes.
+        run(&UnitPlan { resources: vec![], handlers: vec![handler("reload lb", "lb", false)] });
+        assert_eq!(std::fs::read_to_string(pending.join("lb")).unwrap(), "other\n");
+        assert_eq!(std::fs::read_to_string(dir.path().join("log")).unwrap(), "x\nreload lb\n", "each ran once");
     }
 }

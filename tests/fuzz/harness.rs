@@ -207,14 +207,14 @@ fn plan_role(root: &Path, role: &rigger::project::role::Role) {
             let _ = renderer.eval_bool(w, &ctx);
         }
         if let Ok(res) = plan::resolve(root, role, spec, &renderer, &ctx, true) {
-            handlers.insert(name.clone(), res);
+            handlers.insert(name.clone(), plan::Handler { role: role.name.clone(), resource: res });
         }
     }
     let queries = plan::queries(&role.name, &prepared, &handlers);
     let marker = "@@rigger-fuzz@@";
     let _ = rigger::session::probe::script(&queries, true, marker);
     let state = canned_host(&queries);
-    let unit = plan::plan_unit(&role.name, &prepared, &handlers, &state);
+    let unit = plan::plan_unit(&prepared, &handlers, &state, &plan::Sharing::default());
     let _ = rigger::session::apply::script(&role.name, &unit, marker);
     for r in &unit.resources {
         let _ = r.public();

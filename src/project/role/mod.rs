@@ -1,6 +1,7 @@
 //! Roles: `roles/<name>/role.yaml` plus its `templates/` and `files/`.
 //! Loading checks everything that can be checked without a host: the shape
-//! of every resource, that notified handlers exist, that templates exist.
+//! of every resource, that templates exist. (Notified handlers are checked
+//! per host, in `handlers`: another role on the host may define them.)
 
 use crate::error::{Error, Location, Result};
 use crate::project::names::{self, Kind};
@@ -102,6 +103,12 @@ impl Role {
                     format!("handler `{hname}`: handlers take no `tags:` (they run when notified)"),
                 ));
             }
+            if matches!(spec, AnySpec::Query(_)) {
+                return Err(Error::at(
+                    source.locate(&hname),
+                    format!("handler `{hname}`: a query is not a handler (it runs in the probe, not when notified)"),
+                ));
+            }
             if decl.each.is_some() || decl.loop_var.is_some() {
                 return Err(Error::at(
                     source.locate(&hname),
@@ -129,22 +136,16 @@ impl Role {
         Ok(role)
     }
 
-    /// Cross-checks inside the role: notify targets and template/file sources.
+    /// Cross-checks inside the role: template/file sources. (`notify:`
+    /// targets depend on the roles that share a host: `project::handlers`.)
     fn check(&self) -> Result<()> {
-        for (i, (_, spec)) in self.resources.iter().enumerate() {
-            for n in spec.notify() {
-                if !self.handlers.contains_key(n) {
-                    let known: Vec<&str> = self.handlers.keys().map(String::as_str).collect();
-                    return Err(Error::at_with_help(
-                        self.locate_token(i, n),
-                        format!("resource notifies handler `{n}`, which role `{}` does not define", self.name),
-                        if known.is_empty() {
-                            "this role has no `handlers:`".to_string()
-                        } else {
-                            format!("handlers here: {}", known.join(", "))
-                        },
-                    ));
+        let mut query_names: Vec<&str> = Vec::new();
+        for (i, (decl, spec)) in self.resources.iter().enumerate() {
+            if let AnySpec::Query(q) = spec {
+                if let Some(why) = query_problem(decl, q, &query_names) {
+                    return Err(Error::at(self.locate_token(i, "query"), format!("query `{}`: {why}", q.name)));
                 }
+                query_names.push(&q.name);
             }
             for file in spec.role_files().into_iter().filter(|f| !f.name.contains("{{")) {
                 let (src, sub) = (file.name, file.folder.dir());
@@ -182,6 +183,32 @@ impl Role {
             Some(i) => Location::of_token_after(&self.source.path, &self.source.text, token, i + 1),
             None => self.source.locate(token),
         }
+    }
+}
+
+/// What is wrong with a `query:` entry, if anything: it runs in the probe,
+/// before facts are gathered and before any `when:` could be evaluated.
+fn query_problem(decl: &Decl, q: &crate::resource::query::QuerySpec, earlier: &[&str]) -> Option<String> {
+    use crate::template::mentions;
+    let ident = q.name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && q.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !ident {
+        Some("the name must be an identifier (letters, digits, `_`), so templates can read `query.NAME`".into())
+    } else if earlier.contains(&q.name.as_str()) {
+        Some("another query of this role has that name".into())
+    } else if decl.each.is_some() || decl.loop_var.is_some() {
+        Some("a query takes no `loop:`: it runs once, in the probe; loop over its `.lines` instead".into())
+    } else if decl.when.is_some() || !decl.tags.is_empty() || decl.name.is_some() {
+        Some("a query takes no `when:`, `tags:` or `name:`: it runs in the probe, before anything else".into())
+    } else if mentions(&q.cmd, "facts") {
+        Some(
+            "its cmd uses facts, but queries run in the probe that gathers the facts (once per host): use vars only"
+                .into(),
+        )
+    } else if mentions(&q.cmd, "query") {
+        Some("its cmd uses another query's result, but all queries run at once, in the probe".into())
+    } else {
+        None
     }
 }
 
