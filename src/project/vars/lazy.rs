@@ -1,0 +1,259 @@
+//! Lazy rendering of vars, as Ansible does: a `{{ }}` or `{% %}` inside a
+//! var's value (strings nested in lists and maps too) is rendered per host,
+//! with that host's final merged vars as context, so it may read any other
+//! var of the host (whatever its precedence level), `facts`, `groups`,
+//! `hosts`/`hostvars` and `inventory_hostname`.
+//!
+//! Each host's templated vars are resolved to a fixed point: a depth-first
+//! walk renders a var after the templated vars it names, each once, and a
+//! var met again while its own render is under way is a cycle, reported
+//! with its path (`a → b → a`). Only the vars the host's run reads are
+//! rendered (see `usage`); the others stay as written. A var whose whole
+//! value is one expression (`"{{ ports }}"`) takes the type of what it
+//! evaluates to. Vars that read `facts` wait for the probe, and vars that
+//! read other hosts wait for their vars (see `Round`).
+
+use crate::project::source::Vars;
+use crate::template::{RenderError, Renderer};
+use serde_json::Value;
+use std::collections::{HashMap, HashSet};
+
+/// Whether a value holds a template anywhere.
+pub fn templated(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.contains("{{") || s.contains("{%"),
+        Value::Array(a) => a.iter().any(templated),
+        Value::Object(m) => m.values().any(templated),
+        _ => false,
+    }
+}
+
+/// A value as one text, to look for the names it reads.
+pub fn text_of(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        v => serde_json::to_string(v).unwrap_or_default(),
+    }
+}
+
+/// The names `text` may read as variables: identifiers not right after a `.`
+/// (`app.port` reads `app`, not `port`). A superset: words in string
+/// literals count too, which at worst orders a render before another.
+pub fn reads(text: &str) -> HashSet<&str> {
+    let mut out = HashSet::new();
+    let mut after_dot = false;
+    let mut start: Option<usize> = None;
+    for (i, c) in text.char_indices().chain(std::iter::once((text.len(), ' '))) {
+        if c.is_ascii_alphanumeric() || c == '_' {
+            start.get_or_insert(i);
+            continue;
+        }
+        if let Some(s) = start.take() {
+            let word = &text[s..i];
+            if !after_dot && !word.starts_with(|c: char| c.is_ascii_digit()) {
+                out.insert(word);
+            }
+            after_dot = false;
+        }
+        if !c.is_whitespace() {
+            after_dot = c == '.';
+        }
+    }
+    out
+}
+
+/// Why a var of a host cannot be rendered.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum VarError {
+    #[error("cycle: {}", .0.join(" → "))]
+    Cycle(Vec<String>),
+    #[error("{0}")]
+    Render(RenderError),
+    /// It reads another var that cannot be rendered.
+    #[error("it reads `{var}`: {source}")]
+    Reads { var: String, source: Box<VarError> },
+}
+
+/// What one pass over one host may read besides the host's own vars.
+#[derive(Clone, Copy)]
+pub struct Round<'a> {
+    pub renderer: &'a Renderer,
+    /// The host's facts; `None` before the probe: vars that read `facts` wait.
+    pub facts: Option<&'a Value>,
+    /// Whether `hosts`/`hostvars` hold the other hosts' rendered vars yet:
+    /// until then, vars that read them wait.
+    pub hosts_ready: bool,
+    /// `hosts`/`hostvars` for this pass, when the renderer's globals are not them (the sealed pass).
+    pub hosts: Option<&'a Value>,
+    /// The sealed pass (see `secret::SEALED_FLAG`).
+    pub sealed: bool,
+}
+
+/// A host's vars after a pass.
+#[derive(Debug, Default)]
+pub struct Resolved {
+    /// The vars, rendered where read; a var that failed or waits is left out.
+    pub vars: Vars,
+    pub failed: Vec<(String, VarError)>,
+    /// Read `facts`, not known yet.
+    pub later: Vec<String>,
+    /// Some var waits for other hosts' vars (`hosts_ready`).
+    pub waits_for_hosts: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum State {
+    Busy,
+    Done,
+    Failed(VarError),
+    /// Waits for facts (`true`) or other hosts (`false`).
+    Waits(bool),
+}
+
+/// Renders the templated vars of `raw` that `used` says are read.
+pub fn resolve(raw: &Vars, round: Round, used: impl Fn(&str) -> bool) -> Resolved {
+    let texts: HashMap<&str, String> =
+        raw.iter().filter(|(_, v)| templated(v)).map(|(k, v)| (k.as_str(), text_of(v))).collect();
+    if texts.is_empty() {
+        return Resolved { vars: raw.clone(), ..Resolved::default() };
+    }
+    let mut ctx = tera::Context::new();
+    for (k, v) in raw.iter().filter(|(k, _)| !texts.contains_key(k.as_str())) {
+        ctx.insert(k.clone(), v);
+    }
+    if let Some(f) = round.facts {
+        ctx.insert("facts", f);
+    }
+    if let Some(h) = round.hosts {
+        ctx.insert("hosts", h);
+        ctx.insert("hostvars", h);
+    }
+    ctx.insert(crate::secret::SEALED_FLAG, &round.sealed);
+    let mut walk = Walk { raw, texts: &texts, round, ctx, state: HashMap::new(), stack: Vec::new(), out: raw.clone() };
+    for name in raw.keys().filter(|k| texts.contains_key(k.as_str())) {
+        if used(name) {
+            walk.visit(name);
+        }
+    }
+    let mut r = Resolved::default();
+    for name in raw.keys() {
+        match walk.state.remove(name.as_str()) {
+            Some(State::Failed(e)) => r.failed.push((name.clone(), e)),
+            Some(State::Waits(facts)) => {
+                r.waits_for_hosts |= !facts;
+                if facts {
+                    r.later.push(name.clone());
+                }
+            }
+            _ => continue,
+        }
+        walk.out.shift_remove(name);
+    }
+    r.vars = walk.out;
+    r
+}
+
+struct Walk<'a> {
+    raw: &'a Vars,
+    texts: &'a HashMap<&'a str, String>,
+    round: Round<'a>,
+    ctx: tera::Context,
+    state: HashMap<&'a str, State>,
+    stack: Vec<&'a str>,
+    out: Vars,
+}
+
+impl<'a> Walk<'a> {
+    fn visit(&mut self, name: &'a str) {
+        if self.state.contains_key(name) {
+            return;
+        }
+        self.state.insert(name, State::Busy);
+        self.stack.push(name);
+        let state = self.render(name);
+        self.stack.pop();
+        self.state.insert(name, state);
+    }
+
+    fn render(&mut self, name: &'a str) -> State {
+        let texts = self.texts;
+        let reads = reads(&texts[name]);
+        if self.round.facts.is_none() && reads.contains("facts") {
+            return State::Waits(true);
+        }
+        if !self.round.hosts_ready && (reads.contains("hosts") || reads.contains("hostvars")) {
+            return State::Waits(false);
+        }
+        // In the order of the host's vars, so a cycle is found from the same end every time.
+        let deps: Vec<&'a str> =
+            self.raw.keys().map(String::as_str).filter(|d| self.texts.contains_key(d) && reads.contains(d)).collect();
+        for d in deps {
+            if self.state.get(d) == Some(&State::Busy) {
+                let from = self.stack.iter().position(|s| *s == d).unwrap_or(0);
+                let path = self.stack[from..].iter().chain([&d]).map(|s| s.to_string()).collect();
+                return State::Failed(VarError::Cycle(path));
+            }
+            self.visit(d);
+            match self.state.get(d) {
+                Some(State::Failed(VarError::Cycle(p))) => return State::Failed(VarError::Cycle(p.clone())),
+                Some(State::Failed(e)) => {
+                    return State::Failed(VarError::Reads { var: d.to_string(), source: Box::new(e.clone()) })
+                }
+                Some(State::Waits(f)) => return State::Waits(*f),
+                _ => {}
+            }
+        }
+        match render_value(self.round.renderer, &self.raw[name], &self.ctx, name) {
+            Ok(v) => {
+                self.ctx.insert(name.to_string(), &v);
+                self.out.insert(name.to_string(), v);
+                State::Done
+            }
+            Err(e) => State::Failed(VarError::Render(e)),
+        }
+    }
+}
+
+/// Renders every string inside a var's value; `label` names it in errors.
+fn render_value(r: &Renderer, v: &Value, ctx: &tera::Context, label: &str) -> Result<Value, RenderError> {
+    Ok(match v {
+        Value::String(s) => render_string(r, s, ctx, label)?,
+        Value::Array(a) => {
+            let items = a.iter().enumerate().map(|(i, x)| render_value(r, x, ctx, &format!("{label}[{i}]")));
+            Value::Array(items.collect::<Result<_, _>>()?)
+        }
+        Value::Object(m) => {
+            let mut out = serde_json::Map::new();
+            for (k, x) in m {
+                out.insert(k.clone(), render_value(r, x, ctx, &format!("{label}.{k}"))?);
+            }
+            Value::Object(out)
+        }
+        v => v.clone(),
+    })
+}
+
+/// The one place a var's text is rendered: Ansible's own files are Jinja2,
+/// so when a Jinja dialect exists, this is where a var picks it.
+/// A whole-value expression keeps the type of its result.
+fn render_string(r: &Renderer, s: &str, ctx: &tera::Context, label: &str) -> Result<Value, RenderError> {
+    let text = r.render_str(s, ctx, label)?;
+    if let Some(expr) = whole_expression(s) {
+        // The value, not its text: rendered once more through `json` and read back.
+        if let Ok(json) = r.render_str(&format!("{{{{ ({expr}) | json }}}}"), ctx, label) {
+            if let Ok(v) = serde_json::from_str::<Value>(&json) {
+                return Ok(v);
+            }
+        }
+    }
+    Ok(Value::String(text))
+}
+
+/// `expr` of a string that is exactly `{{ expr }}`.
+fn whole_expression(s: &str) -> Option<&str> {
+    let inner = s.strip_prefix("{{")?.strip_suffix("}}")?;
+    let inner = inner.strip_prefix('-').unwrap_or(inner);
+    let inner = inner.strip_suffix('-').unwrap_or(inner).trim();
+    let nested = ["{{", "}}", "{%", "%}", "{#"].iter().any(|t| inner.contains(t));
+    (!nested && !inner.is_empty()).then_some(inner)
+}
