@@ -159,7 +159,7 @@ impl Project {
             self.sealed_hosts = sealed.hosts;
             self.sealed_vars = sealed.vars;
         }
-        vars::set_hosts(&mut self.renderer, &real.hosts);
+        vars::set_hosts(&mut self.renderer, &real.hosts, self.written.usage.names("hostvars"));
         self.vars = real.vars;
         self.later = real.later;
         let run: std::collections::HashSet<&str> = self.graph.units.keys().map(|(h, _)| h.as_str()).collect();
@@ -220,7 +220,9 @@ impl Project {
             ctx.insert("facts", f);
         }
         ctx.insert("hosts", &self.sealed_hosts);
-        ctx.insert("hostvars", &self.sealed_hosts);
+        if self.written.usage.names("hostvars") {
+            ctx.insert("hostvars", &self.sealed_hosts);
+        }
         ctx.insert(crate::secret::SEALED_FLAG, &true);
         Some(ctx)
     }

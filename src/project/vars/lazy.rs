@@ -16,6 +16,7 @@
 use crate::project::source::Vars;
 use crate::template::{RenderError, Renderer};
 use serde_json::Value;
+use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 
 /// Whether a value holds a template anywhere.
@@ -87,6 +88,31 @@ pub struct Round<'a> {
     pub hosts: Option<&'a Value>,
     /// The sealed pass (see `secret::SEALED_FLAG`).
     pub sealed: bool,
+    /// What the hosts of one pass share (a group var is the same text on each).
+    pub cache: &'a RefCell<Cache>,
+}
+
+/// Renders and scans shared by the hosts of one pass: a var whose text and
+/// whose inputs are the same on two hosts renders once. Keyed by the var,
+/// its text and the values of the names it reads; globals are the same for
+/// the whole pass, and what reads facts is not cached.
+#[derive(Debug, Default)]
+pub struct Cache {
+    reads: HashMap<String, Vec<String>>,
+    renders: HashMap<String, Result<Value, RenderError>>,
+}
+
+impl Cache {
+    /// The names `text` reads, scanned once per pass.
+    fn reads(&mut self, text: &str) -> Vec<String> {
+        if let Some(r) = self.reads.get(text) {
+            return r.clone();
+        }
+        let mut r: Vec<String> = reads(text).into_iter().map(String::from).collect();
+        r.sort();
+        self.reads.insert(text.to_string(), r.clone());
+        r
+    }
 }
 
 /// A host's vars after a pass.
@@ -112,23 +138,21 @@ enum State {
 
 /// Renders the templated vars of `raw` that `used` says are read.
 pub fn resolve(raw: &Vars, round: Round, used: impl Fn(&str) -> bool) -> Resolved {
-    let texts: HashMap<&str, String> =
-        raw.iter().filter(|(_, v)| templated(v)).map(|(k, v)| (k.as_str(), text_of(v))).collect();
+    let mut texts: HashMap<&str, (String, Vec<String>)> = HashMap::new();
+    for (k, v) in raw.iter().filter(|(_, v)| templated(v)) {
+        let text = text_of(v);
+        let reads = round.cache.borrow_mut().reads(&text);
+        texts.insert(k.as_str(), (text, reads));
+    }
     if texts.is_empty() {
         return Resolved { vars: raw.clone(), ..Resolved::default() };
     }
-    let mut ctx = tera::Context::new();
-    for (k, v) in raw.iter().filter(|(k, _)| !texts.contains_key(k.as_str())) {
+    // Only what the templated vars read: a host has many vars, its templates few names.
+    let read: HashSet<&str> = texts.values().flat_map(|(_, r)| r.iter().map(String::as_str)).collect();
+    let mut ctx = globals(round);
+    for (k, v) in raw.iter().filter(|(k, _)| read.contains(k.as_str()) && !texts.contains_key(k.as_str())) {
         ctx.insert(k.clone(), v);
     }
-    if let Some(f) = round.facts {
-        ctx.insert("facts", f);
-    }
-    if let Some(h) = round.hosts {
-        ctx.insert("hosts", h);
-        ctx.insert("hostvars", h);
-    }
-    ctx.insert(crate::secret::SEALED_FLAG, &round.sealed);
     let mut walk = Walk { raw, texts: &texts, round, ctx, state: HashMap::new(), stack: Vec::new(), out: raw.clone() };
     for name in raw.keys().filter(|k| texts.contains_key(k.as_str())) {
         if used(name) {
@@ -153,9 +177,24 @@ pub fn resolve(raw: &Vars, round: Round, used: impl Fn(&str) -> bool) -> Resolve
     r
 }
 
+/// A context with what every var of the pass may read besides the host's vars.
+fn globals(round: Round) -> tera::Context {
+    let mut ctx = tera::Context::new();
+    if let Some(f) = round.facts {
+        ctx.insert("facts", f);
+    }
+    if let Some(h) = round.hosts {
+        ctx.insert("hosts", h);
+        ctx.insert("hostvars", h);
+    }
+    ctx.insert(crate::secret::SEALED_FLAG, &round.sealed);
+    ctx
+}
+
 struct Walk<'a> {
     raw: &'a Vars,
-    texts: &'a HashMap<&'a str, String>,
+    /// Each templated var's text and the names it reads.
+    texts: &'a HashMap<&'a str, (String, Vec<String>)>,
     round: Round<'a>,
     ctx: tera::Context,
     state: HashMap<&'a str, State>,
@@ -177,16 +216,17 @@ impl<'a> Walk<'a> {
 
     fn render(&mut self, name: &'a str) -> State {
         let texts = self.texts;
-        let reads = reads(&texts[name]);
-        if self.round.facts.is_none() && reads.contains("facts") {
+        let (text, reads) = &texts[name];
+        let has = |n: &str| reads.iter().any(|r| r == n);
+        if self.round.facts.is_none() && has("facts") {
             return State::Waits(true);
         }
-        if !self.round.hosts_ready && (reads.contains("hosts") || reads.contains("hostvars")) {
+        if !self.round.hosts_ready && (has("hosts") || has("hostvars")) {
             return State::Waits(false);
         }
         // In the order of the host's vars, so a cycle is found from the same end every time.
         let deps: Vec<&'a str> =
-            self.raw.keys().map(String::as_str).filter(|d| self.texts.contains_key(d) && reads.contains(d)).collect();
+            self.raw.keys().map(String::as_str).filter(|d| texts.contains_key(d) && has(d)).collect();
         for d in deps {
             if self.state.get(d) == Some(&State::Busy) {
                 let from = self.stack.iter().position(|s| *s == d).unwrap_or(0);
@@ -203,13 +243,53 @@ impl<'a> Walk<'a> {
                 _ => {}
             }
         }
-        match render_value(self.round.renderer, &self.raw[name], &self.ctx, name) {
+        let key = (!has("facts")).then(|| self.key(name, text, reads));
+        let cached = key.as_ref().and_then(|k| self.round.cache.borrow().renders.get(k).cloned());
+        let rendered = match cached {
+            Some(r) => r,
+            None => {
+                let r = render_value(self.round.renderer, &self.raw[name], &self.ctx, name);
+                if let Some(k) = key {
+                    self.round.cache.borrow_mut().renders.insert(k, r.clone());
+                }
+                r
+            }
+        };
+        match rendered {
             Ok(v) => {
                 self.ctx.insert(name.to_string(), &v);
                 self.out.insert(name.to_string(), v);
                 State::Done
             }
-            Err(e) => State::Failed(VarError::Render(e)),
+            Err(_) => State::Failed(VarError::Render(self.explain(name))),
+        }
+    }
+
+    /// The var, its text and the value of every name it reads on this host.
+    fn key(&self, name: &str, text: &str, reads: &[String]) -> String {
+        let mut key = format!("{name}\0{text}");
+        for r in reads {
+            if let Some(v) = self.out.get(r) {
+                key.push_str(&format!("\0{r}={v}"));
+            }
+        }
+        key
+    }
+
+    /// The error of a var rendered against every var of the host (not only
+    /// those it reads), so the message can suggest the name meant.
+    fn explain(&self, name: &str) -> RenderError {
+        let mut ctx = globals(self.round);
+        for (k, v) in self
+            .out
+            .iter()
+            .filter(|(k, _)| !self.texts.contains_key(k.as_str()) || self.state.get(k.as_str()) == Some(&State::Done))
+        {
+            ctx.insert(k.clone(), v);
+        }
+        match render_value(self.round.renderer, &self.raw[name], &ctx, name) {
+            Err(e) => e,
+            Ok(_) => RenderError::Template(format!("var `{name}` renders only with every var in view")),
         }
     }
 }

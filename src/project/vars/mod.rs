@@ -137,8 +137,10 @@ impl Written {
             }
             None => &self.raw,
         };
+        let cache = std::cell::RefCell::new(lazy::Cache::default());
         let pass = |renderer: &Renderer, h: &str, hosts: Option<&Value>, hosts_ready: bool| {
-            let round = lazy::Round { renderer, facts: facts.get(h), hosts_ready, hosts, sealed: secrets.is_some() };
+            let sealed = secrets.is_some();
+            let round = lazy::Round { renderer, facts: facts.get(h), hosts_ready, hosts, sealed, cache: &cache };
             lazy::resolve(&raw[h], round, |v| self.usage.used(&self.layers[h], &self.raw[h], v))
         };
         let mut done: IndexMap<String, lazy::Resolved> =
@@ -147,8 +149,10 @@ impl Written {
             let first = hosts_value(done.iter().map(|(h, r)| (h, &r.vars)), facts);
             let in_ctx = secrets.is_some().then_some(&first);
             if secrets.is_none() {
-                set_hosts(renderer, &first);
+                set_hosts(renderer, &first, true);
             }
+            // `hosts` is another value now: what was rendered with the old one is stale.
+            cache.replace(lazy::Cache::default());
             for (h, r) in done.iter_mut().filter(|(_, r)| r.waits_for_hosts) {
                 *r = pass(renderer, h, in_ctx, true);
             }
@@ -168,10 +172,13 @@ impl Written {
     }
 }
 
-/// `hosts` and its alias `hostvars` for every template.
-pub fn set_hosts(renderer: &mut Renderer, hosts: &Value) {
+/// `hosts` and its alias `hostvars` (when anything names it: it is the
+/// largest value a template sees) for every template.
+pub fn set_hosts(renderer: &mut Renderer, hosts: &Value, hostvars: bool) {
     renderer.set_global("hosts", hosts);
-    renderer.set_global("hostvars", hosts);
+    if hostvars {
+        renderer.set_global("hostvars", hosts);
+    }
 }
 
 /// Host name → its vars, and its facts when probed.

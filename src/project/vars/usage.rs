@@ -57,6 +57,11 @@ impl Usage {
         self.cross.extend(words(text));
     }
 
+    /// Whether any file of the run names `word`.
+    pub fn names(&self, word: &str) -> bool {
+        self.common.contains(word) || self.cross.contains(word) || self.roles.values().any(|w| w.contains(word))
+    }
+
     /// Whether role `role`'s files name `var`.
     pub fn role_reads(&self, role: &str, var: &str) -> bool {
         self.roles.get(role).is_some_and(|w| w.contains(var))
