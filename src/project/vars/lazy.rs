@@ -337,3 +337,121 @@ fn whole_expression(s: &str) -> Option<&str> {
     let nested = ["{{", "}}", "{%", "%}", "{#"].iter().any(|t| inner.contains(t));
     (!nested && !inner.is_empty()).then_some(inner)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn run(vars: Value, facts: Option<&Value>, used: &[&str]) -> Resolved {
+        let d = tempfile::tempdir().unwrap();
+        let renderer = Renderer::new(d.path(), [], None).unwrap();
+        let cache = RefCell::new(Cache::default());
+        let round = Round { renderer: &renderer, facts, hosts_ready: true, hosts: None, sealed: false, cache: &cache };
+        let raw = vars.as_object().unwrap().clone();
+        resolve(&raw, round, |v| used.is_empty() || used.contains(&v))
+    }
+
+    #[test]
+    fn a_chain_renders_in_the_order_it_reads() {
+        let r = run(
+            json!({"a": "{{ b }}-x", "b": "{{ c }}.{{ inventory_hostname }}", "c": 1, "inventory_hostname": "h1"}),
+            None,
+            &[],
+        );
+        assert!(r.failed.is_empty(), "{:?}", r.failed);
+        assert_eq!(r.vars["a"], "1.h1-x");
+        assert_eq!(r.vars["b"], "1.h1");
+    }
+
+    #[test]
+    fn a_whole_expression_keeps_its_type() {
+        let vars = json!({
+            "base": [80, 443], "ports": "{{ base }}", "n": "{{ 2 + 3 }}", "on": "{{ n > 4 }}",
+            "text": "{{ n }} ports", "nested": {"list": ["{{ n }}", "p{{ n }}"]}, "name": "{{ 'yes' }}"
+        });
+        let r = run(vars, None, &[]);
+        assert_eq!(r.vars["ports"], json!([80, 443]));
+        assert_eq!(r.vars["n"], json!(5));
+        assert_eq!(r.vars["on"], json!(true));
+        assert_eq!(r.vars["text"], json!("5 ports"));
+        assert_eq!(r.vars["nested"], json!({"list": [5, "p5"]}));
+        assert_eq!(r.vars["name"], json!("yes"), "a string stays a string");
+    }
+
+    #[test]
+    fn a_cycle_is_an_error_with_its_path() {
+        let r = run(json!({"a": "{{ b }}", "b": "{{ c }}", "c": "{{ a }}", "d": "{{ d }}"}), None, &[]);
+        let errors: HashMap<&str, String> = r.failed.iter().map(|(k, e)| (k.as_str(), e.to_string())).collect();
+        assert_eq!(errors["a"], "cycle: a → b → c → a");
+        assert_eq!(errors["d"], "cycle: d → d");
+        assert!(!r.vars.contains_key("a") && !r.vars.contains_key("d"));
+    }
+
+    #[test]
+    fn a_field_of_a_var_is_not_a_read_of_a_var_of_that_name() {
+        let r = run(json!({"app": {"port": 80}, "port": "{{ app.port }}"}), None, &[]);
+        assert!(r.failed.is_empty(), "{:?}", r.failed);
+        assert_eq!(r.vars["port"], json!(80));
+    }
+
+    #[test]
+    fn an_undefined_name_fails_only_a_var_that_is_read() {
+        let r = run(
+            json!({"unused": "{{ nope }}", "used": "x{{ typo }}", "ok": "{{ 1 }}", "typ": 1}),
+            None,
+            &["used", "ok"],
+        );
+        assert_eq!(r.vars["unused"], "{{ nope }}", "never rendered: left as written");
+        assert_eq!(r.failed.len(), 1);
+        let (var, e) = &r.failed[0];
+        let e = e.to_string();
+        assert_eq!(var, "used");
+        assert!(
+            e.contains("Variable `typo` is not defined (did you mean `typ`?)") && e.contains(" --> used:1:5"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_var_reading_a_broken_var_says_so() {
+        let r = run(json!({"a": "{{ b }}", "b": "{{ nope }}"}), None, &[]);
+        let a = r.failed.iter().find(|(k, _)| k == "a").unwrap().1.to_string();
+        assert!(a.starts_with("it reads `b`: Variable `nope` is not defined"), "{a}");
+    }
+
+    #[test]
+    fn vars_that_read_facts_wait_for_the_probe() {
+        let vars = json!({"name": "{{ facts.hostname }}-x", "other": "{{ name }}!", "plain": "{{ 1 + 1 }}"});
+        let before = run(vars.clone(), None, &[]);
+        assert_eq!(before.later, ["name", "other"]);
+        assert!(before.failed.is_empty() && !before.vars.contains_key("name") && !before.vars.contains_key("other"));
+        assert_eq!(before.vars["plain"], json!(2));
+        let facts = json!({"hostname": "h1"});
+        let after = run(vars, Some(&facts), &[]);
+        assert!(after.later.is_empty() && after.failed.is_empty());
+        assert_eq!(after.vars["other"], "h1-x!");
+    }
+
+    #[test]
+    fn vars_that_read_other_hosts_wait_for_their_vars() {
+        let d = tempfile::tempdir().unwrap();
+        let renderer = Renderer::new(d.path(), [], None).unwrap();
+        let cache = RefCell::new(Cache::default());
+        let raw = json!({"peer": "{{ hostvars['h2'].ip }}", "ip": "10.0.0.1"}).as_object().unwrap().clone();
+        let round =
+            Round { renderer: &renderer, facts: None, hosts_ready: false, hosts: None, sealed: false, cache: &cache };
+        let first = resolve(&raw, round, |_| true);
+        assert!(first.waits_for_hosts && !first.vars.contains_key("peer"));
+        let hosts = json!({"h2": {"ip": "10.0.0.2"}});
+        let round = Round { hosts_ready: true, hosts: Some(&hosts), ..round };
+        assert_eq!(resolve(&raw, round, |_| true).vars["peer"], "10.0.0.2");
+    }
+
+    #[test]
+    fn reads_skips_fields_and_numbers() {
+        let mut r: Vec<&str> = reads("{{ a.b ~ c[0] ~ d . e | f(x=1) }} 2x").into_iter().collect();
+        r.sort();
+        assert_eq!(r, ["a", "c", "d", "f", "x"]);
+    }
+}
