@@ -68,7 +68,12 @@ impl Usage {
     }
 
     /// Whether the run of a host with `layers` and vars `raw` reads `var`.
+    /// Connection vars (`ansible_host`, `ansible_user`, …) are read by
+    /// rigger itself, whether a file names them or not.
     pub fn used(&self, layers: &Layers, raw: &Vars, var: &str) -> bool {
+        if var.starts_with("ansible_") {
+            return true;
+        }
         let mut seen = HashSet::from([var.to_string()]);
         self.used_from(layers, raw, var, &mut seen)
     }
@@ -143,7 +148,20 @@ fn read_texts(dir: &Path, out: &mut String) {
 
 #[cfg(test)]
 mod tests {
-    use super::drop_blocks;
+    use super::*;
+
+    #[test]
+    fn connection_vars_and_what_files_name_are_read() {
+        let mut u = Usage::default();
+        u.add("{{ port }}", Some("app"));
+        let layers = Layers { roles: vec!["app".into()], ..Layers::default() };
+        let raw = serde_json::json!({"port": "{{ base }}", "base": 1, "lone": "{{ x }}", "ansible_host": "{{ ip }}"});
+        let raw = raw.as_object().unwrap();
+        assert!(u.used(&layers, raw, "port") && u.used(&layers, raw, "base"), "named, and read by what is named");
+        assert!(u.used(&layers, raw, "ansible_host"), "rigger reads it to connect");
+        assert!(!u.used(&layers, raw, "lone"));
+        assert!(!u.used(&Layers::default(), raw, "port"), "a host without the role does not read it");
+    }
 
     #[test]
     fn defaults_and_binding_vars_are_not_reads() {
