@@ -46,7 +46,12 @@ impl Runner {
         let mut runs = probe_hosts(&self.project, &self.settings, Owner::this_run()).await;
         let facts: HashMap<String, Value> =
             runs.iter().filter(|(_, r)| r.error.is_none()).map(|(h, r)| (h.clone(), r.state.facts.clone())).collect();
-        self.project.set_globals(&facts);
+        // A var that reads facts, rendered only now, fails its host if it cannot be.
+        for e in self.project.set_globals(&facts) {
+            if let Some(run) = runs.get_mut(&e.host) {
+                run.error.get_or_insert_with(|| e.to_string());
+            }
+        }
         for (h, run) in runs.iter().filter(|(_, r)| r.error.is_none()) {
             self.project.keep_query_answers(h, &run.state, &run.probed);
         }

@@ -41,8 +41,13 @@ impl Project {
         let Node::Unit { host, role, .. } = &self.graph.g[n] else { return errors };
         // Files written masked need the sealed render; otherwise only a failure does.
         let errors_only = out.is_none() || show_secrets;
+        // A var that reads `facts` is known only after the probe: what it
+        // fails is known later too, and a file that reads it is not written.
+        let later = self.reads_later(host, role);
         match self.prepare_unit_with(host, role, None, true, errors_only) {
+            Err(e) if later.iter().any(|v| e.to_string().contains(&format!("`{v}`"))) => {}
             Err(e) => errors.push(format!("host {host}: {e}")),
+            Ok(_) if !later.is_empty() => {}
             Ok((prepared, _)) => {
                 let dir = out.unwrap_or(Path::new("."));
                 let files = prepared.iter().filter_map(|p| p.resource.as_ref()).filter(|_| out.is_some());

@@ -59,8 +59,17 @@ pub struct Project {
     /// The values behind `generated()`: read here, made in memory while
     /// rendering, written only by `plan`/`apply` (`Store::persist_new`).
     pub generated: Arc<crate::generated::Store>,
-    /// Merged vars per host of the run (defaults < inventory < binding vars < -e).
+    /// Merged vars per host of the run (defaults < inventory < binding vars
+    /// < -e), rendered (see `vars::lazy`): a var that reads `facts` is left
+    /// out until the probe (`later`), a var no one reads is left as written.
     pub vars: IndexMap<String, Vars>,
+    /// The vars as written, their layers and what reads them.
+    written: vars::Written,
+    /// Per host, the vars that read `facts`, not probed yet: `check` takes
+    /// what reads them as known later.
+    later: HashMap<String, Vec<String>>,
+    /// Each host's vars rendered from stand-ins for the secrets (see `sealed_context`).
+    sealed_vars: IndexMap<String, Vars>,
     pub tags: Vec<String>,
     pub warnings: Vec<String>,
     /// Per host: what its first probe answered to the `query:` commands, by command.
@@ -100,7 +109,9 @@ impl Project {
         };
         // Vars come from the full graph, so `--limit` does not change what templates see.
         let full = Graph::build(&inv, &site, &roles, None)?;
-        let vars = vars::per_host(&inv, &site, &roles, &full, &s.extra_vars);
+        let (raw, layers) = vars::per_host(&inv, &site, &roles, &full, &s.extra_vars);
+        let usage = vars::usage::Usage::new(&root, &site, &roles);
+        let written = vars::Written::new(raw, layers, usage, &s.extra_vars);
         // Every host of the site, so a wrong `notify:` is an error whatever `--limit` says.
         let host_handlers = handlers::per_host(&full, &roles)?;
         let graph = match &limit {
@@ -117,7 +128,7 @@ impl Project {
         if graph.units.is_empty() {
             warnings.push("no host matches any binding of the site: nothing to do".into());
         }
-        let sealing = !s.secrets.is_empty() || uses_generated(&renderer, &site, &roles, &vars);
+        let sealing = !s.secrets.is_empty() || uses_generated(&renderer, &site, &roles, &written.raw);
         let mut p = Project {
             root,
             inv,
@@ -126,7 +137,10 @@ impl Project {
             graph,
             renderer,
             generated,
-            vars,
+            vars: IndexMap::new(),
+            written,
+            later: HashMap::new(),
+            sealed_vars: IndexMap::new(),
             tags: s.tags.clone(),
             warnings,
             handlers: host_handlers,
@@ -135,32 +149,49 @@ impl Project {
             sealing,
             sealed_hosts: Value::Null,
         };
-        p.set_globals(&HashMap::new());
+        if let Some(e) = p.set_globals(&HashMap::new()).into_iter().next() {
+            return Err(e.into());
+        }
         Ok(p)
     }
 
-    /// `groups` and `hosts` for every template; facts for the hosts probed so far.
-    pub fn set_globals(&mut self, facts: &HashMap<String, Value>) {
+    /// `groups`, `hosts` and `hostvars` for every template, and every
+    /// host's vars rendered, with the facts of the hosts probed so far.
+    /// Returns, per host of the run, the first var its run reads that cannot
+    /// be rendered (at load: a bad input; after the probe: that host fails).
+    pub fn set_globals(&mut self, facts: &HashMap<String, Value>) -> Vec<vars::VarsError> {
         // All groups at once: one group_hosts per group would cost a deep chain its length squared.
         let groups: serde_json::Map<String, Value> =
             self.inv.hosts_by_group().into_iter().map(|(g, hosts)| (g, json!(hosts))).collect();
-        let hosts: serde_json::Map<String, Value> = self
-            .vars
-            .iter()
-            .map(|(h, v)| {
-                let mut v = v.clone();
-                if let Some(f) = facts.get(h) {
-                    v.insert("facts".into(), f.clone());
-                }
-                (h.clone(), Value::Object(v))
-            })
-            .collect();
-        let hosts = Value::Object(hosts);
-        if self.sealing {
-            self.sealed_hosts = self.secrets.placeholders(&hosts);
-        }
         self.renderer.set_global("groups", &Value::Object(groups));
-        self.renderer.set_global("hosts", &hosts);
+        let real = self.written.render(&mut self.renderer, facts, None);
+        if self.sealing {
+            let sealed = self.written.render(&mut self.renderer, facts, Some(&self.secrets));
+            self.sealed_hosts = sealed.hosts;
+            self.sealed_vars = sealed.vars;
+        }
+        vars::set_hosts(&mut self.renderer, &real.hosts, self.written.usage.names("hostvars"));
+        self.vars = real.vars;
+        self.later = real.later;
+        let run: std::collections::HashSet<&str> = self.graph.units.keys().map(|(h, _)| h.as_str()).collect();
+        let origins =
+            vars::origin::Origins { inv: &self.inv, site: &self.site, roles: &self.roles, extra: &self.written.extra };
+        let mut errors = Vec::new();
+        for (host, failed) in real.failed.into_iter().filter(|(h, _)| run.contains(h.as_str())) {
+            // The cause, not a var that reads it: `b`'s typo, not `a` that reads `b`.
+            let pick = failed.iter().position(|(_, e)| !matches!(e, vars::lazy::VarError::Reads { .. })).unwrap_or(0);
+            let Some((var, source)) = failed.into_iter().nth(pick) else { continue };
+            let at = origins.describe(&host, &self.written.layers[&host], &var);
+            errors.push(vars::VarsError { host, var, at, source });
+        }
+        errors
+    }
+
+    /// Whether `role` on `host` reads a var that reads `facts`, before the
+    /// probe: what it renders is known later (see `check`).
+    pub fn reads_later(&self, host: &str, role: &str) -> Vec<&str> {
+        let later = self.later.get(host).into_iter().flatten();
+        later.filter(|v| self.written.usage.role_reads(role, v)).map(String::as_str).collect()
     }
 
     /// Whether anything the run renders can read `facts`: a template, a
@@ -172,7 +203,7 @@ impl Project {
         self.renderer.templates_use_facts
             || mentions(&self.site.source.text, "facts")
             || self.roles.roles.values().flat_map(|r| &r.files).any(|f| mentions(&f.text, "facts"))
-            || self.vars.values().any(|v| mentions(&serde_json::to_string(v).unwrap_or_default(), "facts"))
+            || self.written.raw.values().any(|v| mentions(&serde_json::to_string(v).unwrap_or_default(), "facts"))
     }
 
     pub fn context(&self, host: &str, facts: Option<&Value>) -> tera::Context {
@@ -195,12 +226,14 @@ impl Project {
         if !self.sealing {
             return None;
         }
-        let vars = self.secrets.placeholders(&Value::Object(self.vars[host].clone()));
-        let mut ctx = template::context(vars.as_object()?);
+        let mut ctx = template::context(self.sealed_vars.get(host)?);
         if let Some(f) = facts {
             ctx.insert("facts", f);
         }
         ctx.insert("hosts", &self.sealed_hosts);
+        if self.written.usage.names("hostvars") {
+            ctx.insert("hostvars", &self.sealed_hosts);
+        }
         ctx.insert(crate::secret::SEALED_FLAG, &true);
         Some(ctx)
     }
