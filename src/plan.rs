@@ -3,6 +3,7 @@
 //! (`plan_unit`). Nothing here touches a host, so it is tested from data.
 
 use crate::project::role::Role;
+use crate::project::tags::Tags;
 use crate::resource::{path, AnySpec, Decl, Resolve, Resource, ResourceError, Step};
 use crate::session::probe::{HostState, Query};
 use crate::template::{RenderError, Renderer};
@@ -156,7 +157,7 @@ pub fn prepare(
     spec: &AnySpec,
     r: &Renderer,
     ctx: &Context,
-    tags: &[String],
+    tags: &Tags,
     full: bool,
 ) -> Result<Prepared, ResourceError> {
     prepare_in(root, role, decl, spec, r, HostCtx::plain(ctx), tags, full)
@@ -171,13 +172,13 @@ pub fn prepare_in(
     spec: &AnySpec,
     r: &Renderer,
     cx: HostCtx,
-    tags: &[String],
+    tags: &Tags,
     full: bool,
 ) -> Result<Prepared, ResourceError> {
     let name = decl.name.as_ref().map(|n| render_name(n, spec, r, cx)).transpose()?;
-    if tagged_out(role, decl, tags) {
+    if let Some(why) = tagged_out(role, decl, tags) {
         let label = name.clone().unwrap_or_else(|| spec.kind().into());
-        return Ok(Prepared { label, resource: None, skipped: Some("not in --tags".into()) });
+        return Ok(Prepared { label, resource: None, skipped: Some(why.into()) });
     }
     let body = decl.body(spec);
     if let Some(w) = decl.when.as_ref().filter(|_| full) {
@@ -189,9 +190,9 @@ pub fn prepare_in(
     Ok(Prepared { label: name.unwrap_or_else(|| res.label()), resource: Some(res), skipped: None })
 }
 
-/// Whether `--tags` leaves this resource out.
-pub fn tagged_out(role: &Role, decl: &Decl, tags: &[String]) -> bool {
-    !tags.is_empty() && !tags.iter().any(|t| decl.tags.contains(t) || *t == role.name)
+/// Why `--tags` or `--skip-tags` leaves this resource out, if they do.
+pub fn tagged_out(role: &Role, decl: &Decl, tags: &Tags) -> Option<&'static str> {
+    tags.leaves_out(&role.name, &decl.tags)
 }
 
 /// A resource skipped for `why`, labelled as well as it can be.

@@ -16,6 +16,7 @@
 
 use crate::plan::{ResourcePlan, Status, UnitPlan};
 use crate::project::source::Vars;
+use crate::project::tags::Tags;
 use crate::project::Settings;
 use crate::report::{HostReport, UnitReport};
 use crate::resource::Step;
@@ -39,8 +40,8 @@ pub struct SavedPlan {
     pub inventory: PathBuf,
     #[serde(default)]
     pub limit: Option<String>,
-    #[serde(default)]
-    pub tags: Vec<String>,
+    #[serde(flatten)]
+    pub tags: Tags,
     #[serde(default)]
     pub extra_vars: Vars,
     pub hosts: IndexMap<String, SavedHost>,

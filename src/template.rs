@@ -20,6 +20,7 @@ use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
+pub use strict::suggest;
 use strict::{Ref, Scan};
 use tera::{Context, Kwargs, State, Tera};
 

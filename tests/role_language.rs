@@ -166,6 +166,44 @@ handlers:
 }
 
 #[test]
+fn skip_tags_leave_out_and_a_mistyped_tag_is_an_error() {
+    let d = project(
+        "",
+        r#"resources:
+  - file: { path: "{{ out }}/conf", content: c }
+    tags: [conf]
+  - block:
+      tags: [slow]
+      resources:
+        - file: { path: "{{ out }}/slow", content: s }
+"#,
+    );
+    let p = d.path();
+    let r = rigger(p, &["plan", "--skip-tags", "slow", "--json"]);
+    let v: Value = serde_json::from_str(&r.stdout).unwrap();
+    let res = &v["hosts"][0]["units"][0]["resources"];
+    assert_eq!(res[0]["status"], "changed");
+    assert_eq!(res[1]["status"], "skipped");
+    assert_eq!(res[1]["message"], "in --skip-tags");
+    // --skip-tags wins over --tags, and a role's name is a tag.
+    let r = rigger(p, &["plan", "--tags", "app", "--skip-tags", "conf", "--json"]);
+    let v: Value = serde_json::from_str(&r.stdout).unwrap();
+    let res = &v["hosts"][0]["units"][0]["resources"];
+    assert_eq!((res[0]["message"].as_str(), res[1]["status"].as_str()), (Some("in --skip-tags"), Some("changed")));
+    // A typo is not "every host is in sync": it is an error that names the tag, with a suggestion.
+    for args in [&["plan", "--tags", "conff"][..], &["apply", "--yes", "--skip-tags", "slw"]] {
+        let r = rigger(p, args);
+        assert_eq!(r.code, 1, "{}", r.stderr);
+        assert!(
+            r.stderr.contains("no resource of the site has this tag") && r.stderr.contains("did you mean"),
+            "{}",
+            r.stderr
+        );
+    }
+    assert!(!p.join("out/conf").exists(), "an unknown tag changes nothing");
+}
+
+#[test]
 fn an_include_with_a_loop_and_when_reads_its_file() {
     let d = project(
         "sites: [one, two, three]",

@@ -27,6 +27,9 @@ pub struct Common {
     /// Only resources with one of these tags (a role's name is also its tag).
     #[arg(short = 't', long, global = true, value_delimiter = ',')]
     pub tags: Vec<String>,
+    /// Leave out resources with one of these tags (wins over --tags; a role's name is also its tag).
+    #[arg(long, global = true, value_delimiter = ',', value_name = "TAGS")]
+    pub skip_tags: Vec<String>,
     /// Extra variables, highest precedence: `key=value` (value parsed as YAML) or `@file.yaml`.
     #[arg(short = 'e', long = "extra-vars", global = true)]
     pub extra_vars: Vec<String>,

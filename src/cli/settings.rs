@@ -7,6 +7,7 @@ use super::output::Out;
 use crate::error::{Error, Result};
 use crate::project as engine;
 use crate::project::source::{self, Vars};
+use crate::project::tags::Tags;
 use crate::report::Style;
 use crate::secret::Secrets;
 use crate::session::transport::ConnectOptions;
@@ -35,7 +36,7 @@ pub struct Settings {
     pub out: Out,
     pub inventory: PathBuf,
     pub limit: Option<String>,
-    pub tags: Vec<String>,
+    pub tags: Tags,
     /// `-e`, parsed: the highest-precedence vars.
     pub extra_vars: Vars,
     /// At most this many hosts in flight; `None` is all of them, and never 0.
@@ -52,7 +53,7 @@ impl Settings {
             out: out.clone(),
             inventory: c.inventory.clone(),
             limit: c.limit.clone(),
-            tags: c.tags.clone(),
+            tags: Tags { only: c.tags.clone(), skip: c.skip_tags.clone() },
             extra_vars: parse_extra_vars(&c.extra_vars, &out.secrets)?,
             forks: c.forks,
             connect: ConnectOptions {

@@ -38,8 +38,11 @@ fn header(plan: &SavedPlan) -> String {
     if let Some(l) = &plan.limit {
         h.push_str(&format!(", --limit {l}"));
     }
-    if !plan.tags.is_empty() {
-        h.push_str(&format!(", --tags {}", plan.tags.join(",")));
+    if !plan.tags.only.is_empty() {
+        h.push_str(&format!(", --tags {}", plan.tags.only.join(",")));
+    }
+    if !plan.tags.skip.is_empty() {
+        h.push_str(&format!(", --skip-tags {}", plan.tags.skip.join(",")));
     }
     if !plan.extra_vars.is_empty() {
         let names: Vec<&str> = plan.extra_vars.keys().map(String::as_str).collect();

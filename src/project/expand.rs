@@ -9,6 +9,7 @@
 use super::role::entry::{Entry, Group};
 use super::role::outline::{field_path, Seg};
 use super::role::Role;
+use super::tags::Tags;
 use crate::error::Location;
 use crate::plan::{self, HostCtx, Prepared};
 use crate::resource::sealed::seal_error;
@@ -52,7 +53,7 @@ pub struct Walk<'a> {
     pub root: &'a Path,
     pub role: &'a Role,
     pub renderer: &'a Renderer,
-    pub tags: &'a [String],
+    pub tags: &'a Tags,
     /// With facts known: `when:` is evaluated, errors are reported.
     pub full: bool,
     pub errors_only: bool,
@@ -117,7 +118,7 @@ impl Walk<'_> {
     /// names; false when they differ in more (each is then its own resource).
     fn merge(&mut self, i: usize, iterations: &[Scope]) -> Result<bool, Failed> {
         let (decl, spec) = &self.role.resources[i];
-        if plan::tagged_out(self.role, decl, self.tags) {
+        if plan::tagged_out(self.role, decl, self.tags).is_some() {
             return Ok(false);
         }
         let mut running = Vec::new();
@@ -182,7 +183,7 @@ impl Walk<'_> {
                     let (decl, spec) = &self.role.resources[*i];
                     let cx = scope.host(self.errors_only);
                     // As for a resource: `--tags` is looked at before `when:`.
-                    let why = if plan::tagged_out(self.role, decl, self.tags) { "not in --tags" } else { why };
+                    let why = plan::tagged_out(self.role, decl, self.tags).unwrap_or(why);
                     let mut p = plan::skipped(self.root, self.role, decl, spec, self.renderer, cx, why);
                     p.label.push_str(&scope.suffix);
                     self.out.push(p);

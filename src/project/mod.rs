@@ -13,6 +13,7 @@ pub mod queries;
 pub mod role;
 pub mod site;
 pub mod source;
+pub mod tags;
 pub mod vagrant;
 pub mod vars;
 
@@ -40,7 +41,7 @@ pub struct Settings {
     pub inventory: PathBuf,
     pub site: PathBuf,
     pub limit: Option<String>,
-    pub tags: Vec<String>,
+    pub tags: tags::Tags,
     pub extra_vars: Vars,
     pub forks: Option<usize>,
     pub connect: ConnectOptions,
@@ -70,7 +71,7 @@ pub struct Project {
     later: HashMap<String, Vec<String>>,
     /// Each host's vars rendered from stand-ins for the secrets (see `sealed_context`).
     sealed_vars: IndexMap<String, Vars>,
-    pub tags: Vec<String>,
+    pub tags: tags::Tags,
     pub warnings: Vec<String>,
     /// Per host: what its first probe answered to the `query:` commands, by command.
     pub query_answers: HashMap<String, HashMap<String, Value>>,
@@ -97,6 +98,7 @@ impl Project {
                 roles.load(r, &|| site.locate(i, r))?;
             }
         }
+        s.tags.check(&roles.tags()).map_err(|e| Error::usage(e.to_string()))?;
         let limit = match &s.limit {
             Some(p) => {
                 let hosts = inv.select(p).map_err(|source| LimitError::Pattern { pattern: p.clone(), source })?;

@@ -257,6 +257,13 @@ impl Roles {
         Roles { dir: dir.to_path_buf(), roles: IndexMap::new() }
     }
 
+    /// Every tag `--tags` may name: the roles' names and their resources' tags.
+    pub fn tags(&self) -> std::collections::BTreeSet<String> {
+        let names = self.roles.keys().cloned();
+        let tagged = self.roles.values().flat_map(|r| r.resources.iter().flat_map(|(d, _)| d.tags.iter().cloned()));
+        names.chain(tagged).collect()
+    }
+
     /// Loads `name` and what it requires; `referrer` says where it was named, for the error.
     pub fn load(&mut self, name: &str, referrer: &dyn Fn() -> Location) -> Result<()> {
         if self.roles.contains_key(name) {
