@@ -892,7 +892,7 @@ fn template_case(dest_name: &str, payload: &str, literal: &str) -> Result<(), Te
     vars.insert("payload".into(), payload.into());
     let ctx = rigger::template::context(&vars);
     let (decl, spec) = &role.resources[0];
-    let prepared = plan::prepare(&root, &role, decl, spec, &r, &ctx, &[], true);
+    let prepared = plan::prepare(&root, &role, decl, spec, &r, &ctx, &Default::default(), true);
     let path = format!("{}/{dest_name}", sb.area());
     if multiline(dest_name) {
         prop_assert!(prepared.refused(), "dest {:?} must be refused", path);

@@ -195,8 +195,17 @@ fn plan_role(root: &Path, role: &rigger::project::role::Role) {
     let ctx = rigger::template::context(&role.defaults);
     let mut prepared = Vec::new();
     for (decl, spec) in &role.resources {
-        let _ = plan::prepare(root, role, decl, spec, &renderer, &ctx, &[], false);
-        match plan::prepare(root, role, decl, spec, &renderer, &ctx, &["r".to_string()], true) {
+        let _ = plan::prepare(root, role, decl, spec, &renderer, &ctx, &Default::default(), false);
+        match plan::prepare(
+            root,
+            role,
+            decl,
+            spec,
+            &renderer,
+            &ctx,
+            &rigger::project::tags::Tags { only: vec!["r".to_string()], skip: vec![] },
+            true,
+        ) {
             Ok(p) => prepared.push(p),
             Err(e) => drop(e),
         }
