@@ -186,7 +186,7 @@ pub fn prepare_in(
             return Ok(skipped(root, role, decl, spec, r, cx, &format!("when: {w}")));
         }
     }
-    let res = resolve_in(root, role, spec, &body, r, cx, full)?;
+    let res = crate::resource::privilege::wrap(resolve_in(root, role, spec, &body, r, cx, full)?, &decl.privilege);
     Ok(Prepared { label: name.unwrap_or_else(|| res.label()), resource: Some(res), skipped: None })
 }
 

@@ -345,3 +345,49 @@ fn rigger_doc_lists_the_entry_keys_and_each_kind() {
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("no resource kind `servce`; kinds: package, file"), "{}", r.stderr);
 }
+
+/// `become_user:` on a block runs its resources' steps as that user, a
+/// resource's own `become: true` wins over the block's, and what they made
+/// converges. The test host's connection is whoever runs the tests: as root
+/// the switch is `runuser`; otherwise `sudo -n` would be needed, so the
+/// test only runs as root (as CI does).
+#[test]
+fn become_user_on_a_block_runs_its_steps_as_that_user() {
+    if !nix_is_root() {
+        eprintln!("skipped: needs root to switch users without sudo");
+        return;
+    }
+    let d = project(
+        "",
+        r#"resources:
+  - block:
+      become_user: nobody
+      resources:
+        - command: { cmd: "id -un > {{ out }}/as-block", creates: "{{ out }}/as-block" }
+        - file: { path: "{{ out }}/made-by", content: "x\n" }
+        - command: { cmd: "id -un > {{ out }}/as-root", creates: "{{ out }}/as-root" }
+          become: true
+          become_user: root
+  - command: { cmd: "id -un > {{ out }}/as-connection", creates: "{{ out }}/as-connection" }
+"#,
+    );
+    let p = d.path();
+    let mut perm = std::fs::metadata(p.join("out")).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o777);
+    std::fs::set_permissions(p.join("out"), perm).unwrap();
+    // tempdir's parents must be searchable by `nobody`.
+    let mut perm = std::fs::metadata(p).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o755);
+    std::fs::set_permissions(p, perm).unwrap();
+    apply(p);
+    assert_eq!(read(p, "as-block"), "nobody\n");
+    assert_eq!(read(p, "as-root"), "root\n");
+    assert_eq!(read(p, "as-connection"), "root\n");
+    let owner = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(p.join("out/made-by")).unwrap());
+    assert_eq!(owner, 65534, "the file was written by nobody");
+    converged(p);
+}
+
+fn nix_is_root() -> bool {
+    Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0\n")).unwrap_or(false)
+}

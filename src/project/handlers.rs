@@ -206,7 +206,8 @@ pub fn prepare(
         }
         match plan::resolve_in(inp.root, o, spec, &decl.body(spec), inp.renderer, ctx, full) {
             Ok(res) => {
-                handlers.insert(name.to_string(), Handler { role: owner.to_string(), resource: res });
+                let resource = crate::resource::privilege::wrap(res, &decl.privilege);
+                handlers.insert(name.to_string(), Handler { role: owner.to_string(), resource });
             }
             Err(_) if !full => {}
             Err(e) => return Err(error(e)),

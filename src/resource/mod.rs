@@ -16,6 +16,7 @@ pub mod kind;
 pub mod line;
 pub mod package;
 pub mod path;
+pub mod privilege;
 pub mod query;
 pub mod registry;
 pub mod sealed;

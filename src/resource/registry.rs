@@ -115,18 +115,32 @@ pub const ENTRY_DOC: &[super::kind::Field] = &[
     ),
     field("loop_var", "name", "item", "the name each item takes (nested loops)"),
     field(
+        "become",
+        "bool",
+        "the connection's",
+        "true: its steps run as root (`sudo -n` unless the connection is root); false: as the login user \
+         when the connection became root through sudo. The probe keeps the connection's privileges",
+    ),
+    field(
+        "become_user",
+        "name",
+        "none",
+        "its steps run as this user (`runuser` from root, else `sudo -n -u`), in the user's home",
+    ),
+    field(
         "block",
         "mapping",
         "none",
-        "`{ name, when, tags, notify, loop, loop_var, resources }`: its resources share its `when` (ANDed with \
-         theirs), `tags` and `notify` (added to theirs); blocks nest",
+        "`{ name, when, tags, notify, become, become_user, loop, loop_var, resources }`: its resources share \
+         its `when` (ANDed with theirs), `tags` and `notify` (added to theirs), `become` and `become_user` \
+         (where they set none); blocks nest",
     ),
     field(
         "include",
         "path",
         "none",
         "the entries of a YAML list in a file of the role folder (blocks and includes too); `when`, `tags`, \
-         `loop`, `loop_var` beside it apply to all",
+         `become`, `become_user`, `loop`, `loop_var` beside it apply to all",
     ),
 ];
 
@@ -154,6 +168,8 @@ pub struct Decl {
     pub each: Option<Value>,
     /// The name each iteration's value takes (`item` by default).
     pub loop_var: Option<String>,
+    /// `become:` / `become_user:`: whom its steps run as.
+    pub privilege: super::privilege::Privilege,
     /// Every kind key the entry has: exactly one is right (`spec` says so).
     specs: Vec<AnySpec>,
     /// The spec as written, templates and all: what is rendered per host.
@@ -226,6 +242,8 @@ impl Decl {
             "tags" => map.next_value().map(|v| self.tags = v),
             "loop" => map.next_value().map(|v| self.each = Some(v)),
             "loop_var" => map.next_value().map(|v| self.loop_var = Some(v)),
+            "become" => map.next_value().map(|v| self.privilege.become_ = Some(v)),
+            "become_user" => map.next_value().map(|v| self.privilege.user = Some(v)),
             kind => AnySpec::read(kind, map)?.map(|spec| self.specs.push(spec)),
         };
         Some(read)
@@ -240,7 +258,7 @@ pub static ENTRY_KEYS: LazyLock<&'static [&'static str]> = LazyLock::new(|| keys
 
 /// serde wants the expected keys `'static`.
 fn keys(more: &[&'static str]) -> &'static [&'static str] {
-    let keys: Vec<&'static str> = ["name", "when", "tags", "loop", "loop_var"]
+    let keys: Vec<&'static str> = ["name", "when", "tags", "loop", "loop_var", "become", "become_user"]
         .into_iter()
         .chain(more.iter().copied())
         .chain(KINDS.iter().copied())

@@ -8,6 +8,7 @@
 use super::outline::{self, Seg};
 use crate::error::{Error, Location, Result};
 use crate::project::source::Source;
+use crate::resource::privilege::Privilege;
 use crate::resource::registry::{DeclError, ENTRY_KEYS};
 use crate::resource::spec::OneOrMany;
 use crate::resource::{AnySpec, Decl};
@@ -79,6 +80,10 @@ pub struct BlockBody {
     each: Option<Value>,
     #[serde(default)]
     loop_var: Option<String>,
+    #[serde(default, rename = "become")]
+    become_: Option<bool>,
+    #[serde(default)]
+    become_user: Option<String>,
     resources: Vec<Written>,
 }
 
@@ -134,6 +139,7 @@ pub struct Loaded {
 struct Inherit {
     tags: Vec<String>,
     notify: Vec<String>,
+    privilege: Privilege,
 }
 
 /// Reads the entries of role.yaml's `resources:` (`raw` is that list as written) and every file they include.
@@ -189,6 +195,7 @@ impl Loader<'_> {
         check_loop_var(decl.loop_var.as_deref()).map_err(|m| Error::at(self.at(&origin, &[key("loop_var")]), m))?;
         decl.set_body(raw);
         add_tags(&mut decl.tags, &inh.tags);
+        decl.privilege = decl.privilege.within(&inh.privilege);
         if !inh.notify.is_empty() && !decl.add_notify(&inh.notify) {
             let m = format!("this `{}` takes no `notify:`, which its block gives", spec.kind());
             return Err(Error::at(self.at(&origin, &[]), m));
@@ -214,6 +221,8 @@ impl Loader<'_> {
         add_tags(&mut inner.tags, &head.tags);
         add_tags(&mut inner.tags, &body.tags);
         add_tags(&mut inner.notify, &body.notify.0);
+        let inside_keys = Privilege { become_: body.become_, user: body.become_user };
+        inner.privilege = inside_keys.within(&head.privilege).within(&inh.privilege);
         let raw = raw.get("block").and_then(|b| b.get("resources"));
         group.entries = self.entries(body.resources, raw, &inside.child(key("resources")), &inner)?;
         Ok(Entry::Group(group))
@@ -232,6 +241,7 @@ impl Loader<'_> {
         let mut group = self.group(&head, &origin)?;
         let mut inner = inh.clone();
         add_tags(&mut inner.tags, &head.tags);
+        inner.privilege = head.privilege.within(&inh.privilege);
         self.out.files.push(src);
         let top = Origin { file: self.out.files.len() - 1, path: vec![] };
         self.stack.push(file.to_string());
