@@ -176,6 +176,23 @@ impl Jinja {
         Ok(keep_newlines(out, trailing_newlines(s)))
     }
 
+    /// A field's value: its text, or the value of `expr` when the whole text
+    /// is that one expression, so a list stays a list and a bool a bool. The
+    /// text is rendered first: it is what reports an undefined name.
+    pub fn render_native(
+        &self,
+        s: &str,
+        expr: Option<&str>,
+        ctx: &tera::Context,
+        label: &str,
+    ) -> Result<serde_json::Value, RenderError> {
+        let text = self.render_str(s, ctx, label)?;
+        let value = expr.and_then(|e| self.envs[0].1.compile_expression(e).ok()).and_then(|e| e.eval(vars(ctx)).ok());
+        // A value JSON cannot hold (a map with non-text keys) is its text.
+        let json = value.filter(|v| !v.is_undefined()).and_then(|v| serde_json::to_value(&v).ok());
+        Ok(json.unwrap_or(serde_json::Value::String(text)))
+    }
+
     /// A `when:` expression, true or false as Jinja's `if` sees it; undefined is an error.
     pub fn eval_bool(&self, expr: &str, ctx: &tera::Context, label: &str) -> Result<bool, RenderError> {
         let env = &self.envs[0].1;
@@ -432,6 +449,20 @@ mod tests {
         assert!(e.contains("unknown filter") && e.contains(" --> content:1:"), "{e}");
         let e = r.eval_bool_in(Dialect::Jinja, "n >", &ctx).unwrap_err().to_string();
         assert!(e.contains("syntax error") && e.contains(" --> when:1:"), "{e}");
+    }
+
+    #[test]
+    fn a_whole_jinja_expression_keeps_its_type() {
+        let (_d, r) = project(&[]);
+        let native = |s: &str| r.render_native_in(Dialect::Jinja, s, &vars(), "f");
+        assert_eq!(native("{{ xs }}").unwrap(), serde_json::json!([1, 2]));
+        assert_eq!(native("{{ nope | default(['a']) }}").unwrap(), serde_json::json!(["a"]));
+        assert_eq!(native("{{ 'yes' | bool }}").unwrap(), serde_json::json!(true));
+        assert_eq!(native("{{ m.items() | list | length }}").unwrap(), serde_json::json!(1));
+        assert_eq!(native("{{ xs }} and {{ flag }}").unwrap(), serde_json::json!("[1, 2] and False"));
+        assert_eq!(native("plain").unwrap(), serde_json::json!("plain"));
+        let e = native("{{ nope }}").unwrap_err().to_string();
+        assert!(e.contains("Variable `nope` is not defined") && e.contains(" --> f:1:4"), "{e}");
     }
 
     #[test]
