@@ -29,9 +29,4 @@ impl Layers {
             vars.insert(k.clone(), v.clone());
         }
     }
-
-    /// The dialect a var renders in (a var that is not templated renders in none: any will do).
-    pub fn dialect(&self, var: &str) -> Dialect {
-        self.dialects.get(var).copied().unwrap_or_default()
-    }
 }

@@ -15,7 +15,6 @@
 //! the dialect of the file that defined it (`Layers::dialects`), whoever
 //! reads it: a Tera role may read a var written in Jinja2, and the reverse.
 
-use super::layers::Layers;
 use crate::project::source::Vars;
 use crate::template::{Dialect, RenderError, Renderer};
 use serde_json::Value;
@@ -139,9 +138,11 @@ enum State {
     Waits(bool),
 }
 
-/// Renders the templated vars of `raw` that `used` says are read, each in
-/// its dialect as `layers` tells.
-pub fn resolve(raw: &Vars, layers: &Layers, round: Round, used: impl Fn(&str) -> bool) -> Resolved {
+/// The dialect of each templated var (`Layers::dialects`); one not named is Tera.
+pub type Dialects = HashMap<String, Dialect>;
+
+/// Renders the templated vars of `raw` that `used` says are read, each in its dialect.
+pub fn resolve(raw: &Vars, dialects: &Dialects, round: Round, used: impl Fn(&str) -> bool) -> Resolved {
     let mut texts: HashMap<&str, (String, Vec<String>)> = HashMap::new();
     for (k, v) in raw.iter().filter(|(_, v)| templated(v)) {
         let text = text_of(v);
@@ -158,7 +159,7 @@ pub fn resolve(raw: &Vars, layers: &Layers, round: Round, used: impl Fn(&str) ->
         ctx.insert(k.clone(), v);
     }
     let mut walk =
-        Walk { raw, layers, texts: &texts, round, ctx, state: HashMap::new(), stack: Vec::new(), out: raw.clone() };
+        Walk { raw, dialects, texts: &texts, round, ctx, state: HashMap::new(), stack: Vec::new(), out: raw.clone() };
     for name in raw.keys().filter(|k| texts.contains_key(k.as_str())) {
         if used(name) {
             walk.visit(name);
@@ -198,7 +199,7 @@ fn globals(round: Round) -> tera::Context {
 
 struct Walk<'a> {
     raw: &'a Vars,
-    layers: &'a Layers,
+    dialects: &'a Dialects,
     /// Each templated var's text and the names it reads.
     texts: &'a HashMap<&'a str, (String, Vec<String>)>,
     round: Round<'a>,
@@ -254,7 +255,7 @@ impl<'a> Walk<'a> {
         let rendered = match cached {
             Some(r) => r,
             None => {
-                let dialect = self.layers.dialect(name);
+                let dialect = self.dialect(name);
                 let r = render_value(self.round.renderer, dialect, &self.raw[name], &self.ctx, name);
                 if let Some(k) = key {
                     self.round.cache.borrow_mut().renders.insert(k, r.clone());
@@ -272,9 +273,13 @@ impl<'a> Walk<'a> {
         }
     }
 
+    fn dialect(&self, name: &str) -> Dialect {
+        self.dialects.get(name).copied().unwrap_or_default()
+    }
+
     /// The var, its dialect, its text and the value of every name it reads on this host.
     fn key(&self, name: &str, text: &str, reads: &[String]) -> String {
-        let mut key = format!("{name}\0{:?}\0{text}", self.layers.dialect(name));
+        let mut key = format!("{name}\0{:?}\0{text}", self.dialect(name));
         for r in reads {
             if let Some(v) = self.out.get(r) {
                 key.push_str(&format!("\0{r}={v}"));
@@ -294,7 +299,7 @@ impl<'a> Walk<'a> {
         {
             ctx.insert(k.clone(), v);
         }
-        match render_value(self.round.renderer, self.layers.dialect(name), &self.raw[name], &ctx, name) {
+        match render_value(self.round.renderer, self.dialect(name), &self.raw[name], &ctx, name) {
             Err(e) => e,
             Ok(_) => RenderError::Template(format!("var `{name}` renders only with every var in view")),
         }
@@ -338,7 +343,7 @@ mod tests {
         let cache = RefCell::new(Cache::default());
         let round = Round { renderer: &renderer, facts, hosts_ready: true, hosts: None, sealed: false, cache: &cache };
         let raw = vars.as_object().unwrap().clone();
-        resolve(&raw, &Layers::default(), round, |v| used.is_empty() || used.contains(&v))
+        resolve(&raw, &Dialects::new(), round, |v| used.is_empty() || used.contains(&v))
     }
 
     #[test]
@@ -430,11 +435,11 @@ mod tests {
         let raw = json!({"peer": "{{ hostvars['h2'].ip }}", "ip": "10.0.0.1"}).as_object().unwrap().clone();
         let round =
             Round { renderer: &renderer, facts: None, hosts_ready: false, hosts: None, sealed: false, cache: &cache };
-        let first = resolve(&raw, &Layers::default(), round, |_| true);
+        let first = resolve(&raw, &Dialects::new(), round, |_| true);
         assert!(first.waits_for_hosts && !first.vars.contains_key("peer"));
         let hosts = json!({"h2": {"ip": "10.0.0.2"}});
         let round = Round { hosts_ready: true, hosts: Some(&hosts), ..round };
-        assert_eq!(resolve(&raw, &Layers::default(), round, |_| true).vars["peer"], "10.0.0.2");
+        assert_eq!(resolve(&raw, &Dialects::new(), round, |_| true).vars["peer"], "10.0.0.2");
     }
 
     #[test]
@@ -450,13 +455,12 @@ mod tests {
             Round { renderer: &renderer, facts: None, hosts_ready: true, hosts: None, sealed: false, cache: &cache };
         let raw = vars.as_object().unwrap().clone();
         let dialects = [("j", Dialect::Jinja), ("on", Dialect::Jinja), ("t", Dialect::Tera)];
-        let dialects = dialects.into_iter().map(|(k, d)| (k.to_string(), d)).collect();
-        let layers = Layers { dialects, ..Layers::default() };
-        let r = resolve(&raw, &layers, round, |_| true);
+        let dialects: Dialects = dialects.into_iter().map(|(k, d)| (k.to_string(), d)).collect();
+        let r = resolve(&raw, &dialects, round, |_| true);
         assert!(r.failed.is_empty(), "{:?}", r.failed);
         assert_eq!((&r.vars["j"], &r.vars["on"], &r.vars["t"]), (&json!("2-1"), &json!(true), &json!(2)));
         // The same texts in the other dialect do not parse there: the dialect is the file's, not a guess.
-        let swapped = Layers::default();
+        let swapped = Dialects::new();
         let cache = RefCell::new(Cache::default());
         let r = resolve(&raw, &swapped, Round { cache: &cache, ..round }, |_| true);
         let failed: Vec<&str> = r.failed.iter().map(|(k, _)| k.as_str()).collect();

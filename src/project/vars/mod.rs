@@ -145,7 +145,9 @@ impl Written {
         let pass = |renderer: &Renderer, h: &str, hosts: Option<&Value>, hosts_ready: bool| {
             let sealed = secrets.is_some();
             let round = lazy::Round { renderer, facts: facts.get(h), hosts_ready, hosts, sealed, cache: &cache };
-            lazy::resolve(&raw[h], &self.layers[h], round, |v| self.usage.used(&self.layers[h], &self.raw[h], v))
+            lazy::resolve(&raw[h], &self.layers[h].dialects, round, |v| {
+                self.usage.used(&self.layers[h], &self.raw[h], v)
+            })
         };
         let mut done: IndexMap<String, lazy::Resolved> =
             raw.keys().map(|h| (h.clone(), pass(renderer, h, None, false))).collect();
