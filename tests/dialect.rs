@@ -231,3 +231,16 @@ fn an_undefined_name_is_an_error_in_a_jinja_role() {
     assert!(r.stderr.contains("roles/app/role.yaml:3:5"), "{}", r.stderr);
     assert!(r.stderr.contains("Variable `enabeld` is not defined"), "{}", r.stderr);
 }
+
+#[test]
+fn rigger_doc_states_the_rule() {
+    let d = tempfile::tempdir().unwrap();
+    let r = rigger(d.path(), &["doc"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let text = r.stdout.split_whitespace().collect::<Vec<_>>().join(" ");
+    for said in
+        ["`dialect: tera | jinja`", "(default tera)", "group_vars, host_vars and `-e`: Jinja2", "site.yaml: Tera"]
+    {
+        assert!(text.contains(said), "rigger doc does not say {said}:\n{}", r.stdout);
+    }
+}
