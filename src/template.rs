@@ -1,8 +1,9 @@
 //! Templates for config files, in two dialects chosen by the file's name:
 //! `.j2` renders as Ansible renders Jinja2 (see `jinja`), anything else with
 //! Tera; an expression outside a template file is evaluated in the dialect
-//! of the file it is written in (`Dialect`, chosen by its caller). Autoescape off; undefined variables are errors naming template, line
-//! and variable. Role templates are registered under their path
+//! of the file it is written in (`Dialect`, chosen by its caller).
+//! Autoescape off; undefined variables are errors naming template, line and
+//! variable. Role templates are registered under their path
 //! (`roles/web/templates/index.html.tera`) so errors point at the real file;
 //! shared partials in `templates/` are found by bare name.
 
@@ -26,7 +27,7 @@ use tera::{Context, Kwargs, State, Tera};
 
 /// The template language an expression or file is written in: a role's
 /// `dialect:` key (`tera`, the default, or `jinja`) reads as one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Dialect {
     #[default]

@@ -20,10 +20,10 @@ pub mod outline;
 /// What `rigger doc` says of the role's `dialect:` key.
 pub const DIALECT_DOC: &str = "`dialect: tera | jinja` at the top of role.yaml (default tera) is the \
 language of every expression in the role's files: fields, `when:`, `loop:`, included files, handlers, \
-query `cmd`s and `defaults:`; another value is an error at its line. `jinja` is Jinja2 as Ansible evaluates it (`default('x')`, `x is defined`, `| bool`, \
-`.items()`). A template renders by its own name (`.j2` Jinja2, else Tera), and a var in the dialect of \
-the file that defines it (inventories, group_vars, host_vars and `-e`: Jinja2; site.yaml: Tera), \
-whoever reads it.";
+query `cmd`s and `defaults:`; another value is an error at its line. `jinja` is Jinja2 as Ansible \
+evaluates it (`default('x')`, `x is defined`, `| bool`, `.items()`). A template renders by its own name \
+(`.j2` Jinja2, else Tera), and a var in the dialect of the file that defines it (inventories, \
+group_vars, host_vars and `-e`: Jinja2; site.yaml: Tera), whoever reads it.";
 
 /// `- web` or `- role: web`.
 #[derive(Debug, Clone)]
