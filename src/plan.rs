@@ -6,7 +6,7 @@ use crate::project::role::Role;
 use crate::project::tags::Tags;
 use crate::resource::{path, AnySpec, Decl, Resolve, Resource, ResourceError, Step};
 use crate::session::probe::{HostState, Query};
-use crate::template::{RenderError, Renderer};
+use crate::template::{Dialect, RenderError, Renderer};
 use indexmap::IndexMap;
 use serde::Serialize;
 use serde_json::Value;
@@ -175,14 +175,14 @@ pub fn prepare_in(
     tags: &Tags,
     full: bool,
 ) -> Result<Prepared, ResourceError> {
-    let name = decl.name.as_ref().map(|n| render_name(n, spec, r, cx)).transpose()?;
+    let name = decl.name.as_ref().map(|n| render_name(n, spec, r, role.dialect, cx)).transpose()?;
     if let Some(why) = tagged_out(role, decl, tags) {
         let label = name.clone().unwrap_or_else(|| spec.kind().into());
         return Ok(Prepared { label, resource: None, skipped: Some(why.into()) });
     }
     let body = decl.body(spec);
     if let Some(w) = decl.when.as_ref().filter(|_| full) {
-        if !r.eval_bool(w, cx.real).map_err(ResourceError::Render)? {
+        if !r.eval_bool_in(role.dialect, w, cx.real).map_err(ResourceError::Render)? {
             return Ok(skipped(root, role, decl, spec, r, cx, &format!("when: {w}")));
         }
     }
@@ -209,17 +209,17 @@ pub fn skipped(
     let label = decl
         .name
         .as_ref()
-        .and_then(|n| render_name(n, spec, r, cx).ok())
+        .and_then(|n| render_name(n, spec, r, role.dialect, cx).ok())
         .or_else(|| resolve_in(root, role, spec, &decl.body(spec), r, cx, false).ok().map(|res| res.label()))
         .unwrap_or_else(|| spec.kind().into());
     Prepared { label, resource: None, skipped: Some(why.to_string()) }
 }
 
 /// A resource's `name:`, or `kind (sensitive)` when it depends on a secret.
-fn render_name(n: &str, spec: &AnySpec, r: &Renderer, cx: HostCtx) -> Result<String, ResourceError> {
-    let real = r.render_str(n, cx.real, "name").map_err(ResourceError::Render);
+fn render_name(n: &str, spec: &AnySpec, r: &Renderer, d: Dialect, cx: HostCtx) -> Result<String, ResourceError> {
+    let real = r.render_str_in(d, n, cx.real, "name").map_err(ResourceError::Render);
     let Some(sealed) = cx.sealed.filter(|_| !cx.errors_only || real.is_err()) else { return real };
-    let shown = r.render_str(n, sealed, "name").map_err(ResourceError::Render);
+    let shown = r.render_str_in(d, n, sealed, "name").map_err(ResourceError::Render);
     match (real, shown) {
         (Ok(a), Ok(b)) if a == b => Ok(a),
         (Ok(_), _) => Ok(crate::resource::sealed::sensitive_label(spec.kind())),
@@ -252,7 +252,7 @@ pub fn resolve_in(
     cx: HostCtx,
     content: bool,
 ) -> Result<Arc<dyn Resource>, ResourceError> {
-    let read = |ctx: &Context, _sealed: bool| render_spec(spec, body, r, ctx);
+    let read = |ctx: &Context, _sealed: bool| render_spec(spec, body, r, role.dialect, ctx);
     resolve_read(root, role, spec.kind(), r, cx, content, read)
 }
 
@@ -284,26 +284,32 @@ fn resolve_read(
     }
 }
 
-/// The spec as written, rendered in `ctx` and read back type-checked: a
-/// field that is one `{{ expression }}` takes the value's own type.
-pub fn render_spec(spec: &AnySpec, body: &Value, r: &Renderer, ctx: &Context) -> Result<AnySpec, ResourceError> {
+/// The spec as written, rendered in `ctx` in dialect `d`, read back type-checked:
+/// a field that is one `{{ expression }}` takes the value's own type.
+pub fn render_spec(
+    spec: &AnySpec,
+    body: &Value,
+    r: &Renderer,
+    d: Dialect,
+    ctx: &Context,
+) -> Result<AnySpec, ResourceError> {
     let mut v = body.clone();
-    render_native(r, &mut v, ctx, spec.kind()).map_err(ResourceError::Render)?;
+    render_native(r, d, &mut v, ctx, spec.kind()).map_err(ResourceError::Render)?;
     spec.read_rendered(v)
 }
 
-/// Renders every string inside `v` (`Renderer::render_native`); `path` names it in errors.
-pub fn render_native(r: &Renderer, v: &mut Value, ctx: &Context, path: &str) -> Result<(), RenderError> {
+/// Renders every string inside `v` in dialect `d` (`Renderer::render_native_in`); `path` names it in errors.
+pub fn render_native(r: &Renderer, d: Dialect, v: &mut Value, ctx: &Context, path: &str) -> Result<(), RenderError> {
     match v {
-        Value::String(s) => *v = r.render_native(s, ctx, path)?,
+        Value::String(s) => *v = r.render_native_in(d, s, ctx, path)?,
         Value::Array(a) => {
             for (i, x) in a.iter_mut().enumerate() {
-                render_native(r, x, ctx, &format!("{path}[{i}]"))?;
+                render_native(r, d, x, ctx, &format!("{path}[{i}]"))?;
             }
         }
         Value::Object(m) => {
             for (k, x) in m.iter_mut() {
-                render_native(r, x, ctx, &format!("{path}.{k}"))?;
+                render_native(r, d, x, ctx, &format!("{path}.{k}"))?;
             }
         }
         _ => {}
@@ -324,25 +330,32 @@ pub fn resolve_merged(
     content: bool,
 ) -> Result<Option<Arc<dyn Resource>>, ResourceError> {
     let reals: Vec<&Context> = cxs.iter().map(|c| c.real).collect();
-    let Some(first) = cxs.first().filter(|_| merged(spec, body, r, &reals).is_ok_and(|m| m.is_some())) else {
+    let d = role.dialect;
+    let Some(first) = cxs.first().filter(|_| merged(spec, body, r, d, &reals).is_ok_and(|m| m.is_some())) else {
         return Ok(None);
     };
     let sealed: Option<Vec<&Context>> = cxs.iter().map(|c| c.sealed).collect();
     let read = |_: &Context, is_sealed: bool| {
         let set = if is_sealed { sealed.as_ref().unwrap_or(&reals) } else { &reals };
         // The stand-ins may differ where the real values agree: all is then sealed.
-        merged(spec, body, r, set)?.ok_or(ResourceError::Sealed)
+        merged(spec, body, r, d, set)?.ok_or(ResourceError::Sealed)
     };
     resolve_read(root, role, spec.kind(), r, *first, content, read).map(Some)
 }
 
 /// The spec rendered in each context, merged into one that gives all their
 /// names; `None` when they differ in anything but the names.
-fn merged(spec: &AnySpec, body: &Value, r: &Renderer, ctxs: &[&Context]) -> Result<Option<AnySpec>, ResourceError> {
+fn merged(
+    spec: &AnySpec,
+    body: &Value,
+    r: &Renderer,
+    d: Dialect,
+    ctxs: &[&Context],
+) -> Result<Option<AnySpec>, ResourceError> {
     let mut one: Option<Value> = None;
     let mut names: Vec<Value> = Vec::new();
     for ctx in ctxs {
-        let mut v = render_spec(spec, body, r, ctx)?.to_json();
+        let mut v = render_spec(spec, body, r, d, ctx)?.to_json();
         let Some(m) = v.as_object_mut() else { return Ok(None) };
         for k in ["name", "names"] {
             if let Some(Value::Array(a)) = m.insert(k.into(), Value::Null) {

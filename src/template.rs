@@ -1,7 +1,9 @@
 //! Templates for config files, in two dialects chosen by the file's name:
 //! `.j2` renders as Ansible renders Jinja2 (see `jinja`), anything else with
-//! Tera. Autoescape off; undefined variables are errors naming template, line
-//! and variable. Role templates are registered under their path
+//! Tera; an expression outside a template file is evaluated in the dialect
+//! of the file it is written in (`Dialect`, chosen by its caller).
+//! Autoescape off; undefined variables are errors naming template, line and
+//! variable. Role templates are registered under their path
 //! (`roles/web/templates/index.html.tera`) so errors point at the real file;
 //! shared partials in `templates/` are found by bare name.
 
@@ -24,8 +26,10 @@ pub use strict::suggest;
 use strict::{Ref, Scan};
 use tera::{Context, Kwargs, State, Tera};
 
-/// The template language an expression or file is written in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// The template language an expression or file is written in: a role's
+/// `dialect:` key (`tera`, the default, or `jinja`) reads as one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Dialect {
     #[default]
     Tera,
@@ -229,6 +233,24 @@ impl Renderer {
         match dialect {
             Dialect::Tera => self.eval_bool(expr, ctx),
             Dialect::Jinja => self.jinja.eval_bool(expr, ctx, "when").map_err(|e| self.near_name(e, ctx)),
+        }
+    }
+
+    /// `render_native` in the given dialect: a whole `{{ expression }}` keeps
+    /// its value's type in Jinja too (as Ansible's native types do).
+    pub fn render_native_in(
+        &self,
+        dialect: Dialect,
+        s: &str,
+        ctx: &Context,
+        label: &str,
+    ) -> Result<Value, RenderError> {
+        match dialect {
+            Dialect::Tera => self.render_native(s, ctx, label),
+            Dialect::Jinja if !s.contains("{{") && !s.contains("{%") => Ok(Value::String(s.to_string())),
+            Dialect::Jinja => {
+                self.jinja.render_native(s, whole_expression(s), ctx, label).map_err(|e| self.near_name(e, ctx))
+            }
         }
     }
 

@@ -32,6 +32,7 @@ pub fn doc(kind: Option<&str>) -> Result<i32> {
             out.push_str("or a `block:` or an `include:`:\n\n");
             out.push_str(&fields(ENTRY_DOC));
             out.push_str(&format!("\n{}\n", wrap(TEMPLATED_FIELDS_DOC)));
+            out.push_str(&format!("\nDialect: {}\n", wrap(crate::project::role::DIALECT_DOC)));
             out.push_str(&format!(
                 "\nHandlers: {}\n\nKinds (`rigger doc KIND`):\n",
                 wrap(crate::project::handlers::DOC)

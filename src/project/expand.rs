@@ -14,7 +14,7 @@ use crate::error::Location;
 use crate::plan::{self, HostCtx, Prepared};
 use crate::resource::sealed::seal_error;
 use crate::resource::ResourceError;
-use crate::template::Renderer;
+use crate::template::{Dialect, Renderer};
 use serde_json::{json, Value};
 use std::path::Path;
 use tera::Context;
@@ -123,7 +123,7 @@ impl Walk<'_> {
         }
         let mut running = Vec::new();
         for it in iterations {
-            match decl.when.as_ref().map(|w| self.renderer.eval_bool(w, &it.real)) {
+            match decl.when.as_ref().map(|w| self.renderer.eval_bool_in(self.role.dialect, w, &it.real)) {
                 None | Some(Ok(true)) => running.push(it.host(self.errors_only)),
                 Some(Ok(false)) => {}
                 // Reported by the resource itself.
@@ -134,7 +134,8 @@ impl Walk<'_> {
         let merged = plan::resolve_merged(self.root, self.role, spec, &body, self.renderer, &running, true);
         let Ok(Some(res)) = merged else { return Ok(false) };
         for it in iterations {
-            if decl.when.as_ref().is_some_and(|w| self.renderer.eval_bool(w, &it.real).is_ok_and(|b| !b)) {
+            let holds = |w: &String| self.renderer.eval_bool_in(self.role.dialect, w, &it.real);
+            if decl.when.as_ref().is_some_and(|w| holds(w).is_ok_and(|b| !b)) {
                 self.one(i, it)?;
             }
         }
@@ -158,7 +159,7 @@ impl Walk<'_> {
         };
         'each: for it in &iterations {
             for w in g.when.iter().filter(|_| self.full) {
-                match self.renderer.eval_bool(w, &it.real) {
+                match self.renderer.eval_bool_in(self.role.dialect, w, &it.real) {
                     Ok(true) => {}
                     Ok(false) => {
                         self.skip_all(&g.entries, it, &format!("when: {w}"));
@@ -195,8 +196,9 @@ impl Walk<'_> {
 
     /// One scope per item of `each` (rendered in the scope), with `var` (or `item`) and `loop_index` set.
     fn iterations(&self, each: &Value, var: Option<&str>, scope: &Scope) -> Result<Vec<Scope>, ResourceError> {
-        let real = items(self.renderer, each, &scope.real);
-        let sealed = scope.sealed.as_ref().map(|s| items(self.renderer, each, s));
+        let fields = (self.renderer, self.role.dialect);
+        let real = items(fields, each, &scope.real);
+        let sealed = scope.sealed.as_ref().map(|s| items(fields, each, s));
         let real = match (real, sealed.as_ref()) {
             (Ok(r), _) => r,
             (Err(e), None) => return Err(e),
@@ -225,10 +227,11 @@ impl Walk<'_> {
     }
 }
 
-/// The items of a `loop:` value: a list's elements, or a map's entries as `{key, value}` in order.
-fn items(r: &Renderer, each: &Value, ctx: &Context) -> Result<Vec<Value>, ResourceError> {
+/// The items of a `loop:` value (rendered in the role's dialect): a list's
+/// elements, or a map's entries as `{key, value}` in order.
+fn items((r, d): (&Renderer, Dialect), each: &Value, ctx: &Context) -> Result<Vec<Value>, ResourceError> {
     let mut v = each.clone();
-    plan::render_native(r, &mut v, ctx, "loop").map_err(ResourceError::Render)?;
+    plan::render_native(r, d, &mut v, ctx, "loop").map_err(ResourceError::Render)?;
     match v {
         Value::Array(a) => Ok(a),
         Value::Object(m) => Ok(m.into_iter().map(|(key, value)| json!({ "key": key, "value": value })).collect()),

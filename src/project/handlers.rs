@@ -198,7 +198,7 @@ pub fn prepare(
         let error = |e| Box::new((owner.to_string(), name.to_string(), e));
         let (decl, spec) = &o.handlers[name];
         if let Some(w) = decl.when.as_ref().filter(|_| full) {
-            match inp.renderer.eval_bool(w, ctx.real) {
+            match inp.renderer.eval_bool_in(o.dialect, w, ctx.real) {
                 Ok(false) => continue,
                 Ok(true) => {}
                 Err(e) => return Err(error(ResourceError::Render(e))),

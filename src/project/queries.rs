@@ -29,9 +29,9 @@ impl Project {
                 at: Box::new(r.locate_token(i, "query")),
                 source: Box::new(e),
             };
-            let cmd = self.renderer.render_str(&q.cmd, &real, "query.cmd").map_err(|e| fail(e.into()))?;
+            let cmd = self.renderer.render_str_in(r.dialect, &q.cmd, &real, "query.cmd").map_err(|e| fail(e.into()))?;
             if let Some(sealed) = &sealed {
-                let shown = self.renderer.render_str(&q.cmd, sealed, "query.cmd").ok();
+                let shown = self.renderer.render_str_in(r.dialect, &q.cmd, sealed, "query.cmd").ok();
                 if shown.as_deref() != Some(cmd.as_str()) {
                     return Err(fail(ResourceError::kind(SecretQuery(q.name.clone()))));
                 }

@@ -15,6 +15,19 @@ fn bad(msg: impl Into<String>) -> Error {
     Error::new(ErrorKind::InvalidOperation, msg.into())
 }
 
+/// What a filter given an undefined value says; `jinja` finds the name it was.
+pub const UNDEFINED_GIVEN: &str = "an undefined value was given to the filter";
+
+/// minijinja hands an undefined value over to a filter that takes any
+/// `Value`, even in strict mode; Ansible's filters refuse it, so that
+/// `when: enabeld | bool` is an error, not false.
+fn defined(v: &Value, filter: &str) -> R<()> {
+    match v.is_undefined() {
+        true => Err(Error::new(ErrorKind::UndefinedError, format!("{UNDEFINED_GIVEN} `{filter}`"))),
+        false => Ok(()),
+    }
+}
+
 fn from_json(v: serde_json::Value) -> Value {
     Value::from(minijinja::value::Serde(v))
 }
@@ -45,25 +58,33 @@ fn has_undefined(v: &Value) -> bool {
 }
 
 pub fn register(env: &mut Environment<'static>) {
-    env.add_filter("bool", bool_filter);
-    env.add_filter("int", int);
-    env.add_filter("float", float);
-    env.add_filter("string", |v: Value| py_str(&v));
+    env.add_filter("bool", |v: Value| defined(&v, "bool").map(|_| bool_filter(v)));
+    env.add_filter("int", |v: Value, d: Option<Value>, k: Kwargs| defined(&v, "int").and_then(|_| int(v, d, k)));
+    env.add_filter("float", |v: Value, d: Option<Value>| defined(&v, "float").map(|_| float(v, d)));
+    env.add_filter("string", |v: Value| defined(&v, "string").map(|_| py_str(&v)));
     env.add_filter("flatten", flatten);
     env.add_filter("indent", indent);
-    env.add_filter("dict2items", dict2items);
+    env.add_filter("dict2items", |v: Value, k: Kwargs| defined(&v, "dict2items").and_then(|_| dict2items(v, k)));
     env.add_filter("items2dict", items2dict);
     env.add_filter("combine", super::ansible_data::combine);
-    env.add_filter("ternary", ternary);
-    env.add_filter("regex_replace", super::ansible_data::regex_replace);
-    env.add_filter("regex_search", super::ansible_data::regex_search);
-    env.add_filter("regex_findall", super::ansible_data::regex_findall);
+    env.add_filter("ternary", |v: Value, a: Value, b: Value, n: Option<Value>| {
+        defined(&v, "ternary").map(|_| ternary(v, a, b, n))
+    });
+    env.add_filter("regex_replace", |v: Value, p: Option<String>, r: Option<String>, k: Kwargs| {
+        defined(&v, "regex_replace").and_then(|_| super::ansible_data::regex_replace(v, p, r, k))
+    });
+    env.add_filter("regex_search", |v: Value, p: String, g: minijinja::value::Rest<String>, k: Kwargs| {
+        defined(&v, "regex_search").and_then(|_| super::ansible_data::regex_search(v, p, g, k))
+    });
+    env.add_filter("regex_findall", |v: Value, p: String, k: Kwargs| {
+        defined(&v, "regex_findall").and_then(|_| super::ansible_data::regex_findall(v, p, k))
+    });
     env.add_filter("regex_escape", |s: String| regex::escape(&s));
-    env.add_filter("to_json", to_json_filter);
-    env.add_filter("json", to_json_filter);
-    env.add_filter("to_nice_json", to_nice_json);
-    env.add_filter("to_yaml", |v: Value, k: Kwargs| yaml(v, k, false));
-    env.add_filter("to_nice_yaml", |v: Value, k: Kwargs| yaml(v, k, true));
+    env.add_filter("to_json", |v: Value, k: Kwargs| defined(&v, "to_json").and_then(|_| to_json_filter(v, k)));
+    env.add_filter("json", |v: Value, k: Kwargs| defined(&v, "json").and_then(|_| to_json_filter(v, k)));
+    env.add_filter("to_nice_json", |v: Value, k: Kwargs| defined(&v, "to_nice_json").and_then(|_| to_nice_json(v, k)));
+    env.add_filter("to_yaml", |v: Value, k: Kwargs| defined(&v, "to_yaml").and_then(|_| yaml(v, k, false)));
+    env.add_filter("to_nice_yaml", |v: Value, k: Kwargs| defined(&v, "to_nice_yaml").and_then(|_| yaml(v, k, true)));
     env.add_filter("from_json", |s: String| -> R<Value> {
         serde_json::from_str::<serde_json::Value>(&s).map(from_json).map_err(|e| bad(format!("from_json: {e}")))
     });
@@ -78,10 +99,14 @@ pub fn register(env: &mut Environment<'static>) {
     });
     env.add_filter("basename", |s: String| s.rsplit('/').next().unwrap_or("").to_string());
     env.add_filter("dirname", |s: String| dirname(&s));
-    env.add_filter("quote", |v: Value| shlex_quote(&py_str(&v)));
+    env.add_filter("quote", |v: Value| defined(&v, "quote").map(|_| shlex_quote(&py_str(&v))));
     env.add_filter("comment", super::ansible_data::comment);
-    env.add_filter("hash", |v: Value, kind: Option<String>| super::ansible_data::hash(&py_str(&v), kind.as_deref()));
-    env.add_filter("checksum", |v: Value| super::ansible_data::hash(&py_str(&v), Some("sha1")));
+    env.add_filter("hash", |v: Value, kind: Option<String>| {
+        defined(&v, "hash").and_then(|_| super::ansible_data::hash(&py_str(&v), kind.as_deref()))
+    });
+    env.add_filter("checksum", |v: Value| {
+        defined(&v, "checksum").and_then(|_| super::ansible_data::hash(&py_str(&v), Some("sha1")))
+    });
     env.add_filter("ipaddr", |v: Value, q: Option<String>| super::ansible_data::ipaddr(&v, q.as_deref(), None));
     env.add_filter("ipv4", |v: Value, q: Option<String>| super::ansible_data::ipaddr(&v, q.as_deref(), Some(4)));
     env.add_filter("ipv6", |v: Value, q: Option<String>| super::ansible_data::ipaddr(&v, q.as_deref(), Some(6)));
@@ -97,7 +122,7 @@ pub fn register(env: &mut Environment<'static>) {
     env.add_filter("union", |a: Vec<Value>, b: Vec<Value>| unique(a.into_iter().chain(b)));
     env.add_filter("intersect", |a: Vec<Value>, b: Vec<Value>| unique(a.into_iter().filter(|x| b.contains(x))));
     env.add_filter("difference", |a: Vec<Value>, b: Vec<Value>| unique(a.into_iter().filter(|x| !b.contains(x))));
-    env.add_filter("type_debug", |v: Value| python_type(&v));
+    env.add_filter("type_debug", |v: Value| defined(&v, "type_debug").map(|_| python_type(&v)));
     env.add_test("version", super::ansible_data::version_test);
     env.add_test("version_compare", super::ansible_data::version_test);
     env.add_test("match", |v: String, p: String, k: Kwargs| super::ansible_data::regex_test(&v, &p, k, true));

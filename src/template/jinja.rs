@@ -176,6 +176,23 @@ impl Jinja {
         Ok(keep_newlines(out, trailing_newlines(s)))
     }
 
+    /// A field's value: its text, or the value of `expr` when the whole text
+    /// is that one expression, so a list stays a list and a bool a bool. The
+    /// text is rendered first: it is what reports an undefined name.
+    pub fn render_native(
+        &self,
+        s: &str,
+        expr: Option<&str>,
+        ctx: &tera::Context,
+        label: &str,
+    ) -> Result<serde_json::Value, RenderError> {
+        let text = self.render_str(s, ctx, label)?;
+        let value = expr.and_then(|e| self.envs[0].1.compile_expression(e).ok()).and_then(|e| e.eval(vars(ctx)).ok());
+        // A value JSON cannot hold (a map with non-text keys) is its text.
+        let json = value.filter(|v| !v.is_undefined()).and_then(|v| serde_json::to_value(&v).ok());
+        Ok(json.unwrap_or(serde_json::Value::String(text)))
+    }
+
     /// A `when:` expression, true or false as Jinja's `if` sees it; undefined is an error.
     pub fn eval_bool(&self, expr: &str, ctx: &tera::Context, label: &str) -> Result<bool, RenderError> {
         let env = &self.envs[0].1;
@@ -227,11 +244,15 @@ fn template_error(e: &minijinja::Error, templates: &HashMap<String, (usize, usiz
 /// The report for an error in `source`, its line numbers moved down by `skipped`.
 fn field_report(e: &minijinja::Error, source: &str, label: &str, skipped: usize) -> FieldReport {
     let range = e.range().filter(|r| r.start <= r.end && r.end <= source.len() && source.is_char_boundary(r.start));
+    let given = range.as_ref().and_then(|r| given_undefined(e, &source[..r.start]));
+    let name = undefined_name(e).or(given.map(|(name, _)| name));
     let (line, col, carets) = match range {
         Some(r) => {
             let (mut start, mut end) = (r.start, r.end);
             // An undefined name: point at the name, not the whole expression.
-            if let Some(name) = undefined_name(e) {
+            if let Some((name, at)) = given {
+                (start, end) = (at, at + name.len());
+            } else if let Some(name) = name {
                 let root = name.split(['.', '[']).next().unwrap_or(name);
                 if let Some(at) = word_at(&source[start..end], root) {
                     start += at;
@@ -245,7 +266,7 @@ fn field_report(e: &minijinja::Error, source: &str, label: &str, skipped: usize)
         None => (e.line().unwrap_or(1), 1, 1),
     };
     FieldReport {
-        message: message(e),
+        message: message(e, name),
         label: label.into(),
         text: source.lines().nth(line - 1).unwrap_or("").into(),
         line: line + skipped,
@@ -270,9 +291,23 @@ fn undefined_name(e: &minijinja::Error) -> Option<&str> {
     (e.kind() == ErrorKind::UndefinedError || detail.contains("is undefined")).then_some(name)
 }
 
-/// What is wrong, in our words where minijinja's are terse.
-fn message(e: &minijinja::Error) -> String {
-    if let Some(name) = undefined_name(e) {
+/// The name whose undefined value a filter was given (see
+/// `ansible::defined`), and its offset: the path (`a.b[0]`) piped into the
+/// filter whose name ends `before`; None when a path is not what is piped.
+fn given_undefined<'t>(e: &minijinja::Error, before: &'t str) -> Option<(&'t str, usize)> {
+    if !e.detail()?.starts_with(ansible::UNDEFINED_GIVEN) {
+        return None;
+    }
+    let piped = before.trim_end().strip_suffix('|')?.trim_end();
+    let path_char = |c: char| c.is_alphanumeric() || matches!(c, '_' | '.' | '[' | ']' | '\'' | '"');
+    let start = piped.rfind(|c: char| !path_char(c)).map_or(0, |i| i + 1);
+    let path = &piped[start..];
+    path.starts_with(|c: char| c.is_alphabetic() || c == '_').then_some((path, start))
+}
+
+/// What is wrong, in our words where minijinja's are terse; `name`: the undefined one.
+fn message(e: &minijinja::Error, name: Option<&str>) -> String {
+    if let Some(name) = name {
         let what = if name.contains(['.', '[']) { "Field" } else { "Variable" };
         return format!(
             "{what} `{name}` is not defined. If it may be missing, write `{name} is defined` or `{name} | default(…)`."
@@ -432,6 +467,40 @@ mod tests {
         assert!(e.contains("unknown filter") && e.contains(" --> content:1:"), "{e}");
         let e = r.eval_bool_in(Dialect::Jinja, "n >", &ctx).unwrap_err().to_string();
         assert!(e.contains("syntax error") && e.contains(" --> when:1:"), "{e}");
+    }
+
+    #[test]
+    fn a_whole_jinja_expression_keeps_its_type() {
+        let (_d, r) = project(&[]);
+        let native = |s: &str| r.render_native_in(Dialect::Jinja, s, &vars(), "f");
+        assert_eq!(native("{{ xs }}").unwrap(), serde_json::json!([1, 2]));
+        assert_eq!(native("{{ nope | default(['a']) }}").unwrap(), serde_json::json!(["a"]));
+        assert_eq!(native("{{ 'yes' | bool }}").unwrap(), serde_json::json!(true));
+        assert_eq!(native("{{ m.items() | list | length }}").unwrap(), serde_json::json!(1));
+        assert_eq!(native("{{ xs }} and {{ flag }}").unwrap(), serde_json::json!("[1, 2] and False"));
+        assert_eq!(native("plain").unwrap(), serde_json::json!("plain"));
+        let e = native("{{ nope }}").unwrap_err().to_string();
+        assert!(e.contains("Variable `nope` is not defined") && e.contains(" --> f:1:4"), "{e}");
+    }
+
+    #[test]
+    fn an_undefined_value_given_to_an_ansible_filter_is_an_error() {
+        let (_d, r) = project(&[]);
+        let ctx = vars();
+        for (expr, name, col) in [
+            ("enabeld | bool", "Variable `enabeld`", 1),
+            ("x == 'v' and (m.zz | int) > 1", "Field `m.zz`", 15),
+            ("nope | to_json | length", "Variable `nope`", 1),
+            ("flag or (nope | regex_replace('a', 'b'))", "Variable `nope`", 10),
+        ] {
+            let e = r.eval_bool_in(Dialect::Jinja, expr, &ctx).unwrap_err();
+            let RenderError::Field(f) = &e else { panic!("{e}") };
+            assert!(f.message.starts_with(&format!("{name} is not defined")), "{expr}: {e}");
+            assert_eq!(f.col, col, "{expr}: {e}");
+        }
+        let e = r.render_str_in(Dialect::Jinja, "a {{ nope | quote }}", &ctx, "cmd").unwrap_err().to_string();
+        assert!(e.contains("Variable `nope` is not defined") && e.contains(" --> cmd:1:6"), "{e}");
+        assert!(!r.eval_bool_in(Dialect::Jinja, "nope | default('no') | bool", &ctx).unwrap());
     }
 
     #[test]

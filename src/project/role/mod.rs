@@ -7,6 +7,7 @@ use crate::error::{Error, Location, Result};
 use crate::project::names::{self, Kind};
 use crate::project::source::{Source, Vars};
 use crate::resource::{AnySpec, Decl};
+use crate::template::Dialect;
 use entry::{Entry, Origin};
 use indexmap::IndexMap;
 use outline::Seg;
@@ -15,6 +16,14 @@ use std::path::{Path, PathBuf};
 
 pub mod entry;
 pub mod outline;
+
+/// What `rigger doc` says of the role's `dialect:` key.
+pub const DIALECT_DOC: &str = "`dialect: tera | jinja` at the top of role.yaml (default tera) is the \
+language of every expression in the role's files: fields, `when:`, `loop:`, included files, handlers, \
+query `cmd`s and `defaults:`; another value is an error at its line. `jinja` is Jinja2 as Ansible \
+evaluates it (`default('x')`, `x is defined`, `| bool`, `.items()`). A template renders by its own name \
+(`.j2` Jinja2, else Tera), and a var in the dialect of the file that defines it (inventories, \
+group_vars, host_vars and `-e`: Jinja2; site.yaml: Tera), whoever reads it.";
 
 /// `- web` or `- role: web`.
 #[derive(Debug, Clone)]
@@ -51,6 +60,8 @@ struct RoleFile {
     #[serde(default)]
     description: Option<String>,
     #[serde(default)]
+    dialect: Dialect,
+    #[serde(default)]
     requires: Vec<String>,
     #[serde(default)]
     after: Vec<AfterSpec>,
@@ -68,6 +79,9 @@ pub struct Role {
     pub dir: PathBuf,
     pub source: Source,
     pub description: Option<String>,
+    /// The language of every expression in this role's files (fields,
+    /// `when:`, `loop:`, handlers, defaults): see `DIALECT_DOC`.
+    pub dialect: Dialect,
     /// Roles converged first on the same host.
     pub requires: Vec<String>,
     /// Roles converged first on every host that carries them.
@@ -123,6 +137,7 @@ impl Role {
             dir,
             source,
             description: raw.description,
+            dialect: raw.dialect,
             requires: raw.requires,
             after: raw.after.into_iter().map(|a| a.0).collect(),
             defaults: raw.defaults,

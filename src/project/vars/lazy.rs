@@ -11,10 +11,12 @@
 //! rendered (see `usage`); the others stay as written. A var whose whole
 //! value is one expression (`"{{ ports }}"`) takes the type of what it
 //! evaluates to. Vars that read `facts` wait for the probe, and vars that
-//! read other hosts wait for their vars (see `Round`).
+//! read other hosts wait for their vars (see `Round`). Each var renders in
+//! the dialect of the file that defined it (`Layers::dialects`), whoever
+//! reads it: a Tera role may read a var written in Jinja2, and the reverse.
 
 use crate::project::source::Vars;
-use crate::template::{RenderError, Renderer};
+use crate::template::{Dialect, RenderError, Renderer};
 use serde_json::Value;
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
@@ -136,8 +138,11 @@ enum State {
     Waits(bool),
 }
 
-/// Renders the templated vars of `raw` that `used` says are read.
-pub fn resolve(raw: &Vars, round: Round, used: impl Fn(&str) -> bool) -> Resolved {
+/// The dialect of each templated var (`Layers::dialects`); one not named is Tera.
+pub type Dialects = HashMap<String, Dialect>;
+
+/// Renders the templated vars of `raw` that `used` says are read, each in its dialect.
+pub fn resolve(raw: &Vars, dialects: &Dialects, round: Round, used: impl Fn(&str) -> bool) -> Resolved {
     let mut texts: HashMap<&str, (String, Vec<String>)> = HashMap::new();
     for (k, v) in raw.iter().filter(|(_, v)| templated(v)) {
         let text = text_of(v);
@@ -153,7 +158,8 @@ pub fn resolve(raw: &Vars, round: Round, used: impl Fn(&str) -> bool) -> Resolve
     for (k, v) in raw.iter().filter(|(k, _)| read.contains(k.as_str()) && !texts.contains_key(k.as_str())) {
         ctx.insert(k.clone(), v);
     }
-    let mut walk = Walk { raw, texts: &texts, round, ctx, state: HashMap::new(), stack: Vec::new(), out: raw.clone() };
+    let mut walk =
+        Walk { raw, dialects, texts: &texts, round, ctx, state: HashMap::new(), stack: Vec::new(), out: raw.clone() };
     for name in raw.keys().filter(|k| texts.contains_key(k.as_str())) {
         if used(name) {
             walk.visit(name);
@@ -193,6 +199,7 @@ fn globals(round: Round) -> tera::Context {
 
 struct Walk<'a> {
     raw: &'a Vars,
+    dialects: &'a Dialects,
     /// Each templated var's text and the names it reads.
     texts: &'a HashMap<&'a str, (String, Vec<String>)>,
     round: Round<'a>,
@@ -248,7 +255,8 @@ impl<'a> Walk<'a> {
         let rendered = match cached {
             Some(r) => r,
             None => {
-                let r = render_value(self.round.renderer, &self.raw[name], &self.ctx, name);
+                let dialect = self.dialect(name);
+                let r = render_value(self.round.renderer, dialect, &self.raw[name], &self.ctx, name);
                 if let Some(k) = key {
                     self.round.cache.borrow_mut().renders.insert(k, r.clone());
                 }
@@ -265,9 +273,13 @@ impl<'a> Walk<'a> {
         }
     }
 
-    /// The var, its text and the value of every name it reads on this host.
+    fn dialect(&self, name: &str) -> Dialect {
+        self.dialects.get(name).copied().unwrap_or_default()
+    }
+
+    /// The var, its dialect, its text and the value of every name it reads on this host.
     fn key(&self, name: &str, text: &str, reads: &[String]) -> String {
-        let mut key = format!("{name}\0{text}");
+        let mut key = format!("{name}\0{:?}\0{text}", self.dialect(name));
         for r in reads {
             if let Some(v) = self.out.get(r) {
                 key.push_str(&format!("\0{r}={v}"));
@@ -287,55 +299,37 @@ impl<'a> Walk<'a> {
         {
             ctx.insert(k.clone(), v);
         }
-        match render_value(self.round.renderer, &self.raw[name], &ctx, name) {
+        match render_value(self.round.renderer, self.dialect(name), &self.raw[name], &ctx, name) {
             Err(e) => e,
             Ok(_) => RenderError::Template(format!("var `{name}` renders only with every var in view")),
         }
     }
 }
 
-/// Renders every string inside a var's value; `label` names it in errors.
-fn render_value(r: &Renderer, v: &Value, ctx: &tera::Context, label: &str) -> Result<Value, RenderError> {
+/// Renders every string inside a var's value in `dialect`; `label` names it
+/// in errors. A whole-value expression keeps the type of its result.
+fn render_value(
+    r: &Renderer,
+    dialect: Dialect,
+    v: &Value,
+    ctx: &tera::Context,
+    label: &str,
+) -> Result<Value, RenderError> {
     Ok(match v {
-        Value::String(s) => render_string(r, s, ctx, label)?,
+        Value::String(s) => r.render_native_in(dialect, s, ctx, label)?,
         Value::Array(a) => {
-            let items = a.iter().enumerate().map(|(i, x)| render_value(r, x, ctx, &format!("{label}[{i}]")));
+            let items = a.iter().enumerate().map(|(i, x)| render_value(r, dialect, x, ctx, &format!("{label}[{i}]")));
             Value::Array(items.collect::<Result<_, _>>()?)
         }
         Value::Object(m) => {
             let mut out = serde_json::Map::new();
             for (k, x) in m {
-                out.insert(k.clone(), render_value(r, x, ctx, &format!("{label}.{k}"))?);
+                out.insert(k.clone(), render_value(r, dialect, x, ctx, &format!("{label}.{k}"))?);
             }
             Value::Object(out)
         }
         v => v.clone(),
     })
-}
-
-/// The one place a var's text is rendered: Ansible's own files are Jinja2,
-/// so when a Jinja dialect exists, this is where a var picks it.
-/// A whole-value expression keeps the type of its result.
-fn render_string(r: &Renderer, s: &str, ctx: &tera::Context, label: &str) -> Result<Value, RenderError> {
-    let text = r.render_str(s, ctx, label)?;
-    if let Some(expr) = whole_expression(s) {
-        // The value, not its text: rendered once more through `json` and read back.
-        if let Ok(json) = r.render_str(&format!("{{{{ ({expr}) | json }}}}"), ctx, label) {
-            if let Ok(v) = serde_json::from_str::<Value>(&json) {
-                return Ok(v);
-            }
-        }
-    }
-    Ok(Value::String(text))
-}
-
-/// `expr` of a string that is exactly `{{ expr }}`.
-fn whole_expression(s: &str) -> Option<&str> {
-    let inner = s.strip_prefix("{{")?.strip_suffix("}}")?;
-    let inner = inner.strip_prefix('-').unwrap_or(inner);
-    let inner = inner.strip_suffix('-').unwrap_or(inner).trim();
-    let nested = ["{{", "}}", "{%", "%}", "{#"].iter().any(|t| inner.contains(t));
-    (!nested && !inner.is_empty()).then_some(inner)
 }
 
 #[cfg(test)]
@@ -349,7 +343,7 @@ mod tests {
         let cache = RefCell::new(Cache::default());
         let round = Round { renderer: &renderer, facts, hosts_ready: true, hosts: None, sealed: false, cache: &cache };
         let raw = vars.as_object().unwrap().clone();
-        resolve(&raw, round, |v| used.is_empty() || used.contains(&v))
+        resolve(&raw, &Dialects::new(), round, |v| used.is_empty() || used.contains(&v))
     }
 
     #[test]
@@ -441,11 +435,36 @@ mod tests {
         let raw = json!({"peer": "{{ hostvars['h2'].ip }}", "ip": "10.0.0.1"}).as_object().unwrap().clone();
         let round =
             Round { renderer: &renderer, facts: None, hosts_ready: false, hosts: None, sealed: false, cache: &cache };
-        let first = resolve(&raw, round, |_| true);
+        let first = resolve(&raw, &Dialects::new(), round, |_| true);
         assert!(first.waits_for_hosts && !first.vars.contains_key("peer"));
         let hosts = json!({"h2": {"ip": "10.0.0.2"}});
         let round = Round { hosts_ready: true, hosts: Some(&hosts), ..round };
-        assert_eq!(resolve(&raw, round, |_| true).vars["peer"], "10.0.0.2");
+        assert_eq!(resolve(&raw, &Dialects::new(), round, |_| true).vars["peer"], "10.0.0.2");
+    }
+
+    #[test]
+    fn each_var_renders_in_the_dialect_of_its_file() {
+        let vars = json!({
+            "j": "{{ t | default('none') }}-{{ m.items() | list | length }}", "on": "{{ 'yes' | bool }}",
+            "t": "{{ n | default(value=1) + 1 }}", "n": 1, "m": {"a": 1}
+        });
+        let d = tempfile::tempdir().unwrap();
+        let renderer = Renderer::new(d.path(), [], None).unwrap();
+        let cache = RefCell::new(Cache::default());
+        let round =
+            Round { renderer: &renderer, facts: None, hosts_ready: true, hosts: None, sealed: false, cache: &cache };
+        let raw = vars.as_object().unwrap().clone();
+        let dialects = [("j", Dialect::Jinja), ("on", Dialect::Jinja), ("t", Dialect::Tera)];
+        let dialects: Dialects = dialects.into_iter().map(|(k, d)| (k.to_string(), d)).collect();
+        let r = resolve(&raw, &dialects, round, |_| true);
+        assert!(r.failed.is_empty(), "{:?}", r.failed);
+        assert_eq!((&r.vars["j"], &r.vars["on"], &r.vars["t"]), (&json!("2-1"), &json!(true), &json!(2)));
+        // The same texts in the other dialect do not parse there: the dialect is the file's, not a guess.
+        let swapped = Dialects::new();
+        let cache = RefCell::new(Cache::default());
+        let r = resolve(&raw, &swapped, Round { cache: &cache, ..round }, |_| true);
+        let failed: Vec<&str> = r.failed.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(failed, ["j", "on"]);
     }
 
     #[test]

@@ -2,8 +2,10 @@
 //! defaults < group vars (parents before children) < host vars < binding
 //! `vars:` in site.yaml < `-e`; plus `inventory_hostname` and `group_names`.
 //! The merged values are as written; `lazy` renders the `{{ }}` in them per
-//! host, `usage` tells which vars a host's run reads, `origin` where a var
-//! was defined (for errors).
+//! host, each in the dialect of the file that defined it (inventories,
+//! group/host vars and `-e` in Jinja2, site.yaml in Tera, role defaults in
+//! the role's `dialect:`); `usage` tells which vars a host's run reads,
+//! `origin` where a var was defined (for errors).
 
 mod layers;
 pub mod lazy;
@@ -15,10 +17,10 @@ pub use layers::Layers;
 use super::inventory::Inventory;
 use super::role::Roles;
 use super::site::Site;
-use super::source::{merge_into, Vars};
+use super::source::Vars;
 use crate::graph::{Graph, Node};
 use crate::secret::Secrets;
-use crate::template::Renderer;
+use crate::template::{Dialect, Renderer};
 use indexmap::IndexMap;
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -54,17 +56,19 @@ pub fn per_host(
         l.groups = groups_of.swap_remove(h).unwrap_or_default();
         l.bindings.sort();
         let mut v = Vars::new();
-        for r in &l.roles {
-            merge_into(&mut v, &roles.get(r).defaults);
+        // Each layer in the dialect of its files (see `Layers::dialects`).
+        for r in l.roles.clone() {
+            let role = roles.get(&r);
+            l.merge(&mut v, &role.defaults, role.dialect);
         }
-        merge_into(&mut v, &inv.host_vars_in(h, &l.groups));
-        for b in &l.bindings {
-            merge_into(&mut v, &site.bindings[*b].vars);
-            if let Some(become_) = site.bindings[*b].become_ {
+        l.merge(&mut v, &inv.host_vars_in(h, &l.groups), Dialect::Jinja);
+        for b in l.bindings.clone() {
+            l.merge(&mut v, &site.bindings[b].vars, Dialect::Tera);
+            if let Some(become_) = site.bindings[b].become_ {
                 v.insert("ansible_become".into(), Value::Bool(become_));
             }
         }
-        merge_into(&mut v, extra);
+        l.merge(&mut v, extra, Dialect::Jinja);
         v.insert("inventory_hostname".into(), Value::String(h.clone()));
         let groups: Vec<&String> = l.groups.iter().filter(|g| *g != "all" && *g != "ungrouped").collect();
         v.insert("group_names".into(), json!(groups));
@@ -141,7 +145,9 @@ impl Written {
         let pass = |renderer: &Renderer, h: &str, hosts: Option<&Value>, hosts_ready: bool| {
             let sealed = secrets.is_some();
             let round = lazy::Round { renderer, facts: facts.get(h), hosts_ready, hosts, sealed, cache: &cache };
-            lazy::resolve(&raw[h], round, |v| self.usage.used(&self.layers[h], &self.raw[h], v))
+            lazy::resolve(&raw[h], &self.layers[h].dialects, round, |v| {
+                self.usage.used(&self.layers[h], &self.raw[h], v)
+            })
         };
         let mut done: IndexMap<String, lazy::Resolved> =
             raw.keys().map(|h| (h.clone(), pass(renderer, h, None, false))).collect();
