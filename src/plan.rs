@@ -32,12 +32,17 @@ pub fn pending_path(role: &str) -> String {
     format!("{PENDING_DIR}/{role}")
 }
 
-/// A resource ready to plan, or the reason it is skipped.
-#[derive(Debug, Clone)]
+/// A resource ready to plan, or the reason it is skipped, or the
+/// registered result it waits for (it is conditional: known at apply).
+#[derive(Debug, Clone, Default)]
 pub struct Prepared {
     pub label: String,
     pub resource: Option<Arc<dyn Resource>>,
     pub skipped: Option<String>,
+    /// It reads `NAME.…` of a command that will run: planned at apply, with the real result.
+    pub waits: Option<String>,
+    /// The name this command registers its result under.
+    pub registers: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
@@ -47,6 +52,8 @@ pub enum Status {
     Changed,
     Failed,
     Skipped,
+    /// Reads the result of a command that runs first: known at apply (`plan` only).
+    Conditional,
 }
 
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
@@ -58,6 +65,9 @@ pub struct ResourcePlan {
     pub notify: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// The name its result is registered under (a command with `register:`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub register: Option<String>,
 }
 
 impl ResourcePlan {
@@ -177,7 +187,7 @@ pub fn prepare_in(
     let name = decl.name.as_ref().map(|n| render_name(n, spec, r, cx)).transpose()?;
     if tagged_out(role, decl, tags) {
         let label = name.clone().unwrap_or_else(|| spec.kind().into());
-        return Ok(Prepared { label, resource: None, skipped: Some("not in --tags".into()) });
+        return Ok(Prepared { label, skipped: Some("not in --tags".into()), ..Prepared::default() });
     }
     let body = decl.body(spec);
     if let Some(w) = decl.when.as_ref().filter(|_| full) {
@@ -186,7 +196,7 @@ pub fn prepare_in(
         }
     }
     let res = resolve_in(root, role, spec, &body, r, cx, full)?;
-    Ok(Prepared { label: name.unwrap_or_else(|| res.label()), resource: Some(res), skipped: None })
+    Ok(Prepared { label: name.unwrap_or_else(|| res.label()), resource: Some(res), ..Prepared::default() })
 }
 
 /// Whether `--tags` leaves this resource out.
@@ -211,7 +221,7 @@ pub fn skipped(
         .and_then(|n| render_name(n, spec, r, cx).ok())
         .or_else(|| resolve_in(root, role, spec, &decl.body(spec), r, cx, false).ok().map(|res| res.label()))
         .unwrap_or_else(|| spec.kind().into());
-    Prepared { label, resource: None, skipped: Some(why.to_string()) }
+    Prepared { label, skipped: Some(why.to_string()), ..Prepared::default() }
 }
 
 /// A resource's `name:`, or `kind (sensitive)` when it depends on a secret.
@@ -461,10 +471,29 @@ pub fn plan_unit(prepared: &[Prepared], handlers: &Handlers, state: &HostState, 
     plan
 }
 
+/// The names registered by commands that will not run (in sync or
+/// skipped) while a resource waits for their result: it is known now.
+pub fn not_running(prepared: &[Prepared], plan: &UnitPlan) -> Vec<String> {
+    let waited: BTreeSet<&str> = prepared.iter().filter_map(|p| p.waits.as_deref()).collect();
+    let idle = plan.resources.iter().filter(|r| matches!(r.status, Status::Ok | Status::Skipped));
+    idle.filter_map(|r| r.register.clone()).filter(|n| waited.contains(n.as_str())).collect()
+}
+
 /// One resource planned: ok, changed (with the handlers it notifies), skipped or failed.
 fn plan_resource(p: &Prepared, state: &HostState) -> ResourcePlan {
-    let mut r =
-        ResourcePlan { resource: p.label.clone(), status: Status::Ok, steps: vec![], notify: vec![], message: None };
+    let mut r = ResourcePlan {
+        resource: p.label.clone(),
+        status: Status::Ok,
+        steps: vec![],
+        notify: vec![],
+        message: None,
+        register: p.registers.clone(),
+    };
+    if let Some(name) = &p.waits {
+        r.status = Status::Conditional;
+        r.message = Some(format!("known at apply: reads `{name}`, the result of an earlier command"));
+        return r;
+    }
     let Some(res) = &p.resource else {
         r.status = Status::Skipped;
         r.message = p.skipped.clone();
@@ -501,7 +530,7 @@ mod tests {
     }
 
     fn prepared(r: Arc<dyn Resource>) -> Prepared {
-        Prepared { label: r.label(), resource: Some(r), skipped: None }
+        Prepared { label: r.label(), resource: Some(r), ..Prepared::default() }
     }
 
     fn command(cmd: &str) -> Arc<dyn Resource> {

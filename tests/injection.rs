@@ -1469,7 +1469,7 @@ fn unit_input() -> impl Strategy<Value = UnitInput> {
 }
 
 fn prepared(r: Arc<dyn Resource>) -> Prepared {
-    Prepared { label: r.label(), resource: Some(r), skipped: None }
+    Prepared { label: r.label(), resource: Some(r), ..Prepared::default() }
 }
 
 proptest! {

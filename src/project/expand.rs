@@ -6,8 +6,10 @@
 //! Every iteration renders twice like any resource (`plan::HostCtx`): an
 //! item that comes from a secret is a stand-in in the sealed render.
 
+use super::registered::{Outcome, Registered, Shadows};
 use super::role::entry::{Entry, Group};
 use super::role::outline::{field_path, Seg};
+use super::role::registers::registers;
 use super::role::Role;
 use crate::error::Location;
 use crate::plan::{self, HostCtx, Prepared};
@@ -57,6 +59,11 @@ pub struct Walk<'a> {
     pub full: bool,
     pub errors_only: bool,
     pub out: Vec<Prepared>,
+    /// The registered results known before the walk.
+    pub registered: &'a Registered,
+    /// Names registered by the commands walked so far, and their result
+    /// when known (`None`: the command will run, so it is known at apply).
+    pub seen: Vec<(String, Option<Outcome>)>,
 }
 
 impl Walk<'_> {
@@ -75,6 +82,17 @@ impl Walk<'_> {
     }
 
     fn resource(&mut self, i: usize, scope: &Scope) -> Result<(), Failed> {
+        if let Some(name) = self.waits(i) {
+            self.wait(i, scope, &name);
+            return Ok(());
+        }
+        let owned;
+        let scope = if self.seen.is_empty() {
+            scope
+        } else {
+            owned = self.scoped(scope, false);
+            &owned
+        };
         let (decl, spec) = &self.role.resources[i];
         let Some(each) = &decl.each else { return self.one(i, scope) };
         let iterations = match self.iterations(each, decl.loop_var.as_deref(), scope) {
@@ -95,14 +113,28 @@ impl Walk<'_> {
     /// One resource in one scope.
     fn one(&mut self, i: usize, scope: &Scope) -> Result<(), Failed> {
         let (decl, spec) = &self.role.resources[i];
+        if let Some(name) = registers(spec).filter(|n| scope.real.contains_key(n)) {
+            let e = ResourceError::kind(Shadows(name.to_string()));
+            return Err(self.error(self.role.locate_token(i, "register"), e));
+        }
         let cx = scope.host(self.errors_only);
         match plan::prepare_in(self.root, self.role, decl, spec, self.renderer, cx, self.tags, self.full) {
             Ok(mut p) => {
                 p.label.push_str(&scope.suffix);
+                if let Some(name) = registers(spec) {
+                    let known = if p.skipped.is_some() { Some(Outcome::not_run()) } else { self.registered.get(name) };
+                    self.seen.push((name.to_string(), known));
+                    p.registers = Some(name.to_string());
+                }
                 self.out.push(p);
                 Ok(())
             }
-            Err(_) if !self.full => Ok(()),
+            Err(_) if !self.full => {
+                if let Some(name) = registers(spec) {
+                    self.seen.push((name.to_string(), self.registered.get(name)));
+                }
+                Ok(())
+            }
             Err(e) => {
                 let at = match &e {
                     ResourceError::AfterRender { field, .. } => self.role.locate_resource(i, &field_path(field)),
@@ -139,11 +171,22 @@ impl Walk<'_> {
         }
         let mut label = decl.name.clone().filter(|n| !n.contains("{{")).unwrap_or_else(|| res.label());
         label.push_str(&iterations[0].suffix[..iterations[0].suffix.rfind('[').unwrap_or(0)]);
-        self.out.push(Prepared { label, resource: Some(res), skipped: None });
+        self.out.push(Prepared { label, resource: Some(res), ..Prepared::default() });
         Ok(true)
     }
 
     fn group(&mut self, g: &Group, scope: &Scope) -> Result<(), Failed> {
+        let owned;
+        let scope = if self.seen.is_empty() {
+            scope
+        } else {
+            owned = self.scoped(scope, false);
+            &owned
+        };
+        if let Some(name) = self.group_waits(g) {
+            self.wait_all(&g.entries, scope, &name);
+            return Ok(());
+        }
         let iterations = match &g.each {
             None => vec![scope.clone()],
             Some(each) => match self.iterations(each, g.loop_var.as_deref(), scope) {
@@ -185,11 +228,70 @@ impl Walk<'_> {
                     let why = if plan::tagged_out(self.role, decl, self.tags) { "not in --tags" } else { why };
                     let mut p = plan::skipped(self.root, self.role, decl, spec, self.renderer, cx, why);
                     p.label.push_str(&scope.suffix);
+                    if let Some(name) = registers(spec) {
+                        self.seen.push((name.to_string(), Some(Outcome::not_run())));
+                        p.registers = Some(name.to_string());
+                    }
                     self.out.push(p);
                 }
                 Entry::Group(g) => self.skip_all(&g.entries, scope, why),
             }
         }
+    }
+
+    /// The registered name, not known yet, that `resources[i]` (or a block around it) reads.
+    fn waits(&self, i: usize) -> Option<String> {
+        let pending = |n: &String| self.seen.iter().any(|(s, known)| s == n && known.is_none());
+        self.role.reads[i].iter().find(|n| pending(n)).cloned()
+    }
+
+    /// `resources[i]` waits for the result of `name`: conditional, labelled
+    /// as well as stand-ins for the results not known yet allow.
+    fn wait(&mut self, i: usize, scope: &Scope, name: &str) {
+        let (decl, spec) = &self.role.resources[i];
+        let labelled = self.scoped(scope, true);
+        let cx = labelled.host(self.errors_only);
+        let mut p = plan::skipped(self.root, self.role, decl, spec, self.renderer, cx, "");
+        p.label.push_str(&scope.suffix);
+        p.skipped = None;
+        p.waits = Some(name.to_string());
+        if let Some(r) = registers(spec) {
+            self.seen.push((r.to_string(), None));
+            p.registers = Some(r.to_string());
+        }
+        self.out.push(p);
+    }
+
+    /// The registered name, not known yet, that a block's `when:` or `loop:` reads.
+    fn group_waits(&self, g: &Group) -> Option<String> {
+        let mut text = g.when.join("\n");
+        text.push_str(&g.each.as_ref().map(|v| v.to_string()).unwrap_or_default());
+        let pending = self.seen.iter().filter(|(_, known)| known.is_none());
+        pending.map(|(n, _)| n).find(|n| crate::template::mentions(&text, n)).cloned()
+    }
+
+    /// Every resource under a block that waits for `name`.
+    fn wait_all(&mut self, entries: &[Entry], scope: &Scope, name: &str) {
+        for e in entries {
+            match e {
+                Entry::Resource(i) => self.wait(*i, scope, name),
+                Entry::Group(g) => self.wait_all(&g.entries, scope, name),
+            }
+        }
+    }
+
+    /// `scope` with the registered results seen so far; with `stand_ins`,
+    /// those not known yet read as a command that did not run (for labels only).
+    fn scoped(&self, scope: &Scope, stand_ins: bool) -> Scope {
+        let mut s = scope.clone();
+        for (name, known) in &self.seen {
+            let Some(o) = known.clone().or_else(|| stand_ins.then(Outcome::not_run)) else { continue };
+            s.real.insert(name.clone(), &o.value());
+            if let Some(sealed) = s.sealed.as_mut() {
+                sealed.insert(name.clone(), &o.shown());
+            }
+        }
+        s
     }
 
     /// One scope per item of `each` (rendered in the scope), with `var` (or `item`) and `loop_index` set.

@@ -10,6 +10,7 @@ pub mod inventory;
 pub mod names;
 mod nesting;
 pub mod queries;
+pub mod registered;
 pub mod role;
 pub mod site;
 pub mod source;
@@ -26,6 +27,7 @@ use crate::template::{self, Renderer};
 use indexmap::IndexMap;
 use inventory::Inventory;
 use petgraph::graph::NodeIndex;
+use registered::Registered;
 use role::Roles;
 use serde_json::{json, Value};
 use site::Site;
@@ -254,15 +256,18 @@ impl Project {
         self.inv.hosts.keys().filter(|h| hs.contains(h.as_str())).cloned().collect()
     }
 
-    /// Prepares a unit's resources and handlers for `host`.
+    /// Prepares a unit's resources and handlers for `host`. Before the
+    /// probe (no `facts`), registered results read as stand-ins; after it,
+    /// a resource that reads one not in `registered` is conditional.
     pub fn prepare_unit(
         &self,
         host: &str,
         role_name: &str,
         facts: Option<&Value>,
         full: bool,
+        registered: &Registered,
     ) -> Result<(Vec<Prepared>, Handlers), UnitError> {
-        self.prepare_unit_with(host, role_name, facts, full, false)
+        self.prepare_unit_in(host, role_name, facts, full, false, registered)
     }
 
     /// `prepare_unit`; with `errors_only`, what renders fine is rendered once,
@@ -275,6 +280,20 @@ impl Project {
         full: bool,
         errors_only: bool,
     ) -> Result<(Vec<Prepared>, Handlers), UnitError> {
+        self.prepare_unit_in(host, role_name, facts, full, errors_only, &Registered::stand_ins())
+    }
+
+    fn prepare_unit_in(
+        &self,
+        host: &str,
+        role_name: &str,
+        facts: Option<&Value>,
+        full: bool,
+        errors_only: bool,
+        registered: &Registered,
+    ) -> Result<(Vec<Prepared>, Handlers), UnitError> {
+        let stand_ins = Registered::stand_ins();
+        let registered = if facts.is_none() { &stand_ins } else { registered };
         let r = self.roles.get(role_name);
         let (mut real, mut sealed) = (self.context(host, facts), self.sealed_context(host, facts));
         // A query's output depends on no secret (`queries`): the same in both renders.
@@ -293,6 +312,8 @@ impl Project {
             full,
             errors_only,
             out: Vec::new(),
+            registered,
+            seen: Vec::new(),
         };
         let scope = expand::Scope { real: real.clone(), sealed: sealed.clone(), suffix: String::new() };
         walk.entries(&r.entries, &scope).map_err(|f| UnitError::Resource {

@@ -226,6 +226,11 @@ impl Decl {
             "tags" => map.next_value().map(|v| self.tags = v),
             "loop" => map.next_value().map(|v| self.each = Some(v)),
             "loop_var" => map.next_value().map(|v| self.loop_var = Some(v)),
+            // Ansible writes it beside the task; here it is the command's own key.
+            "register" => Err(de::Error::custom(
+                "`register:` is a key of `command:` (`command: { cmd: …, register: NAME }`); only a command \
+                 registers a result",
+            )),
             kind => AnySpec::read(kind, map)?.map(|spec| self.specs.push(spec)),
         };
         Some(read)

@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 
 pub mod entry;
 pub mod outline;
+pub mod registers;
 
 /// `- web` or `- role: web`.
 #[derive(Debug, Clone)]
@@ -83,6 +84,8 @@ pub struct Role {
     /// role.yaml, then every file it includes: where `origins` point.
     pub files: Vec<Source>,
     pub handlers: IndexMap<String, (Decl, AnySpec)>,
+    /// Per resource: the names registered by earlier commands that it reads (`registers`).
+    pub reads: Vec<Vec<String>>,
 }
 
 impl Role {
@@ -115,6 +118,14 @@ impl Role {
                     format!("handler `{hname}`: handlers take no `loop:` (a handler runs once; loop in a resource)"),
                 ));
             }
+            if registers::registers(&spec).is_some() {
+                return Err(Error::at(
+                    source.locate(&hname),
+                    format!(
+                        "handler `{hname}`: a handler cannot `register:` (it runs after every resource of the unit)"
+                    ),
+                ));
+            }
             decl.set_body(written.get("handlers").and_then(|h| h.get(&hname)).unwrap_or(&serde_json::Value::Null));
             handlers.insert(hname, (decl, spec));
         }
@@ -131,9 +142,11 @@ impl Role {
             entries: loaded.entries,
             files: loaded.files,
             handlers,
+            reads: vec![],
         };
         role.check()?;
-        Ok(role)
+        let reads = registers::analyse(&role)?;
+        Ok(Role { reads, ..role })
     }
 
     /// Cross-checks inside the role: template/file sources. (`notify:`
