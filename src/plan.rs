@@ -32,14 +32,13 @@ pub fn pending_path(role: &str) -> String {
     format!("{PENDING_DIR}/{role}")
 }
 
-/// A resource ready to plan, or the reason it is skipped, or the
-/// registered result it waits for (it is conditional: known at apply).
+/// A resource ready to plan, or why it is skipped, or the registered result it waits for.
 #[derive(Debug, Clone, Default)]
 pub struct Prepared {
     pub label: String,
     pub resource: Option<Arc<dyn Resource>>,
     pub skipped: Option<String>,
-    /// It reads `NAME.…` of a command that will run: planned at apply, with the real result.
+    /// Reads `NAME.…` of a command that will run: planned at apply, with the real result.
     pub waits: Option<String>,
     /// The name this command registers its result under.
     pub registers: Option<String>,
@@ -52,7 +51,7 @@ pub enum Status {
     Changed,
     Failed,
     Skipped,
-    /// Reads the result of a command that runs first: known at apply (`plan` only).
+    /// Reads the registered result of a command that runs first: known at apply.
     Conditional,
 }
 
@@ -471,28 +470,13 @@ pub fn plan_unit(prepared: &[Prepared], handlers: &Handlers, state: &HostState, 
     plan
 }
 
-/// The names registered by commands that will not run (in sync or
-/// skipped) while a resource waits for their result: it is known now.
-pub fn not_running(prepared: &[Prepared], plan: &UnitPlan) -> Vec<String> {
-    let waited: BTreeSet<&str> = prepared.iter().filter_map(|p| p.waits.as_deref()).collect();
-    let idle = plan.resources.iter().filter(|r| matches!(r.status, Status::Ok | Status::Skipped));
-    idle.filter_map(|r| r.register.clone()).filter(|n| waited.contains(n.as_str())).collect()
-}
-
 /// One resource planned: ok, changed (with the handlers it notifies), skipped or failed.
 fn plan_resource(p: &Prepared, state: &HostState) -> ResourcePlan {
-    let mut r = ResourcePlan {
-        resource: p.label.clone(),
-        status: Status::Ok,
-        steps: vec![],
-        notify: vec![],
-        message: None,
-        register: p.registers.clone(),
-    };
+    let (resource, register) = (p.label.clone(), p.registers.clone());
+    let mut r = ResourcePlan { resource, status: Status::Ok, steps: vec![], notify: vec![], message: None, register };
     if let Some(name) = &p.waits {
-        r.status = Status::Conditional;
-        r.message = Some(format!("known at apply: reads `{name}`, the result of an earlier command"));
-        return r;
+        let message = Some(format!("known at apply: reads `{name}`, the result of an earlier command"));
+        return ResourcePlan { status: Status::Conditional, message, ..r };
     }
     let Some(res) = &p.resource else {
         r.status = Status::Skipped;

@@ -181,3 +181,38 @@ fn mistakes_with_register_are_located() {
         assert!(err.contains("role.yaml:"), "located: {err}");
     }
 }
+
+/// A command that depends on a secret registers a secret stdout: what
+/// reads it shows `(sensitive)`, in every output of the apply.
+#[test]
+fn a_registered_stdout_of_a_secret_command_is_sealed() {
+    let dir = project(
+        r#"  - command: { cmd: "printf %s {{ db_password }} | rev", creates: D/never-there, register: tok }
+  - file: { path: D/token, content: "{{ tok.stdout }}\n" }
+"#,
+    );
+    let root = dir.path();
+    write(&root.join("inventory/group_vars/all/secrets.yaml"), "db_password: hunter2-very-secret\n");
+    let vault = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_rigger"))
+            .args(args)
+            .current_dir(root)
+            .env("RIGGER_VAULT_KEY_FILE", root.join("vault.key"))
+            .env("RIGGER_STATE_DIR", root.join(".state"))
+            .env("RIGGER_HOST_STATE_DIR", root.join("host-state"))
+            .env_remove("RIGGER_INVENTORY")
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        (out.status.code(), text)
+    };
+    assert_eq!(vault(&["vault", "keygen", "vault.key"]).0, Some(0));
+    assert_eq!(vault(&["vault", "encrypt", "inventory/group_vars/all/secrets.yaml"]).0, Some(0));
+    // The stdout is the secret reversed: no redaction of the secret's own text finds it.
+    let (code, out) = vault(&["apply", "--yes", "-v", "--json"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(std::fs::read_to_string(root.join("token")).unwrap(), "terces-yrev-2retnuh\n");
+    assert!(!out.contains("hunter2") && !out.contains("2retnuh"), "{out}");
+    assert!(out.contains("sensitive"), "the file reading it is sealed: {out}");
+}

@@ -7,9 +7,9 @@
 //! item that comes from a secret is a stand-in in the sealed render.
 
 use super::registered::{Outcome, Registered, Shadows};
+use super::registers::registers;
 use super::role::entry::{Entry, Group};
 use super::role::outline::{field_path, Seg};
-use super::role::registers::registers;
 use super::role::Role;
 use crate::error::Location;
 use crate::plan::{self, HostCtx, Prepared};

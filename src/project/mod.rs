@@ -11,6 +11,7 @@ pub mod names;
 mod nesting;
 pub mod queries;
 pub mod registered;
+pub mod registers;
 pub mod role;
 pub mod site;
 pub mod source;
@@ -98,6 +99,9 @@ impl Project {
             for r in &b.roles {
                 roles.load(r, &|| site.locate(i, r))?;
             }
+        }
+        for role in roles.roles.values_mut() {
+            role.reads = registers::analyse(role)?;
         }
         let limit = match &s.limit {
             Some(p) => {

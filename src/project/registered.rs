@@ -5,8 +5,9 @@
 //! the unit is planned again); until then a resource that reads it is
 //! conditional. `check` and the first probe read stand-ins instead.
 
+use crate::plan::{Prepared, Status, UnitPlan};
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Why a `register:` name cannot be used for a host: the context has it already.
 #[derive(Debug, thiserror::Error)]
@@ -68,6 +69,14 @@ impl Registered {
     pub fn get(&self, name: &str) -> Option<Outcome> {
         self.known.get(name).cloned().or_else(|| self.stand_ins.then(Outcome::not_run))
     }
+}
+
+/// The names registered by commands that will not run (in sync or
+/// skipped) while a resource waits for their result: it is known now.
+pub fn not_running(prepared: &[Prepared], plan: &UnitPlan) -> Vec<String> {
+    let waited: BTreeSet<&str> = prepared.iter().filter_map(|p| p.waits.as_deref()).collect();
+    let idle = plan.resources.iter().filter(|r| matches!(r.status, Status::Ok | Status::Skipped));
+    idle.filter_map(|r| r.register.clone()).filter(|n| waited.contains(n.as_str())).collect()
 }
 
 #[cfg(test)]

@@ -295,6 +295,34 @@ mod tests {
         );
     }
 
+    /// A registering command's stdout comes back behind the marker, apart
+    /// from its stderr and bounded; a failure shows both.
+    #[test]
+    fn a_registering_commands_stdout_comes_back_apart() {
+        use crate::plan::{ResourcePlan, Status};
+        let r = |cmd: &str| ResourcePlan {
+            resource: "command".into(),
+            status: Status::Changed,
+            steps: vec![Step::new("run", format!("sh -c {} </dev/null\n", quote(cmd)))],
+            notify: vec![],
+            message: None,
+            register: Some("r".into()),
+        };
+        let cmds = ["printf 'a\\n|b\\n\\n'; echo err >&2", "printf 'no newline'", "true", "yes | head -c 200000"];
+        let mut resources: Vec<ResourcePlan> = cmds.iter().map(|c| r(c)).collect();
+        resources.push(r("echo out; echo bad >&2; exit 3"));
+        let plan = UnitPlan { resources, handlers: vec![] };
+        let out = std::process::Command::new("sh").arg("-c").arg(script("app", &plan, "@@M@@")).output().unwrap();
+        let res = parse(&String::from_utf8(out.stdout).unwrap(), "@@M@@");
+        assert_eq!(res.stdout[&0], "a\n|b", "stderr apart, trailing newlines removed");
+        assert_eq!(res.stdout[&1], "no newline");
+        assert_eq!(res.stdout.get(&2).map_or("", String::as_str), "");
+        assert!(res.stdout[&3].len() <= MAX_STDOUT && res.stdout[&3].starts_with("y\ny"));
+        let f = res.failed.unwrap();
+        assert_eq!((f.step, f.code), (StepId::Resource { index: 4, step: 0 }, 3));
+        assert!(f.output.contains("bad") && f.output.contains("out"), "{f:?}");
+    }
+
     /// Units of a host share the pending files: a unit records the handlers
     /// it defers in their role's file and clears only what it ran.
     #[test]

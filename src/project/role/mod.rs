@@ -15,7 +15,6 @@ use std::path::{Path, PathBuf};
 
 pub mod entry;
 pub mod outline;
-pub mod registers;
 
 /// `- web` or `- role: web`.
 #[derive(Debug, Clone)]
@@ -84,7 +83,8 @@ pub struct Role {
     /// role.yaml, then every file it includes: where `origins` point.
     pub files: Vec<Source>,
     pub handlers: IndexMap<String, (Decl, AnySpec)>,
-    /// Per resource: the names registered by earlier commands that it reads (`registers`).
+    /// Per resource: the names registered by earlier commands that it reads
+    /// (`project::registers`, filled in once every role is loaded).
     pub reads: Vec<Vec<String>>,
 }
 
@@ -118,7 +118,7 @@ impl Role {
                     format!("handler `{hname}`: handlers take no `loop:` (a handler runs once; loop in a resource)"),
                 ));
             }
-            if registers::registers(&spec).is_some() {
+            if matches!(&spec, AnySpec::Command(c) if c.register.is_some()) {
                 return Err(Error::at(
                     source.locate(&hname),
                     format!(
@@ -145,8 +145,7 @@ impl Role {
             reads: vec![],
         };
         role.check()?;
-        let reads = registers::analyse(&role)?;
-        Ok(Role { reads, ..role })
+        Ok(role)
     }
 
     /// Cross-checks inside the role: template/file sources. (`notify:`

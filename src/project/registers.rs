@@ -4,8 +4,8 @@
 //! `loop:`, those of the blocks around it, and the role files it renders).
 //! `plan` shows a resource that reads a result not known yet as conditional.
 
-use super::entry::Entry;
-use super::Role;
+use super::role::entry::Entry;
+use super::role::Role;
 use crate::error::{Error, Result};
 use crate::resource::{AnySpec, Decl};
 use crate::template::mentions;
