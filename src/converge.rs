@@ -322,7 +322,7 @@ impl Converge {
             // Fresh state: what earlier units made is there now.
             let mut unit = plan::plan_unit(&prepared, &handlers, &st, &sharing);
             crate::folders::check(&prepared, &mut unit, &st, &mut Vec::new());
-            let learned = crate::project::registered::not_running(&prepared, &unit);
+            let learned: Vec<String> = crate::project::registered::not_running(&prepared, &unit);
             if learned.is_empty() {
                 return Ok(unit);
             }

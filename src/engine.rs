@@ -190,7 +190,7 @@ async fn plan_units(project: &Project, runs: &mut HashMap<String, HostRun>) -> P
                 }
             }
             let plan = plan::plan_unit(&prepared, &handlers, &run.state, &sharing);
-            let learned = registered::not_running(&prepared, &plan);
+            let learned: Vec<String> = registered::not_running(&prepared, &plan);
             if learned.is_empty() || run.error.is_some() {
                 break (prepared, Ok(plan));
             }

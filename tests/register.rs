@@ -28,12 +28,18 @@ fn rigger(root: &Path, args: &[&str]) -> (Option<i32>, String, String) {
 
 /// A project whose role `app` has `resources` (`D` is the project folder).
 fn project(resources: &str) -> tempfile::TempDir {
+    project_as("app", resources)
+}
+
+/// `project` with another role name: a role with handlers journals them in
+/// the host's `/var/lib/rigger/pending/ROLE`, so its name must be the test's own.
+fn project_as(role: &str, resources: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     write(&root.join("inventory/hosts.yaml"), "all:\n  hosts:\n    me: { ansible_connection: local, greeting: hi }\n");
-    write(&root.join("site.yaml"), "- hosts: all\n  roles: [app]\n");
+    write(&root.join("site.yaml"), &format!("- hosts: all\n  roles: [{role}]\n"));
     let d = root.display().to_string();
-    write(&root.join("roles/app/role.yaml"), &format!("resources:\n{}", resources.replace('D', &d)));
+    write(&root.join(format!("roles/{role}/role.yaml")), &format!("resources:\n{}", resources.replace('D', &d)));
     dir
 }
 
@@ -215,4 +221,45 @@ fn a_registered_stdout_of_a_secret_command_is_sealed() {
     assert_eq!(std::fs::read_to_string(root.join("token")).unwrap(), "terces-yrev-2retnuh\n");
     assert!(!out.contains("hunter2") && !out.contains("2retnuh"), "{out}");
     assert!(out.contains("sensitive"), "the file reading it is sealed: {out}");
+}
+
+/// A block whose `when:` reads a result waits with all it holds; a second
+/// command reads the first's result; handlers notified before and after
+/// the registering command run once, at the unit's end.
+#[test]
+fn blocks_chains_and_handlers_follow_the_real_result() {
+    let role = format!("register{}", std::process::id());
+    let dir = project_as(
+        &role,
+        r#"  - command: { cmd: "echo one; touch D/m1", creates: D/m1, register: first, notify: log }
+  - command: { cmd: "echo got {{ first.stdout }} >> D/chain; echo two", unless: "test -s D/chain", register: second }
+  - block:
+      when: second.changed
+      notify: log
+      resources:
+        - file: { path: D/second, content: "{{ second.stdout }} after {{ first.stdout }}\n" }
+  - file: { path: D/never, content: x }
+    when: first.rc != 0
+handlers:
+  log: { command: { cmd: "echo handled >> D/handled" } }
+"#,
+    );
+    let root = dir.path();
+    let d = root.display();
+    let (code, out, err) = rigger(root, &["plan"]);
+    assert_eq!(code, Some(2), "{out}{err}");
+    assert!(out.contains(&format!("? file {d}/second: conditional (known at apply)")), "{out}");
+    assert!(out.contains(&format!("? file {d}/never: conditional (known at apply)")), "{out}");
+    assert!(out.contains("? command echo got"), "the second command waits for the first: {out}");
+    let (code, out, err) = rigger(root, &["apply", "--yes"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert_eq!(std::fs::read_to_string(root.join("chain")).unwrap(), "got one\n");
+    assert_eq!(std::fs::read_to_string(root.join("second")).unwrap(), "two after one\n");
+    assert!(!root.join("never").exists());
+    assert_eq!(std::fs::read_to_string(root.join("handled")).unwrap(), "handled\n", "once, at the end");
+    assert!(!Path::new(&format!("/var/lib/rigger/pending/{role}")).exists(), "the journal is cleared");
+    // Both commands are done: their results are known, the block is skipped, nothing changes.
+    let (code, out, err) = rigger(root, &["plan"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(!out.contains("conditional"), "{out}");
 }

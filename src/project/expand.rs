@@ -6,7 +6,7 @@
 //! Every iteration renders twice like any resource (`plan::HostCtx`): an
 //! item that comes from a secret is a stand-in in the sealed render.
 
-use super::registered::{Outcome, Registered, Shadows};
+use super::registered::{Outcome, ReadTooEarly, Registered, Shadows};
 use super::registers::registers;
 use super::role::entry::{Entry, Group};
 use super::role::outline::{field_path, Seg};
@@ -140,7 +140,7 @@ impl Walk<'_> {
                     ResourceError::AfterRender { field, .. } => self.role.locate_resource(i, &field_path(field)),
                     _ => self.role.locate_resource(i, &[]),
                 };
-                Err(self.error(at, e))
+                Err(self.error(at, self.too_early(i, e)))
             }
         }
     }
@@ -239,10 +239,23 @@ impl Walk<'_> {
         }
     }
 
+    /// `e`, with a word on why when it is an undefined name that a later
+    /// command of the role registers.
+    fn too_early(&self, i: usize, e: ResourceError) -> ResourceError {
+        let text = e.to_string();
+        let later = self.role.resources.iter().enumerate().skip(i + 1);
+        let found = later.filter_map(|(j, (_, s))| Some((j, registers(s)?)));
+        let Some((j, name)) = found.into_iter().find(|(_, n)| text.contains(&format!("`{n}` is not defined"))) else {
+            return e;
+        };
+        let at = self.role.locate_token(j, "register").to_string();
+        ResourceError::kind(ReadTooEarly { name: name.to_string(), at, source: e })
+    }
+
     /// The registered name, not known yet, that `resources[i]` (or a block around it) reads.
     fn waits(&self, i: usize) -> Option<String> {
         let pending = |n: &String| self.seen.iter().any(|(s, known)| s == n && known.is_none());
-        self.role.reads[i].iter().find(|n| pending(n)).cloned()
+        self.role.reads.get(i)?.iter().find(|n| pending(n)).cloned()
     }
 
     /// `resources[i]` waits for the result of `name`: conditional, labelled

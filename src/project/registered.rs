@@ -14,6 +14,15 @@ use std::collections::{BTreeMap, BTreeSet};
 #[error("register `{0}`: this host already has a var of that name; a registered result may not shadow it")]
 pub struct Shadows(pub String);
 
+/// A resource that reads a result registered by a command after it.
+#[derive(Debug, thiserror::Error)]
+#[error("{source}\nhelp: `{name}` is registered by a later command ({at}): only the resources after it can read it")]
+pub struct ReadTooEarly {
+    pub name: String,
+    pub at: String,
+    pub source: crate::resource::ResourceError,
+}
+
 /// What one registering command did.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outcome {

@@ -156,3 +156,30 @@ fn all_files(dir: &Path, out: &mut String) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reads(role: &str, templates: &[(&str, &str)]) -> Vec<Vec<String>> {
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path().join("roles/r");
+        std::fs::create_dir_all(dir.join("templates")).unwrap();
+        std::fs::write(dir.join("role.yaml"), role).unwrap();
+        for (f, text) in templates {
+            std::fs::write(dir.join("templates").join(f), text).unwrap();
+        }
+        let role = Role::load(&d.path().join("roles"), "r").unwrap();
+        analyse(&role).unwrap()
+    }
+
+    #[test]
+    fn values_blocks_and_templates_read_a_name_keys_do_not() {
+        let r = reads(
+            "resources:\n  - file: { path: /a, content: \"{{ path.stdout }}\" }\n  - command: { cmd: x, register: path }\n  - file: { path: /b, content: x }\n  - block:\n      when: path.changed\n      resources:\n        - package: p\n  - template: { src: outer.tera, dest: /c }\n  - template: { src: plain.tera, dest: /d }\n",
+            &[("outer.tera", "{% include \"inner.tera\" %}"), ("inner.tera", "{{ path.rc }}"), ("plain.tera", "x")],
+        );
+        let names: Vec<Vec<&str>> = r.iter().map(|v| v.iter().map(String::as_str).collect()).collect();
+        assert_eq!(names, [vec![], vec![], vec![], vec!["path"], vec!["path"], vec![]]);
+    }
+}
