@@ -216,7 +216,7 @@ impl Converge {
             let rest = plan.resources.split_off(k + 1);
             let mut part = UnitPlan { resources: std::mem::take(&mut plan.resources), handlers: plan.handlers.clone() };
             part.handlers.iter_mut().for_each(|h| h.deferred = true);
-            let fail = |(m, part): Failure| (m, [done.clone(), part, not_run(rest.clone())].concat());
+            let fail = |(m, part): Failure| (m, [done.clone(), part, after_failure(rest.clone())].concat());
             let result = self.apply_part(conn, host, role, &mut part, false).await.map_err(fail)?;
             let name = part.resources[k].register.clone().unwrap_or_default();
             let stdout = result.stdout.get(&k).cloned().unwrap_or_default();
@@ -230,7 +230,7 @@ impl Converge {
             let mut next = self
                 .replan(conn, host, role, facts, later, &mut registered)
                 .await
-                .map_err(|e| (e.to_string(), [done.clone(), not_run(rest.clone())].concat()))?;
+                .map_err(|e| (e.to_string(), [done.clone(), after_failure(rest.clone())].concat()))?;
             // What ran is done: the rest starts after the registering command.
             let at = next.resources.iter().position(|r| r.register.as_deref() == Some(name.as_str()));
             next.resources.drain(..at.map_or(0, |i| i + 1));
@@ -392,9 +392,18 @@ fn split_at(plan: &UnitPlan) -> Option<usize> {
     plan.resources[..waiting].iter().position(|r| r.register.is_some() && r.status == Status::Changed)
 }
 
+/// The resources of a unit after the stage that failed: none of them ran.
+fn after_failure(mut resources: Vec<ResourcePlan>) -> Vec<ResourcePlan> {
+    for r in resources.iter_mut().filter(|r| matches!(r.status, Status::Changed | Status::Conditional)) {
+        r.status = Status::Skipped;
+        r.message = Some("not run: an earlier step failed".into());
+    }
+    resources
+}
+
 /// The resources of a unit whose script ran no step: changes stay to do.
 fn not_run(mut resources: Vec<ResourcePlan>) -> Vec<ResourcePlan> {
-    for r in resources.iter_mut().filter(|r| matches!(r.status, Status::Changed | Status::Conditional)) {
+    for r in resources.iter_mut().filter(|r| r.status == Status::Changed) {
         r.status = Status::Skipped;
         r.message = Some("not run".into());
     }

@@ -139,10 +139,11 @@ fn a_failing_command_fails_the_unit_and_runs_nothing_after_it() {
 "#,
     );
     let root = dir.path();
-    let (code, out, err) = rigger(root, &["apply", "--yes"]);
+    let (code, out, err) = rigger(root, &["apply", "--yes", "--json"]);
     assert_eq!(code, Some(1), "{out}{err}");
     let all = format!("{out}{err}");
-    assert!(all.contains("exit 4") && all.contains("broken"), "{all}");
+    assert!(all.contains("exit 4") && all.contains("broken") && all.contains("partial"), "stderr and stdout: {all}");
+    assert!(all.contains("not run: an earlier step failed"), "{all}");
     assert!(!root.join("after").exists());
 }
 
