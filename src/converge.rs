@@ -7,6 +7,7 @@
 
 use crate::plan::{self, HandlerKey, HandlerPlan, ResourcePlan, Status, UnitPlan};
 use crate::project::handlers::HostHandlers;
+use crate::project::registered::{Outcome, Registered};
 use crate::project::{Project, UnitError};
 use crate::report::UnitReport;
 use crate::schedule;
@@ -169,7 +170,10 @@ impl Converge {
         };
         // An earlier unit changed this host: what it found may be stale, so look again.
         if !self.exact && self.dirty.lock().unwrap().contains(host) {
-            plan = self.replan(&conn, host, role, facts, &later).await.map_err(|e| (e.to_string(), vec![]))?;
+            plan = self
+                .replan(&conn, host, role, facts, &later, &mut Registered::none())
+                .await
+                .map_err(|e| (e.to_string(), vec![]))?;
         }
         if let Some(bad) = plan.resources.iter().find(|r| r.status == Status::Failed) {
             let message = format!("{}: {}", bad.resource, bad.message.clone().unwrap_or_default());
@@ -189,31 +193,108 @@ impl Converge {
             return Ok(report(Status::Ok, plan.resources, vec![]));
         }
         self.dirty.lock().unwrap().insert(host.to_string());
-        let applied = match conn.apply(role, &plan, last).await {
+        let (resources, handlers) = self.apply_stages(&conn, host, role, plan, last, &later).await?;
+        Ok(report(Status::Changed, resources, handlers))
+    }
+
+    /// Applies `plan`: in one round trip, or, when a resource waits for a
+    /// registered result, in stages: up to the command that registers it
+    /// (journaling the handlers owed so far, running none), then the rest
+    /// planned again with its real result, and so on.
+    async fn apply_stages(
+        &self,
+        conn: &Session,
+        host: &str,
+        role: &str,
+        mut plan: UnitPlan,
+        last: bool,
+        later: &BTreeSet<HandlerKey>,
+    ) -> Result<(Vec<ResourcePlan>, Vec<String>), Failure> {
+        let mut done: Vec<ResourcePlan> = Vec::new();
+        let mut registered = Registered::none();
+        while let Some(k) = split_at(&plan).filter(|_| !self.exact) {
+            let rest = plan.resources.split_off(k + 1);
+            let mut part = UnitPlan { resources: std::mem::take(&mut plan.resources), handlers: plan.handlers.clone() };
+            part.handlers.iter_mut().for_each(|h| h.deferred = true);
+            let fail = |(m, part): Failure| (m, [done.clone(), part, after_failure(rest.clone())].concat());
+            let result = self.apply_part(conn, host, role, &mut part, false).await.map_err(fail)?;
+            let name = part.resources[k].register.clone().unwrap_or_default();
+            let stdout = result.stdout.get(&k).cloned().unwrap_or_default();
+            let sealed = part.resources[k].steps.iter().any(|s| s.sealed);
+            if sealed {
+                self.project.secrets.add(&stdout);
+            }
+            registered.known.insert(name.clone(), Outcome { changed: true, rc: 0, stdout, sealed });
+            done.extend(part.resources);
+            let facts = self.runs.lock().unwrap()[host].state.facts.clone();
+            let mut next = self
+                .replan(conn, host, role, facts, later, &mut registered)
+                .await
+                .map_err(|e| (e.to_string(), [done.clone(), after_failure(rest.clone())].concat()))?;
+            // What ran is done: the rest starts after the registering command.
+            let at = next.resources.iter().position(|r| r.register.as_deref() == Some(name.as_str()));
+            next.resources.drain(..at.map_or(0, |i| i + 1));
+            let missing: Vec<HandlerPlan> =
+                plan.handlers.iter().filter(|h| !next.handlers.iter().any(|n| n.key() == h.key())).cloned().collect();
+            next.handlers.extend(missing);
+            self.handlers.lock().unwrap().share(host, role, later, &mut next);
+            if let Some(bad) = next.resources.iter().find(|r| r.status == Status::Failed) {
+                let message = format!("{}: {}", bad.resource, bad.message.clone().unwrap_or_default());
+                return Err((message, [done, next.resources].concat()));
+            }
+            plan = next;
+        }
+        for r in plan.resources.iter_mut().filter(|r| r.status == Status::Conditional) {
+            r.status = Status::Skipped;
+            r.message = Some("not run: the result it reads was never known".into());
+        }
+        if plan.changes() > 0 {
+            let fail = |(m, part): Failure| (m, [done.clone(), part].concat());
+            self.apply_part(conn, host, role, &mut plan, last).await.map_err(fail)?;
+        }
+        let handlers = plan.run_handlers().map(|h| h.shown(role)).collect();
+        done.extend(plan.resources);
+        Ok((done, handlers))
+    }
+
+    /// Runs `part` in one round trip; its resources marked with what happened.
+    async fn apply_part(
+        &self,
+        conn: &Session,
+        host: &str,
+        role: &str,
+        part: &mut UnitPlan,
+        release: bool,
+    ) -> Result<ApplyResult, Failure> {
+        let resources = std::mem::take(&mut part.resources);
+        let applied = match conn.apply(role, &UnitPlan { resources: resources.clone(), ..part.clone() }, release).await
+        {
             Ok(a) => a,
             Err(SessionError::Lock(e)) => {
                 // Nothing ran; the host is another run's now, or changed under this one.
                 self.lose(host, e.to_string());
-                return Err((e.to_string(), not_run(plan.resources)));
+                return Err((e.to_string(), not_run(resources)));
             }
             Err(e) => {
                 self.lose(host, format!("unreachable: {e}"));
-                return Err((format!("unreachable during apply: {e}"), plan.resources));
+                return Err((format!("unreachable during apply: {e}"), resources));
             }
         };
-        let handlers: Vec<String> = plan.run_handlers().map(|h| h.shown(role)).collect();
         let mut result = applied.result;
-        seal_output(&mut result, &plan);
-        let resources = outcome(&result, plan.resources)?;
+        part.resources = resources;
+        seal_output(&mut result, part);
+        part.resources = outcome(&result, std::mem::take(&mut part.resources))?;
         if !result.completed {
             let err = applied.stderr;
             self.lose(host, format!("unreachable: connection lost during apply {err}"));
-            return Err((format!("the connection was lost during apply {err}"), resources));
+            return Err((format!("the connection was lost during apply {err}"), part.resources.clone()));
         }
-        Ok(report(Status::Changed, resources, handlers))
+        Ok(result)
     }
 
     /// The unit planned again against a fresh probe of what it reads.
+    /// With `registered`, the results known so far; a registering command
+    /// found not to run adds its result, and the unit is planned again.
     async fn replan(
         &self,
         conn: &Session,
@@ -221,25 +302,31 @@ impl Converge {
         role: &str,
         facts: serde_json::Value,
         later: &BTreeSet<HandlerKey>,
+        registered: &mut Registered,
     ) -> Result<UnitPlan, ReplanError> {
-        let (prepared, handlers) = self.project.prepare_unit(host, role, Some(&facts), true)?;
-        // Rendering again may make a value planning did not: save it before it reaches the host.
-        self.project.generated.persist_new()?;
-        let queries = plan::queries(role, &prepared, &handlers);
-        match conn.probe(&queries, false).await {
-            Ok(mut st) => {
-                st.facts = facts;
-                // What earlier units notified is in the journals now: probed with the rest.
-                let sharing = plan::Sharing { later: later.clone(), notified: BTreeSet::new() };
-                // Fresh state: what earlier units made is there now.
-                let mut unit = plan::plan_unit(&prepared, &handlers, &st, &sharing);
-                crate::folders::check(&prepared, &mut unit, &st, &mut Vec::new());
-                Ok(unit)
+        loop {
+            let (prepared, handlers) = self.project.prepare_unit(host, role, Some(&facts), true, registered)?;
+            // Rendering again may make a value planning did not: save it before it reaches the host.
+            self.project.generated.persist_new()?;
+            let queries = plan::queries(role, &prepared, &handlers);
+            let mut st = match conn.probe(&queries, false).await {
+                Ok(st) => st,
+                Err(e) => {
+                    self.lose(host, e.to_string());
+                    return Err(e.into());
+                }
+            };
+            st.facts = facts.clone();
+            // What earlier units notified is in the journals now: probed with the rest.
+            let sharing = plan::Sharing { later: later.clone(), notified: BTreeSet::new() };
+            // Fresh state: what earlier units made is there now.
+            let mut unit = plan::plan_unit(&prepared, &handlers, &st, &sharing);
+            crate::folders::check(&prepared, &mut unit, &st, &mut Vec::new());
+            let learned: Vec<String> = crate::project::registered::not_running(&prepared, &unit);
+            if learned.is_empty() {
+                return Ok(unit);
             }
-            Err(e) => {
-                self.lose(host, e.to_string());
-                Err(e.into())
-            }
+            registered.known.extend(learned.into_iter().map(|n| (n, Outcome::not_run())));
         }
     }
 
@@ -296,6 +383,22 @@ fn over_budget(failed: usize, hosts: usize, max: u8) -> Option<String> {
     let pct = (failed * 100).checked_div(hosts).unwrap_or(0);
     (failed > 0 && pct > max as usize)
         .then(|| format!("{failed} of {hosts} hosts failed in this batch (max_fail_percentage {max})"))
+}
+
+/// Where a unit is cut into stages: the first registering command that
+/// runs before a resource that waits for a result (see `apply_stages`).
+fn split_at(plan: &UnitPlan) -> Option<usize> {
+    let waiting = plan.resources.iter().rposition(|r| r.status == Status::Conditional)?;
+    plan.resources[..waiting].iter().position(|r| r.register.is_some() && r.status == Status::Changed)
+}
+
+/// The resources of a unit after the stage that failed: none of them ran.
+fn after_failure(mut resources: Vec<ResourcePlan>) -> Vec<ResourcePlan> {
+    for r in resources.iter_mut().filter(|r| matches!(r.status, Status::Changed | Status::Conditional)) {
+        r.status = Status::Skipped;
+        r.message = Some("not run: an earlier step failed".into());
+    }
+    resources
 }
 
 /// The resources of a unit whose script ran no step: changes stay to do.
@@ -358,13 +461,14 @@ mod tests {
             steps: vec![Step::new("x", "true")],
             notify: vec![],
             message: None,
+            register: None,
         }
     }
 
     #[test]
     fn a_failed_step_marks_its_resource_and_skips_the_later_changes() {
         let failed = Failed { step: StepId::Resource { index: 1, step: 0 }, code: 3, output: "no\n".into() };
-        let result = ApplyResult { failed: Some(failed), completed: true };
+        let result = ApplyResult { failed: Some(failed), completed: true, ..ApplyResult::default() };
         let (message, rs) = outcome(&result, vec![changed("a"), changed("b"), changed("c")]).unwrap_err();
         assert_eq!(message, "a step failed: exit 3: no");
         let st: Vec<Status> = rs.iter().map(|r| r.status).collect();
@@ -384,7 +488,7 @@ mod tests {
     #[test]
     fn a_failed_handler_is_named_by_its_step() {
         let failed = Failed { step: StepId::Handler { index: 0, step: 1 }, code: 1, output: "boom".into() };
-        let result = ApplyResult { failed: Some(failed), completed: true };
+        let result = ApplyResult { failed: Some(failed), completed: true, ..ApplyResult::default() };
         let (message, rs) = outcome(&result, vec![changed("a")]).unwrap_err();
         assert_eq!(message, "a step failed (h0.1): exit 1: boom");
         assert_eq!(rs[0].status, Status::Changed);

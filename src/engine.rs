@@ -7,6 +7,7 @@
 use crate::converge::{Converge, HostRun, Plans, SharedHandlers};
 use crate::graph::Node;
 use crate::plan::{self, HandlerKey, Sharing, Status};
+use crate::project::registered::{self, Registered};
 use crate::project::{Project, Settings};
 use crate::report::{HostReport, UnitReport};
 use crate::saved_plan::{Observed, SavedHost, SavedPlan, Stale};
@@ -89,7 +90,7 @@ fn lock_notes(runs: &HashMap<String, HostRun>) -> Vec<String> {
 fn host_queries(project: &Project, host: &str) -> BTreeSet<Query> {
     let mut queries = BTreeSet::new();
     for (h, role) in project.graph.units.keys().filter(|(h, _)| h == host) {
-        if let Ok((prepared, handlers)) = project.prepare_unit(h, role, None, false) {
+        if let Ok((prepared, handlers)) = project.prepare_unit(h, role, None, false, &Registered::none()) {
             queries.extend(plan::queries(role, &prepared, &handlers));
         }
         // The role's `query:` commands run in this probe, and only in it.
@@ -164,29 +165,44 @@ async fn plan_units(project: &Project, runs: &mut HashMap<String, HostRun>) -> P
         if run.error.is_some() {
             continue;
         }
-        let (prepared, handlers) = match project.prepare_unit(host, role, Some(&run.state.facts), true) {
-            Ok(x) => x,
+        let owed = owed.entry(host.as_str()).or_default();
+        let later = project.handlers.get(host).map(|hh| hh.later(left.iter().copied())).unwrap_or_default();
+        let sharing = Sharing { later, notified: owed.clone() };
+        // A registering command that will not run has a known result: what
+        // reads it is planned again with it, as often as that teaches more.
+        let mut registered = Registered::none();
+        let (prepared, plan) = loop {
+            let (prepared, handlers) = match project.prepare_unit(host, role, Some(&run.state.facts), true, &registered)
+            {
+                Ok(x) => x,
+                Err(e) => break (vec![], Err(e)),
+            };
+            let missing: BTreeSet<Query> =
+                plan::queries(role, &prepared, &handlers).difference(&run.probed).cloned().collect();
+            if !missing.is_empty() {
+                let conn = run.conn.clone().expect("connected");
+                match conn.probe(&missing, false).await {
+                    Ok(more) => {
+                        run.state.update(more);
+                        run.probed.extend(missing);
+                    }
+                    Err(e) => run.error = Some(e.to_string()),
+                }
+            }
+            let plan = plan::plan_unit(&prepared, &handlers, &run.state, &sharing);
+            let learned: Vec<String> = registered::not_running(&prepared, &plan);
+            if learned.is_empty() || run.error.is_some() {
+                break (prepared, Ok(plan));
+            }
+            registered.known.extend(learned.into_iter().map(|n| (n, registered::Outcome::not_run())));
+        };
+        let mut plan = match plan {
+            Ok(p) => p,
             Err(e) => {
                 plans.insert(n, Err(e));
                 continue;
             }
         };
-        let missing: BTreeSet<Query> =
-            plan::queries(role, &prepared, &handlers).difference(&run.probed).cloned().collect();
-        if !missing.is_empty() {
-            let conn = run.conn.clone().expect("connected");
-            match conn.probe(&missing, false).await {
-                Ok(more) => {
-                    run.state.update(more);
-                    run.probed.extend(missing);
-                }
-                Err(e) => run.error = Some(e.to_string()),
-            }
-        }
-        let owed = owed.entry(host.as_str()).or_default();
-        let later = project.handlers.get(host).map(|hh| hh.later(left.iter().copied())).unwrap_or_default();
-        let sharing = Sharing { later, notified: owed.clone() };
-        let mut plan = plan::plan_unit(&prepared, &handlers, &run.state, &sharing);
         crate::folders::check(&prepared, &mut plan, &run.state, earlier.entry(host.clone()).or_default());
         for h in &plan.handlers {
             if h.deferred {

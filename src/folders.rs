@@ -1,7 +1,8 @@
 //! The plan-time check that a file's folder is there, or that something
 //! planned before it on the host may make it (issue "Trust", paths).
 
-use crate::plan::{Prepared, Status, UnitPlan};
+use crate::plan::{Status, UnitPlan};
+use crate::prepare::Prepared;
 use crate::resource::{path, Resource};
 use crate::session::probe::HostState;
 use std::sync::Arc;

@@ -71,6 +71,13 @@ pub struct Counts {
     pub changed: usize,
     pub failed: usize,
     pub skipped: usize,
+    /// Resources that read the result of a command that runs first: known at apply (`plan` only).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub conditional: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -108,6 +115,7 @@ impl HostReport {
                     Status::Changed => c.changed += 1,
                     Status::Failed => c.failed += 1,
                     Status::Skipped => c.skipped += 1,
+                    Status::Conditional => c.conditional += 1,
                 }
             }
             c.changed += u.handlers.len();
@@ -154,7 +162,7 @@ pub fn render_units(style: &Style, hosts: &[HostReport], applied: bool, verbose:
                 Status::Changed => style.paint("33", if applied { "changed" } else { "will change" }),
                 Status::Failed => style.paint("31", "failed"),
                 Status::Skipped => style.paint("36", "skipped"),
-                Status::Ok => style.paint("32", "ok"),
+                Status::Ok | Status::Conditional => style.paint("32", "ok"),
             };
             out.push_str(&format!("{} {}@{}: {head}", style.paint("1", "●"), u.role, h.host));
             if let Some(m) = &u.message {
@@ -167,8 +175,17 @@ pub fn render_units(style: &Style, hosts: &[HostReport], applied: bool, verbose:
                     Status::Failed => style.paint("31", "!"),
                     Status::Skipped if verbose => style.paint("36", "-"),
                     Status::Ok if verbose => style.paint("32", "="),
+                    Status::Conditional => style.paint("35", "?"),
                     _ => continue,
                 };
+                if r.status == Status::Conditional {
+                    // What it reads says why; the plan cannot say more before the command ran.
+                    out.push_str(&format!("    {mark} {}: conditional (known at apply)\n", r.resource));
+                    if let Some(m) = &r.message {
+                        out.push_str(&format!("      {m}\n"));
+                    }
+                    continue;
+                }
                 let actions: Vec<&str> = r.steps.iter().map(|s| s.action.as_str()).collect();
                 out.push_str(&format!("    {mark} {}", r.resource));
                 if !actions.is_empty() {
@@ -207,9 +224,13 @@ pub fn recap(style: &Style, hosts: &[HostReport], interrupted: bool) -> String {
         };
         let pad = " ".repeat(width - h.host.len());
         out.push_str(&format!(
-            "{name}{pad}  ok={:<3} changed={:<3} failed={:<3} skipped={:<3} round_trips={:<2} {:.2}s\n",
+            "{name}{pad}  ok={:<3} changed={:<3} failed={:<3} skipped={:<3} round_trips={:<2} {:.2}s",
             c.ok, c.changed, c.failed, c.skipped, h.round_trips, h.seconds
         ));
+        if c.conditional > 0 {
+            out.push_str(&format!(" conditional={}", c.conditional));
+        }
+        out.push('\n');
     }
     if interrupted {
         let not_started: Vec<String> = hosts

@@ -162,6 +162,16 @@ impl SavedPlan {
             .collect()
     }
 
+    /// The first resource the plan cannot hold as it will run (`role@host:
+    /// resource`): it reads a registered result known only at apply.
+    pub fn conditional(&self) -> Option<String> {
+        let units = self.hosts.iter().flat_map(|(h, saved)| saved.units.iter().map(move |(r, u)| (h, r, u)));
+        units.into_iter().find_map(|(h, role, u)| {
+            let r = u.resources.iter().find(|r| r.status == Status::Conditional)?;
+            Some(format!("{role}@{h}: {}", r.resource))
+        })
+    }
+
     /// How many changes the plan makes.
     pub fn changes(&self) -> usize {
         self.hosts.values().flat_map(|h| h.units.values()).map(UnitPlan::changes).sum()
@@ -499,6 +509,7 @@ mod tests {
             steps: vec![step],
             notify: vec![],
             message: None,
+            register: None,
         };
         let unit = UnitPlan { resources: vec![resource], handlers: vec![] };
         let units = IndexMap::from([("web".to_string(), unit)]);

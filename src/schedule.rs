@@ -295,6 +295,7 @@ fn status_word(s: Status) -> &'static str {
         Status::Changed => "changed",
         Status::Failed => "FAILED",
         Status::Skipped => "skipped",
+        Status::Conditional => "conditional",
     }
 }
 

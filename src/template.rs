@@ -150,7 +150,7 @@ impl Renderer {
                 let name = kwargs.must_get::<&str>("name")?;
                 let kind = kwargs.get::<&str>("kind")?.unwrap_or("password");
                 let value = store.get(name, kind).map_err(|e| tera::Error::message(e.to_string()))?;
-                // In the sealed render (see `plan::HostCtx`) a generated value is a secret like any other.
+                // In the sealed render (see `prepare::HostCtx`) a generated value is a secret like any other.
                 match state.get::<bool>(crate::secret::SEALED_FLAG)? {
                     Some(true) => Ok(crate::secret::placeholder(&value)),
                     _ => Ok(value),

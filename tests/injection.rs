@@ -24,7 +24,8 @@
 
 use proptest::prelude::*;
 use proptest::sample::select;
-use rigger::plan::{self, Handlers, Prepared, Status, PENDING_DIR};
+use rigger::plan::{self, Handlers, Status, PENDING_DIR};
+use rigger::prepare::{self, Prepared};
 use rigger::resource::apt_repository::AptRepository;
 use rigger::resource::command::{self, Command as Cmd, Succeeds};
 use rigger::resource::directory::Directory;
@@ -868,7 +869,7 @@ proptest! {
 }
 
 /// A role with a template whose dest and content come from hostile vars,
-/// rendered by the real Tera renderer (`plan::prepare`), planned, written.
+/// rendered by the real Tera renderer (`prepare::prepare`), planned, written.
 fn template_case(dest_name: &str, payload: &str, literal: &str) -> Result<(), TestCaseError> {
     let sb = Sandbox::new();
     let root = sb.path("project");
@@ -892,7 +893,7 @@ fn template_case(dest_name: &str, payload: &str, literal: &str) -> Result<(), Te
     vars.insert("payload".into(), payload.into());
     let ctx = rigger::template::context(&vars);
     let (decl, spec) = &role.resources[0];
-    let prepared = plan::prepare(&root, &role, decl, spec, &r, &ctx, &Default::default(), true);
+    let prepared = prepare::prepare(&root, &role, decl, spec, &r, &ctx, &Default::default(), true);
     let path = format!("{}/{dest_name}", sb.area());
     if multiline(dest_name) {
         prop_assert!(prepared.refused(), "dest {:?} must be refused", path);
@@ -1469,7 +1470,7 @@ fn unit_input() -> impl Strategy<Value = UnitInput> {
 }
 
 fn prepared(r: Arc<dyn Resource>) -> Prepared {
-    Prepared { label: r.label(), resource: Some(r), skipped: None }
+    Prepared { label: r.label(), resource: Some(r), ..Prepared::default() }
 }
 
 proptest! {

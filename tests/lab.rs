@@ -852,3 +852,35 @@ fn t17_two_applies_on_one_host_one_runs_the_other_is_refused() {
     assert_eq!(on_ok("h2", "cat /tmp/t17-log"), "once\nhandler");
     on("h2", "rm -f /tmp/t17-*");
 }
+
+/// Issue 17, `register:` over ssh and sudo: the unit runs in stages (up to
+/// the registering command, then the rest planned with its real stdout), the
+/// run lock is held across them and given back at the end, and the next
+/// apply changes nothing.
+#[test]
+#[ignore = "needs the lab (tests/run.sh)"]
+fn t18_a_registered_result_reaches_later_resources_over_ssh() {
+    lab_up(4);
+    on("h3", "rm -rf /opt/t18");
+    let role = "resources:\n  - directory: { path: /opt/t18 }\n  - command: { cmd: 'echo \"schema $(id -un)\"; touch /opt/t18/migrated', creates: /opt/t18/migrated, register: migrated }\n  - file: { path: /opt/t18/result, content: \"{{ migrated.stdout }} rc={{ migrated.rc }}\\n\" }\n    when: migrated.changed\n";
+    let d = scratch(
+        &[("h3", "g")],
+        ", ansible_user: deploy, ansible_become: true",
+        "- hosts: g\n  roles: [reg]\n",
+        &[("reg", role)],
+    );
+    let plan = rigger_in(d.path(), &["plan"]);
+    assert_eq!(plan.code, 2, "{}", plan.all());
+    assert!(plan.stdout.contains("? file /opt/t18/result: conditional (known at apply)"), "{}", plan.stdout);
+    let first = rigger_in(d.path(), &["apply", "--yes", "--json"]);
+    assert_eq!(first.code, 0, "{}", first.all());
+    let v = json(&first);
+    figure(&format!("register: staged apply round_trips={}", v["hosts"][0]["round_trips"]));
+    assert_eq!(on_ok("h3", "cat /opt/t18/result"), "schema root rc=0");
+    assert_eq!(on_ok("h3", "test -e /var/lib/rigger/lock && echo held || echo free"), "free", "the lock is given back");
+    let second = rigger_in(d.path(), &["apply", "--yes"]);
+    assert_eq!(second.code, 0, "{}", second.all());
+    assert!(second.stdout.contains("changed=0"), "{}", second.stdout);
+    assert_eq!(rigger_in(d.path(), &["plan"]).code, 0, "in sync");
+    on("h3", "rm -rf /opt/t18");
+}

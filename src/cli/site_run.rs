@@ -168,6 +168,17 @@ impl SiteRun<'_> {
             return true;
         };
         let mut plan = phase.save(project, settings);
+        // A saved plan applies exactly what it shows; a conditional resource
+        // is planned only once the command before it has run.
+        if let Some(what) = plan.conditional() {
+            self.out.error(&format!(
+                "cannot save the plan to {}: {what} reads a registered result known only at apply (it is \
+                 `? conditional`); nothing was saved. Run `rigger apply` without a saved plan, or first apply \
+                 the command that registers it.",
+                path.display()
+            ));
+            return false;
+        }
         // What `show` prints must be safe without the vault: hide secrets now,
         // while loading has told `secrets` which values they are.
         plan.hide_secrets(&self.out.secrets);

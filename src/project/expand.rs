@@ -3,15 +3,17 @@
 //! when each of its `when:` holds, once per item of its `loop:`; a resource
 //! with a `loop:` is one resource per item (`package` loops: one resource
 //! for all, one apt call), labelled with its index (`user deploy[0]`).
-//! Every iteration renders twice like any resource (`plan::HostCtx`): an
+//! Every iteration renders twice like any resource (`prepare::HostCtx`): an
 //! item that comes from a secret is a stand-in in the sealed render.
 
+use super::registered::{Outcome, ReadTooEarly, Registered, Shadows};
+use super::registers::registers;
 use super::role::entry::{Entry, Group};
 use super::role::outline::{field_path, Seg};
 use super::role::Role;
 use super::tags::Tags;
 use crate::error::Location;
-use crate::plan::{self, HostCtx, Prepared};
+use crate::prepare::{self, HostCtx, Prepared};
 use crate::resource::sealed::seal_error;
 use crate::resource::ResourceError;
 use crate::template::{Dialect, Renderer};
@@ -58,6 +60,11 @@ pub struct Walk<'a> {
     pub full: bool,
     pub errors_only: bool,
     pub out: Vec<Prepared>,
+    /// The registered results known before the walk.
+    pub registered: &'a Registered,
+    /// Names registered by the commands walked so far, and their result
+    /// when known (`None`: the command will run, so it is known at apply).
+    pub seen: Vec<(String, Option<Outcome>)>,
 }
 
 impl Walk<'_> {
@@ -76,6 +83,17 @@ impl Walk<'_> {
     }
 
     fn resource(&mut self, i: usize, scope: &Scope) -> Result<(), Failed> {
+        if let Some(name) = self.waits(i) {
+            self.wait(i, scope, &name);
+            return Ok(());
+        }
+        let owned;
+        let scope = if self.seen.is_empty() {
+            scope
+        } else {
+            owned = self.scoped(scope, false);
+            &owned
+        };
         let (decl, spec) = &self.role.resources[i];
         let Some(each) = &decl.each else { return self.one(i, scope) };
         let iterations = match self.iterations(each, decl.loop_var.as_deref(), scope) {
@@ -96,20 +114,34 @@ impl Walk<'_> {
     /// One resource in one scope.
     fn one(&mut self, i: usize, scope: &Scope) -> Result<(), Failed> {
         let (decl, spec) = &self.role.resources[i];
+        if let Some(name) = registers(spec).filter(|n| scope.real.contains_key(n)) {
+            let e = ResourceError::kind(Shadows(name.to_string()));
+            return Err(self.error(self.role.locate_token(i, "register"), e));
+        }
         let cx = scope.host(self.errors_only);
-        match plan::prepare_in(self.root, self.role, decl, spec, self.renderer, cx, self.tags, self.full) {
+        match prepare::prepare_in(self.root, self.role, decl, spec, self.renderer, cx, self.tags, self.full) {
             Ok(mut p) => {
                 p.label.push_str(&scope.suffix);
+                if let Some(name) = registers(spec) {
+                    let known = if p.skipped.is_some() { Some(Outcome::not_run()) } else { self.registered.get(name) };
+                    self.seen.push((name.to_string(), known));
+                    p.registers = Some(name.to_string());
+                }
                 self.out.push(p);
                 Ok(())
             }
-            Err(_) if !self.full => Ok(()),
+            Err(_) if !self.full => {
+                if let Some(name) = registers(spec) {
+                    self.seen.push((name.to_string(), self.registered.get(name)));
+                }
+                Ok(())
+            }
             Err(e) => {
                 let at = match &e {
                     ResourceError::AfterRender { field, .. } => self.role.locate_resource(i, &field_path(field)),
                     _ => self.role.locate_resource(i, &[]),
                 };
-                Err(self.error(at, e))
+                Err(self.error(at, self.too_early(i, e)))
             }
         }
     }
@@ -118,7 +150,7 @@ impl Walk<'_> {
     /// names; false when they differ in more (each is then its own resource).
     fn merge(&mut self, i: usize, iterations: &[Scope]) -> Result<bool, Failed> {
         let (decl, spec) = &self.role.resources[i];
-        if plan::tagged_out(self.role, decl, self.tags).is_some() {
+        if prepare::tagged_out(self.role, decl, self.tags).is_some() {
             return Ok(false);
         }
         let mut running = Vec::new();
@@ -131,7 +163,7 @@ impl Walk<'_> {
             }
         }
         let body = decl.body(spec);
-        let merged = plan::resolve_merged(self.root, self.role, spec, &body, self.renderer, &running, true);
+        let merged = prepare::resolve_merged(self.root, self.role, spec, &body, self.renderer, &running, true);
         let Ok(Some(res)) = merged else { return Ok(false) };
         for it in iterations {
             let holds = |w: &String| self.renderer.eval_bool_in(self.role.dialect, w, &it.real);
@@ -141,11 +173,22 @@ impl Walk<'_> {
         }
         let mut label = decl.name.clone().filter(|n| !n.contains("{{")).unwrap_or_else(|| res.label());
         label.push_str(&iterations[0].suffix[..iterations[0].suffix.rfind('[').unwrap_or(0)]);
-        self.out.push(Prepared { label, resource: Some(res), skipped: None });
+        self.out.push(Prepared { label, resource: Some(res), ..Prepared::default() });
         Ok(true)
     }
 
     fn group(&mut self, g: &Group, scope: &Scope) -> Result<(), Failed> {
+        let owned;
+        let scope = if self.seen.is_empty() {
+            scope
+        } else {
+            owned = self.scoped(scope, false);
+            &owned
+        };
+        if let Some(name) = self.group_waits(g) {
+            self.wait_all(&g.entries, scope, &name);
+            return Ok(());
+        }
         let iterations = match &g.each {
             None => vec![scope.clone()],
             Some(each) => match self.iterations(each, g.loop_var.as_deref(), scope) {
@@ -184,14 +227,86 @@ impl Walk<'_> {
                     let (decl, spec) = &self.role.resources[*i];
                     let cx = scope.host(self.errors_only);
                     // As for a resource: `--tags` is looked at before `when:`.
-                    let why = plan::tagged_out(self.role, decl, self.tags).unwrap_or(why);
-                    let mut p = plan::skipped(self.root, self.role, decl, spec, self.renderer, cx, why);
+                    let why = prepare::tagged_out(self.role, decl, self.tags).unwrap_or(why);
+                    let mut p = prepare::skipped(self.root, self.role, decl, spec, self.renderer, cx, why);
                     p.label.push_str(&scope.suffix);
+                    if let Some(name) = registers(spec) {
+                        self.seen.push((name.to_string(), Some(Outcome::not_run())));
+                        p.registers = Some(name.to_string());
+                    }
                     self.out.push(p);
                 }
                 Entry::Group(g) => self.skip_all(&g.entries, scope, why),
             }
         }
+    }
+
+    /// `e`, with a word on why when it is an undefined name that a later
+    /// command of the role registers.
+    fn too_early(&self, i: usize, e: ResourceError) -> ResourceError {
+        let text = e.to_string();
+        let later = self.role.resources.iter().enumerate().skip(i + 1);
+        let found = later.filter_map(|(j, (_, s))| Some((j, registers(s)?)));
+        let Some((j, name)) = found.into_iter().find(|(_, n)| text.contains(&format!("`{n}` is not defined"))) else {
+            return e;
+        };
+        let at = self.role.locate_token(j, "register").to_string();
+        ResourceError::kind(ReadTooEarly { name: name.to_string(), at, source: e })
+    }
+
+    /// The registered name, not known yet, that `resources[i]` (or a block around it) reads.
+    fn waits(&self, i: usize) -> Option<String> {
+        let pending = |n: &String| self.seen.iter().any(|(s, known)| s == n && known.is_none());
+        self.role.reads.get(i)?.iter().find(|n| pending(n)).cloned()
+    }
+
+    /// `resources[i]` waits for the result of `name`: conditional, labelled
+    /// as well as stand-ins for the results not known yet allow.
+    fn wait(&mut self, i: usize, scope: &Scope, name: &str) {
+        let (decl, spec) = &self.role.resources[i];
+        let labelled = self.scoped(scope, true);
+        let cx = labelled.host(self.errors_only);
+        let mut p = prepare::skipped(self.root, self.role, decl, spec, self.renderer, cx, "");
+        p.label.push_str(&scope.suffix);
+        p.skipped = None;
+        p.waits = Some(name.to_string());
+        if let Some(r) = registers(spec) {
+            self.seen.push((r.to_string(), None));
+            p.registers = Some(r.to_string());
+        }
+        self.out.push(p);
+    }
+
+    /// The registered name, not known yet, that a block's `when:` or `loop:` reads.
+    fn group_waits(&self, g: &Group) -> Option<String> {
+        let mut text = g.when.join("\n");
+        text.push_str(&g.each.as_ref().map(|v| v.to_string()).unwrap_or_default());
+        let pending = self.seen.iter().filter(|(_, known)| known.is_none());
+        pending.map(|(n, _)| n).find(|n| crate::template::mentions(&text, n)).cloned()
+    }
+
+    /// Every resource under a block that waits for `name`.
+    fn wait_all(&mut self, entries: &[Entry], scope: &Scope, name: &str) {
+        for e in entries {
+            match e {
+                Entry::Resource(i) => self.wait(*i, scope, name),
+                Entry::Group(g) => self.wait_all(&g.entries, scope, name),
+            }
+        }
+    }
+
+    /// `scope` with the registered results seen so far; with `stand_ins`,
+    /// those not known yet read as a command that did not run (for labels only).
+    fn scoped(&self, scope: &Scope, stand_ins: bool) -> Scope {
+        let mut s = scope.clone();
+        for (name, known) in &self.seen {
+            let Some(o) = known.clone().or_else(|| stand_ins.then(Outcome::not_run)) else { continue };
+            s.real.insert(name.clone(), &o.value());
+            if let Some(sealed) = s.sealed.as_mut() {
+                sealed.insert(name.clone(), &o.shown());
+            }
+        }
+        s
     }
 
     /// One scope per item of `each` (rendered in the scope), with `var` (or `item`) and `loop_index` set.
@@ -231,7 +346,7 @@ impl Walk<'_> {
 /// elements, or a map's entries as `{key, value}` in order.
 fn items((r, d): (&Renderer, Dialect), each: &Value, ctx: &Context) -> Result<Vec<Value>, ResourceError> {
     let mut v = each.clone();
-    plan::render_native(r, d, &mut v, ctx, "loop").map_err(ResourceError::Render)?;
+    prepare::render_native(r, d, &mut v, ctx, "loop").map_err(ResourceError::Render)?;
     match v {
         Value::Array(a) => Ok(a),
         Value::Object(m) => Ok(m.into_iter().map(|(key, value)| json!({ "key": key, "value": value })).collect()),

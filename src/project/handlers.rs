@@ -8,7 +8,8 @@
 use super::role::{Role, Roles};
 use crate::error::{Error, Result};
 use crate::graph::Graph;
-use crate::plan::{self, Handler, HandlerKey, Handlers};
+use crate::plan::{Handler, HandlerKey, Handlers};
+use crate::prepare;
 use crate::resource::ResourceError;
 use crate::template::Renderer;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -178,7 +179,7 @@ pub struct Inputs<'a> {
 pub fn prepare(
     inp: &Inputs,
     role_name: &str,
-    ctx: plan::HostCtx,
+    ctx: prepare::HostCtx,
     full: bool,
 ) -> std::result::Result<Handlers, HandlerError> {
     let r = inp.roles.get(role_name);
@@ -204,7 +205,7 @@ pub fn prepare(
                 Err(e) => return Err(error(ResourceError::Render(e))),
             }
         }
-        match plan::resolve_in(inp.root, o, spec, &decl.body(spec), inp.renderer, ctx, full) {
+        match prepare::resolve_in(inp.root, o, spec, &decl.body(spec), inp.renderer, ctx, full) {
             Ok(res) => {
                 let resource = crate::resource::privilege::wrap(res, &decl.privilege);
                 handlers.insert(name.to_string(), Handler { role: owner.to_string(), resource });

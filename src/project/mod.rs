@@ -10,6 +10,8 @@ pub mod inventory;
 pub mod names;
 mod nesting;
 pub mod queries;
+pub mod registered;
+pub mod registers;
 pub mod role;
 pub mod site;
 pub mod source;
@@ -19,7 +21,8 @@ pub mod vars;
 
 use crate::error::{Error, Location, Result};
 use crate::graph::{Graph, Node};
-use crate::plan::{self, Handlers, Prepared};
+use crate::plan::Handlers;
+use crate::prepare::{self, Prepared};
 use crate::resource::ResourceError;
 use crate::secret::Secrets;
 use crate::session::transport::ConnectOptions;
@@ -27,6 +30,7 @@ use crate::template::{self, Renderer};
 use indexmap::IndexMap;
 use inventory::Inventory;
 use petgraph::graph::NodeIndex;
+use registered::Registered;
 use role::Roles;
 use serde_json::{json, Value};
 use site::Site;
@@ -78,7 +82,7 @@ pub struct Project {
     /// Per host: which role's handler each `notify:` names there (`handlers`).
     pub handlers: HashMap<String, Arc<handlers::HostHandlers>>,
     /// Every value to seal; with any (or a `generated()` to come), each
-    /// resource is rendered a second time with stand-ins (`plan::HostCtx`).
+    /// resource is rendered a second time with stand-ins (`prepare::HostCtx`).
     pub secrets: Secrets,
     /// Whether the project can have secrets at all: else one render only.
     pub sealing: bool,
@@ -99,6 +103,9 @@ impl Project {
             }
         }
         s.tags.check(&roles.tags()).map_err(|e| Error::usage(e.to_string()))?;
+        for role in roles.roles.values_mut() {
+            role.reads = registers::analyse(role)?;
+        }
         let limit = match &s.limit {
             Some(p) => {
                 let hosts = inv.select(p).map_err(|source| LimitError::Pattern { pattern: p.clone(), source })?;
@@ -223,7 +230,7 @@ impl Project {
     }
 
     /// The context of the sealed render: `context` with a stand-in for every
-    /// secret (see `plan::HostCtx`); None when the project has no secrets.
+    /// secret (see `prepare::HostCtx`); None when the project has no secrets.
     pub fn sealed_context(&self, host: &str, facts: Option<&Value>) -> Option<tera::Context> {
         if !self.sealing {
             return None;
@@ -256,15 +263,18 @@ impl Project {
         self.inv.hosts.keys().filter(|h| hs.contains(h.as_str())).cloned().collect()
     }
 
-    /// Prepares a unit's resources and handlers for `host`.
+    /// Prepares a unit's resources and handlers for `host`. Before the
+    /// probe (no `facts`), registered results read as stand-ins; after it,
+    /// a resource that reads one not in `registered` is conditional.
     pub fn prepare_unit(
         &self,
         host: &str,
         role_name: &str,
         facts: Option<&Value>,
         full: bool,
+        registered: &Registered,
     ) -> Result<(Vec<Prepared>, Handlers), UnitError> {
-        self.prepare_unit_with(host, role_name, facts, full, false)
+        self.prepare_unit_in(host, role_name, facts, full, false, registered)
     }
 
     /// `prepare_unit`; with `errors_only`, what renders fine is rendered once,
@@ -277,6 +287,20 @@ impl Project {
         full: bool,
         errors_only: bool,
     ) -> Result<(Vec<Prepared>, Handlers), UnitError> {
+        self.prepare_unit_in(host, role_name, facts, full, errors_only, &Registered::stand_ins())
+    }
+
+    fn prepare_unit_in(
+        &self,
+        host: &str,
+        role_name: &str,
+        facts: Option<&Value>,
+        full: bool,
+        errors_only: bool,
+        registered: &Registered,
+    ) -> Result<(Vec<Prepared>, Handlers), UnitError> {
+        let stand_ins = Registered::stand_ins();
+        let registered = if facts.is_none() { &stand_ins } else { registered };
         let r = self.roles.get(role_name);
         let (mut real, mut sealed) = (self.context(host, facts), self.sealed_context(host, facts));
         // A query's output depends on no secret (`queries`): the same in both renders.
@@ -286,7 +310,7 @@ impl Project {
                 s.insert("query", &q);
             }
         }
-        let ctx = plan::HostCtx { real: &real, sealed: sealed.as_ref(), errors_only };
+        let ctx = prepare::HostCtx { real: &real, sealed: sealed.as_ref(), errors_only };
         let mut walk = expand::Walk {
             root: &self.root,
             role: r,
@@ -295,6 +319,8 @@ impl Project {
             full,
             errors_only,
             out: Vec::new(),
+            registered,
+            seen: Vec::new(),
         };
         let scope = expand::Scope { real: real.clone(), sealed: sealed.clone(), suffix: String::new() };
         walk.entries(&r.entries, &scope).map_err(|f| UnitError::Resource {

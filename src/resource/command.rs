@@ -25,13 +25,22 @@ pub struct CommandSpec {
     pub chdir: Option<String>,
     #[serde(default)]
     pub notify: OneOrMany,
+    /// Its result is `NAME.changed|rc|stdout` for the later resources of the unit.
+    #[serde(default)]
+    pub register: Option<String>,
 }
 
 impl Spec for CommandSpec {
     const KIND: &'static str = "command";
     const DOC: Doc = Doc {
         summary: "A command run with sh, only when needed: not when `creates` exists or `unless` succeeds. \
-                  `unless` runs during plan too, so it must only read.",
+                  `unless` runs during plan too, so it must only read. With `register: NAME`, the later \
+                  resources of the same unit (role on host) read its result as `NAME.changed` (it ran), \
+                  `NAME.rc` and `NAME.stdout` (trailing newlines removed, up to 64 KiB; stderr is not kept); \
+                  `plan` shows those that read it as `? conditional (known at apply)` when the command will \
+                  run, and apply runs the unit up to the command, then plans the rest with its real result \
+                  (one more round trip). Not run (`creates`, `unless`, `when:`): changed false, rc 0, stdout \
+                  empty. A non-zero rc fails the unit.",
         fields: &[
             Field { name: "cmd", ty: "sh command", default: "", help: "" },
             Field { name: "creates", ty: "absolute path", default: "none", help: "skip when this path exists" },
@@ -43,6 +52,12 @@ impl Spec for CommandSpec {
             },
             Field { name: "chdir", ty: "directory", default: "none", help: "run there" },
             Field { name: "notify", ty: "handler or list", default: "none", help: "" },
+            Field {
+                name: "register",
+                ty: "identifier",
+                default: "none",
+                help: "NAME.changed, NAME.rc, NAME.stdout for later resources of the unit",
+            },
         ],
         example: "command: { cmd: \"ceph osd pool create rbd 32\", unless: \"ceph osd pool ls | grep -qx rbd\" }",
     };

@@ -244,6 +244,11 @@ impl Decl {
             "loop_var" => map.next_value().map(|v| self.loop_var = Some(v)),
             "become" => map.next_value().map(|v| self.privilege.become_ = Some(v)),
             "become_user" => map.next_value().map(|v| self.privilege.user = Some(v)),
+            // Ansible writes it beside the task; here it is the command's own key.
+            "register" => Err(de::Error::custom(
+                "`register:` is a key of `command:` (`command: { cmd: …, register: NAME }`); only a command \
+                 registers a result",
+            )),
             kind => AnySpec::read(kind, map)?.map(|spec| self.specs.push(spec)),
         };
         Some(read)
@@ -314,7 +319,7 @@ mod tests {
         let e = decl("packge: x").unwrap_err();
         assert!(
             e.starts_with(
-                "unknown field `packge`, expected one of `name`, `when`, `tags`, `loop`, `loop_var`, `package`"
+                "unknown field `packge`, expected one of `name`, `when`, `tags`, `loop`, `loop_var`, `become`, `become_user`, `package`"
             ),
             "{e}"
         );

@@ -1,5 +1,5 @@
 //! A resource whose rendering depends on a secret, as the sealed render
-//! found it (see `plan::resolve_in`): it converges exactly like the real
+//! found it (see `prepare::resolve_in`): it converges exactly like the real
 //! one, but what it shows — label, step actions, diffs, errors — is what
 //! the render with stand-ins for the secrets shows, or `(sensitive)` where
 //! the two differ. Works for every kind and every template, since it only

@@ -75,7 +75,8 @@ pub fn script_guarded(role: &str, plan: &UnitPlan, marker: &str, head: &str, tai
     // SIGPIPE ignored: if rigger goes away mid-unit (and its output reader
     // with it), the script runs to its end rather than stop between two
     // steps. `trap - PIPE` gives a step's own commands the usual one back.
-    let mut s = String::from("main() {\nexport LC_ALL=C\ntrap '' PIPE\n");
+    // fd 7: the script's own stdout, for what a registering command prints (`capture`).
+    let mut s = String::from("main() {\nexport LC_ALL=C\ntrap '' PIPE\nexec 7>&1\n");
     s.push_str(head);
     let step = |s: &mut String, id: StepId, script: &str| {
         s.push_str(&format!(
@@ -87,7 +88,8 @@ pub fn script_guarded(role: &str, plan: &UnitPlan, marker: &str, head: &str, tai
     }
     for (i, r) in plan.resources.iter().enumerate() {
         for (j, st) in r.steps.iter().enumerate() {
-            step(&mut s, StepId::Resource { index: i, step: j }, &st.script);
+            let script = if r.register.is_some() { capture(&st.script, marker) } else { st.script.clone() };
+            step(&mut s, StepId::Resource { index: i, step: j }, &script);
         }
     }
     for (i, h) in plan.handlers.iter().enumerate().filter(|(_, h)| !h.deferred) {
@@ -107,6 +109,20 @@ pub fn script_guarded(role: &str, plan: &UnitPlan, marker: &str, head: &str, tai
     }
     s
 }
+
+/// A registering command's step: its stdout (at most `MAX_STDOUT` bytes,
+/// the rest read and dropped so the command is not cut short) goes to the
+/// script's stdout line by line behind `MARKER | `, its stderr where a
+/// step's output goes (shown if it fails), and the step exits with its rc.
+/// The printer ignores SIGPIPE, so a reader gone away cannot kill the command.
+fn capture(script: &str, marker: &str) -> String {
+    format!(
+        "rc=$( {{ {{ ( {script}) 7>&- 8>&- && r=0 || r=$?; echo \"$r\" >&8; }} | {{ head -c {MAX_STDOUT}; cat >/dev/null; }} | ( trap '' PIPE; sed 's/^/{marker} | /' ) >&7; }} 8>&1 )\necho >&7\nexit \"$rc\"\n"
+    )
+}
+
+/// How much of a registering command's stdout is kept: it travels back in the apply's answer.
+pub const MAX_STDOUT: usize = crate::resource::query::MAX_STDOUT;
 
 /// What a journal step does with the names of handlers.
 #[derive(Clone, Copy, PartialEq)]
@@ -147,6 +163,8 @@ fn journal<'a>(role: &str, handlers: impl Iterator<Item = &'a HandlerPlan>, what
 pub struct ApplyResult {
     pub failed: Option<Failed>,
     pub completed: bool,
+    /// By resource index: what each registering command that ran printed (trailing newlines removed).
+    pub stdout: BTreeMap<usize, String>,
 }
 
 /// Reads the script's answer. A step id this version never writes counts as
@@ -155,17 +173,37 @@ pub fn parse(output: &str, marker: &str) -> ApplyResult {
     let mut res = ApplyResult::default();
     let mut buf: Vec<&str> = Vec::new();
     let prefix = format!("{marker} ");
+    // The step running, and what it printed behind `MARKER | ` (a registering command's stdout).
+    let (mut current, mut printed): (Option<StepId>, Vec<&str>) = (None, Vec::new());
     for line in output.lines() {
         let Some(rest) = line.strip_prefix(&prefix) else {
             buf.push(line);
             continue;
         };
+        if let Some(l) = rest.strip_prefix("| ").or((rest == "|").then_some("")) {
+            printed.push(l);
+            continue;
+        }
         let parts: Vec<&str> = rest.split(' ').collect();
         match parts.as_slice() {
-            ["step", _] => buf.clear(),
-            ["rc", id, code] if *code != "0" => {
+            ["step", id] => {
+                buf.clear();
+                printed.clear();
+                current = StepId::parse(id);
+            }
+            ["rc", id, code] => {
                 let step = StepId::parse(id).unwrap_or(StepId::Done);
-                res.failed = Some(Failed { step, code: code.parse().unwrap_or(1), output: buf.join("\n") });
+                let stdout = printed.join("\n").trim_end_matches(['\n', '\r']).to_string();
+                if let (Some(StepId::Resource { index, .. }), true) = (current, !printed.is_empty()) {
+                    res.stdout.insert(index, stdout.clone());
+                }
+                if *code != "0" {
+                    let mut output = buf.join("\n");
+                    if !stdout.is_empty() {
+                        output = format!("{}\n{stdout}", output.trim_end());
+                    }
+                    res.failed = Some(Failed { step, code: code.parse().unwrap_or(1), output });
+                }
             }
             ["end"] => res.completed = true,
             _ => {}
@@ -177,7 +215,8 @@ pub fn parse(output: &str, marker: &str) -> ApplyResult {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::{plan_unit, Handler, Handlers, Prepared, Sharing};
+    use crate::plan::{plan_unit, Handler, Handlers, Sharing};
+    use crate::prepare::Prepared;
     use crate::resource::command::Command;
     use crate::resource::file::File;
     use crate::resource::path::{self, PathState};
@@ -189,7 +228,7 @@ mod tests {
     fn prepared(path: &str, content: &str) -> Prepared {
         let mut f = File::plain(path.into(), content.into(), PresentAbsent::Present);
         f.notify = vec!["restart app".into()];
-        Prepared { label: f.label(), resource: Some(Arc::new(f)), skipped: None }
+        Prepared { label: f.label(), resource: Some(Arc::new(f)), ..Prepared::default() }
     }
 
     fn handlers() -> Handlers {
@@ -255,6 +294,34 @@ mod tests {
             "restart app\n",
             "pending handler recorded"
         );
+    }
+
+    /// A registering command's stdout comes back behind the marker, apart
+    /// from its stderr and bounded; a failure shows both.
+    #[test]
+    fn a_registering_commands_stdout_comes_back_apart() {
+        use crate::plan::{ResourcePlan, Status};
+        let r = |cmd: &str| ResourcePlan {
+            resource: "command".into(),
+            status: Status::Changed,
+            steps: vec![Step::new("run", format!("sh -c {} </dev/null\n", quote(cmd)))],
+            notify: vec![],
+            message: None,
+            register: Some("r".into()),
+        };
+        let cmds = ["printf 'a\\n|b\\n\\n'; echo err >&2", "printf 'no newline'", "true", "yes | head -c 200000"];
+        let mut resources: Vec<ResourcePlan> = cmds.iter().map(|c| r(c)).collect();
+        resources.push(r("echo out; echo bad >&2; exit 3"));
+        let plan = UnitPlan { resources, handlers: vec![] };
+        let out = std::process::Command::new("sh").arg("-c").arg(script("app", &plan, "@@M@@")).output().unwrap();
+        let res = parse(&String::from_utf8(out.stdout).unwrap(), "@@M@@");
+        assert_eq!(res.stdout[&0], "a\n|b", "stderr apart, trailing newlines removed");
+        assert_eq!(res.stdout[&1], "no newline");
+        assert_eq!(res.stdout.get(&2).map_or("", String::as_str), "");
+        assert!(res.stdout[&3].len() <= MAX_STDOUT && res.stdout[&3].starts_with("y\ny"));
+        let f = res.failed.unwrap();
+        assert_eq!((f.step, f.code), (StepId::Resource { index: 4, step: 0 }, 3));
+        assert!(f.output.contains("bad") && f.output.contains("out"), "{f:?}");
     }
 
     /// Units of a host share the pending files: a unit records the handlers

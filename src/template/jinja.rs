@@ -83,7 +83,7 @@ fn environment(ws: Whitespace, names: Arc<HashSet<String>>, generate: Option<Gen
             kwargs.assert_all_used()?;
             let value = generate(&name, kind.as_deref().unwrap_or("password"))
                 .map_err(|e| minijinja::Error::new(ErrorKind::InvalidOperation, e))?;
-            // In the sealed render (see `plan::HostCtx`) a generated value is a secret like any other.
+            // In the sealed render (see `prepare::HostCtx`) a generated value is a secret like any other.
             let sealed = state.lookup(crate::secret::SEALED_FLAG).is_some_and(|v| v.is_true());
             Ok(if sealed { crate::secret::placeholder(&value) } else { value })
         });

@@ -187,7 +187,7 @@ fn src_names(data: &[u8]) -> Vec<String> {
 }
 
 fn plan_role(root: &Path, role: &rigger::project::role::Role) {
-    use rigger::plan;
+    use rigger::{plan, prepare};
     let renderer = match rigger::template::Renderer::new(root, [role.dir.as_path()], None) {
         Ok(r) => r,
         Err(e) => return drop(e.to_string()),
@@ -195,8 +195,8 @@ fn plan_role(root: &Path, role: &rigger::project::role::Role) {
     let ctx = rigger::template::context(&role.defaults);
     let mut prepared = Vec::new();
     for (decl, spec) in &role.resources {
-        let _ = plan::prepare(root, role, decl, spec, &renderer, &ctx, &Default::default(), false);
-        match plan::prepare(
+        let _ = prepare::prepare(root, role, decl, spec, &renderer, &ctx, &Default::default(), false);
+        match prepare::prepare(
             root,
             role,
             decl,
@@ -215,7 +215,7 @@ fn plan_role(root: &Path, role: &rigger::project::role::Role) {
         if let Some(w) = &decl.when {
             let _ = renderer.eval_bool(w, &ctx);
         }
-        if let Ok(res) = plan::resolve(root, role, spec, &renderer, &ctx, true) {
+        if let Ok(res) = prepare::resolve(root, role, spec, &renderer, &ctx, true) {
             handlers.insert(name.clone(), plan::Handler { role: role.name.clone(), resource: res });
         }
     }

@@ -97,6 +97,9 @@ pub struct Role {
     /// role.yaml, then every file it includes: where `origins` point.
     pub files: Vec<Source>,
     pub handlers: IndexMap<String, (Decl, AnySpec)>,
+    /// Per resource: the names registered by earlier commands that it reads
+    /// (`project::registers`, filled in once every role is loaded).
+    pub reads: Vec<Vec<String>>,
 }
 
 impl Role {
@@ -129,6 +132,14 @@ impl Role {
                     format!("handler `{hname}`: handlers take no `loop:` (a handler runs once; loop in a resource)"),
                 ));
             }
+            if matches!(&spec, AnySpec::Command(c) if c.register.is_some()) {
+                return Err(Error::at(
+                    source.locate(&hname),
+                    format!(
+                        "handler `{hname}`: a handler cannot `register:` (it runs after every resource of the unit)"
+                    ),
+                ));
+            }
             decl.set_body(written.get("handlers").and_then(|h| h.get(&hname)).unwrap_or(&serde_json::Value::Null));
             handlers.insert(hname, (decl, spec));
         }
@@ -146,6 +157,7 @@ impl Role {
             entries: loaded.entries,
             files: loaded.files,
             handlers,
+            reads: vec![],
         };
         role.check()?;
         Ok(role)
