@@ -51,6 +51,13 @@ pub struct Common {
     /// age identity file that opens encrypted vars files (*.age); or set RIGGER_VAULT_KEY_FILE / RIGGER_VAULT_PASSWORD.
     #[arg(long, global = true, value_name = "FILE", env = "RIGGER_VAULT_KEY_FILE")]
     pub vault_key: Option<PathBuf>,
+    /// Password of files and `!vault` values encrypted by ansible-vault: FILE or ID@FILE (a vault id);
+    /// repeatable; an executable FILE is run for it. Default: RIGGER_VAULT_PASSWORD_FILE.
+    #[arg(long, global = true, value_name = "[ID@]FILE", visible_alias = "vault-id")]
+    pub vault_password_file: Vec<String>,
+    /// Ask for the ansible-vault password on the terminal.
+    #[arg(long, global = true)]
+    pub ask_vault_pass: bool,
     /// Colors: auto (on a terminal), always, never.
     #[arg(long, global = true, default_value = "auto", value_parser = ["auto", "always", "never"])]
     pub color: String,
@@ -193,6 +200,12 @@ pub enum VaultAction {
     Decrypt { file: PathBuf },
     /// Decrypt FILE.age into a private temp file, run $EDITOR on it, encrypt it back.
     Edit { file: PathBuf },
+    /// Re-encrypt FILE, encrypted by ansible-vault, to FILE.age with rigger's key; remove FILE unless --keep.
+    Import {
+        file: PathBuf,
+        #[arg(long)]
+        keep: bool,
+    },
 }
 
 impl Command {

@@ -6,6 +6,7 @@
 pub mod check;
 mod expand;
 pub mod handlers;
+mod inline_vault;
 pub mod inventory;
 pub mod names;
 mod nesting;
