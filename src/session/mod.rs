@@ -8,6 +8,8 @@
 pub mod apply;
 pub mod lock;
 pub mod probe;
+pub mod ssh_args;
+pub mod target;
 pub mod transport;
 
 use crate::plan::UnitPlan;
@@ -15,8 +17,9 @@ use lock::{HostLock, LockError};
 use probe::{HostState, ProbeError, Query};
 use std::collections::BTreeSet;
 use std::sync::Mutex;
+use target::Target;
 use tokio::task::AbortHandle;
-use transport::{ConnectOptions, Connection, Target, TransportError};
+use transport::{ConnectOptions, Connection, TransportError};
 
 /// Why a script's answer could not be had or used.
 #[derive(Debug, Clone, thiserror::Error)]
