@@ -164,3 +164,45 @@ fn vault_import_re_encrypts_to_age() {
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("not encrypted by ansible-vault"), "{out}");
 }
+
+/// `!vault` values in the inventory file itself, a become password among
+/// them: it passes the load check (it is a secret), and is sealed.
+#[test]
+fn inline_values_in_the_inventory_file_open_too() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    project(p);
+    let inline = std::fs::read_to_string(fixtures().join("inline.yml")).unwrap();
+    let indented: String = inline.lines().skip(1).map(|l| format!("      {l}\n")).collect();
+    let become_ = indented.replace("prod_key:", "ansible_become_password:");
+    std::fs::remove_file(p.join("inventory/group_vars/all/inline.yml")).unwrap();
+    std::fs::write(
+        p.join("inventory/hosts.yaml"),
+        format!("all:\n  hosts:\n    me:\n      ansible_connection: local\n      app_user: deploy\n{indented}  vars:\n    x: 1\n  children:\n    g:\n      hosts:\n        other:\n          ansible_connection: local\n{}", become_.replace("      ", "          ")),
+    )
+    .unwrap();
+    let pw = fixtures().join("password");
+    let prod_flag = format!("prod@{}", fixtures().join("prod-password").display());
+    let flags = ["--vault-password-file", pw.to_str().unwrap(), "--vault-password-file", &prod_flag];
+    let (code, out) = rigger(p, &[&["inventory", "--host", "other"][..], &flags].concat(), &[]);
+    assert_eq!(code, 0, "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!((v["ansible_become_password"].as_str(), v["x"].as_i64()), (Some("«secret»"), Some(1)), "{out}");
+    // A become password from a vault passes the load check (one in clear does not: tests/bad_input/125-…).
+    let checked = ["check", "--limit", "other", "-e", "app_user=u", "-e", "prod_key=k"];
+    let (code, out) = rigger(p, &[&checked[..], &flags].concat(), &[]);
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = rigger(p, &[&["apply", "--yes", "--limit", "me"][..], &flags].concat(), &[]);
+    assert_eq!(code, 0, "{out}");
+    for plain in PLAIN {
+        assert!(!out.contains(plain), "shows `{plain}`:\n{out}");
+    }
+    let written = std::fs::read_to_string(p.join("host/app.conf")).unwrap();
+    assert!(written.contains("app = deploy/inline-app-secret\nprod = inline-prod-key\n"), "{written}");
+    let (code, out) = rigger(p, &["check", "--vault-password-file", pw.to_str().unwrap()], &[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("no vault password given opens it (vault id `prod`)") && out.contains("hosts.yaml:13:1"),
+        "{out}"
+    );
+}
