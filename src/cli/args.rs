@@ -137,9 +137,9 @@ pub enum Command {
         #[command(flatten)]
         common: Common,
     },
-    /// Encrypted vars files (age): keygen, encrypt, decrypt, edit. Values from them never appear in any output.
+    /// Encrypted vars files (age): keygen, encrypt, decrypt, edit; import from ansible-vault. Values from them never appear in any output.
     #[command(
-        after_help = "Examples:\n  rigger vault keygen ~/.config/rigger/vault.key\n  export RIGGER_VAULT_KEY_FILE=~/.config/rigger/vault.key\n  rigger vault encrypt inventory/group_vars/all/secrets.yaml   # → secrets.yaml.age\n  rigger vault edit inventory/group_vars/all/secrets.yaml.age"
+        after_help = "Examples:\n  rigger vault keygen ~/.config/rigger/vault.key\n  export RIGGER_VAULT_KEY_FILE=~/.config/rigger/vault.key\n  rigger vault encrypt inventory/group_vars/all/secrets.yaml   # → secrets.yaml.age\n  rigger vault edit inventory/group_vars/all/secrets.yaml.age\n  rigger vault import group_vars/all/vault.yml --vault-password-file ~/.vault_pass   # ansible-vault → vault.yml.age"
     )]
     Vault {
         #[command(subcommand)]

@@ -118,6 +118,14 @@ impl Session {
             let stderr = out.stderr.trim().to_string();
             // No marker at all: the script never started, so sudo refused it.
             if self.conn.target.become_ && !out.stdout.contains(&m) {
+                let stderr = match self.conn.target.become_password {
+                    // `sudo -S -v`'s own words are not shown (they could echo input).
+                    Some(_) => format!(
+                        "{stderr} (with ansible_become_password: sudo refused the password, or keeps no \
+                         credential from one sudo to the next)"
+                    ),
+                    None => stderr,
+                };
                 SessionError::Become { stderr }
             } else {
                 SessionError::Probe { source, stderr }
