@@ -14,7 +14,7 @@ use crate::saved_plan::{Observed, SavedHost, SavedPlan, Stale};
 use crate::schedule::{self, Interrupt};
 use crate::session::lock::{HostLock, Owner};
 use crate::session::probe::{HostState, Query};
-use crate::session::transport::Target;
+use crate::session::target::Target;
 use crate::session::Session;
 use indexmap::IndexMap;
 use petgraph::graph::NodeIndex;

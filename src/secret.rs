@@ -6,13 +6,19 @@
 //!
 //! Key: `--vault-key FILE` or `RIGGER_VAULT_KEY_FILE` (an age identity file,
 //! `rigger vault keygen`), or a passphrase in `RIGGER_VAULT_PASSWORD`.
+//! Files and values Ansible encrypted (`ansible_vault`) open with the
+//! passwords of `vault_passwords`.
+
+pub mod ansible_vault;
+pub mod vault_passwords;
 
 use age::secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
+use vault_passwords::{Password, PasswordError, Sources};
 
 pub const MARKER: &str = "«secret»";
 
@@ -48,6 +54,12 @@ pub enum VaultError {
     File { path: PathBuf, source: Box<VaultError> },
     #[error("{}: the decrypted content is not UTF-8 text", .0.display())]
     NotText(PathBuf),
+    #[error("{0}")]
+    Ansible(#[from] ansible_vault::AnsibleVaultError),
+    #[error("{0}")]
+    Password(#[from] PasswordError),
+    #[error("the decrypted value is not UTF-8 text")]
+    ValueNotText,
 }
 
 impl From<VaultError> for crate::error::Error {
@@ -75,6 +87,9 @@ struct Inner {
     /// Leaves of 2 or 3 characters: a text line holding one as a whole word
     /// prints as `(sensitive)`, since substituting them would mangle text.
     short: RwLock<Vec<String>>,
+    /// Where ansible-vault passwords come from, and them once read.
+    ansible: Sources,
+    ansible_passwords: OnceLock<Result<Vec<Password>, PasswordError>>,
 }
 
 enum Key {
@@ -86,6 +101,28 @@ impl Secrets {
     /// Secrets opened with the identity file `key_file` (else the environment's key).
     pub fn new(key_file: Option<PathBuf>) -> Self {
         Secrets { inner: Arc::new(Inner { key_file, ..Inner::default() }) }
+    }
+
+    /// `new`, with passwords for files and values encrypted by ansible-vault.
+    pub fn with_vault_passwords(key_file: Option<PathBuf>, ansible: Sources) -> Self {
+        Secrets { inner: Arc::new(Inner { key_file, ansible, ..Inner::default() }) }
+    }
+
+    /// Whether `value` is a secret (a leaf added with `add`).
+    pub fn contains(&self, value: &str) -> bool {
+        read(&self.inner.leaves).contains(value)
+    }
+
+    /// The plain text of an ansible-vault text (a whole file, or an inline
+    /// `!vault` value). The password that opened it becomes a secret; what
+    /// the text holds is the caller's to mark.
+    pub fn open_ansible(&self, text: &str) -> Result<String, VaultError> {
+        let passwords = self.inner.ansible_passwords.get_or_init(|| self.inner.ansible.read()).clone()?;
+        let plain = ansible_vault::decrypt(text, &passwords)?;
+        for (_, p) in &passwords {
+            self.add(&String::from_utf8_lossy(p));
+        }
+        String::from_utf8(plain).map_err(|_| VaultError::ValueNotText)
     }
 
     /// Marks a value as secret. Values of 4 characters or more are cut out
@@ -255,6 +292,10 @@ impl Secrets {
     /// caller decides which values in it are.
     pub fn decrypt_file(&self, path: &Path) -> Result<String, VaultError> {
         let data = std::fs::read(path).map_err(|e| VaultError::Read { path: path.into(), why: e.to_string() })?;
+        let in_file = |e| VaultError::File { path: path.to_path_buf(), source: Box::new(e) };
+        if let Some(text) = std::str::from_utf8(&data).ok().filter(|t| ansible_vault::is_vaulted(t)) {
+            return self.open_ansible(text).map_err(in_file);
+        }
         let plain =
             self.decrypt(&data).map_err(|e| VaultError::File { path: path.to_path_buf(), source: Box::new(e) })?;
         String::from_utf8(plain).map_err(|_| VaultError::NotText(path.to_path_buf()))

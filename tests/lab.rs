@@ -884,3 +884,55 @@ fn t18_a_registered_result_reaches_later_resources_over_ssh() {
     assert_eq!(rigger_in(d.path(), &["plan"]).code, 0, "in sync");
     on("h3", "rm -rf /opt/t18");
 }
+
+/// Issue 18: a user whose sudo asks for a password becomes root with
+/// `ansible_become_password` from a vault; the inventory's extra ssh options
+/// reach ssh, and its `ControlPersist` is named as rigger's own. A wrong
+/// password is a clear become error. (`ansible_become_user` other than root
+/// is not tried here: the host's lock folder is root's.)
+#[test]
+#[ignore = "needs the lab (tests/run.sh)"]
+fn t19_become_with_a_vaulted_sudo_password_and_ssh_options() {
+    lab_up(4);
+    assert!(
+        on(
+            "h3",
+            "id pwsudo >/dev/null 2>&1 || useradd -m -s /bin/sh pwsudo; echo 'pwsudo:lab-sudo-pw-18' | chpasswd; \
+             mkdir -p /home/pwsudo/.ssh && cp /root/.ssh/authorized_keys /home/pwsudo/.ssh/ && chown -R pwsudo /home/pwsudo/.ssh; \
+             echo 'pwsudo ALL=(ALL) ALL' > /etc/sudoers.d/pwsudo && chmod 440 /etc/sudoers.d/pwsudo; \
+             rm -f /etc/rigger-become-pw-test"
+        )
+        .1
+    );
+    let role =
+        "resources:\n  - file: { path: /etc/rigger-become-pw-test, content: \"via sudo -S\\n\", mode: \"0600\" }\n";
+    let d = scratch(
+        &[("h3", "g")],
+        ", ansible_user: pwsudo, ansible_become: true, ansible_ssh_extra_args: \"-C -o ServerAliveCountMax=3 -o ControlPersist=5\"",
+        "- hosts: g\n  roles: [r]\n",
+        &[("r", role)],
+    );
+    let vars = |pw: &str| {
+        std::fs::create_dir_all(d.path().join("inventory/group_vars")).unwrap();
+        let _ = std::fs::remove_file(d.path().join("inventory/group_vars/g.yaml.age"));
+        std::fs::write(d.path().join("inventory/group_vars/g.yaml"), format!("ansible_become_password: {pw}\n"))
+            .unwrap();
+        let run = rigger_in(d.path(), &["vault", "encrypt", "inventory/group_vars/g.yaml", "--vault-key", "key"]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+    };
+    assert_eq!(rigger_in(d.path(), &["vault", "keygen", "key"]).code, 0);
+    vars("lab-sudo-pw-18");
+    let run = rigger_in(d.path(), &["apply", "--yes", "--vault-key", "key"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("ssh option ControlPersist of h3 is ignored"), "{}", run.stderr);
+    assert!(!run.all().contains("lab-sudo-pw-18"), "{}", run.all());
+    let (out, _) = on("h3", "stat -c '%U %a' /etc/rigger-become-pw-test");
+    assert_eq!(out, "root 600", "written through sudo");
+
+    vars("not-the-password");
+    let run = rigger_in(d.path(), &["plan", "--vault-key", "key"]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(run.all().contains("become failed") && run.all().contains("with ansible_become_password"), "{}", run.all());
+    assert!(!run.all().contains("not-the-password"), "{}", run.all());
+    on("h3", "rm -f /etc/sudoers.d/pwsudo /etc/rigger-become-pw-test");
+}

@@ -54,6 +54,13 @@ pub struct Common {
     /// age identity file that opens encrypted vars files (*.age); or set RIGGER_VAULT_KEY_FILE / RIGGER_VAULT_PASSWORD.
     #[arg(long, global = true, value_name = "FILE", env = "RIGGER_VAULT_KEY_FILE")]
     pub vault_key: Option<PathBuf>,
+    /// Password of files and `!vault` values encrypted by ansible-vault: FILE or ID@FILE (a vault id);
+    /// repeatable; an executable FILE is run for it. Default: RIGGER_VAULT_PASSWORD_FILE.
+    #[arg(long, global = true, value_name = "[ID@]FILE", visible_alias = "vault-id")]
+    pub vault_password_file: Vec<String>,
+    /// Ask for the ansible-vault password on the terminal.
+    #[arg(long, global = true)]
+    pub ask_vault_pass: bool,
     /// Colors: auto (on a terminal), always, never.
     #[arg(long, global = true, default_value = "auto", value_parser = ["auto", "always", "never"])]
     pub color: String,
@@ -133,9 +140,9 @@ pub enum Command {
         #[command(flatten)]
         common: Common,
     },
-    /// Encrypted vars files (age): keygen, encrypt, decrypt, edit. Values from them never appear in any output.
+    /// Encrypted vars files (age): keygen, encrypt, decrypt, edit; import from ansible-vault. Values from them never appear in any output.
     #[command(
-        after_help = "Examples:\n  rigger vault keygen ~/.config/rigger/vault.key\n  export RIGGER_VAULT_KEY_FILE=~/.config/rigger/vault.key\n  rigger vault encrypt inventory/group_vars/all/secrets.yaml   # → secrets.yaml.age\n  rigger vault edit inventory/group_vars/all/secrets.yaml.age"
+        after_help = "Examples:\n  rigger vault keygen ~/.config/rigger/vault.key\n  export RIGGER_VAULT_KEY_FILE=~/.config/rigger/vault.key\n  rigger vault encrypt inventory/group_vars/all/secrets.yaml   # → secrets.yaml.age\n  rigger vault edit inventory/group_vars/all/secrets.yaml.age\n  rigger vault import group_vars/all/vault.yml --vault-password-file ~/.vault_pass   # ansible-vault → vault.yml.age"
     )]
     Vault {
         #[command(subcommand)]
@@ -196,6 +203,12 @@ pub enum VaultAction {
     Decrypt { file: PathBuf },
     /// Decrypt FILE.age into a private temp file, run $EDITOR on it, encrypt it back.
     Edit { file: PathBuf },
+    /// Re-encrypt FILE, encrypted by ansible-vault, to FILE.age with rigger's key; remove FILE unless --keep.
+    Import {
+        file: PathBuf,
+        #[arg(long)]
+        keep: bool,
+    },
 }
 
 impl Command {

@@ -82,7 +82,12 @@ impl Settings {
 /// How to print, from the flags alone. It cannot fail, so even a refused
 /// flag is reported in the form the user asked for (`--json`, colors).
 pub fn output(c: &Common) -> Out {
-    let secrets = Secrets::new(c.vault_key.clone());
+    let passwords = crate::secret::vault_passwords::Sources::new(
+        &c.vault_password_file,
+        std::env::var("RIGGER_VAULT_PASSWORD_FILE").ok().filter(|f| !f.is_empty()),
+        c.ask_vault_pass,
+    );
+    let secrets = Secrets::with_vault_passwords(c.vault_key.clone(), passwords);
     Out { json: c.json, quiet: c.quiet, verbose: c.verbose, style: Style::detect(c.json, &c.color), secrets }
 }
 

@@ -1,4 +1,5 @@
-//! `vault`: age-encrypted vars files — keygen, encrypt, decrypt, edit. The
+//! `vault`: age-encrypted vars files — keygen, encrypt, decrypt, edit, and
+//! import (an ansible-vault file re-encrypted to age). The
 //! one command that prints without redaction: printing the secret is what
 //! `decrypt` is for. What it writes in plain text (a key, the file being
 //! edited) is created readable by its owner only.
@@ -32,6 +33,7 @@ pub fn run(action: &VaultAction, secrets: &Secrets) -> Result<i32> {
             print!("{}", secrets.decrypt_file(file)?);
         }
         VaultAction::Edit { file } => edit(file, secrets)?,
+        VaultAction::Import { file, keep } => import(file, *keep, secrets)?,
     }
     Ok(0)
 }
@@ -39,6 +41,12 @@ pub fn run(action: &VaultAction, secrets: &Secrets) -> Result<i32> {
 /// Decrypts `file` into a private temp file, runs $EDITOR on it and encrypts
 /// the result back over `file`. If the editor fails, `file` is left alone.
 fn edit(file: &Path, secrets: &Secrets) -> Result<()> {
+    if is_ansible_vault(file) {
+        return Err(Error::usage(format!(
+            "{} is encrypted by ansible-vault: `rigger vault import {0}` re-encrypts it to age first",
+            file.display()
+        )));
+    }
     let plain = secrets.decrypt_file(file)?;
     let dir = tempfile::tempdir().map_err(Error::System)?;
     // The editor sees the plain name (`secrets.yaml`), so it picks the right syntax.
@@ -65,6 +73,31 @@ fn edit(file: &Path, secrets: &Secrets) -> Result<()> {
     std::fs::write(file, cipher).map_err(|e| Error::io(file, e))?;
     eprintln!("{} re-encrypted", file.display());
     Ok(())
+}
+
+/// Decrypts the ansible-vault `file` with the vault passwords and encrypts
+/// it with rigger's key to `file.age` (never overwritten); the plain text
+/// touches no disk.
+fn import(file: &Path, keep: bool, secrets: &Secrets) -> Result<()> {
+    if !is_ansible_vault(file) {
+        return Err(Error::usage(format!(
+            "{} is not encrypted by ansible-vault (no `$ANSIBLE_VAULT;` header); for a plain file use `rigger vault encrypt`",
+            file.display()
+        )));
+    }
+    let plain = secrets.decrypt_file(file)?;
+    let cipher = secrets.encrypt(plain.as_bytes())?;
+    let out = PathBuf::from(format!("{}.age", file.display()));
+    write_private(&out, cipher.as_bytes())?;
+    if !keep {
+        std::fs::remove_file(file).map_err(|e| Error::io(file, e))?;
+    }
+    eprintln!("wrote {}", out.display());
+    Ok(())
+}
+
+fn is_ansible_vault(file: &Path) -> bool {
+    std::fs::read_to_string(file).is_ok_and(|t| secret::ansible_vault::is_vaulted(&t))
 }
 
 /// Creates `path` readable by its owner only; refuses to overwrite.

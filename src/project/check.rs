@@ -3,7 +3,7 @@
 
 use super::Project;
 use crate::graph::Node;
-use crate::session::transport::Target;
+use crate::session::target::Target;
 use petgraph::graph::NodeIndex;
 use std::path::Path;
 

@@ -4,8 +4,10 @@
 //! a host or writes to disk (but `check --out`).
 
 pub mod check;
+mod connection;
 mod expand;
 pub mod handlers;
+mod inline_vault;
 pub mod inventory;
 pub mod names;
 mod nesting;
@@ -161,7 +163,22 @@ impl Project {
         if let Some(e) = p.set_globals(&HashMap::new()).into_iter().next() {
             return Err(e.into());
         }
+        p.check_connections()?;
         Ok(p)
+    }
+
+    /// The connection vars of every host of the run, before any connects
+    /// (see `connection`); what rigger overrides is a warning.
+    fn check_connections(&mut self) -> Result<()> {
+        let run: std::collections::BTreeSet<&str> = self.graph.units.keys().map(|(h, _)| h.as_str()).collect();
+        let hosts = self.vars.iter().filter(|(h, _)| run.contains(h.as_str())).map(|(h, v)| (h.as_str(), v));
+        let origins =
+            vars::origin::Origins { inv: &self.inv, site: &self.site, roles: &self.roles, extra: &self.written.extra };
+        let layers = &self.written.layers;
+        let at = |host: &str, var: &str| origins.describe(host, &layers[host], var);
+        let warnings = connection::check(hosts, &self.secrets, &at)?;
+        self.warnings.extend(warnings);
+        Ok(())
     }
 
     /// `groups`, `hosts` and `hostvars` for every template, and every

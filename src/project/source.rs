@@ -3,7 +3,7 @@
 
 use super::nesting::{self, MAX_DEPTH};
 use crate::error::{Error, Location, Result};
-use crate::secret::Secrets;
+use crate::secret::{ansible_vault, Secrets, VaultError};
 use serde::de::DeserializeOwned;
 use std::path::Path;
 
@@ -52,27 +52,49 @@ impl Source {
 /// Variables as JSON values: what templates see and what `--json` prints.
 pub type Vars = serde_json::Map<String, serde_json::Value>;
 
-/// Reads a vars file (YAML mapping); an empty file is no vars. A `.age` file is
-/// decrypted first, and every value in it is added to `secrets` (so the
-/// output layer hides it).
+/// Reads a vars file (YAML mapping); an empty file is no vars. A `.age` file
+/// or a file encrypted whole by ansible-vault is decrypted first, and every
+/// value in it is added to `secrets` (so the output layer hides it); so is
+/// every inline `!vault` value of a plain file.
 pub fn read_vars(path: &Path, secrets: &Secrets) -> Result<Vars> {
     if path.extension().is_some_and(|e| e == "age") {
-        let text = secrets.decrypt_file(path)?;
-        let vars = parse_sealed(path, &text)?;
-        for (k, v) in &vars {
-            if crate::secret::too_short(v) {
-                return Err(SealedVarsError::TooShort { path: path.to_path_buf(), key: k.clone() }.into());
-            }
-            secrets.add_value(v);
-        }
-        return Ok(vars);
+        return sealed_vars(path, &secrets.decrypt_file(path)?, secrets);
     }
     let src = Source::read(path)?;
+    if ansible_vault::is_vaulted(&src.text) {
+        let in_file = |e| VaultError::File { path: path.to_path_buf(), source: Box::new(e) };
+        return sealed_vars(path, &secrets.open_ansible(&src.text).map_err(in_file)?, secrets);
+    }
     if src.text.trim().is_empty() {
         return Ok(Vars::new());
     }
+    if src.text.contains("!vault") {
+        return open_inline(&src, secrets);
+    }
     let value: Option<Vars> = src.parse()?;
     Ok(value.unwrap_or_default())
+}
+
+/// The vars of a decrypted file, each a secret.
+fn sealed_vars(path: &Path, text: &str, secrets: &Secrets) -> Result<Vars> {
+    let vars = parse_sealed(path, text)?;
+    for (k, v) in &vars {
+        if crate::secret::too_short(v) {
+            return Err(SealedVarsError::TooShort { path: path.to_path_buf(), key: k.clone() }.into());
+        }
+        secrets.add_value(v);
+    }
+    Ok(vars)
+}
+
+/// A plain vars file with inline `!vault` values, each opened and sealed.
+fn open_inline(src: &Source, secrets: &Secrets) -> Result<Vars> {
+    let mut doc: serde_yaml::Value = src.parse()?;
+    let at = |e| SealedVarsError::Inline { path: src.path.clone(), source: e };
+    super::inline_vault::open(&mut doc, &src.text, secrets).map_err(at)?;
+    let vars: Option<Vars> = serde_yaml::from_value(doc)
+        .map_err(|e| SealedVarsError::NotVars { path: src.path.clone(), problem: unquote(&e.to_string()) })?;
+    Ok(vars.unwrap_or_default())
 }
 
 /// Why a decrypted vars file cannot be used. Never quotes its text: the
@@ -87,6 +109,11 @@ pub enum SealedVarsError {
         .path.display()
     )]
     TooShort { path: std::path::PathBuf, key: String },
+    /// An inline `!vault` value: the line is in the error.
+    #[error("{}:{source}", .path.display())]
+    Inline { path: std::path::PathBuf, source: super::inline_vault::InlineVaultError },
+    #[error("{}: {problem}", .path.display())]
+    NotVars { path: std::path::PathBuf, problem: String },
 }
 
 impl From<SealedVarsError> for Error {
@@ -106,11 +133,26 @@ fn parse_sealed(path: &Path, text: &str) -> Result<Vars> {
         let full = e.to_string();
         // serde_yaml appends the position; it is given in front instead.
         let problem = full.split(" at line ").next().unwrap_or(&full);
+        // "…, while parsing a flow sequence at line 2 column 6": an unclosed
+        // bracket is found at the end of the text; where it opens is the place to look.
+        if let Some((what, l, c)) = opened_at(&full) {
+            let problem = format!("{} while parsing {what} opened here", unquote(problem));
+            return SealedVarsError::Yaml { path: path.to_path_buf(), line: l, col: c, problem };
+        }
         SealedVarsError::Yaml { path: path.to_path_buf(), line, col, problem: unquote(problem) }
     };
     // The untyped pass first, as `Source::parse` does: it catches duplicate keys.
     serde_yaml::from_str::<serde_yaml::Value>(text).map_err(located)?;
     Ok(serde_yaml::from_str::<Option<Vars>>(text).map_err(located)?.unwrap_or_default())
+}
+
+/// The construct libyaml was parsing when it failed, and where it began:
+/// `(a flow sequence, 2, 6)` from "…, while parsing a flow sequence at line 2 column 6".
+fn opened_at(message: &str) -> Option<(&str, usize, usize)> {
+    let (_, context) = message.split_once(", while parsing ")?;
+    let (what, at) = context.split_once(" at line ")?;
+    let (line, col) = at.split_once(" column ")?;
+    Some((what, line.trim().parse().ok()?, col.trim().parse().ok()?))
 }
 
 /// `problem` with every quoted part (`"…"`, `` `…` ``) emptied: the

@@ -416,7 +416,7 @@ pub fn spec(inventory_arg: &Path) -> Option<&Path> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::session::transport::Target;
+    use crate::session::target::Target;
     use serde_json::json;
 
     const MULTI: &str = include_str!("../../tests/fixtures/vagrant/virtualbox-multi.txt");

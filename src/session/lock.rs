@@ -25,7 +25,7 @@
 mod sh;
 
 use crate::plan::STATE_DIR;
-use crate::session::transport::Target;
+use crate::session::target::Target;
 use crate::shell::quote;
 use sh::{APPLY_HEAD, APPLY_TAIL, BUSY, FUNCTIONS, HELD_HEAD, KEEP_RUNNING, PROBE_HEAD, PROBE_TAIL, RELEASE};
 use std::fmt;

@@ -8,6 +8,8 @@
 pub mod apply;
 pub mod lock;
 pub mod probe;
+pub mod ssh_args;
+pub mod target;
 pub mod transport;
 
 use crate::plan::UnitPlan;
@@ -15,8 +17,9 @@ use lock::{HostLock, LockError};
 use probe::{HostState, ProbeError, Query};
 use std::collections::BTreeSet;
 use std::sync::Mutex;
+use target::Target;
 use tokio::task::AbortHandle;
-use transport::{ConnectOptions, Connection, Target, TransportError};
+use transport::{ConnectOptions, Connection, TransportError};
 
 /// Why a script's answer could not be had or used.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -115,6 +118,14 @@ impl Session {
             let stderr = out.stderr.trim().to_string();
             // No marker at all: the script never started, so sudo refused it.
             if self.conn.target.become_ && !out.stdout.contains(&m) {
+                let stderr = match self.conn.target.become_password {
+                    // `sudo -S -v`'s own words are not shown (they could echo input).
+                    Some(_) => format!(
+                        "{stderr} (with ansible_become_password: sudo refused the password, or keeps no \
+                         credential from one sudo to the next)"
+                    ),
+                    None => stderr,
+                };
                 SessionError::Become { stderr }
             } else {
                 SessionError::Probe { source, stderr }

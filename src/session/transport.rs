@@ -3,9 +3,8 @@
 //! after that is one channel — one round trip — counted per host.
 //! `ansible_connection: local` runs the same scripts with the local `sh`.
 
-use crate::project::source::Vars;
+use super::target::Target;
 use openssh::{KnownHosts, SessionBuilder};
-use serde_json::Value;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -19,41 +18,6 @@ pub struct ConnectOptions {
     pub connect_timeout: Option<Duration>,
     /// How long to wait for a host's run lock held by another run (`--lock-timeout`; 0: fail at once).
     pub lock_timeout: Duration,
-}
-
-/// Where and how to reach a host, from Ansible's connection vars.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Target {
-    pub name: String,
-    pub address: String,
-    pub port: Option<u16>,
-    pub user: Option<String>,
-    pub key: Option<String>,
-    pub known_hosts_file: Option<String>,
-    pub strict: Option<bool>,
-    pub jump: Option<String>,
-    /// An ssh_config file used instead of ~/.ssh/config (`-F FILE`).
-    pub config_file: Option<String>,
-    pub local: bool,
-    pub become_: bool,
-    pub become_user: Option<String>,
-}
-
-/// Why a host's connection vars do not say how to reach it.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum TargetError {
-    /// `ansible_port` (or `ansible_ssh_port`) as written.
-    #[error("ansible_port {0} is not a port number (1-65535)")]
-    BadPort(Value),
-    /// `-o`, `-J` or `-F` last, with nothing after it.
-    #[error("ssh option without a value")]
-    NoValue,
-    #[error("unsupported ssh argument `{0}` (rigger understands -o Key=Value, -J and -F)")]
-    UnsupportedArgument(String),
-    #[error("ssh option `{0}` needs Key=Value")]
-    NotKeyValue(String),
-    #[error("unsupported ssh option `{0}` (use ~/.ssh/config for it)")]
-    UnsupportedOption(String),
 }
 
 /// Why a script could not be run on a host: ssh (or the local sh) failed.
@@ -74,109 +38,6 @@ pub enum TransportError {
     /// The master connection went away under a script.
     #[error("lost the connection: {0}")]
     Lost(Arc<openssh::Error>),
-}
-
-fn var_str(vars: &Vars, k: &str) -> Option<String> {
-    match vars.get(k)? {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    }
-}
-
-fn truthy(v: Option<&Value>) -> bool {
-    match v {
-        Some(Value::Bool(b)) => *b,
-        Some(Value::String(s)) => matches!(s.to_ascii_lowercase().as_str(), "yes" | "true" | "1" | "on"),
-        Some(Value::Number(n)) => n.as_u64() == Some(1),
-        _ => false,
-    }
-}
-
-impl Target {
-    pub fn from_vars(name: &str, vars: &Vars) -> Result<Self, TargetError> {
-        let port = match vars.get("ansible_port").or_else(|| vars.get("ansible_ssh_port")) {
-            None => None,
-            Some(v) => {
-                let s =
-                    var_str(vars, if vars.contains_key("ansible_port") { "ansible_port" } else { "ansible_ssh_port" })
-                        .unwrap_or_default();
-                Some(s.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| TargetError::BadPort(v.clone()))?)
-            }
-        };
-        let mut t = Target {
-            name: name.to_string(),
-            address: var_str(vars, "ansible_host")
-                .or_else(|| var_str(vars, "ansible_ssh_host"))
-                .unwrap_or_else(|| name.to_string()),
-            port,
-            user: var_str(vars, "ansible_user").or_else(|| var_str(vars, "ansible_ssh_user")),
-            key: var_str(vars, "ansible_ssh_private_key_file"),
-            known_hosts_file: None,
-            strict: None,
-            jump: None,
-            config_file: None,
-            local: var_str(vars, "ansible_connection").as_deref() == Some("local"),
-            become_: truthy(vars.get("ansible_become")),
-            become_user: var_str(vars, "ansible_become_user"),
-        };
-        for k in ["ansible_ssh_common_args", "ansible_ssh_extra_args"] {
-            if let Some(args) = var_str(vars, k) {
-                t.apply_ssh_args(&args)?;
-            }
-        }
-        Ok(t)
-    }
-
-    /// Understands the ssh options inventories commonly carry; anything else is refused, not ignored.
-    fn apply_ssh_args(&mut self, args: &str) -> Result<(), TargetError> {
-        let words: Vec<&str> = args.split_whitespace().collect();
-        let mut i = 0;
-        while i < words.len() {
-            let (flag, val) = match words[i] {
-                "-o" | "-J" | "-F" => {
-                    i += 1;
-                    (words[i - 1], words.get(i).copied().ok_or(TargetError::NoValue)?)
-                }
-                w if w.starts_with("-o") => ("-o", &w[2..]),
-                w if w.starts_with("-J") => ("-J", &w[2..]),
-                w if w.starts_with("-F") => ("-F", &w[2..]),
-                w => return Err(TargetError::UnsupportedArgument(w.to_string())),
-            };
-            i += 1;
-            match flag {
-                "-J" => {
-                    self.jump = Some(val.to_string());
-                    continue;
-                }
-                "-F" => {
-                    self.config_file = Some(val.to_string());
-                    continue;
-                }
-                _ => {}
-            }
-            let (k, v) = val.split_once('=').ok_or_else(|| TargetError::NotKeyValue(val.to_string()))?;
-            match k.to_ascii_lowercase().as_str() {
-                "userknownhostsfile" => self.known_hosts_file = Some(v.to_string()),
-                "stricthostkeychecking" => {
-                    self.strict = Some(!matches!(v.to_ascii_lowercase().as_str(), "no" | "off" | "accept-new"))
-                }
-                "proxyjump" => self.jump = Some(v.to_string()),
-                _ => return Err(TargetError::UnsupportedOption(k.to_string())),
-            }
-        }
-        Ok(())
-    }
-
-    /// The remote command that runs a script fed on stdin.
-    fn shell(&self) -> String {
-        match (self.become_, &self.become_user) {
-            (false, _) => "sh -s".into(),
-            (true, None) => "sudo -n sh -s".into(),
-            (true, Some(u)) => format!("sudo -n -u {} sh -s", crate::shell::quote(u)),
-        }
-    }
 }
 
 pub struct Output {
@@ -211,9 +72,10 @@ impl Connection {
     async fn connect(target: &Target, opts: &ConnectOptions) -> Result<openssh::Session, TransportError> {
         let mut b = SessionBuilder::default();
         b.control_directory(std::env::temp_dir());
-        b.connect_timeout(opts.connect_timeout.unwrap_or(Duration::from_secs(10)));
+        let timeout = target.connect_timeout.or(opts.connect_timeout);
+        b.connect_timeout(timeout.unwrap_or(Duration::from_secs(10)));
         // A host that goes silent (power cut) is declared lost after ~3 × 5 s.
-        b.server_alive_interval(Duration::from_secs(5));
+        b.server_alive_interval(target.server_alive_interval.unwrap_or(Duration::from_secs(5)));
         // If rigger itself is killed, its master connection must not outlive it for long.
         b.control_persist(openssh::ControlPersist::IdleFor(std::num::NonZeroUsize::new(60).expect("non-zero")));
         if let Some(u) = &target.user {
@@ -231,9 +93,14 @@ impl Connection {
         if let Some(j) = &target.jump {
             b.jump_hosts(j.split(','));
         }
-        if let Some(f) = &target.config_file {
-            b.config_file(f);
-        }
+        // The inventory's other options reach ssh in a config file of their
+        // own, read only while the master starts.
+        let config = ssh_config(target).map_err(|e| unreachable(target, e))?;
+        match (&config, &target.config_file) {
+            (Some(c), _) => b.config_file(c.path()),
+            (None, Some(f)) => b.config_file(f),
+            (None, None) => &mut b,
+        };
         let check = if opts.accept_new_host_keys || target.strict == Some(false) {
             KnownHosts::Add
         } else {
@@ -290,6 +157,7 @@ impl Connection {
     pub async fn run(&self, script: &str) -> Result<Output, TransportError> {
         self.round_trips.fetch_add(1, Ordering::Relaxed);
         let shell = self.target.shell();
+        let input = format!("{}{script}", self.target.stdin_prefix());
         let out = match &self.kind {
             Kind::Local => {
                 let mut child = tokio::process::Command::new("sh")
@@ -304,7 +172,7 @@ impl Connection {
                     .spawn()
                     .map_err(|e| TransportError::StartSh(Arc::new(e)))?;
                 let mut stdin = child.stdin.take().ok_or(TransportError::NoStdin)?;
-                stdin.write_all(script.as_bytes()).await.map_err(|e| TransportError::Send(Arc::new(e)))?;
+                stdin.write_all(input.as_bytes()).await.map_err(|e| TransportError::Send(Arc::new(e)))?;
                 drop(stdin);
                 child.wait_with_output().await.map_err(|e| TransportError::Wait(Arc::new(e)))?
             }
@@ -319,7 +187,7 @@ impl Connection {
                     .await
                     .map_err(|e| TransportError::Lost(Arc::new(e)))?;
                 let mut stdin = child.stdin().take().ok_or(TransportError::NoStdin)?;
-                stdin.write_all(script.as_bytes()).await.map_err(|e| TransportError::Send(Arc::new(e)))?;
+                stdin.write_all(input.as_bytes()).await.map_err(|e| TransportError::Send(Arc::new(e)))?;
                 stdin.shutdown().await.ok();
                 drop(stdin);
                 child.wait_with_output().await.map_err(|e| TransportError::Lost(Arc::new(e)))?
@@ -339,6 +207,25 @@ impl Connection {
                 let _ = s.close().await;
             }
         }
+    }
+}
+
+/// The inventory's ssh options as a config file, when it has any.
+fn ssh_config(target: &Target) -> std::io::Result<Option<tempfile::NamedTempFile>> {
+    if target.ssh_options.is_empty() {
+        return Ok(None);
+    }
+    let mut f = tempfile::Builder::new().prefix("rigger-ssh-").suffix(".conf").tempfile()?;
+    std::io::Write::write_all(&mut f, target.ssh_config().as_bytes())?;
+    Ok(Some(f))
+}
+
+fn unreachable(t: &Target, e: std::io::Error) -> TransportError {
+    let dest = t.address.clone();
+    TransportError::Unreachable {
+        dest,
+        detail: format!("cannot write its ssh options: {e}"),
+        hint: "is the temp directory writable?",
     }
 }
 
@@ -368,35 +255,4 @@ fn explain_connect_error(t: &Target, e: &openssh::Error) -> TransportError {
         "check that `ssh` to this address works from here"
     };
     TransportError::Unreachable { dest, detail, hint }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn vars(y: &str) -> Vars {
-        serde_yaml::from_str(y).unwrap()
-    }
-
-    #[test]
-    fn ansible_connection_vars() {
-        let t = Target::from_vars("h1", &vars("ansible_host: 10.77.0.11\nansible_port: 2222\nansible_user: deploy\nansible_become: yes\nansible_ssh_common_args: '-o UserKnownHostsFile=/x/known -o StrictHostKeyChecking=yes -J jump'\n")).unwrap();
-        assert_eq!(t.address, "10.77.0.11");
-        assert_eq!(t.port, Some(2222));
-        assert!(t.become_);
-        assert_eq!(t.known_hosts_file.as_deref(), Some("/x/known"));
-        assert_eq!(t.strict, Some(true));
-        assert_eq!(t.jump.as_deref(), Some("jump"));
-        assert_eq!(t.shell(), "sudo -n sh -s");
-    }
-
-    #[test]
-    fn bad_port_and_unknown_ssh_option_are_errors() {
-        assert!(Target::from_vars("h", &vars("ansible_port: 99999")).unwrap_err().to_string().contains("not a port"));
-        assert!(Target::from_vars("h", &vars("ansible_port: abc")).is_err());
-        assert!(Target::from_vars("h", &vars("ansible_ssh_common_args: '-o Ciphers=x'"))
-            .unwrap_err()
-            .to_string()
-            .contains("unsupported"));
-    }
 }

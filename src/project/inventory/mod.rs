@@ -10,10 +10,10 @@ mod pattern;
 pub mod vagrant;
 mod yaml;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Location, Result};
 use crate::project::source::{merge_into, read_vars, Source, Vars};
 use crate::secret::Secrets;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 pub use model::{Group, Host, Inventory};
@@ -48,11 +48,11 @@ impl Inventory {
                 )));
             }
             for f in files {
-                inv.load_file(&f)?;
+                inv.load_file(&f, secrets)?;
             }
             path.to_path_buf()
         } else {
-            inv.load_file(path)?;
+            inv.load_file(path, secrets)?;
             path.parent().map(Path::to_path_buf).unwrap_or_default()
         };
         inv.load_vars_dirs(&base_dir, secrets)?;
@@ -77,15 +77,32 @@ impl Inventory {
         Ok(inv)
     }
 
-    fn load_file(&mut self, path: &Path) -> Result<()> {
+    fn load_file(&mut self, path: &Path, secrets: &Secrets) -> Result<()> {
         let src = Source::read(path)?;
         let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
         let looks_ini = ext == "ini" || (ext.is_empty() && looks_like_ini(&src.text));
         if looks_ini {
-            self.load_ini(&src)
-        } else {
-            self.load_yaml(&src)
+            return self.load_ini(&src);
         }
+        if !src.text.contains("!vault") {
+            return self.load_yaml(&src);
+        }
+        // Inline `!vault` values: the YAML is read with a token in their
+        // place, then each token is swapped for the opened value.
+        let masked = crate::project::inline_vault::mask(&src.text);
+        let mut opened = HashMap::new();
+        for (n, (line, cipher)) in masked.values.iter().enumerate() {
+            let plain = secrets
+                .open_ansible(cipher)
+                .map_err(|e| Error::at(Location::new(path, &src.text, *line, 1), e.to_string()))?;
+            secrets.add(&plain);
+            opened.insert(crate::project::inline_vault::token(n), plain);
+        }
+        self.load_yaml(&Source { path: src.path.clone(), text: masked.text })?;
+        let unmask = |vars: &mut Vars| unmask(vars, &opened);
+        self.hosts.values_mut().for_each(|h| unmask(&mut h.vars));
+        self.groups.values_mut().for_each(|g| unmask(&mut g.vars));
+        Ok(())
     }
 
     fn load_vars_dirs(&mut self, base: &Path, secrets: &Secrets) -> Result<()> {
@@ -171,6 +188,23 @@ fn read_vars_entry(dir: &Path, name: &str, secrets: &Secrets) -> Result<Vars> {
         }
     }
     Ok(vars)
+}
+
+/// Every token of `opened` in `vars` (at any depth) replaced by its value.
+fn unmask(vars: &mut Vars, opened: &HashMap<String, String>) {
+    fn walk(v: &mut serde_json::Value, opened: &HashMap<String, String>) {
+        match v {
+            serde_json::Value::String(s) => {
+                if let Some(plain) = opened.get(s.as_str()) {
+                    *s = plain.clone();
+                }
+            }
+            serde_json::Value::Array(a) => a.iter_mut().for_each(|x| walk(x, opened)),
+            serde_json::Value::Object(m) => m.values_mut().for_each(|x| walk(x, opened)),
+            _ => {}
+        }
+    }
+    vars.values_mut().for_each(|v| walk(v, opened));
 }
 
 /// Whether `dir` holds an inventory file (beside a Vagrantfile, say).

@@ -175,7 +175,7 @@ fn group_yaml(inv: &Inventory, name: &str, done_hosts: &mut Vec<String>, seen_gr
 mod tests {
     use super::*;
     use crate::secret::Secrets;
-    use crate::session::transport::Target;
+    use crate::session::target::Target;
     use serde_json::json;
 
     const MULTI: &str = include_str!("../../../tests/fixtures/vagrant/virtualbox-multi.txt");
