@@ -936,3 +936,25 @@ fn t19_become_with_a_vaulted_sudo_password_and_ssh_options() {
     assert!(!run.all().contains("not-the-password"), "{}", run.all());
     on("h3", "rm -f /etc/sudoers.d/pwsudo /etc/rigger-become-pw-test");
 }
+
+/// Issue 17, `become:` and `become_user:` on resources over ssh: the
+/// connection logs in as `deploy` and becomes root; one command keeps root,
+/// one says `become: false` (runs as deploy), one `become_user: nobody`.
+#[test]
+#[ignore = "needs the lab (tests/run.sh)"]
+fn t20_become_per_resource_over_ssh_and_sudo() {
+    lab_up(4);
+    on("h3", "rm -f /tmp/t20-*");
+    let role = "resources:\n  - command: { cmd: 'id -un > /tmp/t20-root', creates: /tmp/t20-root }\n  - command: { cmd: 'id -un > /tmp/t20-login', creates: /tmp/t20-login }\n    become: false\n  - block:\n      become_user: nobody\n      resources:\n        - command: { cmd: 'id -un > /tmp/t20-nobody', creates: /tmp/t20-nobody }\n";
+    let d = scratch(
+        &[("h3", "g")],
+        ", ansible_user: deploy, ansible_become: true",
+        "- hosts: g\n  roles: [who]\n",
+        &[("who", role)],
+    );
+    let first = rigger_in(d.path(), &["apply", "--yes"]);
+    assert_eq!(first.code, 0, "{}", first.all());
+    assert_eq!(on_ok("h3", "cat /tmp/t20-root /tmp/t20-login /tmp/t20-nobody"), "root\ndeploy\nnobody");
+    assert_eq!(rigger_in(d.path(), &["plan"]).code, 0, "in sync");
+    on("h3", "rm -f /tmp/t20-*");
+}
