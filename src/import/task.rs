@@ -1,0 +1,214 @@
+//! An Ansible task list → rigger `resources:` entries, task by task, each
+//! with its file:line in the report. A task's module is mapped in `module`;
+//! blocks, includes and the modules that are not resources (`set_fact`,
+//! `include_vars`, `meta`) in `special`; the keys every task shares in
+//! `state`. A read-only command (`changed_when: false`) becomes a query.
+
+use super::args::{self, Args};
+use super::expr::{self, OsOnly};
+use super::module::{self, Mapped};
+use super::special;
+use super::state::{module_key, when_of, Convert, Task};
+use crate::project::role::outline::{self, Seg};
+use serde_yaml::{Mapping, Value};
+
+/// Task keys rigger has nothing for: the task needs a hand.
+const REFUSED_KEYS: &[&str] = &[
+    "vars",
+    "delegate_to",
+    "delegate_facts",
+    "run_once",
+    "local_action",
+    "environment",
+    "until",
+    "retries",
+    "async",
+    "any_errors_fatal",
+    "connection",
+    "module_defaults",
+    "action",
+];
+
+impl Convert {
+    /// Converts a task list written in `file` (`text`), the list standing at `base` in it.
+    pub fn list(&mut self, file: &str, text: &str, items: &[Value], base: &[Seg]) -> Vec<Value> {
+        let mut out = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let mut path = base.to_vec();
+            path.push(Seg::Index(i));
+            let (line, _) = outline::locate(text, &path);
+            let at = format!("{}{file}:{line}", self.prefix);
+            let Value::Mapping(map) = item else {
+                self.report.push(
+                    at,
+                    "?".into(),
+                    String::new(),
+                    vec![format!("a task is a mapping, not {}", args::kind(item))],
+                    false,
+                );
+                continue;
+            };
+            let name = map.get("name").map(args::text).unwrap_or_else(|| module_key(map).unwrap_or("task").to_string());
+            let task = Task { at, map, name, notes: Vec::new() };
+            if let Some(entry) = self.task(task, file, text, &path) {
+                out.push(entry);
+            }
+        }
+        out
+    }
+
+    /// One task → an entry, or None (dropped or not converted; either way reported).
+    fn task(&mut self, mut t: Task, file: &str, text: &str, path: &[Seg]) -> Option<Value> {
+        let mut when = when_of(t.map);
+        if let Some(w) = &when {
+            match expr::os_only(w) {
+                OsOnly::Never(families) => {
+                    let why = format!("dropped: only for {} (rigger manages Debian-family hosts)", families.join(", "));
+                    self.report.push(t.at, t.name, "nothing".into(), vec![why], true);
+                    return None;
+                }
+                OsOnly::Always => {
+                    t.notes.push(format!("`when: {w}` holds on every Debian host: dropped"));
+                    when = None;
+                }
+                OsOnly::No => {}
+            }
+        }
+        if t.map.contains_key("block") {
+            return special::block(self, t, when, (file, text, path), Convert::list);
+        }
+        let module = match module_key(t.map) {
+            Ok(m) => m.to_string(),
+            Err(why) => return self.refuse(t, why),
+        };
+        let short = module::short_name(&module).to_string();
+        if let Some(done) = special::task(self, &mut t, &short, when.as_deref(), Convert::list) {
+            return done;
+        }
+        let value = t.map.get(module.as_str()).cloned().unwrap_or(Value::Null);
+        let mapped =
+            Args::read(&value, t.map.get("args"), module::free_form(&short)).and_then(|a| module::map(&short, a));
+        match mapped {
+            Err(why) => self.refuse(t, why),
+            Ok(Mapped::Nothing(note)) => {
+                self.report.push(t.at, t.name, "nothing".into(), vec![note], true);
+                None
+            }
+            Ok(Mapped::Resource(r, notes)) => {
+                t.notes.extend(notes);
+                self.resource(t, r, when, &short)
+            }
+        }
+    }
+
+    /// A mapped resource with the task's own keys.
+    fn resource(&mut self, mut t: Task, r: module::Resource, when: Option<String>, short: &str) -> Option<Value> {
+        if let Some(k) = REFUSED_KEYS.iter().find(|k| t.map.contains_key(**k)) {
+            return self.refuse(t, format!("`{k}:` has no rigger equivalent"));
+        }
+        if let Some(why) = privilege(t.map) {
+            return self.refuse(t, why);
+        }
+        let read_only = r.kind == "command" && t.map.get("changed_when").is_some_and(args::is_false);
+        if read_only && !self.handlers && !has_loop(t.map) {
+            return self.query(t, r, short);
+        }
+        let mut entry = Mapping::new();
+        if let Some(name) = t.map.get("name") {
+            entry.insert("name".into(), name.clone());
+        }
+        let mut spec = r.spec;
+        let state = spec.get("state").map(args::text).unwrap_or_default();
+        if r.kind == "service" && !self.handlers && (state == "restarted" || state == "reloaded") {
+            t.notes.push(format!("`{state}` as a task runs on every Ansible run; in rigger only when notified"));
+        }
+        if let Some(notify) = t.map.get("notify") {
+            spec.insert("notify".into(), notify.clone());
+        }
+        entry.insert(r.kind.into(), Value::Mapping(spec));
+        self.common_keys(&mut t, &mut entry, when);
+        self.register(&mut t, &mut entry, r.kind);
+        let became = r.kind.to_string();
+        self.finish(t, entry, became)
+    }
+
+    /// `command` + `changed_when: false` → a query, read at `query.NAME`.
+    fn query(&mut self, mut t: Task, r: module::Resource, short: &str) -> Option<Value> {
+        let name = match t.map.get("register") {
+            Some(v) => args::text(v),
+            None => {
+                t.notes.push("its result is not registered: a query named after the task".into());
+                slug(&t.name)
+            }
+        };
+        let mut spec = Mapping::new();
+        spec.insert("name".into(), name.clone().into());
+        spec.insert("cmd".into(), r.spec.get("cmd").cloned().unwrap_or(Value::Null));
+        if r.spec.len() > 1 {
+            let keys: Vec<String> = r.spec.keys().map(args::text).filter(|k| k != "cmd").collect();
+            return self.refuse(
+                t,
+                format!("a read-only `{short}` with `{}`: a query takes only a command", keys.join("`, `")),
+            );
+        }
+        t.notes.push(format!(
+            "read-only (`changed_when: false`): a query, run in the probe; its result is `query.{name}`"
+        ));
+        for k in ["when", "tags"] {
+            if t.map.contains_key(k) {
+                t.notes.push(format!("`{k}:` dropped: a query always runs (it only reads)"));
+            }
+        }
+        if t.map.contains_key("failed_when") {
+            t.notes.push("`failed_when:` dropped: a failing query is no error (read its `.rc`)".into());
+        }
+        let mut entry = Mapping::new();
+        entry.insert("query".into(), Value::Mapping(spec));
+        let done = self.finish(t, entry, format!("query {name}"));
+        if done.is_some() {
+            self.queries.insert(name);
+        }
+        done
+    }
+
+    /// `register:` on a command: apply-time results; on anything else, lost.
+    fn register(&mut self, t: &mut Task, entry: &mut Mapping, kind: &str) {
+        let Some(name) = t.map.get("register").map(args::text) else { return };
+        if kind == "command" && !self.handlers {
+            entry.insert("register".into(), name.clone().into());
+            t.notes.push(format!("registered at apply time: `{name}.changed`, `.rc`, `.stdout`"));
+            self.registers.insert(name);
+        } else {
+            t.notes.push(format!("`register: {name}` dropped: rigger registers commands' results only"));
+            self.lost.insert(name);
+        }
+    }
+}
+
+fn has_loop(map: &Mapping) -> bool {
+    map.keys().filter_map(|k| k.as_str()).any(|k| k == "loop" || k.starts_with("with_"))
+}
+
+/// `become_user` other than root, and the loops rigger has no word for.
+fn privilege(map: &Mapping) -> Option<String> {
+    if let Some(user) = map.get("become_user").map(args::text).filter(|u| u != "root") {
+        return Some(format!("`become_user: {user}`: rigger runs every step as the connection's user or root"));
+    }
+    let other = map.keys().filter_map(|k| k.as_str()).find(|k| k.starts_with("with_"));
+    match other {
+        Some(k) if !["with_items", "with_list", "with_dict"].contains(&k) => Some(format!("`{k}` has no rigger loop")),
+        _ => None,
+    }
+}
+
+/// A query name from a task name: lowercase words joined by `_`.
+fn slug(name: &str) -> String {
+    let s: String =
+        name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }).collect();
+    let s = s.split('_').filter(|p| !p.is_empty()).collect::<Vec<_>>().join("_");
+    if s.starts_with(|c: char| c.is_ascii_alphabetic()) {
+        s
+    } else {
+        format!("q_{s}")
+    }
+}
