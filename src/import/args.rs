@@ -222,7 +222,7 @@ mod tests {
         let v: Value = serde_yaml::from_str("0644").unwrap();
         assert_eq!(mode(v), Value::String("0644".into()));
         let v: Value = serde_yaml::from_str("02770").unwrap();
-        assert_eq!(mode(v), Value::String("2770".into()));
+        assert_eq!(mode(v), Value::String("02770".into()), "YAML 1.2 reads a leading-zero 02770 as text");
         assert_eq!(mode("u=rw".into()), Value::String("u=rw".into()));
     }
 }

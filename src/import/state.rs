@@ -144,13 +144,14 @@ impl Convert {
     pub fn rewrite(&self, v: Value, facts: &mut BTreeSet<String>) -> Value {
         match v {
             Value::String(s) => {
-                let mut s = expr::rewrite_queries(&expr::rewrite_facts(&s, facts), &self.queries);
+                let mut s = expr::rewrite_facts(&s, facts);
                 for q in &self.queries {
-                    s = expr::rewrite_tests(&s, &format!("query.{q}"), &format!("query.{q}"));
+                    s = expr::rewrite_tests(&s, q, &format!("query.{q}"));
                 }
                 for r in &self.registers {
                     s = expr::rewrite_tests(&s, r, r);
                 }
+                let s = expr::rewrite_queries(&s, &self.queries);
                 Value::String(s)
             }
             Value::Sequence(items) => Value::Sequence(items.into_iter().map(|i| self.rewrite(i, facts)).collect()),

@@ -212,3 +212,128 @@ fn slug(name: &str) -> String {
         format!("q_{s}")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::import::report::Status;
+
+    /// Converts the task list `yaml`; the entries and the report's lines as (line, status, notes).
+    fn convert(yaml: &str) -> (Vec<Value>, Vec<(String, Status, String)>) {
+        let mut cv = Convert::default();
+        let items: Vec<Value> = serde_yaml::from_str(yaml).unwrap();
+        let out = cv.list("tasks/main.yml", yaml, &items, &[]);
+        let lines = cv.report.lines.iter().map(|l| (l.at.clone(), l.status, l.notes.join("; "))).collect();
+        (out, lines)
+    }
+
+    fn yaml(v: &Value) -> String {
+        serde_yaml::to_string(v).unwrap()
+    }
+
+    #[test]
+    fn modules_by_short_name_fqcn_and_free_form() {
+        let (out, lines) = convert(
+            "- name: pkgs\n  ansible.builtin.apt:\n    name: [a, b]\n    state: installed\n    update_cache: yes\n\
+             - service: name=x state=started enabled=yes\n\
+             - community.general.sysctl: { name: net.ipv4.ip_forward, value: '1', sysctl_set: true }\n",
+        );
+        assert_eq!(yaml(&out[0]), "name: pkgs\npackage:\n  names:\n  - a\n  - b\n  state: present\n  update_cache: true\n");
+        assert_eq!(yaml(&out[1]), "service:\n  name: x\n  state: started\n  enabled: true\n");
+        assert_eq!(yaml(&out[2]), "sysctl:\n  name: net.ipv4.ip_forward\n  value: '1'\n");
+        assert!(lines.iter().all(|l| l.1 == Status::Converted), "{lines:?}");
+        assert_eq!(lines[1].0, "tasks/main.yml:6");
+    }
+
+    #[test]
+    fn a_read_only_command_is_a_query_and_its_readers_follow() {
+        let (out, lines) = convert(
+            "- name: version\n  command: haproxy -v\n  register: v\n  changed_when: false\n\
+             - copy: { dest: /etc/v, content: \"{{ v.stdout_lines[0] }}\" }\n  when: v.rc == 0 and v is succeeded\n",
+        );
+        assert_eq!(out.len(), 2, "{lines:?}");
+        assert_eq!(yaml(&out[0]), "query:\n  name: v\n  cmd: haproxy -v\n");
+        assert_eq!(out[1]["file"]["content"], "{{ query.v.lines[0] }}");
+        assert_eq!(out[1]["when"], "query.v.rc == 0 and query.v.rc == 0");
+        assert_eq!(lines[0].1, Status::Noted);
+        assert!(lines[0].2.contains("a query, run in the probe"), "{}", lines[0].2);
+    }
+
+    #[test]
+    fn a_changing_command_registers_at_apply_time() {
+        let (out, lines) = convert(
+            "- shell: ./configure && make creates=/opt/x/bin chdir=/opt/x\n  register: built\n\
+             - command: rm -f /tmp/lock\n  args: { removes: /tmp/lock }\n\
+             - service: { name: x, state: restarted }\n  when: built is changed\n",
+        );
+        assert_eq!(
+            yaml(&out[0]),
+            "command:\n  cmd: ./configure && make\n  creates: /opt/x/bin\n  chdir: /opt/x\nregister: built\n"
+        );
+        assert_eq!(out[1]["command"]["unless"], "test ! -e /tmp/lock");
+        assert_eq!(out[2]["when"], "built.changed");
+        assert!(lines[2].2.contains("only when notified"), "{:?}", lines[2]);
+    }
+
+    #[test]
+    fn loops_when_lists_tags_and_notify_carry_over() {
+        let (out, _) = convert(
+            "- user: { name: \"{{ u.key }}\", groups: \"adm,sudo\", append: true }\n  with_dict: \"{{ users }}\"\n  loop_control: { loop_var: u, label: \"{{ u.key }}\" }\n  when: [a, b | bool]\n  tags: users\n  notify: [x]\n",
+        );
+        assert_eq!(
+            yaml(&out[0]),
+            "user:\n  name: '{{ u.key }}'\n  groups:\n  - adm\n  - sudo\n  notify:\n  - x\nwhen: (a) and (b | bool)\nloop: '{{ users }}'\nloop_var: u\ntags:\n- users\n"
+        );
+    }
+
+    #[test]
+    fn what_rigger_cannot_mean_is_refused_with_why() {
+        let (out, lines) = convert(
+            "- wait_for: port=80\n\
+             - command: psql -c 'select 1'\n  become_user: postgres\n\
+             - get_url: { url: http://x/y, dest: /opt/y }\n\
+             - command: foo\n  delegate_to: localhost\n\
+             - yum: name=httpd\n\
+             - stat: path=/x\n  register: st\n\
+             - file: { path: /y, state: absent }\n  when: st.stat.exists\n",
+        );
+        assert!(out.is_empty(), "{out:?}");
+        let why: Vec<&str> = lines.iter().map(|l| l.2.as_str()).collect();
+        assert_eq!(why[0], "`wait_for` has no rigger kind");
+        assert!(why[1].starts_with("`become_user: postgres`"), "{}", why[1]);
+        assert!(why[2].starts_with("no `checksum`"), "{}", why[2]);
+        assert_eq!(why[3], "`delegate_to:` has no rigger equivalent");
+        assert!(why[4].contains("not apt"), "{}", why[4]);
+        assert_eq!(why[6], "reads `st`, registered by a task that rigger does not register");
+        assert!(lines.iter().all(|l| l.1 == Status::NotConverted));
+    }
+
+    #[test]
+    fn blocks_keep_their_keys_and_report_rescue() {
+        let (out, lines) = convert(
+            "- name: conf\n  when: on\n  become: true\n  notify: reload\n  block:\n    - template: { src: a.j2, dest: /etc/a, mode: 0600 }\n    - copy: { content: \"x\\n\", dest: /etc/b }\n  rescue:\n    - debug: msg=failed\n",
+        );
+        assert_eq!(
+            yaml(&out[0]),
+            "block:\n  name: conf\n  when: on\n  notify: reload\n  resources:\n  - template:\n      src: a.j2\n      dest: /etc/a\n      mode: '0600'\n  - file:\n      path: /etc/b\n      content: |\n        x\n"
+        );
+        assert_eq!(lines[0].0, "tasks/main.yml:6");
+        assert_eq!(lines[1].0, "tasks/main.yml:7");
+        assert_eq!(lines[2].1, Status::NotConverted);
+        assert!(lines[2].2.starts_with("`rescue:` not converted"), "{:?}", lines[2]);
+    }
+
+    #[test]
+    fn os_family_conditions_are_decided_and_facts_renamed() {
+        let (out, lines) = convert(
+            "- apt: name=x\n  when: ansible_os_family == 'RedHat'\n\
+             - apt: name=y\n  when: ansible_facts['os_family'] == 'Debian'\n\
+             - apt: name=z\n  when: ansible_distribution_release == 'bookworm' and not ansible_check_mode\n",
+        );
+        assert_eq!(out.len(), 2);
+        assert!(out[0].get("when").is_none());
+        assert_eq!(out[1]["when"], "facts.os.codename == 'bookworm' and not false");
+        assert!(lines[0].2.starts_with("dropped: only for RedHat"), "{:?}", lines[0]);
+        assert_eq!(lines[0].1, Status::Noted);
+    }
+}
