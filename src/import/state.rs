@@ -132,7 +132,8 @@ impl Convert {
             return self.refuse(t, format!("reads `{}`, which rigger does not define", unknown.join("`, `")));
         }
         if let Some(lost) = self.lost.iter().find(|l| crate::template::mentions(&written, l)) {
-            let why = format!("reads `{lost}`, registered by a task that rigger does not register");
+            let why =
+                format!("reads `{lost}`, which no converted task sets (its `register:` or `set_fact` did not convert)");
             return self.refuse(t, why);
         }
         t.notes.extend(facts);
@@ -164,6 +165,14 @@ impl Convert {
     pub fn refuse(&mut self, t: Task, why: String) -> Option<Value> {
         if let Some(name) = t.map.get("register") {
             self.lost.insert(args::text(name));
+        }
+        // What a refused `set_fact` would have set is undefined now: its readers need a hand too.
+        if let Ok(key) = module_key(t.map) {
+            if key.ends_with("set_fact") {
+                if let Some(Value::Mapping(vars)) = t.map.get(key) {
+                    self.lost.extend(vars.keys().map(args::text).filter(|k| k != "cacheable"));
+                }
+            }
         }
         let mut todo = Mapping::new();
         todo.insert("at".into(), t.at.clone().into());

@@ -238,7 +238,10 @@ mod tests {
              - service: name=x state=started enabled=yes\n\
              - community.general.sysctl: { name: net.ipv4.ip_forward, value: '1', sysctl_set: true }\n",
         );
-        assert_eq!(yaml(&out[0]), "name: pkgs\npackage:\n  names:\n  - a\n  - b\n  state: present\n  update_cache: true\n");
+        assert_eq!(
+            yaml(&out[0]),
+            "name: pkgs\npackage:\n  names:\n  - a\n  - b\n  state: present\n  update_cache: true\n"
+        );
         assert_eq!(yaml(&out[1]), "service:\n  name: x\n  state: started\n  enabled: true\n");
         assert_eq!(yaml(&out[2]), "sysctl:\n  name: net.ipv4.ip_forward\n  value: '1'\n");
         assert!(lines.iter().all(|l| l.1 == Status::Converted), "{lines:?}");
@@ -304,7 +307,7 @@ mod tests {
         assert!(why[2].starts_with("no `checksum`"), "{}", why[2]);
         assert_eq!(why[3], "`delegate_to:` has no rigger equivalent");
         assert!(why[4].contains("not apt"), "{}", why[4]);
-        assert_eq!(why[6], "reads `st`, registered by a task that rigger does not register");
+        assert_eq!(why[6], "reads `st`, which no converted task sets (its `register:` or `set_fact` did not convert)");
         assert!(lines.iter().all(|l| l.1 == Status::NotConverted));
     }
 
