@@ -249,3 +249,19 @@ fn a_folder_that_is_neither_role_nor_playbook_is_an_error() {
     assert_eq!(run.code, 1);
     assert!(run.stderr.contains("nowhere: neither a role"), "{}", run.stderr);
 }
+
+/// Bad YAML in the second role of a playbook: exit 1 at its file:line:col, and nothing written, not even the first role.
+#[test]
+fn bad_yaml_anywhere_writes_nothing() {
+    let d = tempfile::tempdir().unwrap();
+    let a = d.path().join("ansible");
+    write(&a, "site.yml", "- hosts: all\n  roles: [good, bad]\n");
+    write(&a, "roles/good/tasks/main.yml", "- apt: name=curl\n");
+    write(&a, "roles/bad/tasks/main.yml", "- apt: name=curl\n- service: {name: x\n");
+    let out = d.path().join("out");
+    let run =
+        rigger(d.path(), &["import", "ansible", a.join("site.yml").to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("roles/bad/tasks/main.yml:2:12"), "{}", run.stderr);
+    assert!(!out.exists(), "nothing written");
+}

@@ -6,6 +6,7 @@
 
 mod args;
 mod expr;
+mod files;
 mod module;
 mod playbook;
 pub mod report;
@@ -19,17 +20,25 @@ use report::RoleReport;
 use std::path::Path;
 
 /// Imports `path` into `out`; the reports, per role (a playbook's plays first).
+/// Nothing is written unless every role converts (bad YAML anywhere is an error that writes nothing).
 pub fn ansible(path: &Path, out: &Path) -> Result<Vec<RoleReport>> {
+    let mut files = files::Files::default();
+    let reports = convert(path, out, &mut files)?;
+    files.write()?;
+    Ok(reports)
+}
+
+fn convert(path: &Path, out: &Path, files: &mut files::Files) -> Result<Vec<RoleReport>> {
     if path.is_dir() && path.join("tasks").is_dir() {
         let name = role_name(path)?;
-        return Ok(vec![role::import(path, &name, &out.join("roles"), "")?]);
+        return Ok(vec![role::import(path, &name, &out.join("roles"), "", files)?]);
     }
     if path.is_file() {
-        return playbook::import(path, out);
+        return playbook::import(path, out, files);
     }
     for site in ["site.yml", "site.yaml", "playbook.yml"] {
         if path.join(site).is_file() {
-            return playbook::import(&path.join(site), out);
+            return playbook::import(&path.join(site), out, files);
         }
     }
     Err(Error::usage(format!(

@@ -4,8 +4,9 @@
 //! from `roles/` beside the playbook when they are there.
 
 use super::args;
+use super::files::Files;
 use super::report::RoleReport;
-use super::role::{self, write_yaml};
+use super::role;
 use super::state::Convert;
 use crate::error::Result;
 use crate::project::role::outline::{self, Seg};
@@ -17,7 +18,7 @@ use std::path::Path;
 const QUIET_KEYS: &[&str] = &["name", "gather_facts", "any_errors_fatal"];
 
 /// Converts the playbook at `path` into `out/site.yaml` and `out/roles/`; a report per role, the plays' first.
-pub fn import(path: &Path, out: &Path) -> Result<Vec<RoleReport>> {
+pub fn import(path: &Path, out: &Path, files: &mut Files) -> Result<Vec<RoleReport>> {
     let source = Source::read(path)?;
     let plays: Vec<Value> = source.parse::<Option<Vec<Value>>>()?.unwrap_or_default();
     let dir = path.parent().unwrap_or(Path::new("."));
@@ -47,7 +48,7 @@ pub fn import(path: &Path, out: &Path) -> Result<Vec<RoleReport>> {
         let mut roles = role_names(play);
         if ["pre_tasks", "tasks", "post_tasks"].iter().any(|k| play.contains_key(*k)) {
             let role_name = format!("play{}", i + 1);
-            reports.push(play_role(&role_name, play, dir, &source.text, i, &file, out)?);
+            reports.push(play_role(&role_name, play, (dir, &source.text, i, &file), out, files));
             notes.push(format!("its tasks are the role `{role_name}`"));
             roles.push(role_name);
         }
@@ -59,14 +60,14 @@ pub fn import(path: &Path, out: &Path) -> Result<Vec<RoleReport>> {
                 }
                 continue;
             }
-            reports.push(role::import(&src, r, &out.join("roles"), &format!("roles/{r}/"))?);
+            reports.push(role::import(&src, r, &out.join("roles"), &format!("roles/{r}/"), files)?);
             imported.push(r.clone());
         }
         binding.insert("roles".into(), Value::Sequence(roles.into_iter().map(Value::String).collect()));
         site_report.push(at, name, "site.yaml binding".into(), notes, true);
         bindings.push(Value::Mapping(binding));
     }
-    write_yaml(&out.join("site.yaml"), &Value::Sequence(bindings))?;
+    files.yaml(out.join("site.yaml"), Value::Sequence(bindings));
     reports.insert(0, site_report);
     Ok(reports)
 }
@@ -117,15 +118,9 @@ fn role_names(play: &Mapping) -> Vec<String> {
 }
 
 /// A play's `pre_tasks`, `tasks`, `post_tasks` and `handlers` as a role `name`.
-fn play_role(
-    name: &str,
-    play: &Mapping,
-    dir: &Path,
-    text: &str,
-    i: usize,
-    file: &str,
-    out: &Path,
-) -> Result<RoleReport> {
+/// `at` is the playbook's folder, its text, the play's index in it and the playbook's file name.
+fn play_role(name: &str, play: &Mapping, at: (&Path, &str, usize, &str), out: &Path, files: &mut Files) -> RoleReport {
+    let (dir, text, i, file) = at;
     let mut cv = Convert { src_dir: dir.to_path_buf(), report: RoleReport::new(name), ..Default::default() };
     let mut resources = Vec::new();
     for key in ["pre_tasks", "tasks", "post_tasks"] {
@@ -153,12 +148,12 @@ fn play_role(
         role.insert("handlers".into(), Value::Mapping(handlers));
     }
     let role_dir = out.join("roles").join(name);
-    write_yaml(&role_dir.join("role.yaml"), &Value::Mapping(role))?;
+    files.yaml(role_dir.join("role.yaml"), Value::Mapping(role));
     for (rel, entries) in &cv.includes {
-        write_yaml(&role_dir.join(rel), &Value::Sequence(entries.clone()))?;
+        files.yaml(role_dir.join(rel), Value::Sequence(entries.clone()));
     }
     if !cv.todo.is_empty() {
-        write_yaml(&role_dir.join("import-todo.yaml"), &Value::Sequence(cv.todo.clone()))?;
+        files.yaml(role_dir.join("import-todo.yaml"), Value::Sequence(cv.todo.clone()));
     }
-    Ok(cv.report)
+    cv.report
 }

@@ -4,16 +4,18 @@
 //! copied unchanged, and import-todo.yaml for the tasks left to a hand.
 
 use super::args;
+use super::files::Files;
 use super::report::RoleReport;
 use super::state::Convert;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::project::source::Source;
 use serde_yaml::{Mapping, Value};
 use std::path::Path;
 
 /// Converts the role at `src` into `roles_out/NAME`; its report.
 /// `prefix` comes before the role's file names in the report.
-pub fn import(src: &Path, name: &str, roles_out: &Path, prefix: &str) -> Result<RoleReport> {
+/// What it writes goes to `files`, written once every role converted.
+pub fn import(src: &Path, name: &str, roles_out: &Path, prefix: &str, files: &mut Files) -> Result<RoleReport> {
     let mut cv = Convert {
         src_dir: src.to_path_buf(),
         report: RoleReport::new(name),
@@ -35,7 +37,6 @@ pub fn import(src: &Path, name: &str, roles_out: &Path, prefix: &str) -> Result<
     defaults.extend(std::mem::take(&mut cv.defaults));
     let defaults = cv.rewrite(Value::Mapping(defaults), &mut facts);
     let out = roles_out.join(name);
-    std::fs::create_dir_all(out.join("tasks")).map_err(|e| Error::io(&out, e))?;
     let mut role = Mapping::new();
     role.insert("dialect".into(), "jinja".into());
     role.insert(
@@ -50,21 +51,18 @@ pub fn import(src: &Path, name: &str, roles_out: &Path, prefix: &str) -> Result<
     if !handlers.is_empty() {
         role.insert("handlers".into(), Value::Mapping(handlers));
     }
-    write_yaml(&out.join("role.yaml"), &Value::Mapping(role))?;
+    files.yaml(out.join("role.yaml"), Value::Mapping(role));
     for (rel, entries) in &cv.includes {
-        write_yaml(&out.join(rel), &Value::Sequence(entries.clone()))?;
-    }
-    if cv.includes.is_empty() {
-        let _ = std::fs::remove_dir(out.join("tasks"));
+        files.yaml(out.join(rel), Value::Sequence(entries.clone()));
     }
     let todo = out.join("import-todo.yaml");
     if cv.todo.is_empty() {
-        let _ = std::fs::remove_file(&todo);
+        files.stale(todo);
     } else {
-        write_yaml(&todo, &Value::Sequence(cv.todo.clone()))?;
+        files.yaml(todo, Value::Sequence(cv.todo.clone()));
     }
     for folder in ["templates", "files"] {
-        copy_tree(&src.join(folder), &out.join(folder))?;
+        files.copy_tree(&src.join(folder), &out.join(folder))?;
     }
     Ok(cv.report)
 }
@@ -124,30 +122,4 @@ fn dependencies(src: &Path) -> Option<Value> {
         .map(|n| n.rsplit('.').next().unwrap_or(&n).to_string().into())
         .collect();
     (!names.is_empty()).then_some(Value::Sequence(names))
-}
-
-pub fn write_yaml(path: &Path, v: &Value) -> Result<()> {
-    let text = serde_yaml::to_string(v).map_err(|e| Error::usage(format!("{}: {e}", path.display())))?;
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    }
-    std::fs::write(path, text).map_err(|e| Error::io(path, e))
-}
-
-/// Copies the folder `from` (if any) into `to`, byte for byte.
-fn copy_tree(from: &Path, to: &Path) -> Result<()> {
-    if !from.is_dir() {
-        return Ok(());
-    }
-    std::fs::create_dir_all(to).map_err(|e| Error::io(to, e))?;
-    for e in std::fs::read_dir(from).map_err(|e| Error::io(from, e))? {
-        let e = e.map_err(|e| Error::io(from, e))?;
-        let (src, dst) = (e.path(), to.join(e.file_name()));
-        if src.is_dir() {
-            copy_tree(&src, &dst)?;
-        } else {
-            std::fs::copy(&src, &dst).map_err(|e| Error::io(&src, e))?;
-        }
-    }
-    Ok(())
 }
