@@ -74,6 +74,14 @@ impl Convert {
                 OsOnly::No => {}
             }
         }
+        // `vars:` on include_vars feeds its file lookup (docker's `first_found`), not the task;
+        // include_role is refused below with a better word than its `vars:`.
+        let lookup = module_key(t.map)
+            .is_ok_and(|m| ["include_vars", "include_role", "import_role"].contains(&module::short_name(m)));
+        let refused = REFUSED_KEYS.iter().find(|k| t.map.contains_key(**k) && !(lookup && **k == "vars"));
+        if let Some(why) = refused.map(|k| format!("`{k}:` has no rigger equivalent")).or_else(|| privilege(t.map)) {
+            return self.refuse(t, why);
+        }
         if t.map.contains_key("block") {
             return special::block(self, t, when, (file, text, path), Convert::list);
         }
@@ -103,12 +111,6 @@ impl Convert {
 
     /// A mapped resource with the task's own keys.
     fn resource(&mut self, mut t: Task, r: module::Resource, when: Option<String>, short: &str) -> Option<Value> {
-        if let Some(k) = REFUSED_KEYS.iter().find(|k| t.map.contains_key(**k)) {
-            return self.refuse(t, format!("`{k}:` has no rigger equivalent"));
-        }
-        if let Some(why) = privilege(t.map) {
-            return self.refuse(t, why);
-        }
         let read_only = r.kind == "command" && t.map.get("changed_when").is_some_and(args::is_false);
         if read_only && !self.handlers && !has_loop(t.map) {
             return self.query(t, r, short);
@@ -295,7 +297,7 @@ mod tests {
             "- wait_for: port=80\n\
              - command: psql -c 'select 1'\n  become_user: postgres\n\
              - get_url: { url: http://x/y, dest: /opt/y }\n\
-             - command: foo\n  delegate_to: localhost\n\
+             - include_tasks: x.yml\n  delegate_to: localhost\n\
              - yum: name=httpd\n\
              - stat: path=/x\n  register: st\n\
              - file: { path: /y, state: absent }\n  when: st.stat.exists\n",
