@@ -265,3 +265,33 @@ fn bad_yaml_anywhere_writes_nothing() {
     assert!(run.stderr.contains("roles/bad/tasks/main.yml:2:12"), "{}", run.stderr);
     assert!(!out.exists(), "nothing written");
 }
+
+/// `listen:` topics become their handler's name; a handler that did not convert is not notified (a note), so the role checks.
+#[test]
+fn notify_follows_listen_and_skips_handlers_that_did_not_convert() {
+    let d = tempfile::tempdir().unwrap();
+    let a = d.path().join("ansible-role-app");
+    write(&a, "tasks/main.yml", "- template: { src: app.conf.j2, dest: /etc/app.conf }\n  notify: app changed\n- copy: { content: \"x\\n\", dest: /etc/app.env }\n  notify: [wait for app, restart app]\n");
+    write(&a, "templates/app.conf.j2", "port=1\n");
+    write(&a, "handlers/main.yml", "- name: restart app\n  service: name=app state=restarted\n  listen: app changed\n- name: wait for app\n  wait_for: port=1\n");
+    let run = rigger(d.path(), &["import", "ansible", a.to_str().unwrap(), "--out", "."]);
+    assert_eq!(run.code, 2, "{}\n{}", run.stdout, run.stderr);
+    let want = [
+        "tasks/main.yml:1: converted with a note: template → template: notifies `app changed`, a `listen:` topic: the handler `restart app`",
+        "tasks/main.yml:3: converted with a note: copy → file: notify `wait for app` dropped: that handler did not convert",
+        "handlers/main.yml:1: converted with a note: restart app → service: `listen:` topics become this handler's name in the tasks that notify them",
+        "handlers/main.yml:4: NOT converted: wait for app: `wait_for` has no rigger kind",
+        "role app: 4 tasks: 0 converted, 3 converted with a note, 1 not converted (75% without a hand)",
+    ];
+    assert_eq!(run.stdout.lines().collect::<Vec<_>>(), want, "{}", run.stdout);
+    let p = d.path().join("roles/app/role.yaml");
+    let text = std::fs::read_to_string(&p).unwrap();
+    let role: Value = serde_yaml::from_str(&text).unwrap();
+    assert_eq!(role["resources"][0]["template"]["notify"], "restart app");
+    assert_eq!(role["resources"][1]["file"]["notify"], "restart app");
+    std::fs::write(&p, text.replacen("dialect: jinja\n", "", 1)).unwrap();
+    write(d.path(), "inventory/hosts.yaml", "all:\n  hosts:\n    me: { ansible_connection: local }\n");
+    write(d.path(), "site.yaml", "- hosts: all\n  roles: [app]\n");
+    let check = rigger(d.path(), &["check"]);
+    assert_eq!(check.code, 0, "{}\n{}", check.stdout, check.stderr);
+}

@@ -5,7 +5,7 @@
 
 use super::args;
 use super::files::Files;
-use super::report::RoleReport;
+use super::report::{RoleReport, Status};
 use super::state::Convert;
 use crate::error::Result;
 use crate::project::source::Source;
@@ -31,8 +31,11 @@ pub fn import(src: &Path, name: &str, roles_out: &Path, prefix: &str, files: &mu
             defaults.extend(vars.unwrap_or_default());
         }
     }
-    let resources = tasks(&mut cv, src, "tasks/main.yml")?;
+    // Handlers first, so that tasks know which notified names converted; their lines come last.
     let handlers = handlers(&mut cv, src)?;
+    let handler_lines = std::mem::take(&mut cv.report.lines);
+    let resources = tasks(&mut cv, src, "tasks/main.yml")?;
+    cv.report.lines.extend(handler_lines);
     let mut facts = Default::default();
     defaults.extend(std::mem::take(&mut cv.defaults));
     let defaults = cv.rewrite(Value::Mapping(defaults), &mut facts);
@@ -82,7 +85,8 @@ fn tasks(cv: &mut Convert, src: &Path, rel: &str) -> Result<Vec<Value>> {
     Ok(out)
 }
 
-/// handlers/main.yml → `handlers:`, a map from each handler's name to its resource.
+/// handlers/main.yml → `handlers:`, a map from each handler's name to its
+/// resource; `cv.notify` learns which names (and `listen:` topics) converted.
 fn handlers(cv: &mut Convert, src: &Path) -> Result<Mapping> {
     cv.handlers = true;
     let entries = tasks(cv, src, "handlers/main.yml")?;
@@ -93,16 +97,36 @@ fn handlers(cv: &mut Convert, src: &Path) -> Result<Mapping> {
         let Some(name) = m.remove("name") else { continue };
         if m.contains_key("include") || m.contains_key("block") || m.contains_key("loop") || m.contains_key("tags") {
             // Rigger's handlers are one resource each, run once when notified.
-            cv.report.push(
-                format!("{}handlers/main.yml", cv.prefix),
-                args::text(&name),
-                String::new(),
-                vec!["a handler that is a block, an include, a loop or has tags".into()],
-                false,
-            );
+            let why = "a handler that is a block, an include, a loop or has tags".to_string();
+            let line = cv.report.lines.iter_mut().rev().find(|l| l.task == args::text(&name));
+            if let Some(line) = line {
+                line.status = Status::NotConverted;
+                line.notes = vec![why];
+            }
             continue;
         }
         out.insert(name, Value::Mapping(m));
+    }
+    let path = src.join("handlers/main.yml");
+    let raw: Vec<Value> = if path.is_file() {
+        Source::read(&path)?.parse::<Option<Vec<Value>>>()?.unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    for h in raw.iter().filter_map(Value::as_mapping) {
+        let Some(name) = h.get("name").map(args::text) else { continue };
+        let converted = out.contains_key(name.as_str()).then(|| name.clone());
+        let topics = match h.get("listen") {
+            Some(Value::Sequence(l)) => l.iter().map(args::text).collect(),
+            Some(t) => vec![args::text(t)],
+            None => Vec::new(),
+        };
+        for topic in topics {
+            // A topic several handlers listen to has no single rigger handler.
+            let shared = cv.notify.contains_key(&topic) && topic != name;
+            cv.notify.insert(topic, if shared { None } else { converted.clone() });
+        }
+        cv.notify.insert(name, converted);
     }
     Ok(out)
 }

@@ -78,8 +78,8 @@ pub fn block(
             body.insert(k.into(), v);
         }
     }
-    if let Some(n) = t.map.get("notify") {
-        body.insert("notify".into(), n.clone());
+    if let Some(n) = t.map.get("notify").and_then(|n| cv.notify(&mut t, n)) {
+        body.insert("notify".into(), n);
     }
     let extra: Vec<&str> = ["rescue", "always"].into_iter().filter(|k| t.map.contains_key(*k)).collect();
     let resources = list(cv, file, text, &items, &inner_path);

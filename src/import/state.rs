@@ -95,6 +95,9 @@ pub struct Convert {
     pub handlers: bool,
     /// Put before each file name in the report (`roles/web/` for a playbook's role).
     pub prefix: String,
+    /// Each Ansible handler name and `listen:` topic → the rigger handler it
+    /// notifies, or None when that handler did not convert.
+    pub notify: std::collections::BTreeMap<String, Option<String>>,
 }
 
 /// One task being converted: where it is written and what it became so far.
@@ -158,6 +161,38 @@ impl Convert {
             Value::Sequence(items) => Value::Sequence(items.into_iter().map(|i| self.rewrite(i, facts)).collect()),
             Value::Mapping(m) => Value::Mapping(m.into_iter().map(|(k, v)| (k, self.rewrite(v, facts))).collect()),
             other => other,
+        }
+    }
+
+    /// `notify:` with each name as rigger's handlers are named: a `listen:`
+    /// topic becomes its handler, a handler that did not convert is dropped
+    /// (a note); a name this role does not define is kept (another role's).
+    pub fn notify(&self, t: &mut Task, v: &Value) -> Option<Value> {
+        let names: Vec<String> = match v {
+            Value::Sequence(l) => l.iter().map(args::text).collect(),
+            other => vec![args::text(other)],
+        };
+        let mut kept: Vec<String> = Vec::new();
+        for n in names {
+            let to = match self.notify.get(&n) {
+                Some(Some(h)) if *h != n => {
+                    t.notes.push(format!("notifies `{n}`, a `listen:` topic: the handler `{h}`"));
+                    h.clone()
+                }
+                Some(None) => {
+                    t.notes.push(format!("notify `{n}` dropped: that handler did not convert"));
+                    continue;
+                }
+                _ => n,
+            };
+            if !kept.contains(&to) {
+                kept.push(to);
+            }
+        }
+        match kept.len() {
+            0 => None,
+            1 => Some(Value::String(kept.remove(0))),
+            _ => Some(Value::Sequence(kept.into_iter().map(Value::String).collect())),
         }
     }
 
@@ -255,6 +290,6 @@ fn notes_for_keys(t: &mut Task, handler: bool) {
         t.notes.push("`no_log` dropped: mark secret files `secret: true`; vault values stay sealed".into());
     }
     if handler && m.contains_key("listen") {
-        t.notes.push("`listen` dropped: notify the handler by its name".into());
+        t.notes.push("`listen:` topics become this handler's name in the tasks that notify them".into());
     }
 }

@@ -124,8 +124,8 @@ impl Convert {
         if r.kind == "service" && !self.handlers && (state == "restarted" || state == "reloaded") {
             t.notes.push(format!("`{state}` as a task runs on every Ansible run; in rigger only when notified"));
         }
-        if let Some(notify) = t.map.get("notify") {
-            spec.insert("notify".into(), notify.clone());
+        if let Some(notify) = t.map.get("notify").and_then(|n| self.notify(&mut t, n)) {
+            spec.insert("notify".into(), notify);
         }
         entry.insert(r.kind.into(), Value::Mapping(spec));
         self.common_keys(&mut t, &mut entry, when);
