@@ -189,9 +189,9 @@ impl Convert {
                 kept.push(to);
             }
         }
-        match kept.len() {
-            0 => None,
-            1 => Some(Value::String(kept.remove(0))),
+        match (kept.len(), v.is_sequence()) {
+            (0, _) => None,
+            (1, false) => Some(Value::String(kept.remove(0))),
             _ => Some(Value::Sequence(kept.into_iter().map(Value::String).collect())),
         }
     }
