@@ -193,7 +193,7 @@ fn write(p: &Path, rel: &str, text: &str) {
 fn a_playbook_becomes_site_yaml_and_its_roles_check() {
     let d = tempfile::tempdir().unwrap();
     let a = d.path().join("ansible");
-    write(&a, "site.yml", "- hosts: all\n  serial: 1\n  max_fail_percentage: 0\n  become: true\n  roles:\n    - role: motd\n  tasks:\n    - name: a user\n      user: name=deploy shell=/bin/sh groups=adm append=yes\n");
+    write(&a, "site.yml", "- hosts: all\n  serial: 1\n  max_fail_percentage: 0\n  become: true\n  roles:\n    - role: motd\n      vars: { motd_enabled: false }\n  tasks:\n    - name: a user\n      user: name=deploy shell=/bin/sh groups=adm append=yes\n");
     write(&a, "roles/motd/tasks/main.yml", "- name: motd\n  ansible.builtin.template:\n    src: motd.j2\n    dest: /etc/motd\n    mode: 0644\n  when: motd_enabled\n  tags: [motd]\n- name: tools\n  apt:\n    name: [curl, jq]\n    state: present\n  when: ansible_distribution == 'Debian'\n- wait_for: port=22\n");
     write(&a, "roles/motd/templates/motd.j2", "welcome\n");
     write(&a, "roles/motd/defaults/main.yml", "motd_enabled: true\n");
@@ -202,8 +202,8 @@ fn a_playbook_becomes_site_yaml_and_its_roles_check() {
         rigger(d.path(), &["import", "ansible", a.join("site.yml").to_str().unwrap(), "--out", out.to_str().unwrap()]);
     assert_eq!(run.code, 2, "{}\n{}", run.stdout, run.stderr);
     for line in [
-        "site.yml:1: converted with a note: play 1 → site.yaml binding: its tasks are the role `play1`",
-        "site.yml:8: converted: a user → user",
+        "site.yml:1: converted with a note: play 1 → site.yaml binding: `vars:` of role `motd` are the binding's: every role of it sees them; its tasks are the role `play1`",
+        "site.yml:9: converted: a user → user",
         "roles/motd/tasks/main.yml:1: converted: motd → template",
         "roles/motd/tasks/main.yml:13: NOT converted: wait_for: `wait_for` has no rigger kind",
         "role motd: 3 tasks: 1 converted, 1 converted with a note, 1 not converted (67% without a hand)",
@@ -214,6 +214,7 @@ fn a_playbook_becomes_site_yaml_and_its_roles_check() {
     assert_eq!(site[0]["serial"], 1);
     assert_eq!(site[0]["max_fail_percentage"], 0);
     assert_eq!(site[0]["become"], true);
+    assert_eq!(site[0]["vars"]["motd_enabled"], false);
     assert_eq!(site[0]["roles"], serde_yaml::from_str::<Value>("[motd, play1]").unwrap());
     // `rigger check` on the result, with the dialect line taken out until `dialect:` is merged:
     // these expressions read the same in Tera. The `when:` reading facts is known later in check.

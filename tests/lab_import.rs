@@ -4,6 +4,8 @@
 //! hosts, applied a second time with nothing changed, and their services
 //! answer. `#[ignore]`d like every lab test: `tests/run.sh` runs it with the
 //! lab up. Figures: the share of tasks converted without a hand, per role.
+//! It needs role.yaml's `dialect: jinja` (the imported roles' expressions
+//! are Jinja: `| dirname`, `.keys()`), merged separately from this test.
 
 mod common;
 

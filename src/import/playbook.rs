@@ -45,8 +45,8 @@ pub fn import(path: &Path, out: &Path, files: &mut Files) -> Result<Vec<RoleRepo
             }
         };
         let mut binding = binding;
-        let mut roles = role_names(play);
-        if ["pre_tasks", "tasks", "post_tasks"].iter().any(|k| play.contains_key(*k)) {
+        let mut roles = role_names(play, &mut binding, &mut notes);
+        if ["pre_tasks", "tasks", "post_tasks", "handlers"].iter().any(|k| play.contains_key(*k)) {
             let role_name = format!("play{}", i + 1);
             reports.push(play_role(&role_name, play, (dir, &source.text, i, &file), out, files));
             notes.push(format!("its tasks are the role `{role_name}`"));
@@ -105,19 +105,36 @@ fn binding(play: &Mapping, notes: &mut Vec<String>) -> std::result::Result<Mappi
     Ok(b)
 }
 
-/// The names of the play's `roles:` (`- web` or `- role: web`).
-fn role_names(play: &Mapping) -> Vec<String> {
+/// The names of the play's `roles:` (`- web` or `- role: web`). A role's
+/// `vars:` join the binding's (they then apply to all its roles); its other keys are dropped.
+fn role_names(play: &Mapping, binding: &mut Mapping, notes: &mut Vec<String>) -> Vec<String> {
     let Some(Value::Sequence(roles)) = play.get("roles") else { return Vec::new() };
-    roles
-        .iter()
-        .filter_map(|r| match r {
-            Value::Mapping(m) => m.get("role").or_else(|| m.get("name")).map(args::text),
-            other => Some(args::text(other)),
-        })
-        .collect()
+    let mut names = Vec::new();
+    for r in roles {
+        let Value::Mapping(m) = r else {
+            names.push(args::text(r));
+            continue;
+        };
+        let Some(name) = m.get("role").or_else(|| m.get("name")).map(args::text) else { continue };
+        for (k, v) in m {
+            match (k.as_str(), v) {
+                (Some("role" | "name"), _) => {}
+                (Some("vars"), Value::Mapping(vars)) => {
+                    let all = binding.entry("vars".into()).or_insert_with(|| Value::Mapping(Mapping::new()));
+                    if let Value::Mapping(all) = all {
+                        all.extend(vars.clone());
+                    }
+                    notes.push(format!("`vars:` of role `{name}` are the binding's: every role of it sees them"));
+                }
+                (Some(k), _) => notes.push(format!("`{k}:` of role `{name}` dropped")),
+                (None, _) => {}
+            }
+        }
+        names.push(name);
+    }
+    names
 }
 
-/// A play's `pre_tasks`, `tasks`, `post_tasks` and `handlers` as a role `name`.
 /// `at` is the playbook's folder, its text, the play's index in it and the playbook's file name.
 fn play_role(name: &str, play: &Mapping, at: (&Path, &str, usize, &str), out: &Path, files: &mut Files) -> RoleReport {
     let (dir, text, i, file) = at;
