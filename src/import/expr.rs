@@ -63,6 +63,10 @@ static FAMILY_TEST: LazyLock<Regex> = LazyLock::new(|| {
 /// `text` with Ansible's fact names replaced by rigger's; the notes name each replacement.
 pub fn rewrite_facts(text: &str, notes: &mut BTreeSet<String>) -> String {
     FACT.replace_all(text, |c: &regex::Captures| {
+        // `hostvars[h]['ansible_x']` names a key, not an expression: left to the reader.
+        if text[..c.get(0).map_or(0, |m| m.start())].ends_with(['\'', '"']) {
+            return c[0].to_string();
+        }
         let name = c.get(1).or(c.get(2)).or(c.get(3)).map(|m| m.as_str()).unwrap_or("");
         if name == "check_mode" && c.get(3).is_some() {
             notes.insert("`ansible_check_mode` read as `false`: `apply` is never a check run (`plan` is)".into());
@@ -167,6 +171,8 @@ mod tests {
         assert_eq!(got, "(facts.os.family | capitalize) == 'Debian' and facts.os.codename != '' and facts.arch");
         assert_eq!(notes.len(), 3);
         assert_eq!(rewrite_facts("ansible_version.full", &mut notes), "ansible_version.full");
+        assert_eq!(rewrite_facts("hostvars[h].ansible_fqdn", &mut notes), "hostvars[h].facts.fqdn");
+        assert_eq!(rewrite_facts("hostvars[h]['ansible_fqdn']", &mut notes), "hostvars[h]['ansible_fqdn']");
         assert_eq!(
             unknown_ansible_names("ansible_version.full is version('2', '>') or ansible_check_mode"),
             ["ansible_version", "ansible_check_mode"]
