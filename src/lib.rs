@@ -12,6 +12,7 @@ pub mod error;
 pub mod folders;
 pub mod generated;
 pub mod graph;
+pub mod import;
 pub mod plan;
 pub mod prepare;
 pub mod project;

@@ -36,7 +36,7 @@ if [ "${LAB:-1}" = 1 ]; then
     rm -f target/lab-figures.txt
     echo "== lab tests"
     # Only the #[ignore]d (lab) tests, one at a time: they share the hosts.
-    cargo test --release --locked --test lab --test lab_storage -- --ignored --test-threads=1 --nocapture
+    cargo test --release --locked --test lab --test lab_storage --test lab_import -- --ignored --test-threads=1 --nocapture
     echo "== figures"
     cat target/lab-figures.txt
 fi

@@ -171,6 +171,22 @@ pub enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Convert an Ansible role or playbook into rigger's files; one line per task. Exit 2 if some need a hand.
+    #[command(
+        after_help = "Examples:\n  rigger import ansible ~/src/ansible-role-haproxy        # → roles/haproxy/\n  rigger import ansible site.yml --out ../new-project     # → site.yaml and roles/\n\nExit codes: 0 every task converted, 2 some tasks need a hand (see import-todo.yaml), 1 error."
+    )]
+    Import {
+        /// What to import from.
+        #[arg(value_parser = ["ansible"])]
+        from: String,
+        /// A role folder (with tasks/main.yml) or a playbook (.yml, or a folder with site.yml).
+        path: PathBuf,
+        /// Where to write roles/NAME/ (and site.yaml for a playbook).
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        out: PathBuf,
+        #[command(flatten)]
+        common: Common,
+    },
     /// Hosts, groups and merged vars; --list prints JSON like `ansible-inventory --list`.
     #[command(
         after_help = "Examples:\n  rigger inventory -i hosts.ini\n  rigger inventory --list | jq '.web.hosts'\n  rigger inventory --host h1\n  rigger inventory --from-vagrant . > inventory/vagrant.yaml"
@@ -226,6 +242,7 @@ impl Command {
             Command::Vault { .. } => "vault",
             Command::Man { .. } => "man",
             Command::Doc { .. } => "doc",
+            Command::Import { .. } => "import",
         }
     }
 
@@ -242,6 +259,7 @@ impl Command {
             | Command::Completions { common, .. }
             | Command::Vault { common, .. }
             | Command::Doc { common, .. }
+            | Command::Import { common, .. }
             | Command::Man { common } => common,
         }
     }

@@ -82,5 +82,10 @@ fn dispatch(command: Command, out: Out) -> Result<i32> {
         Command::Completions { shell, .. } => manual::completions(shell),
         Command::Man { .. } => manual::man(),
         Command::Doc { kind, .. } => manual::doc(kind.as_deref()),
+        Command::Import { path, out: dir, .. } => {
+            let (text, code) = crate::import::render(&crate::import::ansible(&path, &dir)?);
+            std::io::Write::write_all(&mut std::io::stdout(), text.as_bytes()).map_err(crate::error::Error::System)?;
+            Ok(code)
+        }
     }
 }

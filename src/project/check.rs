@@ -46,6 +46,8 @@ impl Project {
         let later = self.reads_later(host, role);
         match self.prepare_unit_with(host, role, None, true, errors_only) {
             Err(e) if later.iter().any(|v| e.to_string().contains(&format!("`{v}`"))) => {}
+            // The role itself reads `facts` (a `when:`, a field, a template): known later as well.
+            Err(e) if reads_facts_unprobed(&e.to_string()) => {}
             Err(e) => errors.push(format!("host {host}: {e}")),
             Ok(_) if !later.is_empty() => {}
             Ok((prepared, _)) => {
@@ -91,6 +93,17 @@ fn inside(dir: &Path, host: &str, path: &str) -> Option<std::path::PathBuf> {
     (host_ok && path_ok).then(|| dir.join(host).join(rel))
 }
 
+/// Whether a render error is only `facts` being undefined (`facts` or
+/// `facts.os.id` quoted as not defined), as it is in `check`, which probes nothing.
+fn reads_facts_unprobed(message: &str) -> bool {
+    message.match_indices('`').any(|(i, _)| {
+        let rest = &message[i + 1..];
+        let Some(end) = rest.find('`') else { return false };
+        let name = &rest[..end];
+        (name == "facts" || name.starts_with("facts.")) && rest[end..].starts_with("` is not defined")
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::inside;
@@ -104,5 +117,14 @@ mod tests {
         assert_eq!(inside(d, "web1", "/etc/../../x"), None);
         assert_eq!(inside(d, "..", "/x"), None);
         assert_eq!(inside(d, "a/b", "/x"), None);
+    }
+
+    #[test]
+    fn only_facts_undefined_is_known_later() {
+        use super::reads_facts_unprobed as later;
+        assert!(later("role a: Variable `facts` is not defined. If it may be missing…"));
+        assert!(later("`facts.os.id` is not defined"));
+        assert!(!later("Variable `factsy` is not defined"));
+        assert!(!later("Variable `port` is not defined (facts.x in the line)"));
     }
 }
