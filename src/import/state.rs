@@ -122,6 +122,13 @@ impl Convert {
             };
             entry.insert("tags".into(), tags);
         }
+        // rigger's `become`/`become_user` switch only this entry's steps, as a task's do.
+        if let Some(b) = t.map.get("become") {
+            entry.insert("become".into(), args::boolean(b.clone()));
+        }
+        if let Some(u) = t.map.get("become_user") {
+            entry.insert("become_user".into(), u.clone());
+        }
         notes_for_keys(t, self.handlers);
     }
 
@@ -272,9 +279,6 @@ fn loop_keys(t: &mut Task, entry: &mut Mapping) {
 /// Notes for keys that rigger drops without changing what the task does on success.
 fn notes_for_keys(t: &mut Task, handler: bool) {
     let m = t.map;
-    if m.get("become").is_some_and(|b| !args::is_false(b)) {
-        t.notes.push("`become` dropped: rigger runs steps with the connection's privilege (`ansible_become`)".into());
-    }
     if let Some(v) = m.get("ignore_errors").filter(|v| !args::is_false(v)) {
         if !args::text(v).contains("ansible_check_mode") {
             t.notes.push("`ignore_errors` dropped: a failure stops the role's unit".into());

@@ -79,7 +79,7 @@ impl Convert {
         let lookup = module_key(t.map)
             .is_ok_and(|m| ["include_vars", "include_role", "import_role"].contains(&module::short_name(m)));
         let refused = REFUSED_KEYS.iter().find(|k| t.map.contains_key(**k) && !(lookup && **k == "vars"));
-        if let Some(why) = refused.map(|k| format!("`{k}:` has no rigger equivalent")).or_else(|| privilege(t.map)) {
+        if let Some(why) = refused.map(|k| format!("`{k}:` has no rigger equivalent")).or_else(|| unknown_loop(t.map)) {
             return self.refuse(t, why);
         }
         if t.map.contains_key("block") {
@@ -177,7 +177,9 @@ impl Convert {
     fn register(&mut self, t: &mut Task, entry: &mut Mapping, kind: &str) {
         let Some(name) = t.map.get("register").map(args::text) else { return };
         if kind == "command" && !self.handlers {
-            entry.insert("register".into(), name.clone().into());
+            if let Some(Value::Mapping(spec)) = entry.get_mut("command") {
+                spec.insert("register".into(), name.clone().into());
+            }
             t.notes.push(format!("registered at apply time: `{name}.changed`, `.rc`, `.stdout`"));
             self.registers.insert(name);
         } else {
@@ -191,11 +193,8 @@ fn has_loop(map: &Mapping) -> bool {
     map.keys().filter_map(|k| k.as_str()).any(|k| k == "loop" || k.starts_with("with_"))
 }
 
-/// `become_user` other than root, and the loops rigger has no word for.
-fn privilege(map: &Mapping) -> Option<String> {
-    if let Some(user) = map.get("become_user").map(args::text).filter(|u| u != "root") {
-        return Some(format!("`become_user: {user}`: rigger runs every step as the connection's user or root"));
-    }
+/// The loops rigger has no word for.
+fn unknown_loop(map: &Mapping) -> Option<String> {
     let other = map.keys().filter_map(|k| k.as_str()).find(|k| k.starts_with("with_"));
     match other {
         Some(k) if !["with_items", "with_list", "with_dict"].contains(&k) => Some(format!("`{k}` has no rigger loop")),
@@ -273,11 +272,18 @@ mod tests {
         );
         assert_eq!(
             yaml(&out[0]),
-            "command:\n  cmd: ./configure && make\n  creates: /opt/x/bin\n  chdir: /opt/x\nregister: built\n"
+            "command:\n  cmd: ./configure && make\n  creates: /opt/x/bin\n  chdir: /opt/x\n  register: built\n"
         );
         assert_eq!(out[1]["command"]["unless"], "test ! -e /tmp/lock");
         assert_eq!(out[2]["when"], "built.changed");
         assert!(lines[2].2.contains("only when notified"), "{:?}", lines[2]);
+    }
+
+    #[test]
+    fn become_and_become_user_stay_on_the_resource() {
+        let (out, lines) = convert("- command: psql -c 'select 1'\n  become: true\n  become_user: postgres\n");
+        assert_eq!((out[0]["become"].as_bool(), out[0]["become_user"].as_str()), (Some(true), Some("postgres")));
+        assert_eq!(lines[0].1, Status::Converted, "{:?}", lines[0]);
     }
 
     #[test]
@@ -295,7 +301,6 @@ mod tests {
     fn what_rigger_cannot_mean_is_refused_with_why() {
         let (out, lines) = convert(
             "- wait_for: port=80\n\
-             - command: psql -c 'select 1'\n  become_user: postgres\n\
              - get_url: { url: http://x/y, dest: /opt/y }\n\
              - include_tasks: x.yml\n  delegate_to: localhost\n\
              - yum: name=httpd\n\
@@ -305,11 +310,10 @@ mod tests {
         assert!(out.is_empty(), "{out:?}");
         let why: Vec<&str> = lines.iter().map(|l| l.2.as_str()).collect();
         assert_eq!(why[0], "`wait_for` has no rigger kind");
-        assert!(why[1].starts_with("`become_user: postgres`"), "{}", why[1]);
-        assert!(why[2].starts_with("no `checksum`"), "{}", why[2]);
-        assert_eq!(why[3], "`delegate_to:` has no rigger equivalent");
-        assert!(why[4].contains("not apt"), "{}", why[4]);
-        assert_eq!(why[6], "reads `st`, which no converted task sets (its `register:` or `set_fact` did not convert)");
+        assert!(why[1].starts_with("no `checksum`"), "{}", why[1]);
+        assert_eq!(why[2], "`delegate_to:` has no rigger equivalent");
+        assert!(why[3].contains("not apt"), "{}", why[3]);
+        assert_eq!(why[5], "reads `st`, which no converted task sets (its `register:` or `set_fact` did not convert)");
         assert!(lines.iter().all(|l| l.1 == Status::NotConverted));
     }
 

@@ -56,6 +56,10 @@ pub fn per_host(
         l.groups = groups_of.swap_remove(h).unwrap_or_default();
         l.bindings.sort();
         let mut v = Vars::new();
+        // Ansible's own default, below every layer: imported templates open
+        // with `{{ ansible_managed }}`, and the same words keep a migrated
+        // host's files as Ansible left them (no diff on the first run).
+        v.insert("ansible_managed".into(), Value::String("Ansible managed".into()));
         // Each layer in the dialect of its files (see `Layers::dialects`).
         for r in l.roles.clone() {
             let role = roles.get(&r);
