@@ -15,6 +15,7 @@ pub mod site;
 pub mod source;
 pub mod vagrant;
 pub mod vars;
+mod yaml11;
 
 use crate::error::{Error, Location, Result};
 use crate::graph::{Graph, Node};

@@ -44,6 +44,12 @@ impl Source {
         serde_yaml::from_str(&self.text).map_err(|e| Error::yaml(&self.path, &self.text, &e))
     }
 
+    /// The same file with YAML 1.1's plain scalars spelled as `parse` reads
+    /// them (`yes` → `true`): Ansible reads vars files and YAML inventories as YAML 1.1.
+    pub fn yaml11(&self) -> Source {
+        Source { path: self.path.clone(), text: super::yaml11::rewrite(&self.text).into_owned() }
+    }
+
     pub fn locate(&self, token: &str) -> crate::error::Location {
         crate::error::Location::of_token(&self.path, &self.text, token)
     }
@@ -67,7 +73,7 @@ pub fn read_vars(path: &Path, secrets: &Secrets) -> Result<Vars> {
         }
         return Ok(vars);
     }
-    let src = Source::read(path)?;
+    let src = Source::read(path)?.yaml11();
     if src.text.trim().is_empty() {
         return Ok(Vars::new());
     }

@@ -84,6 +84,41 @@ impl Inventory {
 /// The most hosts one range may expand to (a typo like `[0:99999999]` must not eat the machine).
 const MAX_RANGE: u64 = 100_000;
 
+/// A host pattern as an inventory writes it, split as Ansible's
+/// `parse_address` does: `web1:2222` is host `web1` on port 2222,
+/// `[2001:db8::1]:2222` an IPv6 address with a port, `web[1:3]:22` a range
+/// with a port. An address with colons and no brackets (IPv6) has no port.
+pub fn split_port(pattern: &str) -> (&str, Option<u16>) {
+    let port_of = |p: &str| (!p.is_empty() && p.bytes().all(|c| c.is_ascii_digit())).then(|| p.parse().ok()).flatten();
+    if let Some(inner) = pattern.strip_prefix('[') {
+        if let Some((host, port)) = inner.rsplit_once("]:") {
+            if let (false, Some(port)) = (host.is_empty(), port_of(port)) {
+                return (host, Some(port));
+            }
+        }
+    }
+    let Some((host, port)) = pattern.rsplit_once(':') else { return (pattern, None) };
+    // The host part may hold `[a:b]` ranges, but no other colon and no stray bracket.
+    let mut depth = 0i32;
+    let plain = host.chars().all(|c| match c {
+        '[' if depth == 0 => {
+            depth = 1;
+            true
+        }
+        ']' if depth == 1 => {
+            depth = 0;
+            true
+        }
+        '[' | ']' => false,
+        ':' => depth == 1,
+        _ => true,
+    }) && depth == 0;
+    match (plain, port_of(port)) {
+        (true, Some(port)) => (host, Some(port)),
+        _ => (pattern, None),
+    }
+}
+
 /// Expands Ansible host ranges: `web[01:03]` → web01, web02, web03; `db-[a:c]`.
 pub fn expand_host_range(pattern: &str) -> Result<Vec<String>, PatternError> {
     let (Some(open), Some(close)) = (pattern.find('['), pattern.find(']')) else {
@@ -125,4 +160,20 @@ pub fn expand_host_range(pattern: &str) -> Result<Vec<String>, PatternError> {
         return Err(PatternError::RangeKind(inner.into()));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_port;
+
+    #[test]
+    fn a_port_is_split_off_as_ansible_parse_address_does() {
+        assert_eq!(split_port("web1:2222"), ("web1", Some(2222)));
+        assert_eq!(split_port("db[1:2]:5432"), ("db[1:2]", Some(5432)));
+        assert_eq!(split_port("[2001:db8::1]:2200"), ("2001:db8::1", Some(2200)));
+        assert_eq!(split_port("2001:db8::1"), ("2001:db8::1", None));
+        assert_eq!(split_port("web[1:3]"), ("web[1:3]", None));
+        assert_eq!(split_port("web1:"), ("web1:", None));
+        assert_eq!(split_port("web1:ssh"), ("web1:ssh", None));
+    }
 }
