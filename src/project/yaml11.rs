@@ -148,6 +148,11 @@ fn yaml11_meaning(plain: &str) -> Option<serde_yaml::Value> {
             .try_fold(clean.parse::<i64>().ok()?, |acc, p| acc.checked_mul(60)?.checked_add(p.parse().ok()?))?;
         return Some(Value::Number(if negative { -total } else { total }.into()));
     }
+    // PyYAML's `.5` form takes no sign: `-.5` is a string.
+    let signed = body.len() < plain.len();
+    if signed && body.starts_with('.') && !matches!(body, ".inf" | ".Inf" | ".INF") {
+        return None;
+    }
     float(body, negative)
 }
 
@@ -187,8 +192,8 @@ mod tests {
 
     #[test]
     fn yaml_1_1_plain_scalars_are_spelled_for_yaml_1_2() {
-        let text = "a: yes\nb: No\nc: on\nd: OFF\ne: 'yes'\nf: 0755\ng: 1_000\nh: 1e3\ni: 0o17\nj: 1:20\nk: [yes, \"no\"]\nyes: 1\nl: !!str yes\nm: 1.5\nn: ~\no: 0x1F\n";
-        let want = "a: true\nb: false\nc: true\nd: false\ne: 'yes'\nf: 493\ng: 1000\nh: '1e3'\ni: '0o17'\nj: 80\nk: [true, \"no\"]\nyes: 1\nl: !!str yes\nm: 1.5\nn: ~\no: 0x1F\n";
+        let text = "a: yes\nb: No\nc: on\nd: OFF\ne: 'yes'\nf: 0755\ng: 1_000\nh: 1e3\ni: 0o17\nj: 1:20\nj2: -.5\nk: [yes, \"no\"]\nyes: 1\nl: !!str yes\nm: 1.5\nn: ~\no: 0x1F\n";
+        let want = "a: true\nb: false\nc: true\nd: false\ne: 'yes'\nf: 493\ng: 1000\nh: '1e3'\ni: '0o17'\nj: 80\nj2: '-.5'\nk: [true, \"no\"]\nyes: 1\nl: !!str yes\nm: 1.5\nn: ~\no: 0x1F\n";
         assert_eq!(rewrite(text), want);
     }
 

@@ -18,7 +18,7 @@ pub enum PatternError {
     Unknown { term: String, known: String },
     #[error("malformed host range in `{0}`")]
     MalformedRange(String),
-    #[error("host range `[{0}]` needs `start:end`")]
+    #[error("host range `[{0}]` needs `start:end` or `start:end:step` (a step of 1 or more)")]
     RangeNeedsEnds(String),
     #[error("host range `[{0}]` runs backwards")]
     RangeBackwards(String),
@@ -128,9 +128,15 @@ pub fn expand_host_range(pattern: &str) -> Result<Vec<String>, PatternError> {
         return Err(PatternError::MalformedRange(pattern.into()));
     }
     let (prefix, inner, suffix) = (&pattern[..open], &pattern[open + 1..close], &pattern[close + 1..]);
-    let Some((start, end)) = inner.split_once(':') else {
-        return Err(PatternError::RangeNeedsEnds(inner.into()));
+    // `start:end` or `start:end:step`, as Ansible's expand_hostname_range; an empty start is 0.
+    let bounds: Vec<&str> = inner.split(':').collect();
+    let (start, end, step) = match bounds[..] {
+        [start, end] => (start, end, Some(1)),
+        [start, end, step] => (start, end, step.parse::<usize>().ok().filter(|s| *s > 0)),
+        _ => return Err(PatternError::RangeNeedsEnds(inner.into())),
     };
+    let Some(step) = step else { return Err(PatternError::RangeNeedsEnds(inner.into())) };
+    let start = if start.is_empty() { "0" } else { start };
     let rest = expand_host_range(suffix)?;
     let mut out = Vec::new();
     if let (Ok(a), Ok(b)) = (start.parse::<u64>(), end.parse::<u64>()) {
@@ -141,7 +147,7 @@ pub fn expand_host_range(pattern: &str) -> Result<Vec<String>, PatternError> {
             return Err(PatternError::RangeTooLarge(inner.into()));
         }
         let width = if start.starts_with('0') { start.len() } else { 0 };
-        for n in a..=b {
+        for n in (a..=b).step_by(step) {
             for r in &rest {
                 out.push(format!("{prefix}{n:0width$}{r}"));
             }
@@ -151,7 +157,7 @@ pub fn expand_host_range(pattern: &str) -> Result<Vec<String>, PatternError> {
         if a > b {
             return Err(PatternError::RangeBackwards(inner.into()));
         }
-        for c in a..=b {
+        for c in (a..=b).step_by(step) {
             for r in &rest {
                 out.push(format!("{prefix}{}{r}", c as char));
             }
@@ -165,6 +171,14 @@ pub fn expand_host_range(pattern: &str) -> Result<Vec<String>, PatternError> {
 #[cfg(test)]
 mod tests {
     use super::split_port;
+
+    #[test]
+    fn a_range_may_have_a_step_and_no_start() {
+        assert_eq!(super::expand_host_range("web[01:10:3]").unwrap(), ["web01", "web04", "web07", "web10"]);
+        assert_eq!(super::expand_host_range("h[:2]").unwrap(), ["h0", "h1", "h2"]);
+        assert_eq!(super::expand_host_range("h[a:e:2]").unwrap(), ["ha", "hc", "he"]);
+        assert!(super::expand_host_range("h[1:3:0]").is_err());
+    }
 
     #[test]
     fn a_port_is_split_off_as_ansible_parse_address_does() {

@@ -155,6 +155,11 @@ impl Parser<'_> {
     fn signed(&mut self) -> Option<Value> {
         let negative = self.peek() == Some(b'-');
         self.at += 1;
+        self.blank();
+        // literal_eval takes one sign on a number, not `--1`.
+        if matches!(self.peek(), Some(b'+' | b'-')) {
+            return None;
+        }
         let v = self.value()?;
         let n = v.as_number()?;
         if !negative {
@@ -238,6 +243,10 @@ impl Parser<'_> {
             }
         }
         let body = std::str::from_utf8(self.s.get(body_start..self.at)?).ok()?;
+        // `\N{NAME}` needs Unicode's name table; rigger has none, so the value stays text.
+        if !raw && body.contains("\\N{") {
+            return None;
+        }
         self.at += width;
         Some(if raw { body.to_string() } else { unescape(body) })
     }
@@ -403,7 +412,22 @@ mod tests {
 
     #[test]
     fn what_is_not_a_literal_stays_text() {
-        for text in ["true", "yes", "007", "1.2.3", "/dev/sdb", "a b", "", "'open", "[1, 2", "f'x'", "v # c", "1__0"] {
+        for text in [
+            "true",
+            "yes",
+            "007",
+            "1.2.3",
+            "/dev/sdb",
+            "a b",
+            "",
+            "'open",
+            "[1, 2",
+            "f'x'",
+            "v # c",
+            "1__0",
+            "--1",
+            "'\\N{DASH}'",
+        ] {
             assert_eq!(literal(text), None, "{text}");
         }
     }

@@ -12,12 +12,39 @@ use serde::Deserialize;
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct YamlGroup {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "map_or_name")]
     hosts: Option<IndexMap<String, Option<Vars>>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "map_or_name")]
     children: Option<IndexMap<String, Option<YamlGroup>>>,
     #[serde(default)]
     vars: Option<Vars>,
+}
+
+/// `hosts:` or `children:` as a map of names, or as one name (`hosts: web1`),
+/// which Ansible reads as `{web1: null}`. A map is read as a map, so a
+/// mistake inside it keeps its own message and place.
+fn map_or_name<'de, D, T>(d: D) -> std::result::Result<Option<IndexMap<String, Option<T>>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    struct Names<T>(std::marker::PhantomData<T>);
+    impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for Names<T> {
+        type Value = Option<IndexMap<String, Option<T>>>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a map of names, or one name")
+        }
+        fn visit_str<E: serde::de::Error>(self, name: &str) -> std::result::Result<Self::Value, E> {
+            Ok(Some(IndexMap::from([(name.to_string(), None)])))
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> std::result::Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> std::result::Result<Self::Value, A::Error> {
+            IndexMap::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(Some)
+        }
+    }
+    d.deserialize_any(Names(std::marker::PhantomData))
 }
 
 /// A YAML inventory as read, before anything is added to the inventory:
