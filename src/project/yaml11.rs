@@ -17,7 +17,7 @@ pub fn rewrite(text: &str) -> Cow<'_, str> {
     if super::nesting::too_deep(text).is_some() {
         return Cow::Borrowed(text);
     }
-    let mut found = Finder { text, stack: Vec::new(), edits: Vec::new() };
+    let mut found = Finder { text, stack: Vec::new(), edits: Vec::new(), cursor: (0, 0) };
     if Parser::new_from_str(text).load(&mut found, true).is_err() || found.edits.is_empty() {
         return Cow::Borrowed(text);
     }
@@ -35,6 +35,8 @@ struct Finder<'a> {
     stack: Vec<Option<bool>>,
     /// (byte start, byte end, replacement), in text order.
     edits: Vec<(usize, usize, String)>,
+    /// The last (character, byte) offset `byte_at` found.
+    cursor: (usize, usize),
 }
 
 impl MarkedEventReceiver for Finder<'_> {
@@ -65,6 +67,25 @@ impl MarkedEventReceiver for Finder<'_> {
 }
 
 impl Finder<'_> {
+    /// The byte offset of character `index`: the marker counts characters, the
+    /// text is sliced in bytes. Events come in text order, so the walk goes on
+    /// from the last answer (from the start each time, a large file would cost its size squared).
+    fn byte_at(&mut self, index: usize) -> usize {
+        if index < self.cursor.0 {
+            self.cursor = (0, 0);
+        }
+        let (mut chars, mut bytes) = self.cursor;
+        for c in self.text[bytes..].chars() {
+            if chars == index {
+                break;
+            }
+            chars += 1;
+            bytes += c.len_utf8();
+        }
+        self.cursor = (chars, bytes);
+        bytes
+    }
+
     /// A node was read where the innermost mapping expected one: a key or a value.
     fn value_done(&mut self) {
         if let Some(Some(next_is_key)) = self.stack.last_mut() {
@@ -74,8 +95,7 @@ impl Finder<'_> {
 
     fn note(&mut self, value: &str, index: usize) {
         let Some(with) = yaml11_spelling(value) else { return };
-        // The marker counts characters; the text is sliced in bytes.
-        let start = self.text.char_indices().nth(index).map_or(self.text.len(), |(b, _)| b);
+        let start = self.byte_at(index);
         let end = start + value.len();
         if self.text.get(start..end) == Some(value) {
             self.edits.push((start, end, with));
@@ -90,7 +110,25 @@ fn yaml11_spelling(plain: &str) -> Option<String> {
     if !(first.is_ascii_digit() || matches!(first, '+' | '-' | '.' | 'y' | 'Y' | 'n' | 'N' | 'o' | 'O')) {
         return None;
     }
+    // Fast answers for what most files are full of (ports, versions, addresses, yes/no),
+    // before asking serde_yaml how it reads one scalar (which costs a parse).
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let unsigned = plain.strip_prefix('-').unwrap_or(plain);
+    if (digits(unsigned) && (unsigned == "0" || !unsigned.starts_with('0')))
+        || unsigned.split_once('.').is_some_and(|(w, f)| digits(w) && digits(f) && (w == "0" || !w.starts_with('0')))
+    {
+        return None;
+    }
     let meant = yaml11_meaning(plain);
+    match &meant {
+        Some(serde_yaml::Value::Bool(b)) => {
+            let same = matches!(plain, "true" | "True" | "TRUE" | "false" | "False" | "FALSE");
+            return (!same).then(|| b.to_string());
+        }
+        // A string to YAML 1.1 that YAML 1.2 cannot read as a number either.
+        None if plain.parse::<f64>().is_err() && !plain.contains(['x', 'o', 'b', '.']) => return None,
+        _ => {}
+    }
     let read: Option<serde_yaml::Value> = serde_yaml::from_str(plain).ok();
     match (meant, read) {
         (Some(m), Some(r)) if m == r => None,
