@@ -20,6 +20,7 @@ pub mod source;
 pub mod tags;
 pub mod vagrant;
 pub mod vars;
+mod yaml11;
 
 use crate::error::{Error, Location, Result};
 use crate::graph::{Graph, Node};

@@ -44,6 +44,12 @@ impl Source {
         serde_yaml::from_str(&self.text).map_err(|e| Error::yaml(&self.path, &self.text, &e))
     }
 
+    /// The same file with YAML 1.1's plain scalars spelled as `parse` reads
+    /// them (`yes` → `true`): Ansible reads vars files and YAML inventories as YAML 1.1.
+    pub fn yaml11(&self) -> Source {
+        Source { path: self.path.clone(), text: super::yaml11::rewrite(&self.text).into_owned() }
+    }
+
     pub fn locate(&self, token: &str) -> crate::error::Location {
         crate::error::Location::of_token(&self.path, &self.text, token)
     }
@@ -63,8 +69,11 @@ pub fn read_vars(path: &Path, secrets: &Secrets) -> Result<Vars> {
     let src = Source::read(path)?;
     if ansible_vault::is_vaulted(&src.text) {
         let in_file = |e| VaultError::File { path: path.to_path_buf(), source: Box::new(e) };
-        return sealed_vars(path, &secrets.open_ansible(&src.text).map_err(in_file)?, secrets);
+        let text = secrets.open_ansible(&src.text).map_err(in_file)?;
+        // Ansible reads what it decrypts as YAML 1.1 too.
+        return sealed_vars(path, &super::yaml11::rewrite(&text), secrets);
     }
+    let src = src.yaml11();
     if src.text.trim().is_empty() {
         return Ok(Vars::new());
     }

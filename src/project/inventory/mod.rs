@@ -7,6 +7,8 @@ mod ini;
 mod links;
 mod model;
 mod pattern;
+mod python_literal;
+mod shell_words;
 pub mod vagrant;
 mod yaml;
 
@@ -31,20 +33,16 @@ impl Inventory {
         if let Some(dir) = crate::project::vagrant::spec(path) {
             return Self::load_vagrant(dir, secrets);
         }
-        let mut inv = Inventory { origin: path.to_path_buf(), ..Default::default() };
-        inv.group_mut("all");
+        let mut inv = Inventory::empty(path);
         let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
         let base_dir = if meta.is_dir() {
-            let mut files: Vec<PathBuf> = std::fs::read_dir(path)
-                .map_err(|e| Error::io(path, e))?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.is_file() && is_inventory_file(p))
-                .collect();
-            files.sort();
+            let files = inventory_files(path)?;
             if files.is_empty() {
                 return Err(Error::usage(format!(
-                    "no inventory file in {} (looked for *.yaml, *.yml, *.ini, hosts)",
-                    path.display()
+                    "no inventory file in {} (every file there is read, as Ansible reads them, but hidden ones and \
+                     {}; group_vars/ and host_vars/ hold vars, not inventories)",
+                    path.display(),
+                    IGNORED_EXTENSIONS.map(|e| format!("*{e}")).join(", ")
                 )));
             }
             for f in files {
@@ -77,18 +75,40 @@ impl Inventory {
         Ok(inv)
     }
 
+    /// Reads one file as Ansible's plugins would, by content: a file named
+    /// `.yaml`, `.yml`, `.json` or with no extension is YAML if it reads as a
+    /// YAML inventory, INI otherwise; any other name is INI.
     fn load_file(&mut self, path: &Path, secrets: &Secrets) -> Result<()> {
         let src = Source::read(path)?;
         let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
-        let looks_ini = ext == "ini" || (ext.is_empty() && looks_like_ini(&src.text));
-        if looks_ini {
+        if ext == "toml" {
+            return Err(Error::usage(format!(
+                "{}: rigger reads YAML and INI inventories, not TOML; write it as YAML",
+                path.display()
+            )));
+        }
+        if !matches!(ext, "" | "yaml" | "yml" | "json") {
             return self.load_ini(&src);
         }
-        if !src.text.contains("!vault") {
-            return self.load_yaml(&src);
+        if src.text.contains("!vault") && !looks_like_ini(&src.text) {
+            return self.load_vaulted_yaml(&src, secrets);
         }
-        // Inline `!vault` values: the YAML is read with a token in their
-        // place, then each token is swapped for the opened value.
+        let yaml_err = match yaml::parse(&src) {
+            Ok(doc) => return self.load_yaml(&src, doc),
+            Err(e) => e,
+        };
+        match self.load_ini(&src) {
+            Ok(()) => Ok(()),
+            // Neither took it: the error of the format the file was meant to be.
+            Err(ini_err) if ext.is_empty() && looks_like_ini(&src.text) => Err(ini_err),
+            Err(_) => Err(yaml_err),
+        }
+    }
+
+    /// A YAML inventory with inline `!vault` values: the YAML is read with a
+    /// token in their place, then each token is swapped for the opened value.
+    fn load_vaulted_yaml(&mut self, src: &Source, secrets: &Secrets) -> Result<()> {
+        let path = &src.path;
         let masked = crate::project::inline_vault::mask(&src.text);
         let mut opened = HashMap::new();
         for (n, (line, cipher)) in masked.values.iter().enumerate() {
@@ -98,7 +118,8 @@ impl Inventory {
             secrets.add(&plain);
             opened.insert(crate::project::inline_vault::token(n), plain);
         }
-        self.load_yaml(&Source { path: src.path.clone(), text: masked.text })?;
+        let masked = Source { path: src.path.clone(), text: masked.text };
+        self.load_yaml(&masked, yaml::parse(&masked)?)?;
         let unmask = |vars: &mut Vars| unmask(vars, &opened);
         self.hosts.values_mut().for_each(|h| unmask(&mut h.vars));
         self.groups.values_mut().for_each(|g| unmask(&mut g.vars));
@@ -141,13 +162,63 @@ impl VarsDir {
     }
 }
 
+/// What Ansible skips in an inventory directory (`INVENTORY_IGNORE_EXTS`),
+/// and key files: read as INI, a vault key's line would become a host name
+/// printed in every listing. rigger also skips a `Vagrantfile` (Ruby, read by `-i vagrant:DIR`).
+const IGNORED_EXTENSIONS: [&str; 16] = [
+    ".pyc", ".pyo", ".swp", ".bak", "~", ".rpm", ".md", ".txt", ".rst", ".orig", ".cfg", ".retry", ".key", ".pem",
+    ".pub", ".age",
+];
+
 fn is_inventory_file(p: &Path) -> bool {
     let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    if name.starts_with('.') || name.ends_with('~') {
-        return false;
-    }
-    matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml" | "ini")) || name == "hosts"
+    !name.starts_with('.') && name != "Vagrantfile" && !IGNORED_EXTENSIONS.iter().any(|e| name.ends_with(e))
 }
+
+/// The files of an inventory directory, as Ansible reads them: sorted by
+/// name, a subdirectory's files where its name sorts, every file but hidden
+/// and ignored ones, and never what is under `group_vars/` or `host_vars/`
+/// (nor rigger's own `generated/`).
+fn inventory_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let sorted = |d: &Path| -> Result<std::vec::IntoIter<PathBuf>> {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(d)
+            .map_err(|e| Error::io(d, e))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                // `generated/` beside the inventory holds rigger's generated values (secrets among them).
+                let rigger_state = d == dir && name == "generated" && p.is_dir();
+                !matches!(name, "group_vars" | "host_vars" | "vars_plugins") && !rigger_state && is_inventory_file(p)
+            })
+            .collect();
+        entries.sort();
+        Ok(entries.into_iter())
+    };
+    let mut out = Vec::new();
+    let mut stack = vec![sorted(dir)?];
+    while let Some(top) = stack.last_mut() {
+        match top.next() {
+            None => {
+                stack.pop();
+            }
+            Some(p) if p.is_dir() => {
+                // A symlink back up would have no end.
+                if stack.len() >= MAX_DIR_DEPTH {
+                    return Err(Error::usage(format!(
+                        "{}: inventory directories nested more than {MAX_DIR_DEPTH} deep (a symlink loop?)",
+                        p.display()
+                    )));
+                }
+                stack.push(sorted(&p)?);
+            }
+            Some(p) if p.is_file() => out.push(p),
+            Some(_) => {}
+        }
+    }
+    Ok(out)
+}
+
+const MAX_DIR_DEPTH: usize = 32;
 
 fn looks_like_ini(text: &str) -> bool {
     text.lines()
@@ -270,6 +341,20 @@ mod tests {
         assert_eq!(v["env"], "production");
         assert_eq!(v["quoted"], "42");
         assert_eq!(inv.host_vars("lb2")["note"], "two words");
+    }
+
+    /// Ansible reads every file of an inventory directory; rigger's own state and key files are never hosts.
+    #[test]
+    fn a_directory_is_read_whole_but_for_generated_values_and_keys() {
+        let d = tempfile::tempdir().unwrap();
+        write(d.path(), "inventory", "[web]\nweb1\n");
+        write(d.path(), "sub/hosts.example", "[db]\ndb1\n");
+        write(d.path(), "generated/fsid", "a-generated-secret\n");
+        write(d.path(), "vault.key", "AGE-SECRET-KEY-1XYZ\n");
+        write(d.path(), "group_vars/web", "tls: on\n");
+        let inv = Inventory::load(d.path()).unwrap();
+        assert_eq!(inv.hosts.keys().collect::<Vec<_>>(), ["web1", "db1"]);
+        assert_eq!(inv.host_vars("web1")["tls"], true, "YAML 1.1: `on` is true");
     }
 
     #[test]

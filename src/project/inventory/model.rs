@@ -41,9 +41,21 @@ pub struct Inventory {
 }
 
 impl Inventory {
-    /// Puts every host in `all`, and hosts in no other group in `ungrouped`;
-    /// drops repeated members (loaders add them as they come: asking at each
-    /// line whether a member is already there would be quadratic).
+    /// An inventory with nothing in it yet but what Ansible starts from:
+    /// `all`, and `ungrouped` as its first child.
+    pub(super) fn empty(origin: &std::path::Path) -> Self {
+        let mut inv = Inventory { origin: origin.to_path_buf(), ..Default::default() };
+        inv.group_mut("all").children.push("ungrouped".into());
+        inv.group_mut("ungrouped");
+        inv
+    }
+
+    /// What Ansible's `reconcile_inventory` does once every file is read:
+    /// a group with no parent becomes a child of `all`; `ungrouped` holds
+    /// exactly the hosts in no group but `all` (a host line above the first
+    /// section that a later section lists too is not ungrouped). Also drops
+    /// repeated members (loaders add them as they come: asking at each line
+    /// whether a member is already there would be quadratic).
     pub(super) fn finish(&mut self) {
         self.group_mut("ungrouped");
         let mut grouped: HashSet<&str> = HashSet::new();
@@ -54,10 +66,12 @@ impl Inventory {
             }
             below.extend(g.children.iter().map(String::as_str));
         }
-        let ungrouped: Vec<String> = self.hosts.keys().filter(|h| !grouped.contains(h.as_str())).cloned().collect();
+        let listed = &self.groups["ungrouped"].hosts;
+        let ungrouped: Vec<String> =
+            listed.iter().chain(self.hosts.keys()).filter(|h| !grouped.contains(h.as_str())).cloned().collect();
         let tops: Vec<String> =
             self.groups.keys().filter(|n| *n != "all" && !below.contains(n.as_str())).cloned().collect();
-        self.group_mut("ungrouped").hosts.extend(ungrouped);
+        self.group_mut("ungrouped").hosts = ungrouped;
         self.group_mut("all").children.extend(tops);
         for g in self.groups.values_mut() {
             dedup(&mut g.hosts);

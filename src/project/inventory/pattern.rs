@@ -18,7 +18,7 @@ pub enum PatternError {
     Unknown { term: String, known: String },
     #[error("malformed host range in `{0}`")]
     MalformedRange(String),
-    #[error("host range `[{0}]` needs `start:end`")]
+    #[error("host range `[{0}]` needs `start:end` or `start:end:step` (a step of 1 or more)")]
     RangeNeedsEnds(String),
     #[error("host range `[{0}]` runs backwards")]
     RangeBackwards(String),
@@ -84,6 +84,41 @@ impl Inventory {
 /// The most hosts one range may expand to (a typo like `[0:99999999]` must not eat the machine).
 const MAX_RANGE: u64 = 100_000;
 
+/// A host pattern as an inventory writes it, split as Ansible's
+/// `parse_address` does: `web1:2222` is host `web1` on port 2222,
+/// `[2001:db8::1]:2222` an IPv6 address with a port, `web[1:3]:22` a range
+/// with a port. An address with colons and no brackets (IPv6) has no port.
+pub fn split_port(pattern: &str) -> (&str, Option<u16>) {
+    let port_of = |p: &str| (!p.is_empty() && p.bytes().all(|c| c.is_ascii_digit())).then(|| p.parse().ok()).flatten();
+    if let Some(inner) = pattern.strip_prefix('[') {
+        if let Some((host, port)) = inner.rsplit_once("]:") {
+            if let (false, Some(port)) = (host.is_empty(), port_of(port)) {
+                return (host, Some(port));
+            }
+        }
+    }
+    let Some((host, port)) = pattern.rsplit_once(':') else { return (pattern, None) };
+    // The host part may hold `[a:b]` ranges, but no other colon and no stray bracket.
+    let mut depth = 0i32;
+    let plain = host.chars().all(|c| match c {
+        '[' if depth == 0 => {
+            depth = 1;
+            true
+        }
+        ']' if depth == 1 => {
+            depth = 0;
+            true
+        }
+        '[' | ']' => false,
+        ':' => depth == 1,
+        _ => true,
+    }) && depth == 0;
+    match (plain, port_of(port)) {
+        (true, Some(port)) => (host, Some(port)),
+        _ => (pattern, None),
+    }
+}
+
 /// Expands Ansible host ranges: `web[01:03]` → web01, web02, web03; `db-[a:c]`.
 pub fn expand_host_range(pattern: &str) -> Result<Vec<String>, PatternError> {
     let (Some(open), Some(close)) = (pattern.find('['), pattern.find(']')) else {
@@ -93,9 +128,15 @@ pub fn expand_host_range(pattern: &str) -> Result<Vec<String>, PatternError> {
         return Err(PatternError::MalformedRange(pattern.into()));
     }
     let (prefix, inner, suffix) = (&pattern[..open], &pattern[open + 1..close], &pattern[close + 1..]);
-    let Some((start, end)) = inner.split_once(':') else {
-        return Err(PatternError::RangeNeedsEnds(inner.into()));
+    // `start:end` or `start:end:step`, as Ansible's expand_hostname_range; an empty start is 0.
+    let bounds: Vec<&str> = inner.split(':').collect();
+    let (start, end, step) = match bounds[..] {
+        [start, end] => (start, end, Some(1)),
+        [start, end, step] => (start, end, step.parse::<usize>().ok().filter(|s| *s > 0)),
+        _ => return Err(PatternError::RangeNeedsEnds(inner.into())),
     };
+    let Some(step) = step else { return Err(PatternError::RangeNeedsEnds(inner.into())) };
+    let start = if start.is_empty() { "0" } else { start };
     let rest = expand_host_range(suffix)?;
     let mut out = Vec::new();
     if let (Ok(a), Ok(b)) = (start.parse::<u64>(), end.parse::<u64>()) {
@@ -106,7 +147,7 @@ pub fn expand_host_range(pattern: &str) -> Result<Vec<String>, PatternError> {
             return Err(PatternError::RangeTooLarge(inner.into()));
         }
         let width = if start.starts_with('0') { start.len() } else { 0 };
-        for n in a..=b {
+        for n in (a..=b).step_by(step) {
             for r in &rest {
                 out.push(format!("{prefix}{n:0width$}{r}"));
             }
@@ -116,7 +157,7 @@ pub fn expand_host_range(pattern: &str) -> Result<Vec<String>, PatternError> {
         if a > b {
             return Err(PatternError::RangeBackwards(inner.into()));
         }
-        for c in a..=b {
+        for c in (a..=b).step_by(step) {
             for r in &rest {
                 out.push(format!("{prefix}{}{r}", c as char));
             }
@@ -125,4 +166,28 @@ pub fn expand_host_range(pattern: &str) -> Result<Vec<String>, PatternError> {
         return Err(PatternError::RangeKind(inner.into()));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_port;
+
+    #[test]
+    fn a_range_may_have_a_step_and_no_start() {
+        assert_eq!(super::expand_host_range("web[01:10:3]").unwrap(), ["web01", "web04", "web07", "web10"]);
+        assert_eq!(super::expand_host_range("h[:2]").unwrap(), ["h0", "h1", "h2"]);
+        assert_eq!(super::expand_host_range("h[a:e:2]").unwrap(), ["ha", "hc", "he"]);
+        assert!(super::expand_host_range("h[1:3:0]").is_err());
+    }
+
+    #[test]
+    fn a_port_is_split_off_as_ansible_parse_address_does() {
+        assert_eq!(split_port("web1:2222"), ("web1", Some(2222)));
+        assert_eq!(split_port("db[1:2]:5432"), ("db[1:2]", Some(5432)));
+        assert_eq!(split_port("[2001:db8::1]:2200"), ("2001:db8::1", Some(2200)));
+        assert_eq!(split_port("2001:db8::1"), ("2001:db8::1", None));
+        assert_eq!(split_port("web[1:3]"), ("web[1:3]", None));
+        assert_eq!(split_port("web1:"), ("web1:", None));
+        assert_eq!(split_port("web1:ssh"), ("web1:ssh", None));
+    }
 }

@@ -2,7 +2,7 @@
 
 use super::links::Link;
 use super::model::Inventory;
-use super::pattern::expand_host_range;
+use super::pattern::{expand_host_range, split_port};
 use crate::error::{Error, Location, Result};
 use crate::project::names::{self, Kind};
 use crate::project::source::{merge_into, Source, Vars};
@@ -11,20 +11,55 @@ use serde::Deserialize;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct YamlGroup {
-    #[serde(default)]
+pub(super) struct YamlGroup {
+    #[serde(default, deserialize_with = "map_or_name")]
     hosts: Option<IndexMap<String, Option<Vars>>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "map_or_name")]
     children: Option<IndexMap<String, Option<YamlGroup>>>,
     #[serde(default)]
     vars: Option<Vars>,
 }
 
+/// `hosts:` or `children:` as a map of names, or as one name (`hosts: web1`),
+/// which Ansible reads as `{web1: null}`. A map is read as a map, so a
+/// mistake inside it keeps its own message and place.
+fn map_or_name<'de, D, T>(d: D) -> std::result::Result<Option<IndexMap<String, Option<T>>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    struct Names<T>(std::marker::PhantomData<T>);
+    impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for Names<T> {
+        type Value = Option<IndexMap<String, Option<T>>>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a map of names, or one name")
+        }
+        fn visit_str<E: serde::de::Error>(self, name: &str) -> std::result::Result<Self::Value, E> {
+            Ok(Some(IndexMap::from([(name.to_string(), None)])))
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> std::result::Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> std::result::Result<Self::Value, A::Error> {
+            IndexMap::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(Some)
+        }
+    }
+    d.deserialize_any(Names(std::marker::PhantomData))
+}
+
+/// A YAML inventory as read, before anything is added to the inventory:
+/// a file that does not read as one may still be INI (see `Inventory::load_file`).
+pub(super) struct Doc(Option<IndexMap<String, Option<YamlGroup>>>);
+
+/// Reads `src` as a YAML inventory, with YAML 1.1 scalars as Ansible reads them (`yes` is true).
+pub(super) fn parse(src: &Source) -> Result<Doc> {
+    Ok(Doc(src.yaml11().parse()?))
+}
+
 impl Inventory {
-    pub(super) fn load_yaml(&mut self, src: &Source) -> Result<()> {
-        let top: Option<IndexMap<String, Option<YamlGroup>>> = src.parse()?;
+    pub(super) fn load_yaml(&mut self, src: &Source, doc: Doc) -> Result<()> {
         let mut links = Vec::new();
-        for (name, group) in top.unwrap_or_default() {
+        for (name, group) in doc.0.unwrap_or_default() {
             self.add_yaml_group(src, &name, group, &mut links)?;
         }
         // Once for the whole file: checking at every child would cost a chain's length squared.
@@ -48,10 +83,16 @@ impl Inventory {
         if let Some(vars) = group.vars {
             merge_into(&mut self.group_mut(name).vars, &vars);
         }
-        for (pattern, vars) in group.hosts.unwrap_or_default() {
-            for host in expand_host_range(&pattern).map_err(|m| Error::at(src.locate(&pattern), m.to_string()))? {
-                names::check(Kind::Host, &host).map_err(|e| Error::at(locate_name(src, &pattern), e.to_string()))?;
-                self.add_host(&host, name, vars.as_ref());
+        for (written, vars) in group.hosts.unwrap_or_default() {
+            // `web1:2222` is host web1 with ansible_port 2222, as in INI (host vars may still set it).
+            let (pattern, port) = split_port(&written);
+            let mut vars = vars.unwrap_or_default();
+            if let Some(port) = port {
+                vars.entry("ansible_port").or_insert(port.into());
+            }
+            for host in expand_host_range(pattern).map_err(|m| Error::at(src.locate(&written), m.to_string()))? {
+                names::check(Kind::Host, &host).map_err(|e| Error::at(locate_name(src, &written), e.to_string()))?;
+                self.add_host(&host, name, Some(&vars));
             }
         }
         for (child, def) in group.children.unwrap_or_default() {
