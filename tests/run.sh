@@ -22,6 +22,8 @@ probe="$(mktemp -d)"
 if python3 -m venv "$probe/venv" >/dev/null 2>&1; then
     echo "== .j2 templates: the committed expected output against live ansible-core"
     tests/fixtures/ansible_roles/render_with_ansible.sh --check
+    echo "== inventories: the committed ansible-inventory --list output against live ansible-core"
+    tests/fixtures/inventories/record.sh --check
 fi
 rm -rf "$probe"
 
