@@ -5,32 +5,11 @@
 //! written role files are checked for rigger's shape. A small role of our
 //! own goes through `rigger check` too.
 
+mod common;
+use common::rigger_local as rigger;
+
 use serde_yaml::Value;
 use std::path::{Path, PathBuf};
-use std::process::Command;
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn rigger(dir: &Path, args: &[&str]) -> Run {
-    let o = Command::new(env!("CARGO_BIN_EXE_rigger"))
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env_remove("RIGGER_INVENTORY")
-        .env("RIGGER_STATE_DIR", dir.join(".state"))
-        .env("RIGGER_HOST_STATE_DIR", dir.join("host-state"))
-        .output()
-        .unwrap();
-    Run {
-        code: o.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-    }
-}
 
 fn fixture(role: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ansible_import").join(role)

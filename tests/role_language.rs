@@ -2,34 +2,12 @@
 //! templated fields of any type, through the real binary against an
 //! `ansible_connection: local` host writing into the test's temp dir.
 
+mod common;
+use common::{rigger_local as rigger, Run};
+
 use serde_json::Value;
 use std::path::Path;
 use std::process::Command;
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn rigger(dir: &Path, args: &[&str]) -> Run {
-    let o = Command::new(env!("CARGO_BIN_EXE_rigger"))
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env("RIGGER_VAULT_KEY_FILE", dir.join("vault.key"))
-        .env_remove("RIGGER_VAULT_PASSWORD")
-        .env_remove("RIGGER_INVENTORY")
-        .env("RIGGER_STATE_DIR", dir.join(".state"))
-        .env("RIGGER_HOST_STATE_DIR", dir.join("host-state"))
-        .output()
-        .unwrap();
-    Run {
-        code: o.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-    }
-}
 
 fn write(p: &Path, rel: &str, text: &str) {
     std::fs::create_dir_all(p.join(rel).parent().unwrap()).unwrap();

@@ -5,32 +5,10 @@
 //! cycle is an error with its path; a broken var that no one reads is no
 //! error; `inventory` shows vars as written, as `ansible-inventory` does.
 
+mod common;
+use common::rigger_local as rigger;
+
 use std::path::Path;
-use std::process::Command;
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn rigger(dir: &Path, args: &[&str]) -> Run {
-    let o = Command::new(env!("CARGO_BIN_EXE_rigger"))
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env("RIGGER_VAULT_KEY_FILE", dir.join("vault.key"))
-        .env_remove("RIGGER_VAULT_PASSWORD")
-        .env("RIGGER_STATE_DIR", dir.join(".state"))
-        .env("RIGGER_HOST_STATE_DIR", dir.join("host-state"))
-        .output()
-        .unwrap();
-    Run {
-        code: o.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-    }
-}
 
 fn write(p: &Path, rel: &str, text: &str) {
     std::fs::create_dir_all(p.join(rel).parent().unwrap()).unwrap();

@@ -1,6 +1,6 @@
-//! Helpers shared by the lab test binaries (`tests/lab.rs`,
-//! `tests/lab_storage.rs`): running `tests/lab/lab.sh` and commands on lab
-//! hosts, running rigger, reading its `--json` report, recording figures.
+//! Helpers shared by the test binaries: running `tests/lab/lab.sh` and
+//! commands on lab hosts, running rigger (on the lab, or against the local
+//! host in a test's own folder), reading its `--json` report, recording figures.
 //! Each test binary uses a different subset, hence the `dead_code` allowance.
 #![allow(dead_code)]
 
@@ -68,6 +68,29 @@ pub fn rigger_in(dir: &Path, args: &[&str]) -> Run {
         .current_dir(dir)
         .env("NO_COLOR", "1")
         .env_remove("RIGGER_INVENTORY")
+        .output()
+        .expect("run rigger");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into(),
+        stderr: String::from_utf8_lossy(&out.stderr).into(),
+    }
+}
+
+/// rigger in `dir` against the local host: plain output, nothing read from
+/// the user's environment, and its state (the plan key, the run lock, the
+/// vault key `vault.key`) in `dir`, not in the user's home or /var/lib/rigger.
+pub fn rigger_local(dir: &Path, args: &[&str]) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_rigger"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env("RIGGER_VAULT_KEY_FILE", dir.join("vault.key"))
+        .env_remove("RIGGER_VAULT_PASSWORD")
+        .env_remove("RIGGER_VAULT_PASSWORD_FILE")
+        .env_remove("RIGGER_INVENTORY")
+        .env("RIGGER_STATE_DIR", dir.join(".state"))
+        .env("RIGGER_HOST_STATE_DIR", dir.join("host-state"))
         .output()
         .expect("run rigger");
     Run {
