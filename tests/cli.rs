@@ -44,6 +44,15 @@ fn check_renders_everything_offline() {
     assert_eq!((code, out.as_str(), err.as_str()), (0, "ok: 2 units on 2 hosts, every template rendered\n", ""));
 }
 
+/// `validate` (Terraform's word) is `check`.
+#[test]
+fn validate_is_check() {
+    let d = project();
+    let (code, out, err) = rigger(d.path(), &["validate"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!((code, out, err), rigger(d.path(), &["check"]));
+}
+
 #[test]
 fn graph_orders_cross_host() {
     let d = project();

@@ -46,10 +46,11 @@ fn cases() -> Vec<Case> {
 }
 
 /// What `rigger inventory --list` prints for the case, run where record.sh runs ansible-inventory.
-fn rigger_list(case: &Case) -> Result<Value, String> {
+fn rigger_list(case: &Case, limit: Option<&str>) -> Result<Value, String> {
     let state = tempfile::tempdir().unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_rigger"))
         .args(["inventory", "--list", "-i", case.field("inventory")])
+        .args(limit.map(|l| ["--limit", l]).into_iter().flatten())
         .current_dir(&case.dir)
         .env("NO_COLOR", "1")
         .env("RIGGER_STATE_DIR", state.path())
@@ -126,7 +127,7 @@ fn real_inventories_load_as_ansible_core_reads_them() {
     for case in &all {
         let recorded = std::fs::read_to_string(case.dir.join("ansible-inventory.json")).unwrap();
         let want = normalise(&serde_json::from_str(&recorded).unwrap());
-        let problems = match rigger_list(case) {
+        let problems = match rigger_list(case, None) {
             Ok(got) => differences(&want, &normalise(&got)),
             Err(e) => vec![e],
         };
@@ -143,6 +144,21 @@ fn real_inventories_load_as_ansible_core_reads_them() {
     }
     eprintln!("{} of {} inventories read as ansible-core reads them", all.len() - failed.len(), all.len());
     assert!(failed.is_empty(), "{} of {} cases differ:\n{}", failed.len(), all.len(), failed.join("\n"));
+}
+
+/// `--limit` chooses the same hosts as Ansible's patterns (`,` or `:`,
+/// globs, `!` and `&` wherever written), for the cases whose SOURCE has a `limit:`.
+#[test]
+fn limited_inventories_list_what_ansible_core_lists() {
+    let limited: Vec<Case> = cases().into_iter().filter(|c| c.source.contains_key("limit")).collect();
+    assert!(limited.len() >= 2, "cases with a `limit:` line: {}", limited.len());
+    for case in &limited {
+        let recorded = std::fs::read_to_string(case.dir.join("ansible-inventory.limit.json")).unwrap();
+        let want = normalise(&serde_json::from_str(&recorded).unwrap());
+        let got = rigger_list(case, Some(case.field("limit"))).unwrap_or_else(|e| panic!("{}: {e}", case.name()));
+        let problems = differences(&want, &normalise(&got));
+        assert!(problems.is_empty(), "{} --limit {}:\n{}", case.name(), case.field("limit"), problems.join("\n"));
+    }
 }
 
 #[test]

@@ -118,6 +118,9 @@ fn show_prints_the_changes_but_no_script_and_no_secret() {
     assert!(shown.contains("lines changed, sha256 "), "a diff that depends on the vault is sealed: {shown}");
     assert!(shown.contains("/tls.key"), "{shown}");
 
+    // `plan saved.json`, as a Terraform user would type it, shows the same.
+    assert_eq!(rigger(p, &["plan", "plan.json"]), (0, shown.clone()));
+
     let (code, json) = rigger(p, &["show", "plan.json", "--json"]);
     assert_eq!(code, 0, "{json}");
     let doc: serde_json::Value = serde_json::from_str(&json).unwrap();

@@ -72,6 +72,7 @@ pub enum Command {
     #[command(
         after_help = "Examples:\n  rigger check                         # site.yaml against inventory/\n  rigger check -i inventory/prod       # another inventory\n  rigger check --out /tmp/rendered     # also write every rendered file, per host"
     )]
+    #[command(visible_alias = "validate")]
     Check {
         #[arg(default_value = "site.yaml")]
         site: PathBuf,

@@ -2,11 +2,13 @@
 //! vars, the `ansible-inventory --list` shape, a Vagrant import) and `facts`
 //! (a host's vars and, unless offline, what one probe finds on it).
 
+use super::args::Common;
 use super::output::Out;
 use super::settings::{parse_extra_vars, Settings};
 use crate::error::{Error, Result};
 use crate::project::inventory::Inventory;
 use crate::project::source::merge_into;
+use crate::project::LimitError;
 use crate::session::target::Target;
 use crate::session::transport::ConnectOptions;
 use crate::session::Session;
@@ -14,8 +16,16 @@ use serde_json::Value;
 use std::path::Path;
 
 /// `inventory`: one host's vars (`--host`), Ansible's JSON (`--list` or `--json`), or the groups.
-pub fn show(inventory: &Path, extra_vars: &[String], list: bool, host: Option<&str>, out: Out) -> Result<i32> {
-    let inv = Inventory::load_with(inventory, &out.secrets)?;
+pub fn show(c: &Common, list: bool, host: Option<&str>, out: Out) -> Result<i32> {
+    let (inventory, extra_vars) = (&c.inventory, &c.extra_vars);
+    let mut inv = Inventory::load_with(inventory, &out.secrets)?;
+    if let Some(pattern) = &c.limit {
+        let keep = inv.select(pattern).map_err(|source| LimitError::Pattern { pattern: pattern.clone(), source })?;
+        if keep.is_empty() {
+            return Err(LimitError::NoHost(pattern.clone()).into());
+        }
+        inv.retain_hosts(&keep.into_iter().collect());
+    }
     // `-e` is parsed only now, so a broken inventory is the error reported first.
     let extra = parse_extra_vars(extra_vars, &out.secrets)?;
     if let Some(h) = host {

@@ -64,6 +64,10 @@ fn dispatch(command: Command, out: Out) -> Result<i32> {
             project::check(&Settings::new(&common, out)?, &site, render_to.as_deref(), show_secrets)
         }
         Command::Graph { site, dot, common } => project::graph(&Settings::new(&common, out)?, &site, dot),
+        // `rigger plan saved.json`: a saved plan is shown (as `rigger show`), not planned again.
+        Command::Plan { site, out: None, .. } if site.extension().is_some_and(|e| e == "json") => {
+            show::show(&site, &out)
+        }
         Command::Plan { site, out: save_to, common } => {
             site_run::plan(&Settings::new(&common, out)?, &site, save_to.as_deref())
         }
@@ -76,7 +80,7 @@ fn dispatch(command: Command, out: Out) -> Result<i32> {
         Command::Facts { host, offline, common } => inventory::facts(&Settings::new(&common, out)?, &host, offline),
         Command::Inventory { from_vagrant: Some(dir), .. } => inventory::from_vagrant(&dir, &out),
         Command::Inventory { list, host, from_vagrant: None, common } => {
-            inventory::show(&common.inventory, &common.extra_vars, list, host.as_deref(), out)
+            inventory::show(&common, list, host.as_deref(), out)
         }
         Command::Vault { action, .. } => vault::run(&action, &out.secrets),
         Command::Completions { shell, .. } => manual::completions(shell),

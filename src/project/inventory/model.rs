@@ -41,6 +41,15 @@ pub struct Inventory {
 }
 
 impl Inventory {
+    /// Only `keep` of the hosts (`--limit`), in every group as well; the
+    /// groups stay, as `ansible-inventory --limit` keeps them.
+    pub fn retain_hosts(&mut self, keep: &std::collections::HashSet<String>) {
+        self.hosts.retain(|h, _| keep.contains(h));
+        for g in self.groups.values_mut() {
+            g.hosts.retain(|h| keep.contains(h));
+        }
+    }
+
     /// An inventory with nothing in it yet but what Ansible starts from:
     /// `all`, and `ungrouped` as its first child.
     pub(super) fn empty(origin: &std::path::Path) -> Self {

@@ -29,26 +29,33 @@ pub enum PatternError {
 }
 
 impl Inventory {
-    /// Resolves a pattern (`web`, `h1,h2`, `web:!h3`, `lb:&prod`, globs) to hosts in inventory order.
+    /// Resolves a pattern (`web`, `h1,h2`, `web:!h3`, `lb:&prod`, globs) to
+    /// hosts in inventory order, as Ansible does: the terms are split on `,`
+    /// when there is one, else on `:` outside brackets (`web[1:3]` is one
+    /// term); the plain terms are added first, then each `&` intersects and
+    /// each `!` excludes, wherever they are written.
     pub fn select(&self, pattern: &str) -> Result<Vec<String>, PatternError> {
-        let mut chosen: IndexSet<String> = IndexSet::new();
-        let mut first = true;
-        for term in pattern.split([',', ':']).map(str::trim).filter(|t| !t.is_empty()) {
-            let (op, name) = match term.chars().next() {
-                Some('!') => ('!', &term[1..]),
-                Some('&') => ('&', &term[1..]),
-                _ => ('+', term),
-            };
-            let hosts = self.match_term(name)?;
-            match op {
-                '!' => chosen.retain(|h| !hosts.contains(h)),
-                '&' => chosen.retain(|h| hosts.contains(h)),
-                _ => chosen.extend(hosts),
-            }
-            first = false;
-        }
-        if first {
+        let terms = split_pattern(pattern);
+        if terms.is_empty() {
             return Err(PatternError::Empty(pattern.into()));
+        }
+        let mut chosen: IndexSet<String> = IndexSet::new();
+        for op in ['+', '&', '!'] {
+            for term in &terms {
+                let (this, name) = match term.chars().next() {
+                    Some(c @ ('!' | '&')) => (c, &term[1..]),
+                    _ => ('+', term.as_str()),
+                };
+                if this != op {
+                    continue;
+                }
+                let hosts = self.match_term(name)?;
+                match op {
+                    '!' => chosen.retain(|h| !hosts.contains(h)),
+                    '&' => chosen.retain(|h| hosts.contains(h)),
+                    _ => chosen.extend(hosts),
+                }
+            }
         }
         Ok(self.hosts.keys().filter(|h| chosen.contains(*h)).cloned().collect())
     }
@@ -168,9 +175,39 @@ pub fn expand_host_range(pattern: &str) -> Result<Vec<String>, PatternError> {
     Ok(out)
 }
 
+/// Ansible's `split_host_pattern`: on `,` if the pattern has one, else on `:`
+/// outside `[…]`, so a range or an IPv6 address in brackets stays whole.
+fn split_pattern(pattern: &str) -> Vec<String> {
+    if pattern.contains(',') {
+        return pattern.split(',').map(str::trim).filter(|t| !t.is_empty()).map(str::to_string).collect();
+    }
+    let (mut terms, mut cur, mut depth) = (Vec::new(), String::new(), 0usize);
+    for c in pattern.chars() {
+        match c {
+            '[' => depth += 1,
+            ']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        if (c == ':' && depth == 0) || c.is_whitespace() {
+            terms.push(std::mem::take(&mut cur));
+        } else {
+            cur.push(c);
+        }
+    }
+    terms.push(cur);
+    terms.into_iter().filter(|t| !t.is_empty()).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::split_port;
+
+    #[test]
+    fn a_pattern_splits_on_commas_else_on_colons_outside_brackets() {
+        assert_eq!(super::split_pattern("a,b:c, d"), ["a", "b:c", "d"]);
+        assert_eq!(super::split_pattern("web:!h[1:3]:&prod"), ["web", "!h[1:3]", "&prod"]);
+        assert!(super::split_pattern(" : ").is_empty());
+    }
 
     #[test]
     fn a_range_may_have_a_step_and_no_start() {
