@@ -369,3 +369,18 @@ fn become_user_on_a_block_runs_its_steps_as_that_user() {
 fn nix_is_root() -> bool {
     Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0\n")).unwrap_or(false)
 }
+
+/// Ansible's habits: `apply --check --diff` is `plan` (exit 2, nothing changed).
+#[test]
+fn apply_check_is_plan() {
+    let d = project("", "resources:\n  - file: { path: \"{{ out }}/f\", content: x }\n");
+    let p = d.path();
+    let r = rigger(p, &["apply", "--check", "--diff"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    // The recap's seconds differ from run to run; the rest is the plan's.
+    let timeless = |s: &str| regex::Regex::new(r"\d+\.\d+s").unwrap().replace_all(s, "Ns").into_owned();
+    let plan = rigger(p, &["plan"]);
+    assert!(r.stdout.contains("changed=1"), "{}", r.stdout);
+    assert_eq!((timeless(&r.stdout), r.stderr), (timeless(&plan.stdout), plan.stderr));
+    assert!(!p.join("out/f").exists(), "--check changed nothing");
+}

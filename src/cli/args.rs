@@ -109,6 +109,12 @@ pub enum Command {
         /// Do not ask for confirmation.
         #[arg(short = 'y', long)]
         yes: bool,
+        /// Ansible's dry run: change nothing, only plan (the same as `rigger plan`).
+        #[arg(short = 'C', long, conflicts_with = "yes")]
+        check: bool,
+        /// Ansible's --diff: accepted for habit's sake; rigger always shows diffs.
+        #[arg(long)]
+        diff: bool,
         #[command(flatten)]
         common: Common,
     },

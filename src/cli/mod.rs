@@ -71,7 +71,8 @@ fn dispatch(command: Command, out: Out) -> Result<i32> {
         Command::Plan { site, out: save_to, common } => {
             site_run::plan(&Settings::new(&common, out)?, &site, save_to.as_deref())
         }
-        Command::Apply { site, yes, common } => {
+        Command::Apply { site, check: true, common, .. } => site_run::plan(&Settings::new(&common, out)?, &site, None),
+        Command::Apply { site, yes, common, .. } => {
             // A saved plan is read first: it, not the flags, names the site, inventory and vars.
             let saved = site_run::read_saved(&site)?;
             site_run::apply(&Settings::new(&common, out)?, &site, yes, saved)
