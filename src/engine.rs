@@ -8,7 +8,7 @@ use crate::converge::{Converge, HostRun, Plans, SharedHandlers};
 use crate::graph::Node;
 use crate::plan::{self, HandlerKey, Sharing, Status};
 use crate::project::registered::{self, Registered};
-use crate::project::{Project, Settings};
+use crate::project::{fact_cache, Project, Settings};
 use crate::report::{HostReport, UnitReport};
 use crate::saved_plan::{Observed, SavedHost, SavedPlan, Stale};
 use crate::schedule::{self, Interrupt};
@@ -39,6 +39,16 @@ pub struct Outcome {
 pub struct Runner {
     pub project: Project,
     pub settings: Settings,
+}
+
+/// Keeps what the probe found of each host's facts for `check`
+/// (`fact_cache`); a cache that cannot be written is said, not fatal.
+fn cache_facts(s: &Settings, facts: &HashMap<String, Value>) -> Vec<String> {
+    facts
+        .iter()
+        .filter(|(_, f)| !f.is_null())
+        .filter_map(|(h, f)| fact_cache::write(&s.inventory, h, f, &s.secrets).err().map(|e| e.to_string()))
+        .collect()
 }
 
 impl Runner {
@@ -73,7 +83,8 @@ impl Runner {
         for run in runs.values_mut() {
             run.seconds = run.started.elapsed().as_secs_f64();
         }
-        let warnings = lock_notes(&runs);
+        let mut warnings = lock_notes(&runs);
+        warnings.extend(cache_facts(&self.settings, &facts));
         (project, Phase { runs, plans, exact: false, warnings })
     }
 }

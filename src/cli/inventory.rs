@@ -6,6 +6,7 @@ use super::args::Common;
 use super::output::Out;
 use super::settings::{parse_extra_vars, Settings};
 use crate::error::{Error, Result};
+use crate::project::fact_cache;
 use crate::project::inventory::Inventory;
 use crate::project::source::merge_into;
 use crate::project::LimitError;
@@ -74,6 +75,10 @@ pub fn facts(s: &Settings, host: &str, offline: bool) -> Result<i32> {
         let target = Target::from_vars(host, &vars).map_err(|e| Error::host(host, e.to_string()))?;
         let rt = tokio::runtime::Runtime::new().map_err(Error::System)?;
         doc["facts"] = rt.block_on(probe_facts(host, &target, &s.connect))?;
+        // Kept for `check`, as `plan` keeps them; a cache that cannot be written is said.
+        if let Err(e) = fact_cache::write(&s.inventory, host, &doc["facts"], &s.out.secrets) {
+            s.out.warnings(&[e.to_string()]);
+        }
     }
     s.out.document(&doc);
     Ok(0)

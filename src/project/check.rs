@@ -5,51 +5,82 @@ use super::Project;
 use crate::graph::Node;
 use crate::session::target::Target;
 use petgraph::graph::NodeIndex;
+use serde_json::Value;
+use std::collections::HashMap;
 use std::path::Path;
+
+/// What `check` found: errors, and the hosts some unit of which reads facts
+/// that are not known offline (no cache, no `facts:` stub), so not rendered.
+#[derive(Debug, Default)]
+pub struct Checked {
+    pub errors: Vec<String>,
+    pub unchecked: Vec<String>,
+}
 
 impl Project {
     /// `rigger check`: render every resource and template for every host, offline.
     /// With `out`, every rendered file is written to `out/<host>/<path>` for review or snapshots.
     /// With `show_secrets`, files that depend on a secret (and `secret: true`
     /// ones) are written as they are; else masked (and secret ones not at all).
-    pub fn check(&self, out: Option<&Path>, show_secrets: bool) -> Vec<String> {
+    /// `facts`: each host's offline facts (`fact_cache`); a unit that reads
+    /// facts of a host without any is not rendered, and its host is named in
+    /// the second list (not fully checked).
+    pub fn check(&self, out: Option<&Path>, show_secrets: bool, facts: &HashMap<String, Value>) -> Checked {
         // Rendering is the work here (a template per unit, often over every host):
         // spread the units over the cores; errors come back in unit order.
         let units = self.units();
         let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(units.len().max(1));
         let chunk = units.len().div_ceil(threads).max(1);
-        let mut errors: Vec<String> = std::thread::scope(|scope| {
+        let results: Vec<(Vec<String>, Option<String>)> = std::thread::scope(|scope| {
             let handles: Vec<_> = units
                 .chunks(chunk)
                 .map(|part| {
                     scope.spawn(move || {
-                        part.iter().flat_map(|n| self.check_unit(*n, out, show_secrets)).collect::<Vec<String>>()
+                        part.iter().map(|n| self.check_unit(*n, out, show_secrets, facts)).collect::<Vec<_>>()
                     })
                 })
                 .collect();
             handles
                 .into_iter()
-                .flat_map(|h| h.join().unwrap_or_else(|_| vec!["internal error: a check thread panicked".into()]))
+                .flat_map(|h| {
+                    h.join().unwrap_or_else(|_| vec![(vec!["internal error: a check thread panicked".into()], None)])
+                })
                 .collect()
         });
-        errors.dedup();
-        errors
+        let mut checked = Checked::default();
+        for (errors, unchecked) in results {
+            checked.errors.extend(errors);
+            checked.unchecked.extend(unchecked);
+        }
+        checked.errors.dedup();
+        checked.unchecked.dedup();
+        checked
     }
 
-    fn check_unit(&self, n: NodeIndex, out: Option<&Path>, show_secrets: bool) -> Vec<String> {
+    fn check_unit(
+        &self,
+        n: NodeIndex,
+        out: Option<&Path>,
+        show_secrets: bool,
+        facts: &HashMap<String, Value>,
+    ) -> (Vec<String>, Option<String>) {
         let mut errors = Vec::new();
-        let Node::Unit { host, role, .. } = &self.graph.g[n] else { return errors };
+        let Node::Unit { host, role, .. } = &self.graph.g[n] else { return (errors, None) };
+        let facts = facts.get(host);
+        let mut unchecked = None;
         // Files written masked need the sealed render; otherwise only a failure does.
         let errors_only = out.is_none() || show_secrets;
         // A var that reads `facts` is known only after the probe: what it
         // fails is known later too, and a file that reads it is not written.
         let later = self.reads_later(host, role);
-        match self.prepare_unit_with(host, role, None, true, errors_only) {
-            Err(e) if later.iter().any(|v| e.to_string().contains(&format!("`{v}`"))) => {}
+        match self.prepare_unit_with(host, role, facts, true, errors_only) {
+            Err(e) if facts.is_none() && later.iter().any(|v| e.to_string().contains(&format!("`{v}`"))) => {
+                unchecked = Some(host.clone())
+            }
             // The role itself reads `facts` (a `when:`, a field, a template): known later as well.
-            Err(e) if reads_facts_unprobed(&e.to_string()) => {}
+            Err(e) if facts.is_none() && reads_facts_unprobed(&e.to_string()) => unchecked = Some(host.clone()),
             Err(e) => errors.push(format!("host {host}: {e}")),
-            Ok(_) if !later.is_empty() => {}
+            Ok(_) if facts.is_none() && !later.is_empty() => unchecked = Some(host.clone()),
             Ok((prepared, _)) => {
                 let dir = out.unwrap_or(Path::new("."));
                 let files = prepared.iter().filter_map(|p| p.resource.as_ref()).filter(|_| out.is_some());
@@ -79,7 +110,7 @@ impl Project {
         if let Err(e) = Target::from_vars(host, &self.vars[host]) {
             errors.push(format!("host {host}: {e}"));
         }
-        errors
+        (errors, unchecked)
     }
 }
 

@@ -6,6 +6,7 @@
 pub mod check;
 mod connection;
 mod expand;
+pub mod fact_cache;
 pub mod handlers;
 mod inline_vault;
 pub mod inventory;
