@@ -71,6 +71,10 @@ fn environment(ws: Whitespace, names: Arc<HashSet<String>>, generate: Option<Gen
         .expect("the default delimiters are valid");
     env.set_syntax(syntax);
     env.set_undefined_behavior(UndefinedBehavior::Strict);
+    // minijinja keeps what names an error (the undefined variable, its span)
+    // only in debug mode, which it turns on for debug builds alone: a release
+    // build said "undefined value" and no name.
+    env.set_debug(true);
     env.set_auto_escape_callback(|_| AutoEscape::None);
     env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
     env.set_formatter(ansible::format);
