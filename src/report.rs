@@ -171,9 +171,9 @@ pub fn render_units(style: &Style, hosts: &[HostReport], applied: bool, verbose:
             out.push('\n');
             for r in &u.resources {
                 let mark = match r.status {
-                    Status::Changed => style.paint("33", "~"),
+                    Status::Changed => change_mark(style, r),
                     Status::Failed => style.paint("31", "!"),
-                    Status::Skipped if verbose => style.paint("36", "-"),
+                    Status::Skipped if verbose => style.paint("36", "·"),
                     Status::Ok if verbose => style.paint("32", "="),
                     Status::Conditional => style.paint("35", "?"),
                     _ => continue,
@@ -207,6 +207,20 @@ pub fn render_units(style: &Style, hosts: &[HostReport], applied: bool, verbose:
         }
     }
     out
+}
+
+/// Terraform's marks: `+` a resource made (its first step creates or
+/// installs), `-` one taken away (removes, purges), `~` one changed.
+fn change_mark(style: &Style, r: &ResourcePlan) -> String {
+    let first = r.steps.first().map(|s| s.action.as_str()).unwrap_or("");
+    let starts = |words: &[&str]| words.iter().any(|w| first.starts_with(w));
+    if starts(&["create", "install"]) {
+        style.paint("32", "+")
+    } else if starts(&["remove", "purge", "delete", "uninstall"]) {
+        style.paint("31", "-")
+    } else {
+        style.paint("33", "~")
+    }
 }
 
 /// One line per host; an `interrupted` run says so and names the units it did not start.
@@ -245,4 +259,30 @@ pub fn recap(style: &Style, hosts: &[HostReport], interrupted: bool) -> String {
         out.push_str("the units that ran finished; the next run converges the rest\n");
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resource::Step;
+
+    fn changed(actions: &[&str]) -> ResourcePlan {
+        ResourcePlan {
+            resource: "file /x".into(),
+            status: Status::Changed,
+            steps: actions.iter().map(|a| Step::new(*a, "true\n")).collect(),
+            notify: vec![],
+            message: None,
+            register: None,
+        }
+    }
+
+    #[test]
+    fn a_change_is_marked_plus_minus_or_tilde_by_its_first_step() {
+        let plain = Style { color: false };
+        assert_eq!(change_mark(&plain, &changed(&["create"])), "+");
+        assert_eq!(change_mark(&plain, &changed(&["install haproxy, socat"])), "+");
+        assert_eq!(change_mark(&plain, &changed(&["remove"])), "-");
+        assert_eq!(change_mark(&plain, &changed(&["mode 0600 → 0644", "create"])), "~");
+    }
 }

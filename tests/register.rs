@@ -68,7 +68,7 @@ fn plan_shows_what_reads_a_result_as_conditional_and_apply_uses_the_real_one() {
     for conditional in [format!("file {d}/changed"), format!("template {d}/report"), format!("file {d}/always")] {
         assert!(out.contains(&format!("? {conditional}: conditional (known at apply)")), "{conditional}: {out}");
     }
-    assert!(out.contains(&format!("~ file {d}/plain")), "what does not read it plans as usual: {out}");
+    assert!(out.contains(&format!("+ file {d}/plain")), "what does not read it plans as usual: {out}");
     assert!(out.contains("conditional=3"), "the recap counts them: {out}");
     let (_, json, _) = rigger(root, &["plan", "--json"]);
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
