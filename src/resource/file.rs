@@ -315,7 +315,7 @@ mod tests {
         assert_eq!(steps[0].action, "update");
         assert_eq!(
             steps[0].diff.as_deref().unwrap(),
-            "--- a/etc/app.conf\n+++ b/etc/app.conf\n@@ -1 +1 @@\n-a=1\n+a=2\n"
+            "--- /etc/app.conf\n+++ /etc/app.conf\n@@ -1 +1 @@\n-a=1\n+a=2\n"
         );
         let s = &steps[0].script;
         let (tmp, val, mv) =

@@ -190,8 +190,10 @@ pub fn diff(path: &str, old: Option<&[u8]>, new: &[u8], secret: bool) -> String 
     let (Ok(o), Ok(n)) = (std::str::from_utf8(old.unwrap_or_default()), std::str::from_utf8(new)) else {
         return format!("--- {path}\n+++ {path}\n(binary content differs: {})\n", sizes());
     };
-    let from = if old.is_some() { format!("a{path}") } else { "/dev/null".to_string() };
-    similar::TextDiff::from_lines(o, n).unified_diff().context_radius(3).header(&from, &format!("b{path}")).to_string()
+    // The host's path on both sides (git's `a/`, `b/` read as relative paths):
+    // `---` is the file as the host has it, `+++` as it will be.
+    let from = if old.is_some() { path } else { "/dev/null" };
+    similar::TextDiff::from_lines(o, n).unified_diff().context_radius(3).header(from, path).to_string()
 }
 
 /// What a diff of content that is or depends on a secret shows: how much

@@ -77,7 +77,6 @@ impl Sealed {
     /// new content's when the resource writes one file, else the diff's.
     fn seal_diff(&self, diff: &str) -> String {
         let path = diff.lines().find_map(|l| l.strip_prefix("+++ ")).unwrap_or("");
-        let path = path.strip_prefix('b').filter(|p| p.starts_with('/')).unwrap_or(path);
         // A path made from a secret is not shown either.
         let path = if self.inner.label() == self.shadow.label() { path } else { SENSITIVE };
         let changed = diff
