@@ -195,10 +195,9 @@ pub fn render_units(style: &Style, hosts: &[HostReport], applied: bool, verbose:
                     out.push_str(&format!("\n      {}", style.paint("31", m)));
                 }
                 out.push('\n');
-                for s in &r.steps {
-                    if let Some(d) = &s.diff {
-                        out.push_str(&style.diff(d));
-                    }
+                // A failure says its error; its diff was shown by the plan already.
+                for d in r.steps.iter().filter_map(|s| s.diff.as_ref()).filter(|_| r.status != Status::Failed) {
+                    out.push_str(&style.diff(d));
                 }
             }
             for hname in &u.handlers {
@@ -275,6 +274,28 @@ mod tests {
             message: None,
             register: None,
         }
+    }
+
+    #[test]
+    fn a_failure_shows_its_error_and_not_its_diff_again() {
+        let mut r = changed(&["create"]);
+        r.steps[0].diff = Some("--- /dev/null\n+++ /x\n@@ -0,0 +1 @@\n+new line\n".into());
+        let mut host = HostReport::new("h1");
+        host.units.push(UnitReport {
+            role: "app".into(),
+            status: Status::Changed,
+            message: None,
+            resources: vec![r.clone()],
+            handlers: vec![],
+            seconds: 0.0,
+        });
+        let plain = Style { color: false };
+        assert!(render_units(&plain, std::slice::from_ref(&host), true, false).contains("+new line"));
+        r.status = Status::Failed;
+        r.message = Some("exit 1: disk full".into());
+        host.units[0].resources = vec![r];
+        let shown = render_units(&plain, &[host], true, false);
+        assert!(shown.contains("exit 1: disk full") && !shown.contains("+new line"), "{shown}");
     }
 
     #[test]
