@@ -223,16 +223,30 @@ impl Graph {
         None
     }
 
-    /// Drops units of hosts outside `limit`, remembering the ones that were predecessors.
+    /// Drops units of hosts outside `limit`, remembering the ones that were
+    /// predecessors of a unit kept: walking back from each kept unit through
+    /// barriers and gates to the first units met. (An edge into a barrier is
+    /// not enough: `every elasticsearch` may lead to no unit of the limit.)
     fn restrict(&mut self, limit: &[String]) {
         let outside = |n: &Node| matches!(n, Node::Unit { host, .. } if !limit.contains(host));
-        let mut assumed = Vec::new();
-        for e in self.g.edge_references() {
-            let (a, b) = (&self.g[e.source()], &self.g[e.target()]);
-            if outside(a) && !outside(b) && !assumed.contains(&a.to_string()) {
-                assumed.push(a.to_string());
+        let is_unit = |n: &Node| matches!(n, Node::Unit { .. });
+        let mut stack: Vec<NodeIndex> =
+            self.g.node_indices().filter(|n| is_unit(&self.g[*n]) && !outside(&self.g[*n])).collect();
+        let (mut seen, mut assumed) = (HashSet::new(), Vec::new());
+        while let Some(n) = stack.pop() {
+            for p in self.g.neighbors_directed(n, Direction::Incoming) {
+                if !seen.insert(p) {
+                    continue;
+                }
+                match &self.g[p] {
+                    u if outside(u) => assumed.push(u.to_string()),
+                    // A kept unit: its own predecessors are walked from it.
+                    u if is_unit(u) => {}
+                    _ => stack.push(p),
+                }
             }
         }
+        assumed.sort();
         self.g.retain_nodes(|g, n| !outside(&g[n]));
         self.units = self
             .g
@@ -537,6 +551,17 @@ mod tests {
         assert_eq!(units, [&("w1".into(), "app".into()), &("w1".into(), "base".into())]);
         assert_eq!(gr.assumed, ["db@d1"]);
         assert_eq!(edges(&gr), ["base@w1 → app@w1 (requires)", "every db → app@w1 (after)"]);
+    }
+
+    #[test]
+    fn limit_names_only_the_predecessors_of_what_it_keeps() {
+        let inv = inventory(&[("web", &["w1"]), ("es", &["e1"]), ("kib", &["k1"])]);
+        let site = "- hosts: web\n  roles: [app]\n- hosts: es\n  roles: [es]\n- hosts: kib\n  roles: [kibana]\n";
+        let roles = [("app", ""), ("es", ""), ("kibana", "after: [es]\n")];
+        let gr = build(&inv, site, &roles, Some(&["w1"])).unwrap();
+        assert!(gr.assumed.is_empty(), "es@e1 leads to kibana@k1 only: {:?}", gr.assumed);
+        let gr = build(&inv, site, &roles, Some(&["k1"])).unwrap();
+        assert_eq!(gr.assumed, ["es@e1"]);
     }
 
     #[test]
