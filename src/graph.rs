@@ -287,6 +287,18 @@ impl Graph {
         waves
     }
 
+    /// The roles of `host`'s units, in an order they may run in.
+    pub fn roles_in_order(&self, host: &str) -> Vec<String> {
+        self.waves()
+            .into_iter()
+            .flatten()
+            .filter_map(|n| match &self.g[n] {
+                Node::Unit { host: h, role, .. } if h == host => Some(role.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
     pub fn to_text(&self) -> String {
         let mut out = String::new();
         for (i, wave) in self.waves().iter().enumerate() {

@@ -53,6 +53,19 @@ fn validate_is_check() {
     assert_eq!((code, out, err), rigger(d.path(), &["check"]));
 }
 
+/// Ansible's --list-hosts and --list-tasks: `graph --list-hosts`, `graph --resources`.
+#[test]
+fn graph_lists_the_hosts_and_what_would_run_on_each() {
+    let d = project();
+    let (code, out, err) = rigger(d.path(), &["graph", "--list-hosts"]);
+    assert_eq!((code, out.as_str()), (0, "lb1\nweb1\n"), "{err}");
+    let (_, out, _) = rigger(d.path(), &["graph", "--list-hosts", "--limit", "web"]);
+    assert_eq!(out, "web1\n");
+    let (code, out, err) = rigger(d.path(), &["graph", "--resources"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "lb1:\n  proxy\n    template /etc/proxy.conf\nweb1:\n  app\n    template /etc/app.conf\n");
+}
+
 #[test]
 fn graph_orders_cross_host() {
     let d = project();

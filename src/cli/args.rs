@@ -132,8 +132,16 @@ pub enum Command {
     Graph {
         #[arg(default_value = "site.yaml")]
         site: PathBuf,
-        #[arg(long)]
+        /// Graphviz instead of text (`rigger graph --dot | dot -Tsvg > graph.svg`).
+        #[arg(long, conflicts_with_all = ["list_hosts", "resources"])]
         dot: bool,
+        /// Only the hosts the run would touch, one per line (Ansible's --list-hosts).
+        #[arg(long, conflicts_with = "resources")]
+        list_hosts: bool,
+        /// Per host, its units in order and the resources each would converge,
+        /// rendered offline (Ansible's --list-tasks).
+        #[arg(long)]
+        resources: bool,
         #[command(flatten)]
         common: Common,
     },

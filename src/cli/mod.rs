@@ -63,7 +63,18 @@ fn dispatch(command: Command, out: Out) -> Result<i32> {
         Command::Check { site, out: render_to, show_secrets, common } => {
             project::check(&Settings::new(&common, out)?, &site, render_to.as_deref(), show_secrets)
         }
-        Command::Graph { site, dot, common } => project::graph(&Settings::new(&common, out)?, &site, dot),
+        Command::Graph { site, dot, list_hosts, resources, common } => {
+            let view = if dot {
+                project::View::Dot
+            } else if list_hosts {
+                project::View::Hosts
+            } else if resources {
+                project::View::Resources
+            } else {
+                project::View::Waves
+            };
+            project::graph(&Settings::new(&common, out)?, &site, view)
+        }
         // `rigger plan saved.json`: a saved plan is shown (as `rigger show`), not planned again.
         Command::Plan { site, out: None, .. } if site.extension().is_some_and(|e| e == "json") => {
             show::show(&site, &out)

@@ -45,10 +45,55 @@ pub fn check(s: &Settings, site: &Path, render_to: Option<&Path>, show_secrets: 
     Ok(0)
 }
 
-/// `graph`: the units by wave, or Graphviz with `--dot`.
-pub fn graph(s: &Settings, site: &Path, dot: bool) -> Result<i32> {
+/// What `graph` shows.
+pub enum View {
+    /// The units by wave, with what each waits for.
+    Waves,
+    /// Graphviz.
+    Dot,
+    /// The hosts the run would touch.
+    Hosts,
+    /// Per host, its units in order and their resources.
+    Resources,
+}
+
+/// `graph`: the units by wave, Graphviz, the hosts, or what would run per host.
+pub fn graph(s: &Settings, site: &Path, view: View) -> Result<i32> {
     let project = Project::load(&s.project(site))?;
     s.out.warnings(&project.warnings);
-    s.out.print(&if dot { project.graph.to_dot() } else { project.graph.to_text() });
+    let text = match view {
+        View::Waves => project.graph.to_text(),
+        View::Dot => project.graph.to_dot(),
+        View::Hosts => project.hosts().iter().map(|h| format!("{h}\n")).collect(),
+        View::Resources => resources(&project),
+    };
+    s.out.print(&text);
     Ok(0)
+}
+
+/// Each host's units in the order they run and, under each, the resources
+/// as `check` renders them (offline: a unit whose resources need facts or
+/// fail to render says so instead).
+fn resources(project: &Project) -> String {
+    let mut out = String::new();
+    for host in project.hosts() {
+        out.push_str(&format!("{host}:\n"));
+        for role in project.graph.roles_in_order(&host) {
+            out.push_str(&format!("  {role}\n"));
+            // `when:` decided where it can be offline; else every resource, undecided.
+            let full = project.prepare_unit_with(&host, &role, None, true, true);
+            match full.or_else(|_| project.prepare_unit_with(&host, &role, None, false, true)) {
+                Ok((prepared, _)) => {
+                    for p in &prepared {
+                        let skipped = p.skipped.as_ref().map(|w| format!(" (skipped: {w})")).unwrap_or_default();
+                        out.push_str(&format!("    {}{skipped}\n", p.label));
+                    }
+                }
+                Err(e) => {
+                    out.push_str(&format!("    (not known offline: {})\n", e.to_string().lines().next().unwrap_or("")))
+                }
+            }
+        }
+    }
+    out
 }
