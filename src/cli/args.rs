@@ -74,6 +74,7 @@ pub enum Command {
     )]
     #[command(visible_alias = "validate")]
     Check {
+        /// The site: which roles go on which hosts.
         #[arg(default_value = "site.yaml")]
         site: PathBuf,
         /// Also write every rendered file to DIR/<host>/<path>: files that depend on a secret masked,
@@ -91,6 +92,7 @@ pub enum Command {
         after_help = "Examples:\n  rigger plan -i inventory/lab                  # exit 0: in sync, 2: changes pending, 1: error\n  rigger plan --limit lb -e haproxy_maxconn=8000\n  rigger plan --json > plan.json                # for CI (schema: docs/json.md)\n  rigger plan --out saved.json && rigger apply saved.json   # apply exactly this, or refuse if stale"
     )]
     Plan {
+        /// The site (which roles go on which hosts), or a plan saved with `plan --out`.
         #[arg(default_value = "site.yaml")]
         site: PathBuf,
         /// Save the plan and the observed state; `rigger apply FILE` applies exactly it, or refuses if stale.
@@ -104,6 +106,7 @@ pub enum Command {
         after_help = "Examples:\n  rigger apply -i inventory/lab                 # shows the plan, asks, converges\n  rigger apply -i inventory/lab --yes --limit 'web:!h4'\n  rigger apply --tags haproxy --forks 5\n  rigger apply saved.json --yes                 # a plan saved with `plan --out`"
     )]
     Apply {
+        /// The site (which roles go on which hosts), or a plan saved with `plan --out`.
         #[arg(default_value = "site.yaml")]
         site: PathBuf,
         /// Do not ask for confirmation.
@@ -123,6 +126,7 @@ pub enum Command {
         after_help = "Examples:\n  rigger plan --out saved.json && rigger show saved.json\n  rigger show saved.json --json | jq '.hosts[].units | keys'"
     )]
     Show {
+        /// A plan saved with `plan --out`.
         plan: PathBuf,
         #[command(flatten)]
         common: Common,
@@ -130,6 +134,7 @@ pub enum Command {
     /// The resolved (host, role) dependency graph, by wave; --dot for Graphviz.
     #[command(after_help = "Examples:\n  rigger graph -i inventory/lab\n  rigger graph --dot | dot -Tsvg > graph.svg")]
     Graph {
+        /// The site: which roles go on which hosts.
         #[arg(default_value = "site.yaml")]
         site: PathBuf,
         /// Graphviz instead of text (`rigger graph --dot | dot -Tsvg > graph.svg`).
@@ -148,6 +153,7 @@ pub enum Command {
     /// What rigger knows about a host: its vars and (unless --offline) its probed facts.
     #[command(after_help = "Examples:\n  rigger facts -i inventory/lab h1\n  rigger facts h1 --offline | jq .vars")]
     Facts {
+        /// The inventory host.
         host: String,
         /// Only vars from the inventory; do not connect.
         #[arg(long)]
@@ -167,6 +173,7 @@ pub enum Command {
     },
     /// Print shell completions (bash, zsh, fish, elvish, powershell) to stdout.
     Completions {
+        /// The shell to complete for.
         shell: clap_complete::Shell,
         #[command(flatten)]
         common: Common,
@@ -207,6 +214,7 @@ pub enum Command {
         after_help = "Examples:\n  rigger inventory -i hosts.ini\n  rigger inventory --list | jq '.web.hosts'\n  rigger inventory --host h1\n  rigger inventory --from-vagrant . > inventory/vagrant.yaml"
     )]
     Inventory {
+        /// Every group and host with its vars, as JSON shaped like `ansible-inventory --list`.
         #[arg(long)]
         list: bool,
         /// Vars of one host as JSON.
@@ -223,20 +231,33 @@ pub enum Command {
 #[derive(Subcommand, Debug)]
 pub enum VaultAction {
     /// Write a new age identity to FILE (mode 0600) and print its public key.
-    Keygen { file: PathBuf },
+    Keygen {
+        /// Where to write the identity (not overwritten if it exists).
+        file: PathBuf,
+    },
     /// Encrypt FILE to FILE.age and remove the plain file (unless --keep).
     Encrypt {
+        /// A plain YAML vars file.
         file: PathBuf,
+        /// Keep the plain file beside FILE.age.
         #[arg(long)]
         keep: bool,
     },
     /// Print the decrypted content of FILE.age.
-    Decrypt { file: PathBuf },
+    Decrypt {
+        /// An encrypted vars file (FILE.age, or one ansible-vault encrypted).
+        file: PathBuf,
+    },
     /// Decrypt FILE.age into a private temp file, run $EDITOR on it, encrypt it back.
-    Edit { file: PathBuf },
+    Edit {
+        /// An encrypted vars file (FILE.age).
+        file: PathBuf,
+    },
     /// Re-encrypt FILE, encrypted by ansible-vault, to FILE.age with rigger's key; remove FILE unless --keep.
     Import {
+        /// A file encrypted whole by ansible-vault.
         file: PathBuf,
+        /// Keep the ansible-vault file beside FILE.age.
         #[arg(long)]
         keep: bool,
     },
@@ -277,5 +298,30 @@ impl Command {
             | Command::Import { common, .. }
             | Command::Man { common } => common,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cli;
+    use clap::CommandFactory;
+
+    /// Every flag and argument of every subcommand says what it is for.
+    #[test]
+    fn every_argument_has_help_text() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if arg.get_help().is_none() && !["help", "version"].contains(&id) {
+                    missing.push(format!("{path} {id}"));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                walk(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&Cli::command(), "rigger", &mut missing);
+        assert!(missing.is_empty(), "no help text: {missing:?}");
     }
 }
