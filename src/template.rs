@@ -162,7 +162,8 @@ impl Renderer {
         for dir in role_dirs {
             collect(&dir.join("templates"), root, &mut files)?;
         }
-        let templates_use_facts = files.iter().any(|(_, text)| mentions(text, "facts"));
+        let templates_use_facts =
+            files.iter().any(|(_, text)| mentions(text, "facts") || mentions(text, "ansible_facts"));
         let templates_use_generated = files.iter().any(|(_, text)| mentions(text, "generated"));
         let (j2, files): (Vec<_>, Vec<_>) =
             files.into_iter().partition(|(name, _)| Dialect::of_file(name) == Dialect::Jinja);

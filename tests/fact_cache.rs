@@ -69,3 +69,29 @@ fn rigger_facts_keeps_what_it_probed_too() {
     let v: serde_json::Value = serde_json::from_str(&rigger(p, &["check", "--json"]).stdout).unwrap();
     assert_eq!(v["unchecked_hosts"], serde_json::json!([]), "{v}");
 }
+
+/// An imported `.j2` reads Ansible's names: `ansible_facts.os_family` is made
+/// from rigger's facts (here a stub), so the template renders unchanged.
+#[test]
+fn ansible_facts_are_made_from_rigger_facts() {
+    let d = project("");
+    let p = d.path();
+    let dest = p.join("out.txt");
+    write(p, "roles/a/role.yaml", &format!("resources:\n  - template: {{ src: t.j2, dest: {} }}\n", dest.display()));
+    write(
+        p,
+        "roles/a/templates/t.j2",
+        "{% if ansible_facts.os_family == 'Debian' %}apt on {{ ansible_facts.distribution_release }}{% endif %}\n",
+    );
+    write(
+        p,
+        "inventory/host_vars/me.yaml",
+        "facts: { os: { id: debian, family: debian, version: '12', codename: bookworm } }\n",
+    );
+    let r = rigger(p, &["check", "--out", "rendered"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let rendered =
+        std::fs::read_to_string(p.join("rendered/me").join(dest.display().to_string().trim_start_matches('/')))
+            .unwrap();
+    assert_eq!(rendered, "apt on bookworm\n");
+}

@@ -131,7 +131,8 @@ fn reads_facts_unprobed(message: &str) -> bool {
         let rest = &message[i + 1..];
         let Some(end) = rest.find('`') else { return false };
         let name = &rest[..end];
-        (name == "facts" || name.starts_with("facts.")) && rest[end..].starts_with("` is not defined")
+        let facts = |root: &str| name == root || name.starts_with(&format!("{root}."));
+        (facts("facts") || facts("ansible_facts")) && rest[end..].starts_with("` is not defined")
     })
 }
 

@@ -3,6 +3,7 @@
 //! host's merged vars. It is the input of every command; nothing here touches
 //! a host or writes to disk (but `check --out`).
 
+pub mod ansible_facts;
 pub mod check;
 mod connection;
 mod expand;
@@ -227,17 +228,17 @@ impl Project {
     /// template). When nothing does, the probe skips the facts and their
     /// programs (`hostname -f`, `ip`, `id`) on every host.
     pub fn uses_facts(&self) -> bool {
-        use crate::template::mentions;
         self.renderer.templates_use_facts
-            || mentions(&self.site.source.text, "facts")
-            || self.roles.roles.values().flat_map(|r| &r.files).any(|f| mentions(&f.text, "facts"))
-            || self.written.raw.values().any(|v| mentions(&serde_json::to_string(v).unwrap_or_default(), "facts"))
+            || mentions_facts(&self.site.source.text)
+            || self.roles.roles.values().flat_map(|r| &r.files).any(|f| mentions_facts(&f.text))
+            || self.written.raw.values().any(|v| mentions_facts(&serde_json::to_string(v).unwrap_or_default()))
     }
 
     pub fn context(&self, host: &str, facts: Option<&Value>) -> tera::Context {
         let mut ctx = template::context(&self.vars[host]);
         if let Some(f) = facts {
             ctx.insert("facts", f);
+            ctx.insert("ansible_facts", &ansible_facts::view(f));
         }
         if self.sealing {
             // The sealed render has this flag set; with it here too, both
@@ -257,6 +258,7 @@ impl Project {
         let mut ctx = template::context(self.sealed_vars.get(host)?);
         if let Some(f) = facts {
             ctx.insert("facts", f);
+            ctx.insert("ansible_facts", &ansible_facts::view(f));
         }
         ctx.insert("hosts", &self.sealed_hosts);
         if self.written.usage.names("hostvars") {
@@ -360,6 +362,11 @@ impl Project {
         })?;
         Ok((prepared, handlers))
     }
+}
+
+/// Whether `text` reads facts, by rigger's name or Ansible's.
+fn mentions_facts(text: &str) -> bool {
+    crate::template::mentions(text, "facts") || crate::template::mentions(text, "ansible_facts")
 }
 
 /// Whether anything the run renders can call `generated()` (as `uses_facts`).

@@ -13,7 +13,7 @@ use serde_json::Value;
 use std::path::Path;
 
 /// Names a registered result may not take: the context already has them.
-const RESERVED: &[&str] = &["query", "facts", "item", "loop_index", "groups", "hosts", "hostvars"];
+const RESERVED: &[&str] = &["query", "facts", "ansible_facts", "item", "loop_index", "groups", "hosts", "hostvars"];
 
 /// The name `resources[i]` registers, if it is a command with `register:`.
 pub fn registers(spec: &AnySpec) -> Option<&str> {

@@ -188,6 +188,7 @@ fn globals(round: Round) -> tera::Context {
     let mut ctx = tera::Context::new();
     if let Some(f) = round.facts {
         ctx.insert("facts", f);
+        ctx.insert("ansible_facts", &crate::project::ansible_facts::view(f));
     }
     if let Some(h) = round.hosts {
         ctx.insert("hosts", h);
@@ -225,7 +226,8 @@ impl<'a> Walk<'a> {
         let texts = self.texts;
         let (text, reads) = &texts[name];
         let has = |n: &str| reads.iter().any(|r| r == n);
-        if self.round.facts.is_none() && has("facts") {
+        let facts = has("facts") || has("ansible_facts");
+        if self.round.facts.is_none() && facts {
             return State::Waits(true);
         }
         if !self.round.hosts_ready && (has("hosts") || has("hostvars")) {
@@ -250,7 +252,7 @@ impl<'a> Walk<'a> {
                 _ => {}
             }
         }
-        let key = (!has("facts")).then(|| self.key(name, text, reads));
+        let key = (!facts).then(|| self.key(name, text, reads));
         let cached = key.as_ref().and_then(|k| self.round.cache.borrow().renders.get(k).cloned());
         let rendered = match cached {
             Some(r) => r,

@@ -197,6 +197,7 @@ fn hosts_value<'a>(vars: impl Iterator<Item = (&'a String, &'a Vars)>, facts: &H
         let mut v = v.clone();
         if let Some(f) = facts.get(h) {
             v.insert("facts".into(), f.clone());
+            v.insert("ansible_facts".into(), super::ansible_facts::view(f));
         }
         (h.clone(), Value::Object(v))
     });
