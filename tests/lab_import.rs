@@ -4,8 +4,8 @@
 //! hosts, applied a second time with nothing changed, and their services
 //! answer. `#[ignore]`d like every lab test: `tests/run.sh` runs it with the
 //! lab up. Figures: the share of tasks converted without a hand, per role.
-//! It needs role.yaml's `dialect: jinja` (the imported roles' expressions
-//! are Jinja: `| dirname`, `.keys()`), merged separately from this test.
+//! The imported roles say `dialect: jinja` (their expressions are Jinja:
+//! `| dirname`, `.keys()`) and their templates read `ansible_facts`.
 
 mod common;
 
@@ -47,6 +47,14 @@ fn t_import_three_public_roles_converge_idempotently_and_serve() {
         figure(&format!("import {totals}"));
     }
     inventory(dir);
+    // A known gap, stated in issue 18's note: haproxy's role edits
+    // /etc/default/haproxy with lineinfile (no `create`), a file its own
+    // package makes. rigger plans a whole unit before it applies any of it,
+    // so on a bare host that edit fails at plan ("does not exist"). The
+    // package is staged first, by hand, as the Ceph roles' README stages theirs.
+    let bare = rigger_in(dir, &["plan", "--limit", LB]);
+    assert!(bare.all().contains("/etc/default/haproxy does not exist"), "{}", bare.all());
+    on_ok(LB, "DEBIAN_FRONTEND=noninteractive apt-get install -y -q haproxy >/dev/null 2>&1");
     let check = rigger_in(dir, &["check"]);
     assert_eq!(check.code, 0, "check:\n{}", check.all());
     let first = rigger_in(dir, &["apply", "--yes", "--json"]);
@@ -58,7 +66,11 @@ fn t_import_three_public_roles_converge_idempotently_and_serve() {
     assert_eq!(on_ok(WEB, "redis-cli ping"), "PONG");
     let direct = http_get("10.77.0.18", 80, Duration::from_secs(5));
     assert!(direct.is_ok(), "nginx on {WEB}: {direct:?}");
-    let through = http_get("10.77.0.17", 80, Duration::from_secs(5));
-    assert!(through.is_ok(), "haproxy on {LB} to nginx: {through:?}");
+    // HAProxy sends to nginx once its health check has seen it up: wait for that, with a deadline.
+    let took =
+        wait_for("haproxy on h7 to answer from nginx", Duration::from_secs(30), Duration::from_millis(250), || {
+            http_get("10.77.0.17", 80, Duration::from_secs(5)).is_ok()
+        });
+    figure(&format!("import: haproxy answered through to nginx {:.1}s after the apply", took.as_secs_f64()));
     wipe(&[LB, WEB]);
 }
