@@ -197,10 +197,11 @@ impl Converge {
         Ok(report(Status::Changed, resources, handlers))
     }
 
-    /// Applies `plan`: in one round trip, or, when a resource waits for a
-    /// registered result, in stages: up to the command that registers it
-    /// (journaling the handlers owed so far, running none), then the rest
-    /// planned again with its real result, and so on.
+    /// Applies `plan`: in one round trip, or, when a resource is known only
+    /// at apply (it reads a registered result, or edits a file an earlier
+    /// step may make), in stages: up to the resource before it (journaling
+    /// the handlers owed so far, running none), then the rest probed and
+    /// planned again with what that stage did, and so on.
     async fn apply_stages(
         &self,
         conn: &Session,
@@ -218,22 +219,32 @@ impl Converge {
             part.handlers.iter_mut().for_each(|h| h.deferred = true);
             let fail = |(m, part): Failure| (m, [done.clone(), part, after_failure(rest.clone())].concat());
             let result = self.apply_part(conn, host, role, &mut part, false).await.map_err(fail)?;
-            let name = part.resources[k].register.clone().unwrap_or_default();
-            let stdout = result.stdout.get(&k).cloned().unwrap_or_default();
-            let sealed = part.resources[k].steps.iter().any(|s| s.sealed);
-            if sealed {
-                self.project.secrets.add(&stdout);
+            // Every command of the stage that registers a result, now known.
+            for (i, r) in part.resources.iter().enumerate().filter(|(_, r)| r.status == Status::Changed) {
+                let Some(name) = r.register.clone() else { continue };
+                let stdout = result.stdout.get(&i).cloned().unwrap_or_default();
+                let sealed = r.steps.iter().any(|s| s.sealed);
+                if sealed {
+                    self.project.secrets.add(&stdout);
+                }
+                registered.known.insert(name, Outcome { changed: true, rc: 0, stdout, sealed });
             }
-            registered.known.insert(name.clone(), Outcome { changed: true, rc: 0, stdout, sealed });
+            let stage_end = (part.resources[k].resource.clone(), part.resources[k].register.clone());
             done.extend(part.resources);
             let facts = self.runs.lock().unwrap()[host].state.facts.clone();
             let mut next = self
                 .replan(conn, host, role, facts, later, &mut registered)
                 .await
                 .map_err(|e| (e.to_string(), [done.clone(), after_failure(rest.clone())].concat()))?;
-            // What ran is done: the rest starts after the registering command.
-            let at = next.resources.iter().position(|r| r.register.as_deref() == Some(name.as_str()));
-            next.resources.drain(..at.map_or(0, |i| i + 1));
+            // What ran is done: the rest starts after the stage's last resource,
+            // found by its registered name, else at its place if its label is there, else by label.
+            let at = match &stage_end.1 {
+                Some(name) => next.resources.iter().position(|r| r.register.as_ref() == Some(name)),
+                None if next.resources.get(k).is_some_and(|r| r.resource == stage_end.0) => Some(k),
+                None => next.resources.iter().position(|r| r.resource == stage_end.0),
+            };
+            let end = (at.unwrap_or(k) + 1).min(next.resources.len());
+            next.resources.drain(..end);
             let missing: Vec<HandlerPlan> =
                 plan.handlers.iter().filter(|h| !next.handlers.iter().any(|n| n.key() == h.key())).cloned().collect();
             next.handlers.extend(missing);
@@ -385,11 +396,12 @@ fn over_budget(failed: usize, hosts: usize, max: u8) -> Option<String> {
         .then(|| format!("{failed} of {hosts} hosts failed in this batch (max_fail_percentage {max})"))
 }
 
-/// Where a unit is cut into stages: the first registering command that
-/// runs before a resource that waits for a result (see `apply_stages`).
+/// Where a unit is cut into stages (see `apply_stages`): just before the
+/// first resource known only at apply, which waits for a registered result
+/// or for a file an earlier step may make; None when nothing changes before it.
 fn split_at(plan: &UnitPlan) -> Option<usize> {
-    let waiting = plan.resources.iter().rposition(|r| r.status == Status::Conditional)?;
-    plan.resources[..waiting].iter().position(|r| r.register.is_some() && r.status == Status::Changed)
+    let waiting = plan.resources.iter().position(|r| r.status == Status::Conditional)?;
+    plan.resources[..waiting].iter().rposition(|r| r.status == Status::Changed)
 }
 
 /// The resources of a unit after the stage that failed: none of them ran.

@@ -3,7 +3,7 @@
 //! (`plan_unit`). Nothing here touches a host, so it is tested from data.
 
 use crate::prepare::Prepared;
-use crate::resource::{path, Resource, Step};
+use crate::resource::{path, Found, Resource, ResourceError, Step};
 use crate::session::probe::{HostState, Query};
 use indexmap::IndexMap;
 use serde::Serialize;
@@ -181,10 +181,17 @@ pub fn plan_unit(prepared: &[Prepared], handlers: &Handlers, state: &HostState, 
     let mut notified = journaled(handlers, state);
     let key = |name: &str, h: &Handler| HandlerKey { role: h.role.clone(), name: name.to_string() };
     notified.extend(handlers.iter().filter(|(n, h)| sharing.notified.contains(&key(n, h))).map(|(n, _)| n.clone()));
+    // What changes before a resource may make the file it edits (a package, a command).
+    let mut makers: Vec<(&str, &Arc<dyn Resource>)> = Vec::new();
     for p in prepared {
-        let r = plan_resource(p, state);
+        let (mut r, missing) = plan_resource(p, state);
+        if let Some(maker) = missing.and_then(|f| makers.iter().find(|(_, m)| m.may_make(&f))) {
+            r.status = Status::Conditional;
+            r.message = Some(format!("known at apply: its file is missing, and `{}` may make it first", maker.0));
+        }
         if r.status == Status::Changed {
             notified.extend(r.notify.iter().cloned());
+            makers.extend(p.resource.as_ref().map(|res| (p.label.as_str(), res)));
         }
         plan.resources.push(r);
     }
@@ -201,19 +208,21 @@ pub fn plan_unit(prepared: &[Prepared], handlers: &Handlers, state: &HostState, 
     plan
 }
 
-/// One resource planned: ok, changed (with the handlers it notifies), skipped or failed.
-fn plan_resource(p: &Prepared, state: &HostState) -> ResourcePlan {
+/// One resource planned: ok, changed (with the handlers it notifies), skipped
+/// or failed; and, when it failed because the file it edits is missing, that file.
+fn plan_resource(p: &Prepared, state: &HostState) -> (ResourcePlan, Option<String>) {
     let (resource, register) = (p.label.clone(), p.registers.clone());
     let mut r = ResourcePlan { resource, status: Status::Ok, steps: vec![], notify: vec![], message: None, register };
     if let Some(name) = &p.waits {
         let message = Some(format!("known at apply: reads `{name}`, the result of an earlier command"));
-        return ResourcePlan { status: Status::Conditional, message, ..r };
+        return (ResourcePlan { status: Status::Conditional, message, ..r }, None);
     }
     let Some(res) = &p.resource else {
         r.status = Status::Skipped;
         r.message = p.skipped.clone();
-        return r;
+        return (r, None);
     };
+    let mut missing = None;
     match res.plan(state) {
         Ok(steps) if steps.is_empty() => {}
         Ok(steps) => {
@@ -223,10 +232,13 @@ fn plan_resource(p: &Prepared, state: &HostState) -> ResourcePlan {
         }
         Err(e) => {
             r.status = Status::Failed;
+            if let ResourceError::Found { path, found: Found::Missing } = &e {
+                missing = Some(path.clone());
+            }
             r.message = Some(e.to_string());
         }
     }
-    r
+    (r, missing)
 }
 
 #[cfg(test)]

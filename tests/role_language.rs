@@ -384,3 +384,35 @@ fn apply_check_is_plan() {
     assert_eq!((timeless(&r.stdout), r.stderr), (timeless(&plan.stdout), plan.stderr));
     assert!(!p.join("out/f").exists(), "--check changed nothing");
 }
+
+/// A file made by an earlier step of the unit (a package's config, here a
+/// command's output) can be edited by a later `line` with `create: false`:
+/// plan cannot read it yet, so the edit is known at apply, and apply plans
+/// it again once the step before it ran (Ansible's lineinfile after apt).
+#[test]
+fn an_edit_of_a_file_an_earlier_step_makes_is_planned_at_apply() {
+    let d = project(
+        "",
+        r#"resources:
+  - command: { cmd: "printf 'a=1\n' > {{ out }}/made", creates: "{{ out }}/made" }
+  - line: { path: "{{ out }}/made", line: "b=2", create: false }
+"#,
+    );
+    let p = d.path();
+    let r = rigger(p, &["plan"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stdout.contains("? line ") && r.stdout.contains("may make it first"), "{}", r.stdout);
+    apply(p);
+    assert_eq!(read(p, "made"), "a=1\nb=2\n");
+    converged(p);
+    // Nothing before it makes the file: the usual error, at plan.
+    std::fs::remove_file(p.join("out/made")).unwrap();
+    std::fs::write(
+        p.join("roles/app/role.yaml"),
+        "resources:\n  - line: { path: \"{{ out }}/made\", line: b=2, create: false }\n",
+    )
+    .unwrap();
+    let r = rigger(p, &["plan"]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(r.all().contains("does not exist"), "{}", r.all());
+}
