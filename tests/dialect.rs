@@ -7,33 +7,17 @@
 //! test's temp dir.
 
 mod common;
-use common::{rigger_local as rigger, Run};
+use common::{rigger_local as rigger, write, Run};
 
 use serde_json::Value;
 use std::path::Path;
-
-fn write(p: &Path, rel: &str, text: &str) {
-    std::fs::create_dir_all(p.join(rel).parent().unwrap()).unwrap();
-    std::fs::write(p.join(rel), text).unwrap();
-}
 
 /// One local host with `vars` (YAML lines under `all: vars:`, so written
 /// in the inventory) and the site binding `roles` to it; roles are written
 /// by each test.
 fn project(vars: &str, roles: &str) -> tempfile::TempDir {
-    let d = tempfile::tempdir().unwrap();
+    let d = common::local_project(vars);
     let p = d.path();
-    let out = p.join("out");
-    std::fs::create_dir_all(&out).unwrap();
-    let vars: String = vars.lines().map(|l| format!("    {l}\n")).collect();
-    write(
-        p,
-        "inventory/hosts.yaml",
-        &format!(
-            "all:\n  hosts:\n    me: {{ ansible_connection: local }}\n  vars:\n    out: {}\n{vars}",
-            out.display()
-        ),
-    );
     write(p, "site.yaml", &format!("- hosts: all\n  roles: [{roles}]\n"));
     d
 }

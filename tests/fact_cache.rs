@@ -4,13 +4,7 @@
 //! not check fully. Uses an `ansible_connection: local` host.
 
 mod common;
-use common::rigger_local as rigger;
-use std::path::Path;
-
-fn write(dir: &Path, rel: &str, text: &str) {
-    std::fs::create_dir_all(dir.join(rel).parent().unwrap()).unwrap();
-    std::fs::write(dir.join(rel), text).unwrap();
-}
+use common::{rigger_local as rigger, write};
 
 fn project(template: &str) -> tempfile::TempDir {
     let d = tempfile::tempdir().unwrap();

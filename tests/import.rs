@@ -6,7 +6,7 @@
 //! own goes through `rigger check` too.
 
 mod common;
-use common::rigger_local as rigger;
+use common::{rigger_local as rigger, write};
 
 use serde_yaml::Value;
 use std::path::{Path, PathBuf};
@@ -160,11 +160,6 @@ fn docker_and_node_exporter_say_what_needs_a_hand() {
         "role node_exporter: 16 tasks: 3 converted, 2 converted with a note, 11 not converted (31% without a hand)",
     );
     assert!(report.contains("tasks/main.yml:10: NOT converted: Install: `include_role`"), "{report}");
-}
-
-fn write(p: &Path, rel: &str, text: &str) {
-    std::fs::create_dir_all(p.join(rel).parent().unwrap()).unwrap();
-    std::fs::write(p.join(rel), text).unwrap();
 }
 
 /// A playbook with serial and max_fail_percentage, a role beside it and its own tasks.

@@ -3,32 +3,16 @@
 //! `ansible_connection: local` host writing into the test's temp dir.
 
 mod common;
-use common::{rigger_local as rigger, Run};
+use common::{rigger_local as rigger, write, Run};
 
 use serde_json::Value;
 use std::path::Path;
 use std::process::Command;
 
-fn write(p: &Path, rel: &str, text: &str) {
-    std::fs::create_dir_all(p.join(rel).parent().unwrap()).unwrap();
-    std::fs::write(p.join(rel), text).unwrap();
-}
-
 /// A project with one local host, `vars` (YAML lines) for it, and role `app` from `role`.
 fn project(vars: &str, role: &str) -> tempfile::TempDir {
-    let d = tempfile::tempdir().unwrap();
+    let d = common::local_project(vars);
     let p = d.path();
-    let out = p.join("out");
-    std::fs::create_dir_all(&out).unwrap();
-    let vars: String = vars.lines().map(|l| format!("    {l}\n")).collect();
-    write(
-        p,
-        "inventory/hosts.yaml",
-        &format!(
-            "all:\n  hosts:\n    me: {{ ansible_connection: local }}\n  vars:\n    out: {}\n{vars}",
-            out.display()
-        ),
-    );
     write(p, "site.yaml", "- hosts: all\n  roles: [app]\n");
     write(p, "roles/app/role.yaml", role);
     d

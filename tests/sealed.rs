@@ -6,16 +6,11 @@
 //! parsed. Pinned regressions first, then a property test.
 
 mod common;
-use common::{rigger_local as rigger, Run};
+use common::{rigger_local as rigger, write, Run};
 
 use proptest::prelude::*;
 use serde_json::Value;
 use std::path::Path;
-
-fn write(p: &Path, rel: &str, text: &str) {
-    std::fs::create_dir_all(p.join(rel).parent().unwrap()).unwrap();
-    std::fs::write(p.join(rel), text).unwrap();
-}
 
 /// A project whose vault holds `secrets` (YAML text) and whose role renders
 /// `template` into a file and `cmd` as a command.

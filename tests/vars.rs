@@ -6,14 +6,7 @@
 //! error; `inventory` shows vars as written, as `ansible-inventory` does.
 
 mod common;
-use common::rigger_local as rigger;
-
-use std::path::Path;
-
-fn write(p: &Path, rel: &str, text: &str) {
-    std::fs::create_dir_all(p.join(rel).parent().unwrap()).unwrap();
-    std::fs::write(p.join(rel), text).unwrap();
-}
+use common::{rigger_local as rigger, write};
 
 /// Host `me` (local) in group `lb`, and host `peer` (never contacted: no
 /// role runs on it) whose vars `me` reads; role `keepalived` writes

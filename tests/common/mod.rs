@@ -77,6 +77,26 @@ pub fn rigger_in(dir: &Path, args: &[&str]) -> Run {
     }
 }
 
+/// Writes `text` to `dir/rel`, making the folders above it.
+pub fn write(dir: &Path, rel: &str, text: &str) {
+    std::fs::create_dir_all(dir.join(rel).parent().unwrap()).unwrap();
+    std::fs::write(dir.join(rel), text).unwrap();
+}
+
+/// A project folder with one `ansible_connection: local` host `me`, whose
+/// vars are `out` (the folder's `out/`, made) and `vars` (YAML lines);
+/// the site and roles are each test's own.
+pub fn local_project(vars: &str) -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let vars: String = vars.lines().map(|l| format!("    {l}\n")).collect();
+    let hosts =
+        format!("all:\n  hosts:\n    me: {{ ansible_connection: local }}\n  vars:\n    out: {}\n{vars}", out.display());
+    write(d.path(), "inventory/hosts.yaml", &hosts);
+    d
+}
+
 /// rigger in `dir` against the local host: plain output, nothing read from
 /// the user's environment, and its state (the plan key, the run lock, the
 /// vault key `vault.key`) in `dir`, not in the user's home or /var/lib/rigger.
