@@ -445,7 +445,8 @@ fn outcome(result: &ApplyResult, mut resources: Vec<ResourcePlan>) -> Result<Vec
         StepId::Resource { index, .. } => Some(index),
         _ => None,
     };
-    let mut after = false;
+    // Recording the journal comes before every resource: none of them ran.
+    let mut after = f.step == StepId::Pending;
     for (i, r) in resources.iter_mut().enumerate() {
         if Some(i) == failed_at {
             r.status = Status::Failed;
@@ -495,6 +496,17 @@ mod tests {
         assert_eq!(over_budget(1, 2, 50), None, "50% failed is not more than 50%");
         assert!(over_budget(2, 3, 50).is_some());
         assert_eq!(over_budget(1, 1, 100), None);
+    }
+
+    /// The journal is recorded before any resource: when that fails, the
+    /// recap must not count the planned changes as made.
+    #[test]
+    fn a_failed_journal_means_no_resource_ran() {
+        let failed = Failed { step: StepId::Pending, code: 1, output: "mkdir: Permission denied".into() };
+        let result = ApplyResult { failed: Some(failed), completed: true, ..ApplyResult::default() };
+        let (message, rs) = outcome(&result, vec![changed("a"), changed("b")]).unwrap_err();
+        assert_eq!(message, "a step failed (pending): exit 1: mkdir: Permission denied");
+        assert!(rs.iter().all(|r| r.status == Status::Skipped), "{rs:?}");
     }
 
     #[test]

@@ -3,30 +3,13 @@
 //! (`plan_unit`). Nothing here touches a host, so it is tested from data.
 
 use crate::prepare::Prepared;
-use crate::resource::{path, Found, Resource, ResourceError, Step};
+use crate::resource::{Found, Resource, ResourceError, Step};
+use crate::session::host_state;
 use crate::session::probe::{HostState, Query};
 use indexmap::IndexMap;
 use serde::Serialize;
 use std::collections::BTreeSet;
 use std::sync::Arc;
-
-/// The host's state folder, written once: the two paths below are built from it.
-macro_rules! state_dir {
-    () => {
-        "/var/lib/rigger"
-    };
-}
-
-/// Where rigger keeps what it must remember on a host: pending handlers and
-/// the run lock (`session::lock`). Root's folder; a per-user one is issue 19.
-pub const STATE_DIR: &str = state_dir!();
-
-/// Where pending handlers are recorded on a host, so a failure cannot lose them.
-pub const PENDING_DIR: &str = concat!(state_dir!(), "/pending");
-
-pub fn pending_path(role: &str) -> String {
-    format!("{PENDING_DIR}/{role}")
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -67,7 +50,7 @@ impl ResourcePlan {
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct HandlerPlan {
     pub handler: String,
-    /// The role that defines it (its journal is `pending_path(role)`).
+    /// The role that defines it (its journal is `host_state::journal_sh(role)`).
     #[serde(default)]
     pub role: String,
     pub steps: Vec<Step>,
@@ -154,9 +137,9 @@ pub fn queries(role: &str, prepared: &[Prepared], handlers: &Handlers) -> BTreeS
     for h in handlers.values().filter(|h| h.resource.handler_reads_state()) {
         q.extend(h.resource.queries());
     }
-    q.insert(path::query(&pending_path(role)));
+    q.insert(host_state::journal_query(role));
     // The journals of the other roles whose handlers this unit notifies.
-    q.extend(handlers.values().map(|h| path::query(&pending_path(&h.role))));
+    q.extend(handlers.values().map(|h| host_state::journal_query(&h.role)));
     q
 }
 
@@ -165,7 +148,7 @@ pub fn queries(role: &str, prepared: &[Prepared], handlers: &Handlers) -> BTreeS
 fn journaled(handlers: &Handlers, state: &HostState) -> Vec<String> {
     let mut owed = Vec::new();
     for (name, h) in handlers {
-        let Ok(p) = path::state(state, &pending_path(&h.role)) else { continue };
+        let Ok(p) = host_state::journal(state, &h.role) else { continue };
         if p.content.as_ref().is_some_and(|c| String::from_utf8_lossy(c).lines().any(|l| l == name)) {
             owed.push(name.clone());
         }
@@ -246,7 +229,7 @@ mod tests {
     use super::*;
     use crate::resource::command::Command;
     use crate::resource::file::File;
-    use crate::resource::path::PathState;
+    use crate::resource::path::{self, PathState};
     use crate::resource::spec::PresentAbsent;
 
     fn file_res(path: &str, content: &str, notify: &[&str]) -> Arc<dyn Resource> {
@@ -281,7 +264,7 @@ mod tests {
     fn handler_runs_only_when_a_notifier_changed() {
         let mut st = HostState::default();
         st.insert(path::query("/a"), PathState { content: Some(b"x".to_vec()), ..PathState::file(b"x", 0) });
-        st.insert(path::query(&pending_path("app")), PathState::default());
+        st.insert(host_state::journal_query("app"), PathState::default());
         let p = vec![prepared(file_res("/a", "x", &["restart app"]))];
         assert!(plan(&p, &handlers(), &st).handlers.is_empty());
         let p = vec![prepared(file_res("/a", "y", &["restart app"]))];
@@ -293,13 +276,13 @@ mod tests {
     #[test]
     fn handlers_that_need_no_state_are_not_probed() {
         let q = queries("app", &[], &handlers());
-        assert_eq!(q.into_iter().collect::<Vec<_>>(), [path::query(&pending_path("app"))]);
+        assert_eq!(q.into_iter().collect::<Vec<_>>(), [host_state::journal_query("app")]);
     }
 
     #[test]
     fn pending_handlers_from_an_interrupted_run_are_owed() {
         let mut st = HostState::default();
-        st.insert(path::query(&pending_path("app")), PathState::file(b"restart app\n", 0o644));
+        st.insert(host_state::journal_query("app"), PathState::file(b"restart app\n", 0o644));
         let plan = plan(&[], &handlers(), &st);
         assert_eq!(plan.handlers[0].handler, "restart app");
     }
@@ -319,16 +302,16 @@ mod tests {
     fn state_with(pending_lb: &[u8]) -> HostState {
         let mut st = HostState::default();
         st.insert(path::query("/a"), PathState::default());
-        st.insert(path::query(&pending_path("app")), PathState::default());
+        st.insert(host_state::journal_query("app"), PathState::default());
         let lb = if pending_lb.is_empty() { PathState::default() } else { PathState::file(pending_lb, 0o644) };
-        st.insert(path::query(&pending_path("lb")), lb);
+        st.insert(host_state::journal_query("lb"), lb);
         st
     }
 
     #[test]
     fn a_handler_of_another_role_reads_that_roles_journal() {
         let q = queries("app", &[], &shared());
-        assert!(q.contains(&path::query(&pending_path("lb"))), "{q:?}");
+        assert!(q.contains(&host_state::journal_query("lb")), "{q:?}");
         let plan = plan(&[], &shared(), &state_with(b"reload lb\n"));
         assert_eq!(plan.handlers.len(), 1);
         assert_eq!(plan.handlers[0].shown("app"), "reload lb (role lb)");

@@ -3,9 +3,8 @@
 //! another role on the same host; when two roles notify it, it runs once,
 //! after both changes; a second apply changes nothing.
 //!
-//! The pending journal lives in the host's `/var/lib/rigger/pending/ROLE`
-//! (not under `RIGGER_HOST_STATE_DIR`), so role names carry the test's pid
-//! and name: tests running at once on this machine keep their own files.
+//! The pending journal lives in the host's state folder, `STATE/pending/ROLE`,
+//! here the test's own (`RIGGER_HOST_STATE_DIR`/me).
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -82,7 +81,7 @@ impl Project {
     }
 
     fn pending(&self, role: &str) -> bool {
-        Path::new(&format!("/var/lib/rigger/pending/{role}{}", self.id)).exists()
+        self.dir.path().join(format!("host-state/me/pending/{role}{}", self.id)).exists()
     }
 }
 
@@ -139,7 +138,7 @@ fn a_failure_before_the_shared_handler_leaves_it_pending_for_the_next_run() {
     let out = p.rigger(&["apply", "--yes"]);
     assert_eq!(out.status.code(), Some(1), "{}", printed(&out));
     assert_eq!(p.log(), "", "the handler did not run after the failure");
-    let journal = format!("/var/lib/rigger/pending/svc{id}");
+    let journal = root.join(format!("host-state/me/pending/svc{id}"));
     assert_eq!(std::fs::read_to_string(&journal).unwrap(), "log reload\n");
     std::fs::remove_file(root.join("fail")).unwrap();
     p.apply(&[]);

@@ -24,7 +24,7 @@
 
 use proptest::prelude::*;
 use proptest::sample::select;
-use rigger::plan::{self, Handlers, Status, PENDING_DIR};
+use rigger::plan::{self, Handlers, Status};
 use rigger::prepare::{self, Prepared};
 use rigger::resource::apt_repository::AptRepository;
 use rigger::resource::command::{self, Command as Cmd, Succeeds};
@@ -1480,8 +1480,10 @@ proptest! {
     fn whole_unit_applies_verbatim_and_converges(u in unit_input()) {
         let sb = Sandbox::new();
         let area = sb.area();
-        let pending = format!("{}/pending", sb.path("cwd").display());
-        let fix = |s: String| s.replace(PENDING_DIR, &pending);
+        let state = sb.path("cwd").display().to_string();
+        let pending = format!("{state}/pending");
+        // The journals under the sandbox rather than /var/lib.
+        let fix = |s: String| format!("{}={}\n{s}", rigger::session::host_state::VAR, rigger::shell::quote(&state));
         let file = format!("{area}/file {}", u.name);
         let dir = format!("{area}/dir {}/sub {}", u.name, u.name);
         let line_file = format!("{area}/line {}", u.name);

@@ -31,8 +31,8 @@ fn project(resources: &str) -> tempfile::TempDir {
     project_as("app", resources)
 }
 
-/// `project` with another role name: a role with handlers journals them in
-/// the host's `/var/lib/rigger/pending/ROLE`, so its name must be the test's own.
+/// `project` with another role name (a role with handlers journals them in
+/// the host's state folder, `host-state/me/pending/ROLE` here).
 fn project_as(role: &str, resources: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
@@ -258,7 +258,8 @@ handlers:
     assert_eq!(std::fs::read_to_string(root.join("second")).unwrap(), "two after one\n");
     assert!(!root.join("never").exists());
     assert_eq!(std::fs::read_to_string(root.join("handled")).unwrap(), "handled\n", "once, at the end");
-    assert!(!Path::new(&format!("/var/lib/rigger/pending/{role}")).exists(), "the journal is cleared");
+    assert!(root.join("host-state/me/pending").is_dir(), "the journal lives in the host's state folder");
+    assert!(!root.join(format!("host-state/me/pending/{role}")).exists(), "the journal is cleared");
     // Both commands are done: their results are known, the block is skipped, nothing changes.
     let (code, out, err) = rigger(root, &["plan"]);
     assert_eq!(code, Some(0), "{out}{err}");

@@ -1,6 +1,6 @@
 //! Which names a host, group or role may have. A name ends up as a file name
 //! (`host_vars/NAME`, `group_vars/NAME`, `roles/NAME/role.yaml`, the pending
-//! marker `/var/lib/rigger/pending/ROLE` on a host) and as a word on a
+//! marker `STATE/pending/ROLE` on a host, see `session::host_state`) and as a word on a
 //! command line (`ssh … NAME`), so one that is a path (`../x`) or looks like
 //! an option (`-oProxyCommand=…`) is refused where it is written, before
 //! anything uses it. Everything else Ansible accepts stays accepted: dots,

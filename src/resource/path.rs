@@ -13,18 +13,18 @@ pub const MAX_CONTENT: u64 = 4 * 1024 * 1024;
 
 /// A file up to MAX_CONTENT comes whole (`-`, then base64; its sha256 is
 /// computed here); a bigger one as its sha256 only.
-pub static PATH: Probe = Probe {
-    name: "path",
-    ask: Ask::Each(|p| {
-        let p = quote(p);
-        format!(
-            "if [ -e {p} ] || [ -L {p} ]; then s=$(stat -c '%F|%a|%U|%G|%s' -- {p}) && echo \"$s\" && \
-             if [ -f {p} ] && [ ! -L {p} ]; then if [ \"${{s##*|}}\" -le {MAX_CONTENT} ]; then echo -; base64 < {p}; \
-             else sha256sum < {p}; fi; fi; else echo absent; fi"
-        )
-    }),
-    parse: |_, lines| parse(lines).map(answer),
-};
+pub static PATH: Probe =
+    Probe { name: "path", ask: Ask::Each(|p| stat_sh(&quote(p))), parse: |_, lines| parse_state(lines).map(answer) };
+
+/// The sh that answers the path probe for `p`, a path already in sh words
+/// (quoted, or an expression such as `"$var/x"`).
+pub fn stat_sh(p: &str) -> String {
+    format!(
+        "if [ -e {p} ] || [ -L {p} ]; then s=$(stat -c '%F|%a|%U|%G|%s' -- {p}) && echo \"$s\" && \
+         if [ -f {p} ] && [ ! -L {p} ]; then if [ \"${{s##*|}}\" -le {MAX_CONTENT} ]; then echo -; base64 < {p}; \
+         else sha256sum < {p}; fi; fi; else echo absent; fi"
+    )
+}
 
 /// The query for `path`.
 pub fn query(path: &str) -> Query {
@@ -67,7 +67,8 @@ impl PathState {
     }
 }
 
-fn parse(lines: &[&str]) -> Result<PathState, ProbeError> {
+/// Reads the path probe's answer.
+pub fn parse_state(lines: &[&str]) -> Result<PathState, ProbeError> {
     let Some(first) = lines.first() else { return Err(ProbeError::Empty { what: "path" }) };
     if *first == "absent" {
         return Ok(PathState::default());
@@ -275,7 +276,7 @@ mod tests {
     use super::*;
 
     fn parsed(lines: &[&str]) -> Result<PathState, ProbeError> {
-        parse(lines)
+        parse_state(lines)
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! delimited by markers. Pending handlers are recorded on the host first, so
 //! a failure between a change and its handler cannot lose the handler.
 
-use crate::plan::{pending_path, HandlerPlan, UnitPlan, PENDING_DIR};
+use crate::plan::{HandlerPlan, UnitPlan};
+use crate::session::host_state::{journal_sh, journals_sh};
 use crate::shell::quote;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -142,9 +143,9 @@ fn journal<'a>(role: &str, handlers: impl Iterator<Item = &'a HandlerPlan>, what
         let owner = if h.role.is_empty() { role } else { h.role.as_str() };
         by_role.entry(owner).or_default().push(quote(&h.handler));
     }
-    let mut s = if what == Journal::Record { format!("mkdir -p {PENDING_DIR}\n") } else { String::new() };
+    let mut s = if what == Journal::Record { format!("mkdir -p {}\n", journals_sh()) } else { String::new() };
     for (owner, names) in by_role {
-        let f = quote(&pending_path(owner));
+        let f = journal_sh(owner);
         let names = names.join(" ");
         s.push_str(&match what {
             Journal::Record => format!(
@@ -266,13 +267,19 @@ mod tests {
         let log = dir.path().join("log");
         let mut st = HostState::default();
         st.insert(path::query(f.to_str().unwrap()), PathState::default());
-        st.insert(path::query(&pending_path("app")), PathState::default());
+        st.insert(crate::session::host_state::journal_query("app"), PathState::default());
         let p = vec![prepared(f.to_str().unwrap(), "hello $(x)\n")];
         let mut plan = plan_unit(&p, &handlers(), &st, &Sharing::default());
-        // Run the pending record under the temp dir rather than /var/lib.
-        let first = script("app", &plan, "@@M@@").replace(PENDING_DIR, dir.path().join("pending").to_str().unwrap());
+        let first = script("app", &plan, "@@M@@");
+        // The journals under the temp dir rather than /var/lib.
         let run = |script: &str| {
-            let out = std::process::Command::new("sh").arg("-c").arg(script).env("LOG", &log).output().unwrap();
+            let out = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(script)
+                .env("LOG", &log)
+                .env(crate::session::host_state::VAR, dir.path())
+                .output()
+                .unwrap();
             String::from_utf8(out.stdout).unwrap()
         };
         let res = parse(&run(&first), "@@M@@");
@@ -282,10 +289,7 @@ mod tests {
         assert!(!dir.path().join("pending/app").exists());
 
         plan.resources[0].steps.insert(0, Step::new("boom", "echo nope >&2\nfalse\n"));
-        let res = parse(
-            &run(&script("app", &plan, "@@M@@").replace(PENDING_DIR, dir.path().join("pending").to_str().unwrap())),
-            "@@M@@",
-        );
+        let res = parse(&run(&script("app", &plan, "@@M@@")), "@@M@@");
         let failed = res.failed.unwrap();
         assert_eq!(failed, Failed { step: StepId::Resource { index: 0, step: 0 }, code: 1, output: "nope".into() });
         assert_eq!(std::fs::read_to_string(&log).unwrap(), "restarted\n", "handler did not run after a failure");
@@ -337,9 +341,14 @@ mod tests {
             deferred,
         };
         let run = |plan: &UnitPlan| {
-            let s = script("app", plan, "@@M@@").replace(PENDING_DIR, pending.to_str().unwrap());
-            let out =
-                std::process::Command::new("sh").arg("-c").arg(&s).env("LOG", dir.path().join("log")).output().unwrap();
+            let s = script("app", plan, "@@M@@");
+            let out = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(&s)
+                .env("LOG", dir.path().join("log"))
+                .env(crate::session::host_state::VAR, dir.path())
+                .output()
+                .unwrap();
             let res = parse(&String::from_utf8(out.stdout).unwrap(), "@@M@@");
             assert!(res.completed && res.failed.is_none(), "{res:?}");
         };

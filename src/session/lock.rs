@@ -24,27 +24,13 @@
 
 mod sh;
 
-use crate::plan::STATE_DIR;
+use crate::session::host_state;
 use crate::session::target::Target;
 use crate::shell::quote;
 use sh::{APPLY_HEAD, APPLY_TAIL, BUSY, FUNCTIONS, HELD_HEAD, KEEP_RUNNING, PROBE_HEAD, PROBE_TAIL, RELEASE};
 use std::fmt;
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
-
-/// Where a local host keeps its state instead of `STATE_DIR`, one subfolder
-/// per inventory host: lets tests (and unprivileged runs on this machine)
-/// keep the lock in a folder of their own.
-pub const STATE_DIR_ENV: &str = "RIGGER_HOST_STATE_DIR";
-
-/// The state folder of a host: `STATE_DIR`, or for a local host under
-/// `$RIGGER_HOST_STATE_DIR` when it is set.
-pub fn state_dir(target: &Target) -> String {
-    match std::env::var(STATE_DIR_ENV) {
-        Ok(d) if target.local && !d.is_empty() => format!("{d}/{}", target.name.replace('/', "_")),
-        _ => STATE_DIR.to_string(),
-    }
-}
 
 /// Who runs: what a lock's owner record says, so a refused run can name it.
 #[derive(Debug, Clone, PartialEq)]
@@ -243,8 +229,10 @@ pub struct Guard {
 
 /// One host's lock as this run sees it.
 pub struct HostLock {
-    /// The host's state folder; the lock is `dir/lock`.
+    /// The host's state folder as messages name it; the lock is `dir/lock`.
     dir: String,
+    /// The same folder in sh words (a variable the script sets, for a host).
+    dir_sh: String,
     owner: Owner,
     /// How long a script waits for a held lock (`--lock-timeout`).
     wait_secs: u64,
@@ -266,14 +254,17 @@ struct State {
 
 impl HostLock {
     pub fn new(dir: String, owner: Owner, wait_secs: u64, holder: Holder) -> Self {
-        HostLock { dir, owner, wait_secs, holder, state: Mutex::new(State::default()) }
+        let dir_sh = quote(&dir);
+        HostLock { dir, dir_sh, owner, wait_secs, holder, state: Mutex::new(State::default()) }
     }
 
     /// The lock of `target` for this run: in its state folder, held by
     /// rigger itself on a local host, by the ssh connection otherwise.
     pub fn for_target(target: &Target, owner: Owner, wait: std::time::Duration) -> Self {
         let holder = if target.local { Holder::Pid(std::process::id()) } else { Holder::Sshd };
-        HostLock::new(state_dir(target), owner, wait.as_secs(), holder)
+        let shown = host_state::display(host_state::configured(target).as_deref(), host_state::user(target).as_deref());
+        let dir_sh = format!("\"${}\"", host_state::VAR);
+        HostLock { dir: shown, dir_sh, ..HostLock::new(String::new(), owner, wait.as_secs(), holder) }
     }
 
     fn path(&self) -> String {
@@ -297,7 +288,7 @@ impl HostLock {
         };
         format!(
             "{KEEP_RUNNING}{FUNCTIONS}rl_d={}\nrl_t={}\nrl_w={}\nrl_m={}\nrl_rec={}\nrl_own=\nrl_hs=\nrl_hp={holder}\nif [ -n \"$rl_hp\" ] && rl_x=$(rl_start \"$rl_hp\"); then rl_hs=\"$rl_hp $rl_x\"; fi\n",
-            quote(&self.dir),
+            self.dir_sh,
             quote(&self.owner.token),
             self.wait_secs,
             quote(&format!("{marker}.lock")),
@@ -336,8 +327,9 @@ impl HostLock {
     }
 
     /// The script that gives the lock back, if this run holds it.
-    pub fn release_script(&self, marker: &str) -> Option<String> {
-        self.held().then(|| format!("main() {{\n{}{RELEASE}}}\nmain\n", self.prelude(marker)))
+    /// `head`: what the script runs first (where the state folder is).
+    pub fn release_script(&self, marker: &str, head: &str) -> Option<String> {
+        self.held().then(|| format!("main() {{\n{head}{}{RELEASE}}}\nmain\n", self.prelude(marker)))
     }
 
     /// Reads what the lock snippets printed (`split` sorts them out) and
@@ -538,7 +530,7 @@ mod tests {
         probe(&a).0.unwrap();
         probe(&b).0.unwrap();
         apply(&b).0.unwrap();
-        b.release_script(M).map(|s| read(&b, &sh(&s)).0.unwrap()).unwrap();
+        b.release_script(M, "").map(|s| read(&b, &sh(&s)).0.unwrap()).unwrap();
         let (res, ran) = apply(&a);
         assert!(!ran);
         let msg = res.unwrap_err().to_string();
@@ -556,13 +548,13 @@ mod tests {
         let mine = std::fs::read_to_string(&owner).unwrap();
         std::fs::write(&owner, mine.replace("token=a", "token=z")).unwrap();
         assert!(matches!(apply(&a), (Err(LockError::Lost { .. }), false)));
-        assert!(a.release_script(M).is_none(), "lost: nothing to release");
+        assert!(a.release_script(M, "").is_none(), "lost: nothing to release");
 
         let b = run_lock(d.path(), "b", 0);
         std::fs::remove_dir_all(d.path().join("lock")).unwrap();
         probe(&b).0.unwrap();
         apply(&b).0.unwrap();
-        read(&b, &sh(&b.release_script(M).unwrap())).0.unwrap();
+        read(&b, &sh(&b.release_script(M, "").unwrap())).0.unwrap();
         assert!(!b.held() && !d.path().join("lock").exists());
     }
 
@@ -573,7 +565,7 @@ mod tests {
         probe(&a).0.unwrap();
         assert_eq!(apply_last(&a, true), (Ok(()), true));
         assert!(!a.held() && !d.path().join("lock").exists());
-        assert!(a.release_script(M).is_none(), "no round trip left to give it back");
+        assert!(a.release_script(M, "").is_none(), "no round trip left to give it back");
     }
 
     #[test]
@@ -603,7 +595,7 @@ mod tests {
                 break;
             }
         }
-        read(&a, &sh(&a.release_script(M).unwrap())).0.unwrap();
+        read(&a, &sh(&a.release_script(M, "").unwrap())).0.unwrap();
         for l in lines {
             out.push_str(&format!("{}\n", l.unwrap()));
         }

@@ -6,6 +6,7 @@
 //! scripts.
 
 pub mod apply;
+pub mod host_state;
 pub mod lock;
 pub mod probe;
 pub mod ssh_args;
@@ -97,9 +98,15 @@ impl Session {
     /// Gives the host's lock back, if this run holds it: one round trip.
     pub async fn release(&self) -> Result<(), SessionError> {
         let m = marker();
-        let Some(script) = self.lock.as_ref().and_then(|l| l.release_script(&m)) else { return Ok(()) };
+        let Some(script) = self.lock.as_ref().and_then(|l| l.release_script(&m, &self.head(""))) else { return Ok(()) };
         let out = self.conn.run(&script).await.map_err(SessionError::Transport)?;
         self.read_lock(&out.stdout, &m).map(drop)
+    }
+
+    /// What every script runs first: where rigger's state folder is, then `guard`.
+    fn head(&self, guard: &str) -> String {
+        let configured = host_state::configured(&self.conn.target);
+        format!("{}{guard}", host_state::shell_line(configured.as_deref()))
     }
 
     /// Scripts run so far on this host.
@@ -111,7 +118,7 @@ impl Session {
     pub async fn probe(&self, queries: &BTreeSet<Query>, facts: bool) -> Result<HostState, SessionError> {
         let m = marker();
         let guard = self.lock.as_ref().map(|l| l.probe_guard(&m)).unwrap_or_default();
-        let script = probe::script_guarded(queries, facts, &m, &guard.head, &guard.tail);
+        let script = probe::script_guarded(queries, facts, &m, &self.head(&guard.head), &guard.tail);
         let out = self.conn.run(&script).await.map_err(SessionError::Transport)?;
         let stdout = self.read_lock(&out.stdout, &m)?;
         probe::parse(queries, &stdout, &m).map_err(|source| {
@@ -138,7 +145,7 @@ impl Session {
     pub async fn apply(&self, role: &str, plan: &UnitPlan, release: bool) -> Result<Applied, SessionError> {
         let m = marker();
         let guard = self.lock.as_ref().map(|l| l.apply_guard(&m, release)).unwrap_or_default();
-        let script = apply::script_guarded(role, plan, &m, &guard.head, &guard.tail);
+        let script = apply::script_guarded(role, plan, &m, &self.head(&guard.head), &guard.tail);
         let out = self.conn.run(&script).await.map_err(SessionError::Transport)?;
         let stdout = self.read_lock(&out.stdout, &m)?;
         Ok(Applied { result: apply::parse(&stdout, &m), stderr: out.stderr.trim().to_string() })

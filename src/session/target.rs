@@ -33,6 +33,8 @@ pub struct Target {
     pub become_user: Option<String>,
     /// `ansible_become_password`: fed to sudo on stdin, never on a command line.
     pub become_password: Option<BecomePassword>,
+    /// `rigger_state_dir`: rigger's own folder on the host (`host_state`).
+    pub state_dir: Option<String>,
 }
 
 /// A sudo password; its `Debug` shows nothing.
@@ -144,6 +146,7 @@ impl Target {
             become_: truthy(vars.get("ansible_become")),
             become_user: var_str(vars, "ansible_become_user"),
             become_password: BECOME_PASSWORD.iter().find_map(|k| var_str(vars, k)).map(BecomePassword),
+            state_dir: var_str(vars, "rigger_state_dir"),
         })
     }
 

@@ -45,6 +45,7 @@ impl Inventory {
                     IGNORED_EXTENSIONS.map(|e| format!("*{e}")).join(", ")
                 )));
             }
+            nested_only(path, &files)?;
             for f in files {
                 inv.load_file(&f, secrets)?;
             }
@@ -186,8 +187,9 @@ fn inventory_files(dir: &Path) -> Result<Vec<PathBuf>> {
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| {
                 let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-                // `generated/` beside the inventory holds rigger's generated values (secrets among them).
-                let rigger_state = d == dir && name == "generated" && p.is_dir();
+                // `generated/` beside an inventory holds rigger's generated values (secrets among
+                // them): never hosts, also when the inventory is a folder inside the one read.
+                let rigger_state = name == "generated" && p.is_dir();
                 !matches!(name, "group_vars" | "host_vars" | "vars_plugins") && !rigger_state && is_inventory_file(p)
             })
             .collect();
@@ -219,6 +221,33 @@ fn inventory_files(dir: &Path) -> Result<Vec<PathBuf>> {
 }
 
 const MAX_DIR_DEPTH: usize = 32;
+
+/// A folder of inventories (`inventory/lab`, `inventory/prod`), none of its
+/// own: reading them all as one would drop each one's group_vars and
+/// host_vars (they are read beside the folder given, as Ansible does), so
+/// the user picks one.
+fn nested_only(dir: &Path, files: &[PathBuf]) -> Result<()> {
+    if files.iter().any(|f| f.parent() == Some(dir)) {
+        return Ok(());
+    }
+    let mut inner: Vec<String> = files
+        .iter()
+        .filter_map(|f| f.strip_prefix(dir).ok()?.components().next())
+        .map(|c| dir.join(c).display().to_string())
+        .collect();
+    inner.dedup();
+    let with_vars =
+        inner.iter().any(|d| Path::new(d).join("group_vars").is_dir() || Path::new(d).join("host_vars").is_dir());
+    if !with_vars {
+        return Ok(());
+    }
+    Err(Error::usage(format!(
+        "{} holds no inventory of its own but the inventories {}: choose one with `-i {}`",
+        dir.display(),
+        inner.join(", "),
+        inner[0]
+    )))
+}
 
 fn looks_like_ini(text: &str) -> bool {
     text.lines()
