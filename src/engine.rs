@@ -121,7 +121,7 @@ async fn probe_hosts(project: &Project, settings: &Settings, owner: Owner) -> Ha
     let mut tasks = tokio::task::JoinSet::new();
     for h in hosts {
         let queries = host_queries(project, &h);
-        let target = Target::from_vars(&h, &project.vars[&h]);
+        let target = Target::from_vars(&h, &project.vars[&h]).map(|t| t.with_become_password(&settings.connect));
         let opts = settings.connect.clone();
         let forks = forks.clone();
         let owner = owner.clone();

@@ -93,7 +93,7 @@ fn check_renders_a_j2_template_and_points_at_its_mistakes() {
         )
     };
     let (code, out, err) = run(&["check"]);
-    assert_eq!((code, out.as_str(), err.as_str()), (0, "ok: 1 units on 1 hosts, every template rendered\n", ""));
+    assert_eq!((code, out.as_str(), err.as_str()), (0, "ok: 1 unit on 1 host, every template rendered\n", ""));
     w("roles/web/templates/web.conf.j2", "{% for b in backends %}\nserver {{ b }}:{{ port }}\n{% endfor %}\n");
     let (code, _, err) = run(&["check"]);
     assert_eq!(code, 1, "{err}");

@@ -57,7 +57,7 @@ fn caret_target(err: &str) -> char {
 fn a_chain_of_100000_groups_resolves() {
     let d = project("hosts.ini", &ini_chain(), "g0");
     let (code, out, err) = rigger(d.path(), &["check"]);
-    assert_eq!((code, out.as_str(), err.as_str()), (0, "ok: 1 units on 1 hosts, every template rendered\n", ""));
+    assert_eq!((code, out.as_str(), err.as_str()), (0, "ok: 1 unit on 1 host, every template rendered\n", ""));
     let (code, list, err) = rigger(d.path(), &["inventory", "--list"]);
     assert_eq!(code, 0, "{err}");
     assert!(
@@ -91,7 +91,7 @@ fn a_yaml_chain_of_100000_groups_resolves_and_its_loop_is_found() {
     let chain = format!("{text}g{LEVELS}:\n  hosts:\n    h1: {{ ansible_host: 127.0.0.1, ansible_port: 9 }}\n");
     let d = project("hosts.yaml", &chain, "g0");
     let (code, out, err) = rigger(d.path(), &["check"]);
-    assert_eq!((code, out.as_str(), err.as_str()), (0, "ok: 1 units on 1 hosts, every template rendered\n", ""));
+    assert_eq!((code, out.as_str(), err.as_str()), (0, "ok: 1 unit on 1 host, every template rendered\n", ""));
     let looped = format!("{text}g{LEVELS}:\n  children:\n    g0:\n");
     std::fs::write(d.path().join("inventory/hosts.yaml"), looped).unwrap();
     let (code, _, err) = rigger(d.path(), &["check"]);

@@ -42,6 +42,9 @@ pub struct Common {
     /// Accept and record host keys of hosts seen for the first time (changed keys are still refused).
     #[arg(long, global = true)]
     pub accept_new_host_keys: bool,
+    /// Ask for sudo's password on the terminal, for hosts with `ansible_become` and no `ansible_become_password`.
+    #[arg(short = 'K', long, global = true)]
+    pub ask_become_pass: bool,
     /// Wait up to this long for a host's run lock held by another run (default: fail at once).
     #[arg(long, global = true, value_name = "SECONDS", default_value_t = 0)]
     pub lock_timeout: u64,
@@ -68,6 +71,17 @@ pub struct Common {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Make a new project in DIR: an inventory of this machine, a site and one role, ready for check, plan and apply without root.
+    #[command(
+        after_help = "Examples:\n  rigger init hello && cd hello && rigger check && rigger plan && rigger apply"
+    )]
+    Init {
+        /// The project folder (made if missing; no file in it is overwritten).
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        #[command(flatten)]
+        common: Common,
+    },
     /// Offline: parse everything, resolve the graph, render every template for every host. No SSH.
     #[command(
         after_help = "Examples:\n  rigger check                         # site.yaml against inventory/\n  rigger check -i inventory/prod       # another inventory\n  rigger check --out /tmp/rendered     # also write every rendered file, per host"
@@ -267,6 +281,7 @@ impl Command {
     /// The subcommand's name, as the `--json` error document reports it.
     pub fn name(&self) -> &'static str {
         match self {
+            Command::Init { .. } => "init",
             Command::Check { .. } => "check",
             Command::Plan { .. } => "plan",
             Command::Apply { .. } => "apply",
@@ -285,7 +300,8 @@ impl Command {
     /// The options every subcommand shares.
     pub fn common(&self) -> &Common {
         match self {
-            Command::Check { common, .. }
+            Command::Init { common, .. }
+            | Command::Check { common, .. }
             | Command::Plan { common, .. }
             | Command::Apply { common, .. }
             | Command::Show { common, .. }

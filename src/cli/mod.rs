@@ -4,6 +4,7 @@
 //! 2 = `plan` found changes.
 
 mod args;
+mod init;
 mod inventory;
 mod manual;
 mod output;
@@ -60,6 +61,7 @@ pub fn run(cli: Cli) -> i32 {
 
 fn dispatch(command: Command, out: Out) -> Result<i32> {
     match command {
+        Command::Init { dir, .. } => init::init(&dir, &out),
         Command::Check { site, out: render_to, show_secrets, common } => {
             project::check(&Settings::new(&common, out)?, &site, render_to.as_deref(), show_secrets)
         }

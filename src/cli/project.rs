@@ -32,11 +32,13 @@ pub fn check(s: &Settings, site: &Path, render_to: Option<&Path>, show_secrets: 
         }
         return Ok(1);
     }
+    let n = |k: usize, what: &str| format!("{k} {what}{}", if k == 1 { "" } else { "s" });
+    let (units, hosts) = (n(units, "unit"), n(hosts, "host"));
     if checked.unchecked.is_empty() {
-        out.info(&format!("ok: {units} units on {hosts} hosts, every template rendered\n"));
+        out.info(&format!("ok: {units} on {hosts}, every template rendered\n"));
     } else {
         out.info(&format!(
-            "ok: {units} units on {hosts} hosts; not fully checked, as what reads their facts is not rendered \
+            "ok: {units} on {hosts}; not fully checked, as what reads their facts is not rendered \
              without them: {} (`rigger plan` caches a host's facts in {}; or give it a `facts:` var in host_vars)\n",
             checked.unchecked.join(", "),
             fact_cache::dir(&s.inventory).display()

@@ -10,6 +10,7 @@ use crate::project::source::{self, Vars};
 use crate::project::tags::Tags;
 use crate::report::Style;
 use crate::secret::Secrets;
+use crate::session::target::BecomePassword;
 use crate::session::transport::ConnectOptions;
 use std::path::{Path, PathBuf};
 
@@ -49,6 +50,7 @@ impl Settings {
         if c.forks == Some(0) {
             return Err(SettingsError::NoForks.into());
         }
+        let become_password = c.ask_become_pass.then(|| ask_become_password(&out)).transpose()?;
         Ok(Settings {
             out: out.clone(),
             inventory: c.inventory.clone(),
@@ -60,6 +62,7 @@ impl Settings {
                 accept_new_host_keys: c.accept_new_host_keys,
                 connect_timeout: None,
                 lock_timeout: std::time::Duration::from_secs(c.lock_timeout),
+                become_password,
             },
         })
     }
@@ -77,6 +80,16 @@ impl Settings {
             secrets: self.out.secrets.clone(),
         }
     }
+}
+
+/// `-K`: sudo's password, asked once on the terminal and sealed like a
+/// vault value, so no output can show it.
+fn ask_become_password(out: &Out) -> Result<BecomePassword> {
+    let raw = crate::secret::vault_passwords::ask_on_terminal("BECOME password: ")
+        .map_err(|e| Error::usage(format!("-K: {e}")))?;
+    let password = String::from_utf8(raw).map_err(|_| Error::usage("-K: the password is not UTF-8"))?;
+    out.secrets.add(&password);
+    Ok(BecomePassword(password))
 }
 
 /// How to print, from the flags alone. It cannot fail, so even a refused

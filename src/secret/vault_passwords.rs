@@ -98,13 +98,19 @@ fn strip_line_ends(mut raw: Vec<u8>) -> Vec<u8> {
     raw.split_off(start)
 }
 
-/// Asks on the terminal, echo off (`stty`), whatever stdin is.
+/// Asks for the vault password on the terminal.
 fn ask() -> Result<Vec<u8>, PasswordError> {
+    ask_on_terminal("Vault password: ")
+}
+
+/// Asks on the terminal with `prompt`, echo off (`stty`), whatever stdin is.
+pub fn ask_on_terminal(prompt: &str) -> Result<Vec<u8>, PasswordError> {
     let no_tty = |e: std::io::Error| PasswordError::NoTerminal(e.to_string());
     let tty = std::fs::OpenOptions::new().read(true).write(true).open("/dev/tty").map_err(no_tty)?;
     let stty = |arg: &str| std::process::Command::new("stty").arg(arg).stdin(tty.try_clone()?).status().map(|_| ());
-    (&tty).write_all(b"Vault password: ").map_err(no_tty)?;
+    // Echo off before the prompt shows: whatever is typed once it shows stays unseen.
     stty("-echo").map_err(no_tty)?;
+    (&tty).write_all(prompt.as_bytes()).map_err(no_tty)?;
     let mut line = String::new();
     let read = std::io::BufReader::new(&tty).read_line(&mut line);
     let _ = stty("echo");

@@ -150,6 +150,14 @@ impl Target {
         })
     }
 
+    /// The target with `-K`'s password when it becomes and has none of its own.
+    pub fn with_become_password(mut self, opts: &crate::session::transport::ConnectOptions) -> Self {
+        if self.become_ && self.become_password.is_none() {
+            self.become_password = opts.become_password.clone();
+        }
+        self
+    }
+
     /// The remote command that runs a script fed on stdin. With a become
     /// password, stdin starts with it: the outer `sh` reads that line alone
     /// and hands it to `sudo -S -v` through a pipe (`printf` is a builtin, so

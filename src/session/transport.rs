@@ -18,6 +18,8 @@ pub struct ConnectOptions {
     pub connect_timeout: Option<Duration>,
     /// How long to wait for a host's run lock held by another run (`--lock-timeout`; 0: fail at once).
     pub lock_timeout: Duration,
+    /// `-K`: sudo's password for hosts with `ansible_become` and no password of their own.
+    pub become_password: Option<crate::session::target::BecomePassword>,
 }
 
 /// Why a script could not be run on a host: ssh (or the local sh) failed.
