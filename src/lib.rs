@@ -24,3 +24,4 @@ pub mod secret;
 pub mod session;
 pub mod shell;
 pub mod template;
+pub mod trace;

@@ -48,9 +48,10 @@ pub struct Common {
     /// Wait up to this long for a host's run lock held by another run (default: fail at once).
     #[arg(long, global = true, value_name = "SECONDS", default_value_t = 0)]
     pub lock_timeout: u64,
-    /// Show unchanged resources too.
-    #[arg(short = 'v', long, global = true)]
-    pub verbose: bool,
+    /// More detail: -v unchanged and skipped resources (and why), -vv each ssh connection and
+    /// script with timings, -vvv the scripts themselves (secrets sealed). RIGGER_LOG=info|debug|trace does the same.
+    #[arg(short = 'v', long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
     /// Only errors and the recap.
     #[arg(short = 'q', long, global = true)]
     pub quiet: bool,

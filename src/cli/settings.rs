@@ -101,7 +101,9 @@ pub fn output(c: &Common) -> Out {
         c.ask_vault_pass,
     );
     let secrets = Secrets::with_vault_passwords(c.vault_key.clone(), passwords);
-    Out { json: c.json, quiet: c.quiet, verbose: c.verbose, style: Style::detect(c.json, &c.color), secrets }
+    crate::trace::init(c.verbose, &secrets);
+    let verbose = crate::trace::level() >= 1;
+    Out { json: c.json, quiet: c.quiet, verbose, style: Style::detect(c.json, &c.color), secrets }
 }
 
 /// Parses `-e` values: `k=v` pairs (v as YAML) or `@file`.

@@ -111,6 +111,16 @@ pub fn script_guarded(role: &str, plan: &UnitPlan, marker: &str, head: &str, tai
     s
 }
 
+/// `plan` as `-vvv` shows it: every step that depends on a secret sealed.
+pub fn shown(plan: &UnitPlan) -> UnitPlan {
+    let mut plan = plan.clone();
+    let steps = plan.resources.iter_mut().flat_map(|r| r.steps.iter_mut());
+    for st in steps.chain(plan.handlers.iter_mut().flat_map(|h| h.steps.iter_mut())).filter(|s| s.sealed) {
+        st.script = ": (sealed: this step depends on a secret)\n".into();
+    }
+    plan
+}
+
 /// A registering command's step: its stdout (at most `MAX_STDOUT` bytes,
 /// the rest read and dropped so the command is not cut short) goes to the
 /// script's stdout line by line behind `MARKER | `, its stderr where a

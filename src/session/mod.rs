@@ -146,7 +146,11 @@ impl Session {
         let m = marker();
         let guard = self.lock.as_ref().map(|l| l.apply_guard(&m, release)).unwrap_or_default();
         let script = apply::script_guarded(role, plan, &m, &self.head(&guard.head), &guard.tail);
-        let out = self.conn.run(&script).await.map_err(SessionError::Transport)?;
+        let shown = match crate::trace::on(3) {
+            true => apply::script_guarded(role, &apply::shown(plan), &m, &self.head(&guard.head), &guard.tail),
+            false => String::new(),
+        };
+        let out = self.conn.run_shown(&script, &shown).await.map_err(SessionError::Transport)?;
         let stdout = self.read_lock(&out.stdout, &m)?;
         Ok(Applied { result: apply::parse(&stdout, &m), stderr: out.stderr.trim().to_string() })
     }

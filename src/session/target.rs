@@ -150,6 +150,13 @@ impl Target {
         })
     }
 
+    /// `user@address:port`, as much of it as the inventory says.
+    pub fn destination(&self) -> String {
+        let user = self.user.as_ref().map(|u| format!("{u}@")).unwrap_or_default();
+        let port = self.port.map(|p| format!(":{p}")).unwrap_or_default();
+        format!("{user}{}{port}", self.address)
+    }
+
     /// The target with `-K`'s password when it becomes and has none of its own.
     pub fn with_become_password(mut self, opts: &crate::session::transport::ConnectOptions) -> Self {
         if self.become_ && self.become_password.is_none() {

@@ -66,7 +66,11 @@ impl Connection {
         let kind = if target.local {
             Kind::Local
         } else {
-            Kind::Ssh(Arc::new(tokio::sync::RwLock::new(Arc::new(Self::connect(target, opts).await?))))
+            let started = std::time::Instant::now();
+            let master = Self::connect(target, opts).await?;
+            let took = started.elapsed().as_secs_f64();
+            crate::trace::event(2, &target.name, &format!("ssh master to {} up in {took:.3}s", target.destination()));
+            Kind::Ssh(Arc::new(tokio::sync::RwLock::new(Arc::new(master))))
         };
         Ok(Connection { kind, target: target.clone(), opts: opts.clone(), round_trips: AtomicUsize::new(0) })
     }
@@ -157,6 +161,36 @@ impl Connection {
 
     /// Sends `script` to the host's sh on stdin: one round trip.
     pub async fn run(&self, script: &str) -> Result<Output, TransportError> {
+        self.run_shown(script, script).await
+    }
+
+    /// `run`, with `shown` standing for the script in `-vvv`'s trace (its
+    /// secret-dependent steps sealed).
+    pub async fn run_shown(&self, script: &str, shown: &str) -> Result<Output, TransportError> {
+        let started = std::time::Instant::now();
+        let name = &self.target.name;
+        let via = match &self.kind {
+            Kind::Local => "local sh".to_string(),
+            Kind::Ssh(_) => format!("ssh {}", self.target.destination()),
+        };
+        crate::trace::event(2, name, &format!("{via}: {} ({} bytes on stdin)", self.target.shell(), script.len()));
+        crate::trace::event(3, name, &format!("script:\n{shown}"));
+        let out = self.run_script(script).await;
+        if crate::trace::on(2) {
+            let what = match &out {
+                Ok(o) => format!(
+                    "exit {}, {} bytes back",
+                    o.code.map_or("by signal".into(), |c| c.to_string()),
+                    o.stdout.len()
+                ),
+                Err(e) => format!("failed: {e}"),
+            };
+            crate::trace::event(2, name, &format!("{what} in {:.3}s", started.elapsed().as_secs_f64()));
+        }
+        out
+    }
+
+    async fn run_script(&self, script: &str) -> Result<Output, TransportError> {
         self.round_trips.fetch_add(1, Ordering::Relaxed);
         let shell = self.target.shell();
         let input = format!("{}{script}", self.target.stdin_prefix());
