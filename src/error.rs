@@ -165,6 +165,9 @@ impl Error {
         let yaml11 = ["\"yes\"", "\"no\"", "\"on\"", "\"off\"", "\"y\"", "\"n\""]
             .iter()
             .any(|w| message.contains(&format!("invalid type: string {w}, expected a boolean")));
+        if let Some((help, line, col)) = unknown_field_help(src, &message, line, col) {
+            return Error::at_with_help(Location::new(file, src, line, col), message, help);
+        }
         if yaml11 {
             return Error::at_with_help(
                 Location::new(file, src, line, col),
@@ -177,6 +180,64 @@ impl Error {
 }
 
 /// Rewords libyaml/serde_yaml messages and picks the right position.
+/// For serde's "unknown field `X`, expected one of `a`, `b`": the key a
+/// slip of the keyboard meant, or — when `X` sits at the level of a key
+/// above it that opens a block (`service:`) — that it was meant inside it.
+fn unknown_field_help(src: &str, message: &str, line: usize, col: usize) -> Option<(String, usize, usize)> {
+    let rest = message.split("unknown field `").nth(1)?;
+    let (field, rest) = rest.split_once('`')?;
+    let expected: Vec<&str> = rest.split('`').skip(1).step_by(2).collect();
+    // serde points at the mapping; the key itself is on this line or below.
+    let (line, col) = key_at(src, field, line).unwrap_or((line, col));
+    if let Some(opener) = block_above(src, line, col) {
+        if expected.contains(&opener.as_str()) {
+            let help = format!(
+                "`{field}` is at the level of `{opener}:` above it; if it is one of {opener}'s keys, indent it under `{opener}:` like the others"
+            );
+            return Some((help, line, col));
+        }
+    }
+    let limit = if field.chars().count() <= 3 { 1 } else { 2 };
+    let near = expected.iter().map(|k| (strsim::levenshtein(field, k), *k)).filter(|(d, _)| *d <= limit).min()?;
+    Some((format!("did you mean `{}`?", near.1), line, col))
+}
+
+/// Where `key:` is written, from `line` on: (line, column), 1-based.
+fn key_at(src: &str, key: &str, line: usize) -> Option<(usize, usize)> {
+    let block = format!("{key}:");
+    src.lines().enumerate().skip(line.saturating_sub(1)).find_map(|(i, l)| {
+        let t = l.trim_start_matches([' ', '-']);
+        t.starts_with(&block).then(|| (i + 1, l.len() - t.len() + 1))
+    })
+}
+
+/// The key above `line` at the same column `col` whose value is a block
+/// (nothing after its colon, the next line indented deeper), if one comes
+/// before anything less indented.
+fn block_above(src: &str, line: usize, col: usize) -> Option<String> {
+    let lines: Vec<&str> = src.lines().collect();
+    let indent = col.saturating_sub(1);
+    for i in (0..line.saturating_sub(1).min(lines.len())).rev() {
+        let l = lines[i];
+        let lead = l.get(..indent)?;
+        let text = l.get(indent..).unwrap_or("");
+        if l.trim().is_empty() || l.trim_start().starts_with('#') {
+            continue;
+        }
+        if !lead.trim_start_matches([' ', '-']).is_empty() || lead.len() < indent {
+            return None;
+        }
+        if text.starts_with(' ') {
+            continue; // deeper: inside a block above
+        }
+        let (key, value) = text.split_once(':')?;
+        let value = value.split(" #").next().unwrap_or("").trim();
+        let deeper = lines.get(i + 1).is_some_and(|n| n.len() - n.trim_start().len() > indent);
+        return (value.is_empty() && deeper && !key.contains(' ')).then(|| key.to_string());
+    }
+    None
+}
+
 fn explain_yaml(src: &str, full: &str, line: usize, col: usize) -> (String, usize, usize) {
     let re =
         regex::Regex::new(r"^(?s)(.*?) at line (\d+) column (\d+)(?:, while (.*?)(?: at line (\d+) column (\d+))?)?$")
@@ -312,6 +373,21 @@ pub fn clip(message: &str) -> std::borrow::Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unknown_field_names_the_key_meant() {
+        let msg = "resources[0].directory: unknown field `mdoe`, expected one of `path`, `mode`, `owner`";
+        let src = "resources:\n  - directory: { path: /x, mdoe: \"0755\" }\n";
+        assert_eq!(unknown_field_help(src, msg, 2, 30).unwrap().0, "did you mean `mode`?");
+        assert_eq!(unknown_field_help(src, "unknown field `zzzz`, expected one of `path`", 2, 30), None);
+        // `state` written at the level of `service:`, which opens a block.
+        let src = "resources:\n  - service:\n      name: nginx\n    state: started\n";
+        let msg = "resources[0]: unknown field `state`, expected one of `name`, `when`, `service`, `file`";
+        // serde points at the entry (2:5); the caret moves to the key.
+        let (help, line, col) = unknown_field_help(src, msg, 2, 5).unwrap();
+        assert!(help.contains("indent it under `service:`"), "{help}");
+        assert_eq!((line, col), (4, 5));
+    }
 
     #[test]
     fn located_error_shows_line_and_caret() {

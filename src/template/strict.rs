@@ -384,24 +384,8 @@ pub fn suggest<'a>(typo: &str, names: impl IntoIterator<Item = &'a str>) -> Opti
     names
         .into_iter()
         .filter(|n| *n != typo)
-        .map(|n| (distance(typo, n), n))
+        .map(|n| (strsim::levenshtein(typo, n), n))
         .filter(|(d, _)| *d <= limit)
         .min()
         .map(|(_, n)| n)
-}
-
-/// Levenshtein distance over chars.
-fn distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
-            prev = cur;
-        }
-    }
-    row[b.len()]
 }

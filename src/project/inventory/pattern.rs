@@ -14,8 +14,8 @@ pub enum PatternError {
     BadGlob { term: String, why: String },
     #[error("pattern `{0}` matches no host or group")]
     NoMatch(String),
-    #[error("`{term}` is neither a host nor a group in the inventory (groups: {known})")]
-    Unknown { term: String, known: String },
+    #[error("`{term}` is neither a host nor a group in the inventory ({}groups: {known})", .near.as_ref().map(|n| format!("did you mean `{n}`? ")).unwrap_or_default())]
+    Unknown { term: String, known: String, near: Option<String> },
     #[error("malformed host range in `{0}`")]
     MalformedRange(String),
     #[error("host range `[{0}]` needs `start:end` or `start:end:step` (a step of 1 or more)")]
@@ -84,7 +84,9 @@ impl Inventory {
             return Ok(out.into_iter().collect());
         }
         let known = self.groups.keys().filter(|g| *g != "ungrouped").cloned().collect::<Vec<_>>().join(", ");
-        Err(PatternError::Unknown { term: term.into(), known })
+        let names = self.groups.keys().chain(self.hosts.keys()).map(String::as_str);
+        let near = crate::template::suggest(term, names).map(str::to_string);
+        Err(PatternError::Unknown { term: term.into(), known, near })
     }
 }
 

@@ -309,11 +309,13 @@ impl Roles {
                 })
                 .unwrap_or_default();
             known.sort();
+            let near = crate::template::suggest(name, known.iter().map(String::as_str));
+            let near = near.map(|n| format!("did you mean `{n}`? ")).unwrap_or_default();
             return Err(Error::at_with_help(
                 referrer(),
                 format!("role `{name}` not found: no {}", file.display()),
                 format!(
-                    "roles in {}: {}",
+                    "{near}roles in {}: {}",
                     self.dir.display(),
                     if known.is_empty() { "none".into() } else { known.join(", ") }
                 ),
