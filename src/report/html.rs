@@ -17,12 +17,12 @@ use std::fmt::Write;
 const STYLE: &str = "body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222}h1{font-size:1.4em}\
 h2{font-size:1.15em;border-bottom:1px solid #ccc;margin-top:1.6em}pre{background:#f6f6f6;padding:.5em;overflow-x:auto;font-size:12px}\
 .add{color:#1a7f37}.del{color:#c62828}.hunk{color:#0277bd}.fail{color:#c62828}.summary span{margin-right:1.2em}\
-.hosts{color:#555;font-size:12px}.timeline{position:relative}.axis{position:relative;height:18px;margin-left:160px;font-size:11px;color:#666}\
-.axis span{position:absolute;transform:translateX(-50%)}.row{display:flex;align-items:center;height:16px;border-bottom:1px solid #f0f0f0}\
+.hosts{color:#555;font-size:12px}.timeline{position:relative}.axis{position:sticky;top:0;background:#fff;z-index:1;overflow:hidden;height:18px;margin-left:160px;font-size:11px;color:#666}\
+.axis span{position:absolute}.row{display:flex;align-items:center;height:16px;border-bottom:1px solid #f0f0f0}\
 .row .name{width:160px;flex:none;overflow:hidden;text-overflow:ellipsis;white-space:nowrap;font-size:11px}\
 .track{position:relative;flex:1;height:12px}.bar{position:absolute;top:1px;height:10px;min-width:2px;border-radius:2px}\
 .probe{background:#b0bec5}.ok{background:#66bb6a}.changed{background:#ffb300}.failed{background:#e53935}.skipped{background:#bdbdbd}\
-.graph-box{overflow:auto;max-height:70vh;border:1px solid #ddd}details summary{cursor:pointer}";
+.scroll{overflow-y:auto;overflow-x:hidden;max-height:70vh;border:1px solid #ddd}.graph-box{overflow:auto;max-height:70vh;border:1px solid #ddd}.change{padding:0 .5em}details summary{cursor:pointer}";
 
 /// The page for `run` (sealed by the caller).
 pub fn render(run: &Record) -> String {
@@ -37,9 +37,10 @@ pub fn render(run: &Record) -> String {
     );
     let _ = writeln!(page, "<h1>rigger {} <small>{}</small></h1>", escape(&r.command), escape(&run.id));
     page.push_str(&summary(run));
+    page.push_str("<nav><a href=\"#failures\">failures</a> · <a href=\"#timeline\">timeline</a> · <a href=\"#changes\">changes</a> · <a href=\"#graph\">graph</a></nav>\n");
     page.push_str(&failures(&r.hosts));
-    page.push_str(&changes(&run.groups));
     page.push_str(&timeline(&r.hosts));
+    page.push_str(&changes(&run.groups));
     let status: HashMap<(String, String), Status> = r
         .hosts
         .iter()
@@ -122,10 +123,13 @@ fn failures(hosts: &[HostReport]) -> String {
 }
 
 /// Each resource change and handler once, with every host it is identical on.
+/// The changes on most hosts come first: at 200 hosts they are what matters.
 fn changes(groups: &[Group]) -> String {
-    let mut out = String::from("<h2 id=\"changes\">Changes</h2>\n");
+    let mut out = String::from("<h2 id=\"changes\">Changes</h2>\n<div class=\"scroll\">\n");
     let mut any = false;
-    for g in groups {
+    let mut sorted: Vec<&Group> = groups.iter().collect();
+    sorted.sort_by_key(|g| std::cmp::Reverse(g.hosts.len()));
+    for g in sorted {
         let (label, body) = match &g.change {
             Change::Resource { plan, .. } => {
                 let actions: Vec<&str> = plan.steps.iter().map(|s| s.action.as_str()).collect();
@@ -169,6 +173,7 @@ fn changes(groups: &[Group]) -> String {
     if !any {
         out.push_str("<p>no changes</p>\n");
     }
+    out.push_str("</div>\n");
     out
 }
 
@@ -197,10 +202,12 @@ fn timeline(hosts: &[HostReport]) -> String {
     let (t0, t1) = spans.fold((f64::MAX, f64::MIN), |(a, b), s| (a.min(s.start), b.max(s.end)));
     let length = if t1 > t0 { t1 - t0 } else { 1.0 };
     let pos = |s: &Span| (100.0 * (s.start - t0.min(s.start)) / length, (100.0 * (s.end - s.start) / length).max(0.0));
-    let mut out = String::from("<h2 id=\"timeline\">Timeline</h2>\n<p><input id=\"filter\" placeholder=\"filter hosts\"> <span class=\"hosts\">grey: connect and probe; then each unit, colored by its outcome</span></p>\n<div class=\"timeline\">\n<div class=\"axis\">");
-    for i in 0..=4 {
-        let _ = write!(out, "<span style=\"left:{}%\">{:.1}s</span>", i * 25, length * f64::from(i) / 4.0);
+    let mut out = String::from("<h2 id=\"timeline\">Timeline</h2>\n<p><input id=\"filter\" placeholder=\"filter hosts\"> <span class=\"hosts\">grey: connect and probe; then each unit, colored by its outcome</span></p>\n<div class=\"timeline scroll\">\n<div class=\"axis\">");
+    let digits = if length < 10.0 { 2 } else { 0 };
+    for i in 0..4 {
+        let _ = write!(out, "<span style=\"left:{}%\">{:.digits$}s</span>", i * 25, length * f64::from(i) / 4.0);
     }
+    let _ = write!(out, "<span style=\"right:0;transform:none\">{length:.digits$}s</span>");
     out.push_str("</div>\n");
     for h in hosts {
         let _ = write!(
