@@ -41,9 +41,9 @@ pub fn write(args: &ReportArgs, ctx: &Context, out: &Out, report: &RunReport, gr
         return false;
     };
     if !args.no_record {
-        match history::write(&ctx.runs_dir, &sealed, &out.secrets) {
-            Ok(_) => out.info(&format!("recorded as run {} (`rigger runs show {}`)\n", sealed.id, sealed.id)),
-            Err(e) => out.warnings(&[format!("{e}; the run was not recorded")]),
+        // Silent, like the fact cache: `rigger runs` finds it, and the run's own output stays the same run to run.
+        if let Err(e) = history::write(&ctx.runs_dir, &sealed, &out.secrets) {
+            out.warnings(&[format!("{e}; the run was not recorded")]);
         }
     }
     let mut ok = true;
