@@ -9,7 +9,7 @@ use crate::plan::{self, HandlerKey, HandlerPlan, ResourcePlan, Status, UnitPlan}
 use crate::project::handlers::HostHandlers;
 use crate::project::registered::{Outcome, Registered};
 use crate::project::{Project, UnitError};
-use crate::report::UnitReport;
+use crate::report::{Span, UnitReport};
 use crate::schedule;
 use crate::session::apply::{ApplyResult, StepId};
 use crate::session::probe::{HostState, Query};
@@ -28,6 +28,14 @@ pub struct HostRun {
     pub error: Option<String>,
     pub started: Instant,
     pub seconds: f64,
+}
+
+impl HostRun {
+    /// When the connection and probe ran, on the wall clock (the report's timeline).
+    pub fn probe_span(&self) -> Span {
+        let start = std::time::SystemTime::now() - self.started.elapsed();
+        Span::since(start).with_length(self.seconds)
+    }
 }
 
 pub type Plans = HashMap<NodeIndex, Result<UnitPlan, UnitError>>;
@@ -107,6 +115,7 @@ impl schedule::Work for Converge {
                 resources,
                 handlers: vec![],
                 seconds: 0.0,
+                span: None,
             },
         };
         rep.seconds = started.elapsed().as_secs_f64();
@@ -119,7 +128,7 @@ impl schedule::Work for Converge {
         let (status, message) = self.gate_result(binding, hosts, results).await;
         let role = format!("gate(binding {} batch {})", binding + 1, batch + 1);
         let seconds = started.elapsed().as_secs_f64();
-        UnitReport { role, status, message: Some(message), resources: vec![], handlers: vec![], seconds }
+        UnitReport { role, status, message: Some(message), resources: vec![], handlers: vec![], seconds, span: None }
     }
 
     /// The host's last unit is done: give its run lock back, unless its
@@ -188,6 +197,7 @@ impl Converge {
             resources,
             handlers,
             seconds: 0.0,
+            span: None,
         };
         if plan.changes() == 0 {
             return Ok(report(Status::Ok, plan.resources, vec![]));

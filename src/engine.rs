@@ -292,6 +292,7 @@ impl Phase {
             let mut rep = HostReport::new(&h);
             rep.round_trips = run.conn.as_ref().map_or(0, |c| c.round_trips());
             rep.seconds = run.seconds;
+            rep.probe = Some(run.probe_span());
             if let Some(e) = &run.error {
                 rep.reachable = run.conn.is_some();
                 rep.error = Some(e.clone());
@@ -321,6 +322,7 @@ impl Phase {
                             resources: plan.resources.iter().map(|r| r.public()).collect(),
                             handlers: plan.run_handlers().map(|h| h.shown(role)).collect(),
                             seconds: 0.0,
+                            span: None,
                         }
                     }
                     Err(e) => {
@@ -332,6 +334,7 @@ impl Phase {
                             resources: vec![],
                             handlers: vec![],
                             seconds: 0.0,
+                            span: None,
                         }
                     }
                 };
@@ -376,6 +379,7 @@ impl Phase {
             if let Some(run) = runs.get(&h) {
                 rep.round_trips = run.conn.as_ref().map_or(0, |c| c.round_trips());
                 rep.seconds = run.started.elapsed().as_secs_f64();
+                rep.probe = Some(run.probe_span());
                 if let Some(e) = &run.error {
                     rep.error = Some(e.clone());
                     rep.reachable = run.conn.is_some();

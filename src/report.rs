@@ -1,209 +1,145 @@
 //! What a run tells people and machines: the plan with unified diffs, a
 //! per-host recap, and `--json` (schema in docs/json.md). Human text goes to
-//! stderr when `--json` owns stdout. Colors only on a terminal.
+//! stderr when `--json` owns stdout. Colors only on a terminal. Identical
+//! changes on several hosts print once (`group`); runs are recorded
+//! (`history`) and rendered for CI (`junit`) and browsers (`html`).
+
+pub mod group;
+pub mod history;
+pub mod html;
+pub mod junit;
+mod run;
+mod style;
+pub mod svg;
+
+pub use run::{Counts, HostReport, RunReport, Span, UnitReport, INTERRUPTED};
+pub use style::Style;
 
 use crate::plan::{ResourcePlan, Status};
+use group::{Change, Group};
 use serde::Serialize;
-use std::io::IsTerminal;
 
-#[derive(Debug, Clone, Copy)]
-pub struct Style {
-    pub color: bool,
-}
-
-impl Style {
-    pub fn detect(json: bool, mode: &str) -> Self {
-        let tty = if json { std::io::stderr().is_terminal() } else { std::io::stdout().is_terminal() };
-        let color = match mode {
-            "always" => true,
-            "never" => false,
-            _ => tty && std::env::var_os("NO_COLOR").is_none(),
-        };
-        Style { color }
-    }
-
-    pub fn paint(&self, code: &str, s: &str) -> String {
-        if self.color {
-            format!("\x1b[{code}m{s}\x1b[0m")
-        } else {
-            s.to_string()
-        }
-    }
-
-    pub fn diff(&self, d: &str) -> String {
-        d.lines()
-            .map(|l| {
-                let code = if l.starts_with("+++") || l.starts_with("---") {
-                    "1"
-                } else if l.starts_with('+') {
-                    "32"
-                } else if l.starts_with('-') {
-                    "31"
-                } else if l.starts_with("@@") {
-                    "36"
-                } else {
-                    ""
-                };
-                let line = if code.is_empty() { l.to_string() } else { self.paint(code, l) };
-                format!("      {line}\n")
-            })
-            .collect()
-    }
-}
-
-/// The message of a unit (or gate) an interrupt kept from starting.
-pub const INTERRUPTED: &str = "interrupted";
-
-#[derive(Debug, Clone, Serialize)]
-pub struct UnitReport {
-    pub role: String,
-    pub status: Status,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    pub resources: Vec<ResourcePlan>,
-    pub handlers: Vec<String>,
-    pub seconds: f64,
-}
-
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Counts {
-    pub ok: usize,
-    pub changed: usize,
-    pub failed: usize,
-    pub skipped: usize,
-    /// Resources that read the result of a command that runs first: known at apply (`plan` only).
-    #[serde(skip_serializing_if = "is_zero")]
-    pub conditional: usize,
-}
-
-fn is_zero(n: &usize) -> bool {
-    *n == 0
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct HostReport {
-    pub host: String,
-    pub reachable: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    /// SSH round trips (remote scripts run) for this host in this run.
-    pub round_trips: usize,
-    pub seconds: f64,
-    pub counts: Counts,
-    pub units: Vec<UnitReport>,
-}
-
-impl HostReport {
-    pub fn new(host: &str) -> Self {
-        HostReport {
-            host: host.into(),
-            reachable: true,
-            error: None,
-            round_trips: 0,
-            seconds: 0.0,
-            counts: Counts::default(),
-            units: vec![],
-        }
-    }
-
-    pub fn recount(&mut self) {
-        let mut c = Counts::default();
-        for u in &self.units {
-            for r in &u.resources {
-                match r.status {
-                    Status::Ok => c.ok += 1,
-                    Status::Changed => c.changed += 1,
-                    Status::Failed => c.failed += 1,
-                    Status::Skipped => c.skipped += 1,
-                    Status::Conditional => c.conditional += 1,
-                }
-            }
-            c.changed += u.handlers.len();
-            if u.status == Status::Failed && !u.resources.iter().any(|r| r.status == Status::Failed) {
-                c.failed += 1;
-            }
-        }
-        if !self.reachable && c.failed == 0 {
-            c.failed = 1;
-        }
-        self.counts = c;
-    }
-}
-
+/// The `--json` document of `plan` and `apply`: the run's report, per host,
+/// and its changes grouped across hosts.
 #[derive(Debug, Serialize)]
-pub struct RunReport {
-    /// Bumped on any incompatible change to this document.
-    pub schema: u32,
-    pub command: String,
-    pub changes_pending: bool,
-    pub failed: bool,
-    /// A SIGINT/SIGTERM stopped the apply; only written when true.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub interrupted: bool,
-    pub seconds: f64,
-    pub warnings: Vec<String>,
-    pub hosts: Vec<HostReport>,
+pub struct Document<'a> {
+    #[serde(flatten)]
+    pub report: &'a RunReport,
+    pub groups: &'a [Group],
 }
 
-/// The human rendering of units' plans or results.
+/// The human rendering of units' plans or results, host by host (`--no-group`).
 pub fn render_units(style: &Style, hosts: &[HostReport], applied: bool, verbose: bool) -> String {
     let mut out = String::new();
     for h in hosts {
         if let Some(e) = &h.error {
-            out.push_str(&format!("{} {}: {}\n", style.paint("1;31", "✗"), style.paint("1", &h.host), e));
+            out.push_str(&host_error(style, h, e));
             continue;
         }
-        for u in &h.units {
-            let interesting = u.status != Status::Ok || verbose;
-            if !interesting {
-                continue;
-            }
-            let head = match u.status {
-                Status::Changed => style.paint("33", if applied { "changed" } else { "will change" }),
-                Status::Failed => style.paint("31", "failed"),
-                Status::Skipped => style.paint("36", "skipped"),
-                Status::Ok | Status::Conditional => style.paint("32", "ok"),
-            };
-            out.push_str(&format!("{} {}@{}: {head}", style.paint("1", "●"), u.role, h.host));
-            if let Some(m) = &u.message {
-                out.push_str(&format!(" ({m})"));
-            }
-            out.push('\n');
-            for r in &u.resources {
-                let mark = match r.status {
-                    Status::Changed => change_mark(style, r),
-                    Status::Failed => style.paint("31", "!"),
-                    Status::Skipped if verbose => style.paint("36", "·"),
-                    Status::Ok if verbose => style.paint("32", "="),
-                    Status::Conditional => style.paint("35", "?"),
-                    _ => continue,
-                };
-                if r.status == Status::Conditional {
-                    // What it reads says why; the plan cannot say more before the command ran.
-                    out.push_str(&format!("    {mark} {}: conditional (known at apply)\n", r.resource));
-                    if let Some(m) = &r.message {
-                        out.push_str(&format!("      {m}\n"));
-                    }
-                    continue;
-                }
-                let actions: Vec<&str> = r.steps.iter().map(|s| s.action.as_str()).collect();
-                out.push_str(&format!("    {mark} {}", r.resource));
-                if !actions.is_empty() {
-                    out.push_str(&format!(": {}", actions.join(", ")));
-                }
-                if let Some(m) = &r.message {
-                    out.push_str(&format!("\n      {}", style.paint("31", m)));
-                }
-                out.push('\n');
-                // A failure says its error; its diff was shown by the plan already.
-                for d in r.steps.iter().filter_map(|s| s.diff.as_ref()).filter(|_| r.status != Status::Failed) {
-                    out.push_str(&style.diff(d));
-                }
+        for u in h.units.iter().filter(|u| u.status != Status::Ok || verbose) {
+            out.push_str(&unit_head(style, &u.role, &h.host, u.status, u.message.as_deref(), applied));
+            for r in u.resources.iter().filter(|r| group::shown(r.status, verbose)) {
+                out.push_str(&resource_lines(style, r, ""));
             }
             for hname in &u.handlers {
-                out.push_str(&format!("    {} handler: {hname}\n", style.paint("35", "↻")));
+                out.push_str(&handler_line(style, hname, ""));
             }
         }
+    }
+    out
+}
+
+/// The same, an identical change on several hosts once with its hosts
+/// (`web1, web2 … (+35 more): ~ template …`); for one host it reads as
+/// `render_units`. Unreachable hosts come first.
+pub fn render_grouped(style: &Style, hosts: &[HostReport], groups: &[Group], applied: bool) -> String {
+    let mut out: String = hosts.iter().filter_map(|h| h.error.as_ref().map(|e| host_error(style, h, e))).collect();
+    let mut done = vec![false; groups.len()];
+    for unit in groups {
+        let Change::Unit { status, message } = &unit.change else { continue };
+        out.push_str(&unit_head(
+            style,
+            &unit.role,
+            &group::host_list(&unit.hosts),
+            *status,
+            message.as_deref(),
+            applied,
+        ));
+        for (g, done) in groups.iter().zip(done.iter_mut()) {
+            let under = match &g.change {
+                Change::Resource { unit_status, .. } | Change::Handler { unit_status, .. } => unit_status == status,
+                Change::Unit { .. } => false,
+            };
+            if *done || !under || g.role != unit.role || !unit.hosts.contains(&g.hosts[0]) {
+                continue;
+            }
+            *done = true;
+            // Hosts are named on a line only when they are not all the unit's.
+            let prefix =
+                if g.hosts == unit.hosts { String::new() } else { format!("{}: ", group::host_list(&g.hosts)) };
+            match &g.change {
+                Change::Resource { plan, .. } => out.push_str(&resource_lines(style, plan, &prefix)),
+                Change::Handler { handler, .. } => out.push_str(&handler_line(style, handler, &prefix)),
+                Change::Unit { .. } => {}
+            }
+        }
+    }
+    out
+}
+
+fn host_error(style: &Style, h: &HostReport, e: &str) -> String {
+    format!("{} {}: {}\n", style.paint("1;31", "✗"), style.paint("1", &h.host), e)
+}
+
+fn unit_head(style: &Style, role: &str, hosts: &str, status: Status, message: Option<&str>, applied: bool) -> String {
+    let head = match status {
+        Status::Changed => style.paint("33", if applied { "changed" } else { "will change" }),
+        Status::Failed => style.paint("31", "failed"),
+        Status::Skipped => style.paint("36", "skipped"),
+        Status::Ok | Status::Conditional => style.paint("32", "ok"),
+    };
+    let mut out = format!("{} {role}@{hosts}: {head}", style.paint("1", "●"));
+    if let Some(m) = message {
+        out.push_str(&format!(" ({m})"));
+    }
+    out.push('\n');
+    out
+}
+
+fn handler_line(style: &Style, handler: &str, prefix: &str) -> String {
+    format!("    {prefix}{} handler: {handler}\n", style.paint("35", "↻"))
+}
+
+/// A resource's line (its mark, label and actions), its error, and its diffs.
+fn resource_lines(style: &Style, r: &ResourcePlan, prefix: &str) -> String {
+    let mark = match r.status {
+        Status::Changed => change_mark(style, r),
+        Status::Failed => style.paint("31", "!"),
+        Status::Skipped => style.paint("36", "·"),
+        Status::Ok => style.paint("32", "="),
+        Status::Conditional => style.paint("35", "?"),
+    };
+    let mut out = String::new();
+    if r.status == Status::Conditional {
+        // What it reads says why; the plan cannot say more before the command ran.
+        out.push_str(&format!("    {prefix}{mark} {}: conditional (known at apply)\n", r.resource));
+        if let Some(m) = &r.message {
+            out.push_str(&format!("      {m}\n"));
+        }
+        return out;
+    }
+    let actions: Vec<&str> = r.steps.iter().map(|s| s.action.as_str()).collect();
+    out.push_str(&format!("    {prefix}{mark} {}", r.resource));
+    if !actions.is_empty() {
+        out.push_str(&format!(": {}", actions.join(", ")));
+    }
+    if let Some(m) = &r.message {
+        out.push_str(&format!("\n      {}", style.paint("31", m)));
+    }
+    out.push('\n');
+    // A failure says its error; its diff was shown by the plan already.
+    for d in r.steps.iter().filter_map(|s| s.diff.as_ref()).filter(|_| r.status != Status::Failed) {
+        out.push_str(&style.diff(d));
     }
     out
 }
@@ -288,6 +224,7 @@ mod tests {
             resources: vec![r.clone()],
             handlers: vec![],
             seconds: 0.0,
+            span: None,
         });
         let plain = Style { color: false };
         assert!(render_units(&plain, std::slice::from_ref(&host), true, false).contains("+new line"));

@@ -234,6 +234,7 @@ fn unit_report(role: &str, u: &UnitPlan) -> UnitReport {
         resources: u.resources.iter().map(ResourcePlan::public).collect(),
         handlers: u.run_handlers().map(|h| h.shown(role)).collect(),
         seconds: 0.0,
+        span: None,
     }
 }
 

@@ -11,7 +11,7 @@
 
 use crate::graph::{Graph, Node, Why};
 use crate::plan::Status;
-use crate::report::{UnitReport, INTERRUPTED};
+use crate::report::{Span, UnitReport, INTERRUPTED};
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::Direction;
 use std::collections::{BTreeSet, HashMap};
@@ -173,7 +173,8 @@ async fn run<W: Work>(
     if limits.interrupt.is_set() {
         return (job.n, skipped_report(&job.node, INTERRUPTED));
     }
-    let rep = match &job.node {
+    let started = std::time::SystemTime::now();
+    let mut rep = match &job.node {
         Node::Unit { host, role, .. } => {
             let key = (host.clone(), role.clone());
             limits.interrupt.running.lock().unwrap().insert(key.clone());
@@ -184,6 +185,7 @@ async fn run<W: Work>(
         Node::Gate { binding, batch, hosts } => work.gate(*binding, *batch, hosts, &job.batch_results).await,
         Node::Barrier { .. } => ok_report(&job.node),
     };
+    rep.span = Some(Span::since(started));
     progress(&progress_line(&job.node, &rep));
     (job.n, rep)
 }
@@ -307,6 +309,7 @@ fn ok_report(node: &Node) -> UnitReport {
         resources: vec![],
         handlers: vec![],
         seconds: 0.0,
+        span: None,
     }
 }
 
@@ -322,6 +325,7 @@ fn skipped_report(node: &Node, why: &str) -> UnitReport {
         resources: vec![],
         handlers: vec![],
         seconds: 0.0,
+        span: None,
     }
 }
 
@@ -407,6 +411,7 @@ mod tests {
                 resources: vec![],
                 handlers: vec![],
                 seconds: ms as f64 / 1000.0,
+                span: None,
             }
         }
     }

@@ -11,6 +11,12 @@ if [ "$(id -u)" = 0 ] && ! command -v systemd-nspawn >/dev/null 2>&1 && [ "${LAB
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q debootstrap systemd-container socat iproute2 openssh-client >/dev/null
 fi
 
+# The HTML report is checked in a real browser (tests/report.rs): Debian's chromium.
+if [ "$(id -u)" = 0 ] && [ ! -x /usr/bin/chromium ]; then
+    apt-get update -q
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null
+fi
+
 echo "== format and lint"
 cargo fmt --check
 cargo clippy --release --locked --all-targets -- -D warnings

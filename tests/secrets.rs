@@ -68,8 +68,21 @@ fn a_secret_appears_in_no_output() {
     let (code, out) = rigger(p, &["apply", "--yes"]);
     assert_eq!(code, 1, "{out}");
     outputs.push(("apply (failing)".into(), out.clone()));
-    let (_, json) = rigger(p, &["apply", "--yes", "--json"]);
+    let (_, json) = rigger(p, &["apply", "--yes", "--json", "--junit", "run.xml", "--report", "run.html"]);
     outputs.push(("apply --json (failing)".into(), json));
+    // What runs leave behind: the JUnit and HTML files and the recorded runs (issue 21).
+    for f in ["run.xml", "run.html"] {
+        outputs.push((format!("apply --junit/--report: {f}"), std::fs::read_to_string(p.join(f)).unwrap()));
+    }
+    let runs = p.join("inventory/.rigger/runs");
+    let recorded: Vec<_> = std::fs::read_dir(&runs).unwrap().map(|e| e.unwrap().path()).collect();
+    assert!(recorded.len() >= 4, "every plan and apply is recorded: {recorded:?}");
+    for r in recorded {
+        outputs.push((format!("runs: {}", r.display()), std::fs::read_to_string(&r).unwrap()));
+    }
+    let (_, shown) = rigger(p, &["runs", "show", "last", "--report", "again.html"]);
+    outputs.push(("runs show last".into(), shown));
+    outputs.push(("runs show --report".into(), std::fs::read_to_string(p.join("again.html")).unwrap()));
 
     for (what, out) in &outputs {
         assert!(!out.contains(SECRET), "`rigger {what}` leaked the secret:\n{out}");

@@ -1,6 +1,8 @@
 //! The raw command line, as clap parses it: every flag, help text, default and
 //! environment variable. Nothing here is validated; `settings` does that.
 
+use super::report_args::ReportArgs;
+use super::runs::RunsAction;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -114,6 +116,8 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
         #[command(flatten)]
+        report: ReportArgs,
+        #[command(flatten)]
         common: Common,
     },
     /// Plan, then converge the hosts. Asks first unless --yes. SITE may be a plan saved with `plan --out`.
@@ -133,6 +137,8 @@ pub enum Command {
         /// Ansible's --diff: accepted for habit's sake; rigger always shows diffs.
         #[arg(long)]
         diff: bool,
+        #[command(flatten)]
+        report: ReportArgs,
         #[command(flatten)]
         common: Common,
     },
@@ -224,6 +230,19 @@ pub enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Recorded runs (`.rigger/runs/`): list them, show one, or diff two.
+    #[command(
+        after_help = "Examples:\n  rigger runs                          # time, command, hosts, changed, failed, duration\n  rigger runs show last --report run.html\n  rigger runs diff last~1 last         # what changed between the two latest runs"
+    )]
+    Runs {
+        #[command(subcommand)]
+        action: Option<RunsAction>,
+        /// Where runs are recorded (default: `.rigger/runs/` beside the inventory).
+        #[arg(long, value_name = "DIR", env = "RIGGER_RUNS_DIR", global = true)]
+        runs_dir: Option<PathBuf>,
+        #[command(flatten)]
+        common: Common,
+    },
     /// Hosts, groups and merged vars; --list prints JSON like `ansible-inventory --list`.
     #[command(
         after_help = "Examples:\n  rigger inventory -i hosts.ini\n  rigger inventory --list | jq '.web.hosts'\n  rigger inventory --host h1\n  rigger inventory --from-vagrant . > inventory/vagrant.yaml"
@@ -295,6 +314,7 @@ impl Command {
             Command::Man { .. } => "man",
             Command::Doc { .. } => "doc",
             Command::Import { .. } => "import",
+            Command::Runs { .. } => "runs",
         }
     }
 
@@ -313,6 +333,7 @@ impl Command {
             | Command::Vault { common, .. }
             | Command::Doc { common, .. }
             | Command::Import { common, .. }
+            | Command::Runs { common, .. }
             | Command::Man { common } => common,
         }
     }

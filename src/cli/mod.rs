@@ -9,6 +9,8 @@ mod inventory;
 mod manual;
 mod output;
 mod project;
+mod report_args;
+mod runs;
 mod settings;
 mod show;
 mod site_run;
@@ -81,14 +83,19 @@ fn dispatch(command: Command, out: Out) -> Result<i32> {
         Command::Plan { site, out: None, .. } if site.extension().is_some_and(|e| e == "json") => {
             show::show(&site, &out)
         }
-        Command::Plan { site, out: save_to, common } => {
-            site_run::plan(&Settings::new(&common, out)?, &site, save_to.as_deref())
+        Command::Plan { site, out: save_to, report, common } => {
+            site_run::plan(&Settings::new(&common, out)?, &site, save_to.as_deref(), &report)
         }
-        Command::Apply { site, check: true, common, .. } => site_run::plan(&Settings::new(&common, out)?, &site, None),
-        Command::Apply { site, yes, common, .. } => {
+        Command::Apply { site, check: true, report, common, .. } => {
+            site_run::plan(&Settings::new(&common, out)?, &site, None, &report)
+        }
+        Command::Apply { site, yes, report, common, .. } => {
             // A saved plan is read first: it, not the flags, names the site, inventory and vars.
             let saved = site_run::read_saved(&site)?;
-            site_run::apply(&Settings::new(&common, out)?, &site, yes, saved)
+            site_run::apply(&Settings::new(&common, out)?, &site, yes, saved, &report)
+        }
+        Command::Runs { action, runs_dir, common } => {
+            runs::run(action.as_ref(), &runs::dir(runs_dir.as_deref(), &common.inventory), &out)
         }
         Command::Show { plan, .. } => show::show(&plan, &out),
         Command::Facts { host, offline, common } => inventory::facts(&Settings::new(&common, out)?, &host, offline),

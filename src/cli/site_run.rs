@@ -4,37 +4,40 @@
 //! here: 0 in sync or applied, 1 failed or refused, 2 `plan` found changes,
 //! 130 interrupted (`interrupt`).
 
+mod artifacts;
 mod interrupt;
 
 use super::output::Out;
+use super::report_args::ReportArgs;
 use super::settings::Settings;
 use crate::engine::{Outcome, Phase, Runner};
 use crate::error::{Error, Result};
 use crate::project::{self as engine, Project};
-use crate::report::{self, RunReport};
+use crate::report::{self, group, Document, HostReport, RunReport};
 use crate::saved_plan::{self, SavedPlan};
 use crate::schedule::Interrupt;
+use artifacts::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use interrupt::EXIT_INTERRUPTED;
 use std::io::IsTerminal;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 /// `plan SITE`: 0 in sync, 2 changes pending, 1 failed. `--out FILE` saves the plan.
-pub fn plan(s: &Settings, site: &Path, save_to: Option<&Path>) -> Result<i32> {
-    SiteRun::new(s.out.clone(), false, false, save_to).execute(s.project(site), None)
+pub fn plan(s: &Settings, site: &Path, save_to: Option<&Path>, report: &ReportArgs) -> Result<i32> {
+    SiteRun::new(s.out.clone(), false, false, save_to, report).execute(s.project(site), None)
 }
 
 /// `apply SITE` or `apply FILE.json` (a plan saved by `plan --out`): 0 applied or in sync, 1 otherwise.
-pub fn apply(s: &Settings, site: &Path, yes: bool, saved: Option<SavedPlan>) -> Result<i32> {
+pub fn apply(s: &Settings, site: &Path, yes: bool, saved: Option<SavedPlan>, report: &ReportArgs) -> Result<i32> {
     // A saved plan names its own site, inventory and vars; the flags only say
     // how to connect and how many hosts at once.
     let settings = match &saved {
         Some(p) => p.settings(s.connect.clone(), s.forks, s.out.secrets.clone()),
         None => s.project(site),
     };
-    SiteRun::new(s.out.clone(), true, yes, None).execute(settings, saved)
+    SiteRun::new(s.out.clone(), true, yes, None, report).execute(settings, saved)
 }
 
 /// `apply FILE.json`: the plan saved by `plan --out`, its seal checked
@@ -56,16 +59,28 @@ struct SiteRun<'a> {
     /// On a terminal: a spinner while hosts are probed, a bar while units converge.
     tty: bool,
     started: Instant,
+    /// `--no-group`, `--junit`, `--report`, the run history.
+    artifacts: &'a ReportArgs,
+    /// Set once the project is loaded.
+    context: OnceLock<Context>,
 }
 
-impl SiteRun<'_> {
-    fn new(out: Out, apply: bool, yes: bool, save_to: Option<&Path>) -> SiteRun<'_> {
+impl<'a> SiteRun<'a> {
+    fn new(out: Out, apply: bool, yes: bool, save_to: Option<&'a Path>, artifacts: &'a ReportArgs) -> SiteRun<'a> {
         let tty = std::io::stderr().is_terminal() && !out.quiet;
-        SiteRun { out, apply, yes, save_to, tty, started: Instant::now() }
+        SiteRun { out, apply, yes, save_to, tty, started: Instant::now(), artifacts, context: OnceLock::new() }
     }
 
     fn execute(&self, settings: engine::Settings, saved: Option<SavedPlan>) -> Result<i32> {
+        let started_at = report::history::now();
         let project = Project::load(&settings)?;
+        let _ = self.context.set(Context {
+            runs_dir: super::runs::dir(self.artifacts.runs_dir.as_deref(), &settings.inventory),
+            inventory: settings.inventory.display().to_string(),
+            site: settings.site.display().to_string(),
+            sketch: report::svg::Sketch::of(&project.graph),
+            started_at,
+        });
         self.out.warnings(&project.warnings);
         let rt = tokio::runtime::Runtime::new().map_err(Error::System)?;
         let code = rt.block_on(self.converge(project, settings, saved));
@@ -106,7 +121,7 @@ impl SiteRun<'_> {
             return 1;
         }
         if !self.out.quiet {
-            self.out.human(&report::render_units(&self.out.style, &planned.hosts, false, self.out.verbose));
+            self.out.human(&self.render(&planned.hosts, false, self.out.verbose));
         }
         if !self.apply || planned.failed || planned.changes == 0 {
             let code = self.conclude_unapplied(&planned, &mut warnings);
@@ -121,18 +136,26 @@ impl SiteRun<'_> {
         if !self.out.quiet {
             let failures: Vec<_> =
                 outcome.hosts.iter().filter(|h| h.counts.failed > 0 || h.error.is_some()).cloned().collect();
-            self.out.human(&report::render_units(&self.out.style, &failures, true, false));
+            self.out.human(&self.render(&failures, true, false));
         }
         self.out.warnings(&outcome.warnings);
         warnings.extend(outcome.warnings.iter().cloned());
-        self.report(&outcome, &warnings);
+        let written = self.report(&outcome, &warnings);
         if outcome.interrupted {
             EXIT_INTERRUPTED
-        } else if outcome.failed {
+        } else if outcome.failed || !written {
             1
         } else {
             0
         }
+    }
+
+    /// Hosts' changes as text: identical ones grouped across hosts, unless `--no-group`.
+    fn render(&self, hosts: &[HostReport], applied: bool, verbose: bool) -> String {
+        if self.artifacts.no_group {
+            return report::render_units(&self.out.style, hosts, applied, verbose);
+        }
+        report::render_grouped(&self.out.style, hosts, &group::groups(hosts, &self.out.secrets, verbose), applied)
     }
 
     /// Connects to and probes every host, then plans every unit.
@@ -197,8 +220,8 @@ impl SiteRun<'_> {
         } else if planned.changes == 0 && !planned.failed {
             self.out.info("no changes: every host is in sync\n");
         }
-        self.report(planned, warnings);
-        if planned.failed {
+        let written = self.report(planned, warnings);
+        if planned.failed || !written {
             1
         } else if planned.changes > 0 {
             2
@@ -268,21 +291,25 @@ impl SiteRun<'_> {
         outcome
     }
 
-    /// The recap, and under `--json` the run report on stdout.
-    fn report(&self, outcome: &Outcome, warnings: &[String]) {
+    /// The recap, under `--json` the run report on stdout, and what the run
+    /// leaves behind (`artifacts`); false if a file asked for was not written.
+    fn report(&self, outcome: &Outcome, warnings: &[String]) -> bool {
         self.out.human(&report::recap(&self.out.style, &outcome.hosts, outcome.interrupted));
+        let run = RunReport {
+            schema: 1,
+            command: if self.apply { "apply" } else { "plan" }.into(),
+            changes_pending: !self.apply && outcome.changes > 0,
+            failed: outcome.failed,
+            interrupted: outcome.interrupted,
+            seconds: self.started.elapsed().as_secs_f64(),
+            warnings: warnings.to_vec(),
+            hosts: outcome.hosts.clone(),
+        };
+        let groups = group::groups(&run.hosts, &self.out.secrets, false);
         if self.out.json {
-            self.out.document(&RunReport {
-                schema: 1,
-                command: if self.apply { "apply" } else { "plan" }.into(),
-                changes_pending: !self.apply && outcome.changes > 0,
-                failed: outcome.failed,
-                interrupted: outcome.interrupted,
-                seconds: self.started.elapsed().as_secs_f64(),
-                warnings: warnings.to_vec(),
-                hosts: outcome.hosts.clone(),
-            });
+            self.out.document(&Document { report: &run, groups: &groups });
         }
+        self.context.get().is_none_or(|ctx| artifacts::write(self.artifacts, ctx, &self.out, &run, &groups))
     }
 }
 
