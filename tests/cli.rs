@@ -97,7 +97,7 @@ fn unknown_key_points_at_the_line() {
     std::fs::write(d.path().join("site.yaml"), "- hosts: web\n  roles: [app]\n  seriel: 1\n").unwrap();
     let (code, _, err) = rigger(d.path(), &["check"]);
     assert_eq!(code, 1);
-    assert_eq!(err, "error: [0]: unknown field `seriel`, expected one of `hosts`, `roles`, `serial`, `max_fail_percentage`, `health_check`, `vars`, `become`\n  --> site.yaml:3:3\n   |\n 3 |   seriel: 1\n   |   ^\n");
+    assert_eq!(err, "error: [0]: unknown field `seriel`, expected one of `hosts`, `roles`, `serial`, `max_fail_percentage`, `health_check`, `vars`, `become`\n  --> site.yaml:3:3\n   |\n 3 |   seriel: 1\n   |   ^\n  = help: did you mean `serial`?\n");
 }
 
 #[test]
