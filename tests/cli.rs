@@ -239,3 +239,57 @@ fn check_out_refuses_a_dest_that_leaves_the_folder() {
     assert!(err.contains("refusing to write /../../../../escaped outside"), "{err}");
     assert!(!d.path().join("escaped").exists() && !Path::new("/escaped").exists());
 }
+
+/// Each subcommand's help lists only the flags that apply to it, and a flag
+/// given to the wrong one says which subcommands take it.
+#[test]
+fn each_subcommand_takes_only_its_own_flags() {
+    let d = project();
+    let help = |args: &[&str]| rigger(d.path(), args).1;
+    let man = help(&["man", "--help"]);
+    assert!(man.contains("--json") && !man.contains("--limit") && !man.contains("--forks"), "{man}");
+    let keygen = help(&["vault", "keygen", "--help"]);
+    assert!(
+        keygen.contains("--vault-key") && !keygen.contains("--forks") && !keygen.contains("--inventory"),
+        "{keygen}"
+    );
+    let check = help(&["check", "--help"]);
+    assert!(check.contains("--limit") && check.contains("--tags") && !check.contains("--forks"), "{check}");
+    let plan = help(&["plan", "--help"]);
+    for flag in ["--limit", "--forks", "--ask-become-pass", "--lock-timeout", "--vault-key", "--json"] {
+        assert!(plan.contains(flag), "plan takes {flag}: {plan}");
+    }
+    let (code, _, err) = rigger(d.path(), &["check", "--forks", "3"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.starts_with("error: --forks is not a flag of `rigger check`; it is one of `rigger plan`, `rigger apply`, `rigger facts`"),
+        "{err}"
+    );
+}
+
+/// `rigger man --out DIR` writes rigger(1) and a page for every subcommand
+/// that rigger(1) refers to; `rigger man SUB` prints one.
+#[test]
+fn every_man_page_rigger_1_names_exists() {
+    let d = project();
+    let (code, _, err) = rigger(d.path(), &["man", "--out", "man"]);
+    assert_eq!(code, 0, "{err}");
+    let main = std::fs::read_to_string(d.path().join("man/rigger.1")).unwrap();
+    let named: Vec<String> = main
+        .split("rigger\\-")
+        .skip(1)
+        .filter_map(|s| s.split("(1)").next())
+        .map(|n| format!("rigger-{n}.1"))
+        .collect();
+    assert!(named.len() >= 10, "{named:?}");
+    for page in &named {
+        let text =
+            std::fs::read_to_string(d.path().join("man").join(page)).unwrap_or_else(|_| panic!("{page} is missing"));
+        assert!(text.contains(".TH rigger"), "{page}");
+    }
+    let (code, out, _) = rigger(d.path(), &["man", "plan"]);
+    assert_eq!(code, 0);
+    assert!(out.contains(".TH rigger-plan 1") && out.contains("\\-\\-lock\\-timeout"), "{out}");
+    let (code, _, err) = rigger(d.path(), &["man", "pln"]);
+    assert_eq!((code, err.contains("did you mean `plan`?")), (1, true), "{err}");
+}

@@ -1,9 +1,10 @@
 //! The raw command line, as clap parses it: every flag, help text, default and
 //! environment variable. Nothing here is validated; `settings` does that.
 
+use super::flags::{Common, FactsFlags, InventoryFlags, OutputFlags, ProjectFlags, RunFlags, RunsFlags, VaultFlags};
 use super::report_args::ReportArgs;
 use super::runs::RunsAction;
-use clap::{Args, Parser, Subcommand};
+use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
@@ -18,60 +19,6 @@ pub struct Cli {
     pub command: Command,
 }
 
-#[derive(Args, Debug, Clone)]
-pub struct Common {
-    /// Inventory file or directory (Ansible YAML or INI), or `vagrant:DIR` for the Vagrant machines in DIR.
-    #[arg(short = 'i', long = "inventory", global = true, default_value = "inventory/", env = "RIGGER_INVENTORY")]
-    pub inventory: PathBuf,
-    /// Only these hosts or groups: names and globs separated by `,` or `:`; `!x` excludes, `&x` intersects.
-    #[arg(short = 'l', long, global = true)]
-    pub limit: Option<String>,
-    /// Only resources with one of these tags (a role's name is also its tag).
-    #[arg(short = 't', long, global = true, value_delimiter = ',')]
-    pub tags: Vec<String>,
-    /// Leave out resources with one of these tags (wins over --tags; a role's name is also its tag).
-    #[arg(long, global = true, value_delimiter = ',', value_name = "TAGS")]
-    pub skip_tags: Vec<String>,
-    /// Extra variables, highest precedence: `key=value` (value parsed as YAML) or `@file.yaml`.
-    #[arg(short = 'e', long = "extra-vars", global = true)]
-    pub extra_vars: Vec<String>,
-    /// Machine-readable report on stdout (schema: docs/json.md); human text goes to stderr.
-    #[arg(long, global = true)]
-    pub json: bool,
-    /// At most this many hosts in flight (default: all).
-    #[arg(short = 'f', long, global = true)]
-    pub forks: Option<usize>,
-    /// Accept and record host keys of hosts seen for the first time (changed keys are still refused).
-    #[arg(long, global = true)]
-    pub accept_new_host_keys: bool,
-    /// Ask for sudo's password on the terminal, for hosts with `ansible_become` and no `ansible_become_password`.
-    #[arg(short = 'K', long, global = true)]
-    pub ask_become_pass: bool,
-    /// Wait up to this long for a host's run lock held by another run (default: fail at once).
-    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 0)]
-    pub lock_timeout: u64,
-    /// More detail: -v unchanged and skipped resources (and why), -vv each ssh connection and
-    /// script with timings, -vvv the scripts themselves (secrets sealed). RIGGER_LOG=info|debug|trace does the same.
-    #[arg(short = 'v', long, global = true, action = clap::ArgAction::Count)]
-    pub verbose: u8,
-    /// Only errors and the recap.
-    #[arg(short = 'q', long, global = true)]
-    pub quiet: bool,
-    /// age identity file that opens encrypted vars files (*.age); or set RIGGER_VAULT_KEY_FILE / RIGGER_VAULT_PASSWORD.
-    #[arg(long, global = true, value_name = "FILE", env = "RIGGER_VAULT_KEY_FILE")]
-    pub vault_key: Option<PathBuf>,
-    /// Password of files and `!vault` values encrypted by ansible-vault: FILE or ID@FILE (a vault id);
-    /// repeatable; an executable FILE is run for it. Default: RIGGER_VAULT_PASSWORD_FILE.
-    #[arg(long, global = true, value_name = "[ID@]FILE", visible_alias = "vault-id")]
-    pub vault_password_file: Vec<String>,
-    /// Ask for the ansible-vault password on the terminal.
-    #[arg(long, global = true)]
-    pub ask_vault_pass: bool,
-    /// Colors: auto (on a terminal), always, never.
-    #[arg(long, global = true, default_value = "auto", value_parser = ["auto", "always", "never"])]
-    pub color: String,
-}
-
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Make a new project in DIR: an inventory of this machine, a site and one role, ready for check, plan and apply without root.
@@ -83,7 +30,7 @@ pub enum Command {
         #[arg(default_value = ".")]
         dir: PathBuf,
         #[command(flatten)]
-        common: Common,
+        common: OutputFlags,
     },
     /// Offline: parse everything, resolve the graph, render every template for every host. No SSH.
     #[command(
@@ -102,7 +49,7 @@ pub enum Command {
         #[arg(long, requires = "out")]
         show_secrets: bool,
         #[command(flatten)]
-        common: Common,
+        common: ProjectFlags,
     },
     /// Connect, probe and show what would change, with diffs. Changes nothing. Exit 2 if changes are pending.
     #[command(
@@ -118,7 +65,7 @@ pub enum Command {
         #[command(flatten)]
         report: ReportArgs,
         #[command(flatten)]
-        common: Common,
+        common: RunFlags,
     },
     /// Plan, then converge the hosts. Asks first unless --yes. SITE may be a plan saved with `plan --out`.
     #[command(
@@ -140,7 +87,7 @@ pub enum Command {
         #[command(flatten)]
         report: ReportArgs,
         #[command(flatten)]
-        common: Common,
+        common: RunFlags,
     },
     /// A plan saved with `plan --out`, its seal checked: per host and unit, the changes and diffs; never a script or a secret.
     #[command(
@@ -150,7 +97,7 @@ pub enum Command {
         /// A plan saved with `plan --out`.
         plan: PathBuf,
         #[command(flatten)]
-        common: Common,
+        common: OutputFlags,
     },
     /// The resolved (host, role) dependency graph, by wave; --dot for Graphviz.
     #[command(after_help = "Examples:\n  rigger graph -i inventory/lab\n  rigger graph --dot | dot -Tsvg > graph.svg")]
@@ -169,7 +116,7 @@ pub enum Command {
         #[arg(long)]
         resources: bool,
         #[command(flatten)]
-        common: Common,
+        common: ProjectFlags,
     },
     /// What rigger knows about a host: its vars and (unless --offline) its probed facts.
     #[command(after_help = "Examples:\n  rigger facts -i inventory/lab h1\n  rigger facts h1 --offline | jq .vars")]
@@ -180,7 +127,7 @@ pub enum Command {
         #[arg(long)]
         offline: bool,
         #[command(flatten)]
-        common: Common,
+        common: FactsFlags,
     },
     /// Encrypted vars files (age): keygen, encrypt, decrypt, edit; import from ansible-vault. Values from them never appear in any output.
     #[command(
@@ -190,14 +137,14 @@ pub enum Command {
         #[command(subcommand)]
         action: VaultAction,
         #[command(flatten)]
-        common: Common,
+        common: VaultFlags,
     },
     /// Print shell completions (bash, zsh, fish, elvish, powershell) to stdout.
     Completions {
         /// The shell to complete for.
         shell: clap_complete::Shell,
         #[command(flatten)]
-        common: Common,
+        common: OutputFlags,
     },
     /// The role-file reference: the keys of a `resources:` entry, or one resource kind's.
     #[command(
@@ -207,12 +154,20 @@ pub enum Command {
         /// A resource kind (`package`, `service`, …).
         kind: Option<String>,
         #[command(flatten)]
-        common: Common,
+        common: OutputFlags,
     },
-    /// Print the man page (roff) to stdout: `rigger man > rigger.1`.
+    /// Print a man page (roff) to stdout, rigger's or a subcommand's; or write them all into a folder.
+    #[command(
+        after_help = "Examples:\n  rigger man > rigger.1\n  rigger man plan | man -l -\n  rigger man --out /usr/local/share/man/man1     # rigger.1, rigger-plan.1, …"
+    )]
     Man {
+        /// A subcommand (`plan`, `vault`, …): its page, rigger-SUBCOMMAND(1).
+        subcommand: Option<String>,
+        /// Write every page (rigger.1 and rigger-SUBCOMMAND.1) into DIR instead.
+        #[arg(long, value_name = "DIR", conflicts_with = "subcommand")]
+        out: Option<PathBuf>,
         #[command(flatten)]
-        common: Common,
+        common: OutputFlags,
     },
     /// Convert an Ansible role or playbook into rigger's files; one line per task. Exit 2 if some need a hand.
     #[command(
@@ -228,7 +183,7 @@ pub enum Command {
         #[arg(long, value_name = "DIR", default_value = ".")]
         out: PathBuf,
         #[command(flatten)]
-        common: Common,
+        common: OutputFlags,
     },
     /// Recorded runs (`.rigger/runs/`): list them, show one, or diff two.
     #[command(
@@ -241,7 +196,7 @@ pub enum Command {
         #[arg(long, value_name = "DIR", env = "RIGGER_RUNS_DIR", global = true)]
         runs_dir: Option<PathBuf>,
         #[command(flatten)]
-        common: Common,
+        common: RunsFlags,
     },
     /// Hosts, groups and merged vars; --list prints JSON like `ansible-inventory --list`.
     #[command(
@@ -258,7 +213,7 @@ pub enum Command {
         #[arg(long, value_name = "DIR", conflicts_with_all = ["list", "host"])]
         from_vagrant: Option<PathBuf>,
         #[command(flatten)]
-        common: Common,
+        common: InventoryFlags,
     },
 }
 
@@ -318,23 +273,24 @@ impl Command {
         }
     }
 
-    /// The options every subcommand shares.
-    pub fn common(&self) -> &Common {
+    /// Every flag's value, with defaults for the groups this subcommand does not take.
+    pub fn common(&self) -> Common {
+        use super::flags::Flags;
         match self {
-            Command::Init { common, .. }
-            | Command::Check { common, .. }
-            | Command::Plan { common, .. }
-            | Command::Apply { common, .. }
-            | Command::Show { common, .. }
-            | Command::Graph { common, .. }
-            | Command::Facts { common, .. }
-            | Command::Inventory { common, .. }
-            | Command::Completions { common, .. }
-            | Command::Vault { common, .. }
-            | Command::Doc { common, .. }
-            | Command::Import { common, .. }
-            | Command::Runs { common, .. }
-            | Command::Man { common } => common,
+            Command::Init { common, .. } => common.common(),
+            Command::Check { common, .. } => common.common(),
+            Command::Plan { common, .. } => common.common(),
+            Command::Apply { common, .. } => common.common(),
+            Command::Show { common, .. } => common.common(),
+            Command::Graph { common, .. } => common.common(),
+            Command::Facts { common, .. } => common.common(),
+            Command::Inventory { common, .. } => common.common(),
+            Command::Completions { common, .. } => common.common(),
+            Command::Vault { common, .. } => common.common(),
+            Command::Doc { common, .. } => common.common(),
+            Command::Import { common, .. } => common.common(),
+            Command::Runs { common, .. } => common.common(),
+            Command::Man { common, .. } => common.common(),
         }
     }
 }

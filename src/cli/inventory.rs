@@ -2,7 +2,7 @@
 //! vars, the `ansible-inventory --list` shape, a Vagrant import) and `facts`
 //! (a host's vars and, unless offline, what one probe finds on it).
 
-use super::args::Common;
+use super::flags::Common;
 use super::output::Out;
 use super::settings::{parse_extra_vars, Settings};
 use crate::error::{Error, Result};
@@ -18,9 +18,9 @@ use std::path::Path;
 
 /// `inventory`: one host's vars (`--host`), Ansible's JSON (`--list` or `--json`), or the groups.
 pub fn show(c: &Common, list: bool, host: Option<&str>, out: Out) -> Result<i32> {
-    let (inventory, extra_vars) = (&c.inventory, &c.extra_vars);
+    let (inventory, extra_vars) = (&c.inventory.inventory, &c.inventory.extra_vars);
     let mut inv = Inventory::load_with(inventory, &out.secrets)?;
-    if let Some(pattern) = &c.limit {
+    if let Some(pattern) = &c.limit.limit {
         let keep = inv.select(pattern).map_err(|source| LimitError::Pattern { pattern: pattern.clone(), source })?;
         if keep.is_empty() {
             return Err(LimitError::NoHost(pattern.clone()).into());

@@ -5,6 +5,7 @@
 use super::args::Cli;
 use crate::error::{Error, Result};
 use std::io::Write;
+use std::path::Path;
 
 /// Shell completions for `shell`, on stdout.
 pub fn completions(shell: clap_complete::Shell) -> Result<i32> {
@@ -13,13 +14,55 @@ pub fn completions(shell: clap_complete::Shell) -> Result<i32> {
     Ok(0)
 }
 
-/// The man page (roff), on stdout.
-pub fn man() -> Result<i32> {
-    let cmd = <Cli as clap::CommandFactory>::command();
+/// A man page (roff) on stdout: rigger's, or `sub`'s (rigger-SUB(1)); or,
+/// with `dir`, every page written there.
+pub fn man(sub: Option<&str>, dir: Option<&Path>) -> Result<i32> {
+    let mut cmd = <Cli as clap::CommandFactory>::command();
+    // Built, so `help` is among the subcommands, as rigger(1) lists it.
+    cmd.build();
+    if let Some(dir) = dir {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        for (name, page) in pages(&cmd)? {
+            let path = dir.join(format!("{name}.1"));
+            std::fs::write(&path, page).map_err(|e| Error::io(&path, e))?;
+        }
+        return Ok(0);
+    }
+    let page = match sub {
+        None => render(cmd)?,
+        Some(s) => {
+            let names: Vec<String> = cmd.get_subcommands().map(|c| c.get_name().to_string()).collect();
+            let Some(c) = cmd.find_subcommand(s) else {
+                let near = crate::template::suggest(s, names.iter().map(String::as_str));
+                let near = near.map(|n| format!(" (did you mean `{n}`?)")).unwrap_or_default();
+                return Err(Error::usage(format!("no subcommand `{s}`{near}; there are: {}", names.join(", "))));
+            };
+            render(page_of(c))?
+        }
+    };
+    std::io::stdout().write_all(&page).map_err(Error::System)?;
+    Ok(0)
+}
+
+/// Every page: rigger(1), then rigger-SUB(1) for each subcommand.
+fn pages(cmd: &clap::Command) -> Result<Vec<(String, Vec<u8>)>> {
+    let mut out = vec![("rigger".to_string(), render(cmd.clone())?)];
+    for c in cmd.get_subcommands() {
+        out.push((format!("rigger-{}", c.get_name()), render(page_of(c))?));
+    }
+    Ok(out)
+}
+
+/// A subcommand as its own page: named rigger-SUB, as the SEE ALSO of rigger(1) names it.
+fn page_of(c: &clap::Command) -> clap::Command {
+    let name = format!("rigger-{}", c.get_name());
+    c.clone().name(name.clone()).bin_name(name.replacen('-', " ", 1))
+}
+
+fn render(cmd: clap::Command) -> Result<Vec<u8>> {
     let mut buf = Vec::new();
     clap_mangen::Man::new(cmd).render(&mut buf).map_err(Error::System)?;
-    std::io::stdout().write_all(&buf).map_err(Error::System)?;
-    Ok(0)
+    Ok(buf)
 }
 
 /// `rigger doc`: the keys of a `resources:` entry and every kind; `rigger doc KIND`: that kind.

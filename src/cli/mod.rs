@@ -4,6 +4,7 @@
 //! 2 = `plan` found changes.
 
 mod args;
+mod flags;
 mod init;
 mod inventory;
 mod manual;
@@ -16,7 +17,9 @@ mod show;
 mod site_run;
 mod vault;
 
-pub use args::{Cli, Command, Common, VaultAction};
+pub use args::{Cli, Command, VaultAction};
+pub use flags::Common;
+use flags::Flags;
 pub use settings::parse_extra_vars;
 
 use crate::error::Result;
@@ -39,7 +42,13 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
 /// a usage error: its message, and under `--json` the error document too.
 fn usage_error(e: &clap::Error, args: &[OsString]) -> i32 {
     use clap::error::ErrorKind;
-    let _ = e.print();
+    let sub = args.get(1).and_then(|a| a.to_str()).filter(|a| !a.starts_with('-')).unwrap_or("");
+    match elsewhere(e) {
+        Some(note) => eprintln!("error: {note}\n\nFor more information, try 'rigger {sub} --help'."),
+        None => {
+            let _ = e.print();
+        }
+    }
     if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
         return 0;
     }
@@ -52,11 +61,34 @@ fn usage_error(e: &clap::Error, args: &[OsString]) -> i32 {
     1
 }
 
+/// For a flag this subcommand does not take: which subcommands do (clap's
+/// own tip, "use `-- --forks`", is rarely what was meant).
+fn elsewhere(e: &clap::Error) -> Option<String> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if e.kind() != ErrorKind::UnknownArgument {
+        return None;
+    }
+    let Some(ContextValue::String(arg)) = e.get(ContextKind::InvalidArg) else { return None };
+    let flag = arg.split('=').next()?;
+    let long = flag.strip_prefix("--");
+    let short = flag.strip_prefix('-').filter(|s| s.chars().count() == 1).and_then(|s| s.chars().next());
+    let cmd = <Cli as clap::CommandFactory>::command();
+    let takes = |c: &clap::Command| {
+        c.get_arguments()
+            .any(|a| (long.is_some() && a.get_long() == long) || (short.is_some() && a.get_short() == short))
+    };
+    let subs: Vec<&str> = cmd.get_subcommands().filter(|c| takes(c)).map(|c| c.get_name()).collect();
+    let here = e.get(ContextKind::Usage).map(|u| u.to_string()).unwrap_or_default();
+    let here = here.split_whitespace().nth(2).unwrap_or("this subcommand").to_string();
+    (!subs.is_empty())
+        .then(|| format!("{flag} is not a flag of `rigger {here}`; it is one of `rigger {}`", subs.join("`, `rigger ")))
+}
+
 /// Runs one invocation; returns its exit code.
 pub fn run(cli: Cli) -> i32 {
     let name = cli.command.name();
     let common = cli.command.common();
-    let out = settings::output(common);
+    let out = settings::output(&common);
     let failed = out.clone();
     dispatch(cli.command, out).unwrap_or_else(|e| failed.fail(name, &e))
 }
@@ -65,7 +97,7 @@ fn dispatch(command: Command, out: Out) -> Result<i32> {
     match command {
         Command::Init { dir, .. } => init::init(&dir, &out),
         Command::Check { site, out: render_to, show_secrets, common } => {
-            project::check(&Settings::new(&common, out)?, &site, render_to.as_deref(), show_secrets)
+            project::check(&Settings::new(&common.common(), out)?, &site, render_to.as_deref(), show_secrets)
         }
         Command::Graph { site, dot, list_hosts, resources, common } => {
             let view = if dot {
@@ -77,35 +109,37 @@ fn dispatch(command: Command, out: Out) -> Result<i32> {
             } else {
                 project::View::Waves
             };
-            project::graph(&Settings::new(&common, out)?, &site, view)
+            project::graph(&Settings::new(&common.common(), out)?, &site, view)
         }
         // `rigger plan saved.json`: a saved plan is shown (as `rigger show`), not planned again.
         Command::Plan { site, out: None, .. } if site.extension().is_some_and(|e| e == "json") => {
             show::show(&site, &out)
         }
         Command::Plan { site, out: save_to, report, common } => {
-            site_run::plan(&Settings::new(&common, out)?, &site, save_to.as_deref(), &report)
+            site_run::plan(&Settings::new(&common.common(), out)?, &site, save_to.as_deref(), &report)
         }
         Command::Apply { site, check: true, report, common, .. } => {
-            site_run::plan(&Settings::new(&common, out)?, &site, None, &report)
+            site_run::plan(&Settings::new(&common.common(), out)?, &site, None, &report)
         }
         Command::Apply { site, yes, report, common, .. } => {
             // A saved plan is read first: it, not the flags, names the site, inventory and vars.
             let saved = site_run::read_saved(&site)?;
-            site_run::apply(&Settings::new(&common, out)?, &site, yes, saved, &report)
+            site_run::apply(&Settings::new(&common.common(), out)?, &site, yes, saved, &report)
         }
         Command::Runs { action, runs_dir, common } => {
-            runs::run(action.as_ref(), &runs::dir(runs_dir.as_deref(), &common.inventory), &out)
+            runs::run(action.as_ref(), &runs::dir(runs_dir.as_deref(), &common.inventory.inventory), &out)
         }
         Command::Show { plan, .. } => show::show(&plan, &out),
-        Command::Facts { host, offline, common } => inventory::facts(&Settings::new(&common, out)?, &host, offline),
+        Command::Facts { host, offline, common } => {
+            inventory::facts(&Settings::new(&common.common(), out)?, &host, offline)
+        }
         Command::Inventory { from_vagrant: Some(dir), .. } => inventory::from_vagrant(&dir, &out),
         Command::Inventory { list, host, from_vagrant: None, common } => {
-            inventory::show(&common, list, host.as_deref(), out)
+            inventory::show(&common.common(), list, host.as_deref(), out)
         }
         Command::Vault { action, .. } => vault::run(&action, &out.secrets),
         Command::Completions { shell, .. } => manual::completions(shell),
-        Command::Man { .. } => manual::man(),
+        Command::Man { subcommand, out: dir, .. } => manual::man(subcommand.as_deref(), dir.as_deref()),
         Command::Doc { kind, .. } => manual::doc(kind.as_deref()),
         Command::Import { path, out: dir, .. } => {
             let (text, code) = crate::import::render(&crate::import::ansible(&path, &dir)?);

@@ -2,7 +2,7 @@
 //! refused and every `-e` is parsed before a command starts, so commands get
 //! typed values and never see a raw flag.
 
-use super::args::Common;
+use super::flags::Common;
 use super::output::Out;
 use crate::error::{Error, Result};
 use crate::project as engine;
@@ -47,21 +47,21 @@ pub struct Settings {
 
 impl Settings {
     pub fn new(c: &Common, out: Out) -> Result<Self> {
-        if c.forks == Some(0) {
+        if c.connect.forks == Some(0) {
             return Err(SettingsError::NoForks.into());
         }
-        let become_password = c.ask_become_pass.then(|| ask_become_password(&out)).transpose()?;
+        let become_password = c.connect.ask_become_pass.then(|| ask_become_password(&out)).transpose()?;
         Ok(Settings {
             out: out.clone(),
-            inventory: c.inventory.clone(),
-            limit: c.limit.clone(),
-            tags: Tags { only: c.tags.clone(), skip: c.skip_tags.clone() },
-            extra_vars: parse_extra_vars(&c.extra_vars, &out.secrets)?,
-            forks: c.forks,
+            inventory: c.inventory.inventory.clone(),
+            limit: c.limit.limit.clone(),
+            tags: Tags { only: c.tags.tags.clone(), skip: c.tags.skip_tags.clone() },
+            extra_vars: parse_extra_vars(&c.inventory.extra_vars, &out.secrets)?,
+            forks: c.connect.forks,
             connect: ConnectOptions {
-                accept_new_host_keys: c.accept_new_host_keys,
+                accept_new_host_keys: c.connect.accept_new_host_keys,
                 connect_timeout: None,
-                lock_timeout: std::time::Duration::from_secs(c.lock_timeout),
+                lock_timeout: std::time::Duration::from_secs(c.connect.lock_timeout),
                 become_password,
             },
         })
@@ -96,14 +96,20 @@ fn ask_become_password(out: &Out) -> Result<BecomePassword> {
 /// flag is reported in the form the user asked for (`--json`, colors).
 pub fn output(c: &Common) -> Out {
     let passwords = crate::secret::vault_passwords::Sources::new(
-        &c.vault_password_file,
+        &c.vault.vault_password_file,
         std::env::var("RIGGER_VAULT_PASSWORD_FILE").ok().filter(|f| !f.is_empty()),
-        c.ask_vault_pass,
+        c.vault.ask_vault_pass,
     );
-    let secrets = Secrets::with_vault_passwords(c.vault_key.clone(), passwords);
-    crate::trace::init(c.verbose, &secrets);
+    let secrets = Secrets::with_vault_passwords(c.vault.vault_key.clone(), passwords);
+    crate::trace::init(c.output.verbose, &secrets);
     let verbose = crate::trace::level() >= 1;
-    Out { json: c.json, quiet: c.quiet, verbose, style: Style::detect(c.json, &c.color), secrets }
+    Out {
+        json: c.output.json,
+        quiet: c.output.quiet,
+        verbose,
+        style: Style::detect(c.output.json, &c.output.color),
+        secrets,
+    }
 }
 
 /// Parses `-e` values: `k=v` pairs (v as YAML) or `@file`.
