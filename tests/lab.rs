@@ -996,7 +996,9 @@ fn apply_twice(what: &str, args: &[&str]) -> (f64, u64) {
 /// A value generated for the lab (inventory/lab/generated/NAME): plain when no vault key is set.
 fn generated(name: &str) -> String {
     let p = root().join("inventory/lab/generated").join(name);
-    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e} (a vault key set? this test reads the plain file)", p.display()))
+    let v = std::fs::read_to_string(&p)
+        .unwrap_or_else(|e| panic!("{}: {e} (a vault key set? this test reads the plain file)", p.display()));
+    v.trim_end().to_string()
 }
 
 const MONITORING: &str = "10.77.0.18";
@@ -1039,7 +1041,9 @@ fn t21_monitoring_scrapes_the_inventory_and_alerts_on_a_stopped_web_server() {
                 a.as_array()
                     .unwrap_or(&vec![])
                     .iter()
-                    .filter(|x| x["labels"].to_string().contains("h3") || x["labels"].to_string().contains("10.77.0.13"))
+                    .filter(|x| {
+                        x["labels"].to_string().contains("h3") || x["labels"].to_string().contains("10.77.0.13")
+                    })
                     .map(|x| x["labels"]["alertname"].as_str().unwrap_or("").to_string())
                     .collect::<Vec<_>>()
             })
@@ -1052,7 +1056,8 @@ fn t21_monitoring_scrapes_the_inventory_and_alerts_on_a_stopped_web_server() {
         !names.is_empty()
     });
     on_ok("h3", "systemctl start nginx");
-    let resolved = wait_for("h3's alerts resolved", Duration::from_secs(120), Duration::from_secs(2), || h3_alerts().is_empty());
+    let resolved =
+        wait_for("h3's alerts resolved", Duration::from_secs(120), Duration::from_secs(2), || h3_alerts().is_empty());
     figure(&format!(
         "alerting: nginx stopped on h3 → {names:?} in Alertmanager after {:.1}s; resolved {:.1}s after nginx started",
         raised.as_secs_f64(),
@@ -1091,7 +1096,8 @@ fn t23_postgresql_through_pgbouncer() {
     lab_up(8);
     apply_twice("postgresql + pgbouncer on h7", &["--limit", "postgres"]);
     let pw = generated("postgresql-app-password");
-    let psql = |db: &str, sql: &str| format!("PGPASSWORD='{pw}' psql -h 10.77.0.17 -p 6432 -U app -d {db} -tAc '{sql}'");
+    let psql =
+        |db: &str, sql: &str| format!("PGPASSWORD='{pw}' psql -h 10.77.0.17 -p 6432 -U app -d {db} -tAc '{sql}'");
     assert_eq!(on_ok("h7", &psql("app", "SELECT current_user || 1")), "app1");
     let pools = on_ok("h7", &psql("pgbouncer", "SHOW POOLS"));
     assert!(pools.lines().any(|l| l.starts_with("app|app|")), "{pools}");
