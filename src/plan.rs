@@ -178,6 +178,7 @@ pub fn plan_unit(prepared: &[Prepared], handlers: &Handlers, state: &HostState, 
         }
         plan.resources.push(r);
     }
+    settle(prepared, &mut plan.resources);
     for (name, h) in handlers {
         if notified.contains(name) {
             let steps = h.resource.handler_steps(state).unwrap_or_else(|e| {
@@ -189,6 +190,38 @@ pub fn plan_unit(prepared: &[Prepared], handlers: &Handlers, state: &HostState, 
     }
     plan.defer(&sharing.later);
     plan
+}
+
+/// Keeps one settle step (`Resource::settle`: systemd's daemon-reload) per
+/// group of resources that plan it and change one after another: the last
+/// of them runs it, before any other change that may need it (a restart).
+/// Resources in sync or skipped do not split a group; a conditional one
+/// does (what it does is known only at apply).
+fn settle(prepared: &[Prepared], resources: &mut [ResourcePlan]) {
+    let mut owed: Option<(usize, String)> = None;
+    for (i, p) in prepared.iter().enumerate() {
+        let r = &resources[i];
+        match r.status {
+            Status::Changed => {}
+            Status::Conditional => owed = None,
+            _ => continue,
+        }
+        let mine = p.resource.as_ref().and_then(|res| res.settle()).map(|s| s.script);
+        let ends_with_it = mine.is_some() && r.steps.last().map(|s| &s.script) == mine.as_ref();
+        match (owed.take(), ends_with_it) {
+            (Some((j, script)), true) if mine.as_ref() == Some(&script) => {
+                resources[j].steps.pop();
+                if resources[j].steps.is_empty() {
+                    // It changed only to reload: the later one does that.
+                    resources[j].status = Status::Ok;
+                }
+            }
+            _ => {}
+        }
+        if ends_with_it {
+            owed = mine.map(|s| (i, s));
+        }
+    }
 }
 
 /// One resource planned: ok, changed (with the handlers it notifies), skipped
@@ -338,5 +371,41 @@ mod tests {
         // Notified only by the earlier unit: still run here, with no change of its own.
         let plan = plan_unit(&[], &shared(), &state_with(b""), &earlier);
         assert_eq!(plan.changes(), 1);
+    }
+
+    fn unit(name: &str, owed: bool, st: &mut HostState) -> Prepared {
+        use crate::resource::systemd_unit::{SystemdUnitSpec, NEEDS_RELOAD};
+        let spec: SystemdUnitSpec = serde_yaml::from_str(&format!("name: {name}\ncontent: x\n")).unwrap();
+        let r = spec.build().unwrap();
+        st.insert(path::query(&r.file.path), PathState::default());
+        st.insert(path::query("/etc/systemd/system"), PathState::default());
+        st.insert(crate::session::probe::Query::new(&NEEDS_RELOAD, &r.unit), owed);
+        prepared(Arc::new(r))
+    }
+
+    #[test]
+    fn units_that_change_together_reload_systemd_once_before_what_follows() {
+        let mut st = HostState::default();
+        st.insert(host_state::journal_query("app"), PathState::default());
+        let (a, b, c) = (unit("a", false, &mut st), unit("b", false, &mut st), unit("c", false, &mut st));
+        let p = vec![a, b, prepared(command("systemctl restart a")), c];
+        let plan = plan(&p, &Handlers::new(), &st);
+        let steps = |i: usize| plan.resources[i].steps.iter().map(|s| s.action.as_str()).collect::<Vec<_>>();
+        assert_eq!(steps(0), ["create"]);
+        assert_eq!(steps(1), ["create", "daemon-reload"], "once, before the restart");
+        assert_eq!(steps(3), ["create", "daemon-reload"], "again after it: a new group");
+    }
+
+    #[test]
+    fn a_unit_owed_only_a_reload_leaves_it_to_the_next_one() {
+        let mut st = HostState::default();
+        st.insert(host_state::journal_query("app"), PathState::default());
+        let a = unit("a", true, &mut st);
+        let b = unit("b", false, &mut st);
+        // a's file is in sync but systemd holds an old copy of it.
+        st.insert(path::query("/etc/systemd/system/a.service"), PathState::file(b"x", 0o644));
+        let plan = plan(&[a, b], &Handlers::new(), &st);
+        assert_eq!(plan.resources[0].status, Status::Ok);
+        assert_eq!(plan.resources[1].steps.last().unwrap().action, "daemon-reload");
     }
 }

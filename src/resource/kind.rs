@@ -140,6 +140,13 @@ pub trait Resource: fmt::Debug + Send + Sync {
     fn notify(&self) -> &[String] {
         &[]
     }
+    /// A step that makes the host take in what resources of this sort
+    /// changed (systemd's `daemon-reload`), which each of them plans as its
+    /// last step when it changes: the planner keeps it once per group of
+    /// them that change one after another (`plan::settle`).
+    fn settle(&self) -> Option<Step> {
+        None
+    }
     /// The folder it writes a file into, which must be there when it runs:
     /// `plan` fails it when the folder is missing and nothing planned before
     /// it on the host may make it (`folders::check`).

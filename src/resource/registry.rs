@@ -91,6 +91,8 @@ kinds! {
     DockerContainer: super::docker_container::DockerContainerSpec,
     Blockinfile: super::blockinfile::BlockinfileSpec,
     GetUrl: super::get_url::GetUrlSpec,
+    SystemdUnit: super::systemd_unit::SystemdUnitSpec,
+    Limits: super::limits::LimitsSpec,
     // Not a change: a read-only question in the probe (`query.NAME`), shown as ok.
     Query: super::query::QuerySpec,
 }
