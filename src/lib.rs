@@ -13,6 +13,7 @@ pub mod folders;
 pub mod generated;
 pub mod graph;
 pub mod import;
+pub mod lab;
 pub mod plan;
 pub mod prepare;
 pub mod project;

@@ -32,9 +32,10 @@ cargo test --release --locked
 
 if [ "${LAB:-1}" = 1 ]; then
     echo "== lab: fresh hosts"
-    tests/lab/lab.sh down >/dev/null 2>&1 || true
-    tests/lab/lab.sh up 8
-    trap 'tests/lab/lab.sh down >/dev/null 2>&1 || true' EXIT
+    lab() { target/release/rigger lab "$@"; }
+    lab down >/dev/null 2>&1 || true
+    lab up 8
+    trap 'target/release/rigger lab down >/dev/null 2>&1 || true' EXIT
     rm -f target/lab-figures.txt
     echo "== lab tests"
     # Only the #[ignore]d (lab) tests, one at a time: they share the hosts.

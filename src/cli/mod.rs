@@ -5,6 +5,7 @@
 
 mod args;
 mod inventory;
+mod lab;
 mod manual;
 mod output;
 mod project;
@@ -13,7 +14,7 @@ mod show;
 mod site_run;
 mod vault;
 
-pub use args::{Cli, Command, Common, VaultAction};
+pub use args::{Cli, Command, Common, LabAction, VaultAction};
 pub use settings::parse_extra_vars;
 
 use crate::error::Result;
@@ -98,6 +99,8 @@ fn dispatch(command: Command, out: Out) -> Result<i32> {
         Command::Completions { shell, .. } => manual::completions(shell),
         Command::Man { .. } => manual::man(),
         Command::Doc { kind, .. } => manual::doc(kind.as_deref()),
+        Command::Lab { action, name, net, image, .. } => lab::run(&action, name.as_deref(), net.as_deref(), &image),
+        Command::Test { .. } => Err(crate::error::Error::usage("rigger test: not yet")),
         Command::Import { path, out: dir, .. } => {
             let (text, code) = crate::import::render(&crate::import::ansible(&path, &dir)?);
             std::io::Write::write_all(&mut std::io::stdout(), text.as_bytes()).map_err(crate::error::Error::System)?;
