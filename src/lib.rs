@@ -20,6 +20,7 @@ pub mod project;
 pub mod report;
 pub mod resource;
 pub mod saved_plan;
+pub mod scenario;
 pub mod schedule;
 pub mod secret;
 pub mod session;

@@ -12,6 +12,7 @@ mod project;
 mod settings;
 mod show;
 mod site_run;
+mod test;
 mod vault;
 
 pub use args::{Cli, Command, Common, LabAction, VaultAction};
@@ -100,7 +101,17 @@ fn dispatch(command: Command, out: Out) -> Result<i32> {
         Command::Man { .. } => manual::man(),
         Command::Doc { kind, .. } => manual::doc(kind.as_deref()),
         Command::Lab { action, name, net, image, .. } => lab::run(&action, name.as_deref(), net.as_deref(), &image),
-        Command::Test { .. } => Err(crate::error::Error::usage("rigger test: not yet")),
+        Command::Test { scenarios, keep, image, junit, jobs, project, .. } => {
+            let a = test::TestArgs {
+                scenarios: &scenarios,
+                keep,
+                image: image.as_deref(),
+                junit: junit.as_deref(),
+                jobs,
+                project: &project,
+            };
+            test::run(&a, &out)
+        }
         Command::Import { path, out: dir, .. } => {
             let (text, code) = crate::import::render(&crate::import::ansible(&path, &dir)?);
             std::io::Write::write_all(&mut std::io::stdout(), text.as_bytes()).map_err(crate::error::Error::System)?;

@@ -1,0 +1,177 @@
+//! A scenario file, read and checked: hosts (names, groups, vars, image),
+//! the default image, the site bindings, shared vars and verify checks.
+//! Mistakes are errors with file:line:col, before any host exists.
+
+use super::check::Check;
+use crate::error::{Error, Result};
+use crate::lab::Image;
+use crate::project::source::Source;
+use indexmap::IndexMap;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HostSpec {
+    pub name: String,
+    #[serde(default)]
+    pub groups: Vec<String>,
+    #[serde(default)]
+    pub vars: serde_json::Map<String, serde_json::Value>,
+    #[serde(default)]
+    pub image: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    hosts: Vec<HostSpec>,
+    #[serde(default)]
+    image: Option<String>,
+    #[serde(default)]
+    vars: serde_json::Map<String, serde_json::Value>,
+    #[serde(default)]
+    site: Option<serde_yaml::Value>,
+    #[serde(default)]
+    verify: Vec<Check>,
+}
+
+/// One scenario, validated.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    pub role: String,
+    pub name: String,
+    pub path: PathBuf,
+    pub hosts: Vec<HostSpec>,
+    /// Each host's image, in `hosts` order.
+    pub images: Vec<Image>,
+    pub vars: serde_json::Map<String, serde_json::Value>,
+    /// The site bindings as written (default: the role on every host).
+    pub site: serde_yaml::Value,
+    pub verify: Vec<Check>,
+}
+
+impl Scenario {
+    /// `ROLE:NAME`, as the command line and reports name it.
+    pub fn id(&self) -> String {
+        format!("{}:{}", self.role, self.name)
+    }
+
+    /// Reads `path` (roles/ROLE/tests/NAME.yaml) for `role`.
+    pub fn load(role: &str, path: &Path) -> Result<Self> {
+        let src = Source::read(path)?;
+        let file: File = src.parse()?;
+        let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let image = |written: &Option<String>, default: Image| -> Result<Image> {
+            match written {
+                None => Ok(default),
+                Some(w) => w.parse().map_err(|e: String| Error::at(src.locate(&format!("image: {w}")), e)),
+            }
+        };
+        let default = image(&file.image, Image::default())?;
+        if file.hosts.is_empty() {
+            return Err(Error::at(src.locate("hosts:"), "a scenario needs at least one host"));
+        }
+        let mut seen = IndexMap::new();
+        let mut images = Vec::new();
+        for h in &file.hosts {
+            let ok = !h.name.is_empty()
+                && h.name.len() <= 31
+                && h.name.starts_with(|c: char| c.is_ascii_lowercase())
+                && h.name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+            if !ok {
+                let msg = format!("bad host name `{}`: a-z, 0-9 and -, a letter first, at most 31", h.name);
+                return Err(Error::at(src.locate(&h.name), msg));
+            }
+            if seen.insert(h.name.clone(), ()).is_some() {
+                return Err(Error::at(src.locate(&h.name), format!("host `{}` is listed twice", h.name)));
+            }
+            images.push(image(&h.image, default)?);
+        }
+        if file.hosts.len() > 50 {
+            return Err(Error::at(src.locate("hosts:"), "at most 50 hosts in a scenario"));
+        }
+        for c in &file.verify {
+            if !seen.contains_key(c.host()) {
+                let known: Vec<&str> = seen.keys().map(String::as_str).collect();
+                let msg = format!("check on unknown host `{}`: the scenario's hosts are {}", c.host(), known.join(", "));
+                return Err(Error::at(src.locate(&format!("host: {}", c.host())), msg));
+            }
+        }
+        let site = match file.site {
+            Some(s) if !s.is_sequence() => {
+                return Err(Error::at(src.locate("site:"), "`site` is a list of bindings, as in site.yaml"))
+            }
+            Some(s) => s,
+            None => serde_yaml::from_str(&format!("[{{ hosts: all, roles: [{role}] }}]"))
+                .map_err(|e| Error::yaml(path, &src.text, &e))?,
+        };
+        Ok(Scenario {
+            role: role.to_string(),
+            name,
+            path: path.to_path_buf(),
+            hosts: file.hosts,
+            images,
+            vars: file.vars,
+            site,
+            verify: file.verify,
+        })
+    }
+}
+
+/// The scenarios named on the command line (`ROLE` or `ROLE:NAME`), or every
+/// scenario of every role, in name order.
+pub fn select(roles_dir: &Path, wanted: &[String]) -> Result<Vec<Scenario>> {
+    let mut out = Vec::new();
+    if wanted.is_empty() {
+        for role in sorted_entries(roles_dir)? {
+            let dir = roles_dir.join(&role).join("tests");
+            if dir.is_dir() {
+                for name in scenario_names(&dir)? {
+                    out.push(Scenario::load(&role, &dir.join(format!("{name}.yaml")))?);
+                }
+            }
+        }
+        return Ok(out);
+    }
+    for w in wanted {
+        let (role, name) = w.split_once(':').map_or((w.as_str(), None), |(r, n)| (r, Some(n)));
+        let dir = roles_dir.join(role).join("tests");
+        if !roles_dir.join(role).is_dir() {
+            return Err(Error::usage(format!("no role `{role}` in {}", roles_dir.display())));
+        }
+        let names = match name {
+            Some(n) => vec![n.to_string()],
+            None => scenario_names(&dir)?,
+        };
+        if names.is_empty() {
+            return Err(Error::usage(format!("role `{role}` has no scenario: write {}/default.yaml", dir.display())));
+        }
+        for n in names {
+            let path = dir.join(format!("{n}.yaml"));
+            if !path.is_file() {
+                return Err(Error::usage(format!("no scenario `{n}` for role `{role}`: {} does not exist", path.display())));
+            }
+            out.push(Scenario::load(role, &path)?);
+        }
+    }
+    Ok(out)
+}
+
+fn sorted_entries(dir: &Path) -> Result<Vec<String>> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map_err(|e| Error::io(dir, e))?
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
+/// `NAME` of every `NAME.yaml` in a role's tests folder.
+fn scenario_names(dir: &Path) -> Result<Vec<String>> {
+    if !dir.is_dir() {
+        return Ok(Vec::new());
+    }
+    Ok(sorted_entries(dir)?.into_iter().filter_map(|f| f.strip_suffix(".yaml").map(str::to_string)).collect())
+}
