@@ -51,6 +51,8 @@ pub struct LabSpec {
     pub docker_hosts: Vec<String>,
     /// The lab's state folder; None: the script's default.
     pub dir: Option<PathBuf>,
+    /// Seconds a host gets to power off before it is killed; None: the script's 20.
+    pub stop_wait: Option<u32>,
 }
 
 impl LabSpec {
@@ -82,6 +84,9 @@ impl LabSpec {
         }
         if self.name.is_some() || !self.docker_hosts.is_empty() {
             env.push(("LAB_DOCKER_HOSTS", self.docker_hosts.join(" ")));
+        }
+        if let Some(s) = self.stop_wait {
+            env.push(("LAB_STOP_WAIT", s.to_string()));
         }
         if let Some(dir) = &self.dir {
             env.push(("RIGGER_LAB_DIR", dir.display().to_string()));

@@ -113,6 +113,8 @@ fn run_one(sc: &Scenario, opts: &RunOptions, progress: &(dyn Fn(&str) + Sync)) -
         }
     };
     spec.docker_hosts = workspace::docker_hosts(sc, &opts.project.join("roles"));
+    // Disposable hosts: a short orderly poweroff, then the power is cut.
+    spec.stop_wait = Some(5);
     let done = |p: &PhaseOutcome| progress(&format!("{id}: {} {} ({:.1} s)", p.phase.name(), p.status.name(), p.seconds));
     lifecycle(sc, opts, &spec, &net, &mut phases, &done);
     if opts.keep {
