@@ -39,7 +39,10 @@ if [ "${LAB:-1}" = 1 ]; then
     rm -f target/lab-figures.txt
     echo "== lab tests"
     # Only the #[ignore]d (lab) tests, one at a time: they share the hosts.
-    cargo test --release --locked --test lab --test lab_storage --test lab_import -- --ignored --test-threads=1 --nocapture
+    cargo test --release --locked --test lab --test lab_storage --test lab_import --test lab_scenarios -- --ignored --test-threads=1 --nocapture
+    echo "== role scenarios (each on a lab of its own), Debian 12, then Debian 13"
+    target/release/rigger test -j 2
+    target/release/rigger test -j 2 --image debian13 web haproxy keepalived
     echo "== figures"
     cat target/lab-figures.txt
 fi

@@ -30,7 +30,9 @@ fn script_args(action: &LabAction) -> Vec<String> {
         }
         LabAction::Start { host } => vec!["start", host],
         LabAction::Wipe { hosts } => std::iter::once("wipe").chain(hosts.iter().map(String::as_str)).collect(),
-        LabAction::Ssh { host, cmd } => ["ssh", host.as_str()].into_iter().chain(cmd.iter().map(String::as_str)).collect(),
+        LabAction::Ssh { host, cmd } => {
+            ["ssh", host.as_str()].into_iter().chain(cmd.iter().map(String::as_str)).collect()
+        }
     };
     words.into_iter().map(str::to_string).collect()
 }

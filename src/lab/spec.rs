@@ -111,7 +111,9 @@ pub fn parse_net(net: &str) -> Result<[u8; 3]> {
         || (octets[0] == 172 && (16..32).contains(&octets[1]))
         || (octets[0] == 192 && octets[1] == 168);
     if !private {
-        return Err(Error::usage(format!("subnet `{net}.0/24` is not private: the lab sends traffic only to its own hosts")));
+        return Err(Error::usage(format!(
+            "subnet `{net}.0/24` is not private: the lab sends traffic only to its own hosts"
+        )));
     }
     Ok(octets)
 }

@@ -236,7 +236,9 @@ fn judge_http(c: &Http, seen: &Seen) -> Result<(), Mismatch> {
     let (first, body) = seen.stdout.split_once('\n').unwrap_or((seen.stdout.as_str(), ""));
     let status: u16 = match first.trim().parse() {
         Ok(s) if seen.rc == 0 => s,
-        _ => return mismatch(format!("status {}", c.status), format!("no HTTP answer: {}", excerpt(&seen.stderr, 200))),
+        _ => {
+            return mismatch(format!("status {}", c.status), format!("no HTTP answer: {}", excerpt(&seen.stderr, 200)))
+        }
     };
     if status == 0 {
         return mismatch(format!("status {}", c.status), format!("no answer: {}", excerpt(body, 200)));
@@ -258,16 +260,17 @@ fn judge_command(c: &Cmd, seen: &Seen) -> Result<(), Mismatch> {
         return mismatch(format!("exit code {}", c.rc), format!("exit code {}, {}", seen.rc, out()));
     }
     match &c.stdout {
-        Some(want) if !seen.stdout.contains(want.as_str()) => {
-            mismatch(format!("stdout containing {want:?}"), out())
-        }
+        Some(want) if !seen.stdout.contains(want.as_str()) => mismatch(format!("stdout containing {want:?}"), out()),
         _ => Ok(()),
     }
 }
 
 fn judge_port(c: &Port, seen: &Seen) -> Result<(), Mismatch> {
     if seen.rc != 0 {
-        return mismatch(format!("a listener on TCP port {}", c.port), format!("ss failed: {}", excerpt(&seen.stderr, 200)));
+        return mismatch(
+            format!("a listener on TCP port {}", c.port),
+            format!("ss failed: {}", excerpt(&seen.stderr, 200)),
+        );
     }
     // `ss -Hltn`: State Recv-Q Send-Q Local-Address:Port Peer-Address:Port
     let mut ports: Vec<u16> = seen
@@ -289,8 +292,10 @@ fn judge_service(c: &Service, seen: &Seen) -> Result<(), Mismatch> {
     let mut lines = seen.stdout.lines().map(str::trim);
     let (active, enabled) = (lines.next().unwrap_or(""), lines.next().unwrap_or(""));
     let want = |w: Option<bool>, yes: &str, no: &str| w.map(|b| if b { yes.to_string() } else { no.to_string() });
-    let expected: Vec<String> =
-        [want(c.active, "active", "not active"), want(c.enabled, "enabled", "not enabled")].into_iter().flatten().collect();
+    let expected: Vec<String> = [want(c.active, "active", "not active"), want(c.enabled, "enabled", "not enabled")]
+        .into_iter()
+        .flatten()
+        .collect();
     let ok_active = c.active.is_none_or(|b| (active == "active") == b);
     let ok_enabled = c.enabled.is_none_or(|b| (enabled == "enabled") == b);
     if ok_active && ok_enabled {

@@ -27,7 +27,12 @@ pub fn changes(doc: &Value) -> Vec<Change> {
                     .iter()
                     .map(|s| (text(s, "action"), s.get("diff").and_then(Value::as_str).map(str::to_string)))
                     .collect();
-                out.push(Change { host: text(&host, "host"), role: text(&unit, "role"), what: text(r, "resource"), steps });
+                out.push(Change {
+                    host: text(&host, "host"),
+                    role: text(&unit, "role"),
+                    what: text(r, "resource"),
+                    steps,
+                });
             }
             for h in list(&unit, "handlers") {
                 let what = format!("handler {}", h.as_str().unwrap_or(""));
@@ -71,7 +76,10 @@ mod tests {
         assert_eq!(c.len(), 2);
         assert_eq!(c[0].what, "template /var/www/html/index.html");
         let text = explain(&c);
-        assert!(text.contains("web1 / web: template /var/www/html/index.html changed again\n    update\n      --- a\n"), "{text}");
+        assert!(
+            text.contains("web1 / web: template /var/www/html/index.html changed again\n    update\n      --- a\n"),
+            "{text}"
+        );
         assert!(text.contains("web1 / web: handler reload nginx changed again"), "{text}");
     }
 

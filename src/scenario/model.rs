@@ -3,7 +3,7 @@
 //! Mistakes are errors with file:line:col, before any host exists.
 
 use super::check::Check;
-use crate::error::{Error, Result};
+use crate::error::{Error, Location, Result};
 use crate::lab::Image;
 use crate::project::source::Source;
 use indexmap::IndexMap;
@@ -84,7 +84,10 @@ impl Scenario {
                 return Err(Error::at(src.locate(&h.name), msg));
             }
             if seen.insert(h.name.clone(), ()).is_some() {
-                return Err(Error::at(src.locate(&h.name), format!("host `{}` is listed twice", h.name)));
+                // The second one is the mistake: search after the first.
+                let first = src.locate(&h.name).line;
+                let at = Location::of_token_after(&src.path, &src.text, &h.name, first + 1);
+                return Err(Error::at(at, format!("host `{}` is listed twice", h.name)));
             }
             images.push(image(&h.image, default)?);
         }
@@ -94,7 +97,8 @@ impl Scenario {
         for c in &file.verify {
             if !seen.contains_key(c.host()) {
                 let known: Vec<&str> = seen.keys().map(String::as_str).collect();
-                let msg = format!("check on unknown host `{}`: the scenario's hosts are {}", c.host(), known.join(", "));
+                let msg =
+                    format!("check on unknown host `{}`: the scenario's hosts are {}", c.host(), known.join(", "));
                 return Err(Error::at(src.locate(&format!("host: {}", c.host())), msg));
             }
         }
@@ -150,7 +154,10 @@ pub fn select(roles_dir: &Path, wanted: &[String]) -> Result<Vec<Scenario>> {
         for n in names {
             let path = dir.join(format!("{n}.yaml"));
             if !path.is_file() {
-                return Err(Error::usage(format!("no scenario `{n}` for role `{role}`: {} does not exist", path.display())));
+                return Err(Error::usage(format!(
+                    "no scenario `{n}` for role `{role}`: {} does not exist",
+                    path.display()
+                )));
             }
             out.push(Scenario::load(role, &path)?);
         }
@@ -174,4 +181,54 @@ fn scenario_names(dir: &Path) -> Result<Vec<String>> {
         return Ok(Vec::new());
     }
     Ok(sorted_entries(dir)?.into_iter().filter_map(|f| f.strip_suffix(".yaml").map(str::to_string)).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<Scenario> {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("default.yaml");
+        std::fs::write(&path, text).unwrap();
+        Scenario::load("web", &path)
+    }
+
+    #[test]
+    fn defaults_the_site_to_the_role_on_every_host_and_images_per_host() {
+        let s = load("hosts:\n  - { name: a1 }\n  - { name: b1, image: debian12 }\nimage: debian13\n").unwrap();
+        assert_eq!(s.id(), "web:default");
+        assert_eq!(s.images, vec![Image::Debian13, Image::Debian12]);
+        assert_eq!(serde_yaml::to_string(&s.site).unwrap(), "- hosts: all\n  roles:\n  - web\n");
+    }
+
+    #[test]
+    fn a_site_must_be_a_list_of_bindings() {
+        let e = load("hosts:\n  - { name: a1 }\nsite: { hosts: all }\n").unwrap_err().to_string();
+        assert!(e.contains("`site` is a list of bindings") && e.contains("default.yaml:3:1"), "{e}");
+    }
+
+    #[test]
+    fn bad_host_names_are_refused_where_written() {
+        let e = load("hosts:\n  - { name: Web_1 }\n").unwrap_err().to_string();
+        assert!(e.contains("bad host name `Web_1`") && e.contains("default.yaml:2:13"), "{e}");
+    }
+
+    /// The sample roles' scenarios are valid, and every role a binding names exists.
+    #[test]
+    fn the_sample_scenarios_load() {
+        let roles = Path::new(env!("CARGO_MANIFEST_DIR")).join("roles");
+        let all = select(&roles, &[]).unwrap();
+        let ids: Vec<String> = all.iter().map(Scenario::id).collect();
+        for want in ["web:default", "haproxy:default", "keepalived:default", "docker:default"] {
+            assert!(ids.contains(&want.to_string()), "{ids:?}");
+        }
+        for s in &all {
+            for b in s.site.as_sequence().unwrap() {
+                for r in b["roles"].as_sequence().unwrap() {
+                    assert!(roles.join(r.as_str().unwrap()).join("role.yaml").is_file(), "{}: role {r:?}", s.id());
+                }
+            }
+        }
+    }
 }

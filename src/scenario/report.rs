@@ -160,7 +160,8 @@ mod tests {
     use super::*;
 
     fn report() -> ScenarioReport {
-        let phase = |phase, status, message: &str| PhaseOutcome { phase, status, seconds: 1.5, message: message.into() };
+        let phase =
+            |phase, status, message: &str| PhaseOutcome { phase, status, seconds: 1.5, message: message.into() };
         ScenarioReport {
             scenario: "web:default".into(),
             file: "roles/web/tests/default.yaml".into(),
@@ -191,7 +192,10 @@ mod tests {
     fn the_recap_line_names_the_failed_phase() {
         let line = report().line();
         assert!(line.starts_with("web:default"), "{line}");
-        assert!(line.contains("FAILED") && line.contains("idempotence FAILED 1.5 s") && line.contains("verify skipped"), "{line}");
+        assert!(
+            line.contains("FAILED") && line.contains("idempotence FAILED 1.5 s") && line.contains("verify skipped"),
+            "{line}"
+        );
         let doc = json(&[report()], 6.0);
         assert_eq!(doc["failed"], true);
         assert_eq!(doc["scenarios"][0]["phases"][2]["phase"], "idempotence");

@@ -115,7 +115,8 @@ fn run_one(sc: &Scenario, opts: &RunOptions, progress: &(dyn Fn(&str) + Sync)) -
     spec.docker_hosts = workspace::docker_hosts(sc, &opts.project.join("roles"));
     // Disposable hosts: a short orderly poweroff, then the power is cut.
     spec.stop_wait = Some(5);
-    let done = |p: &PhaseOutcome| progress(&format!("{id}: {} {} ({:.1} s)", p.phase.name(), p.status.name(), p.seconds));
+    let done =
+        |p: &PhaseOutcome| progress(&format!("{id}: {} {} ({:.1} s)", p.phase.name(), p.status.name(), p.seconds));
     lifecycle(sc, opts, &spec, &net, &mut phases, &done);
     if opts.keep {
         phases.push(skipped(Phase::Destroy, "--keep"));
@@ -142,12 +143,8 @@ fn lifecycle(
     done: &dyn Fn(&PhaseOutcome),
 ) {
     let t = Instant::now();
-    let specs: Vec<String> = sc
-        .hosts
-        .iter()
-        .zip(&sc.images)
-        .map(|(h, img)| format!("{}:{}", h.name, opts.image.unwrap_or(*img)))
-        .collect();
+    let specs: Vec<String> =
+        sc.hosts.iter().zip(&sc.images).map(|(h, img)| format!("{}:{}", h.name, opts.image.unwrap_or(*img))).collect();
     let created = lab::capture(spec, &[vec!["create".to_string()], specs].concat()).map(|_| ());
     if !record(phases, done, outcome(Phase::Create, t, created.map_err(|e| e.to_string()))) {
         return skip_rest(phases, Phase::Converge);
@@ -205,7 +202,12 @@ fn skip_rest(phases: &mut Vec<PhaseOutcome>, from: Phase) {
 fn keep_workspace(ws: tempfile::TempDir, keep: bool) {
     if keep {
         let path = ws.keep();
-        eprintln!("project kept: {} (rigger plan -i {}/inventory {}/site.yaml)", path.display(), path.display(), path.display());
+        eprintln!(
+            "project kept: {} (rigger plan -i {}/inventory {}/site.yaml)",
+            path.display(),
+            path.display(),
+            path.display()
+        );
     }
 }
 

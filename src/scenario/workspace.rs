@@ -35,7 +35,8 @@ pub fn write(dir: &Path, project: &Path, scenario: &Scenario, reach: &Reach) -> 
         }
     }
     let site = dir.join("site.yaml");
-    let text = serde_yaml::to_string(&scenario.site).map_err(|e| Error::Lab(format!("site of {}: {e}", scenario.id())))?;
+    let text =
+        serde_yaml::to_string(&scenario.site).map_err(|e| Error::Lab(format!("site of {}: {e}", scenario.id())))?;
     std::fs::write(&site, text).map_err(|e| Error::io(&site, e))?;
     let inv = dir.join("inventory");
     std::fs::create_dir_all(&inv).map_err(|e| Error::io(&inv, e))?;
