@@ -18,7 +18,7 @@ pub fn ensure_root(what: &str) -> Result<()> {
         return Ok(());
     }
     Err(Error::Lab(format!(
-        "{what} must run as root: the lab makes network namespaces, a bridge, overlay mounts and systemd-nspawn containers (try: sudo rigger {what})"
+        "rigger {what} must run as root: the lab makes network namespaces, a bridge, overlay mounts and systemd-nspawn containers (try: sudo rigger {what})"
     )))
 }
 
