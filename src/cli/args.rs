@@ -262,9 +262,9 @@ pub enum Command {
         /// Write a JUnit XML report (one testcase per phase per scenario) to FILE.
         #[arg(long, value_name = "FILE")]
         junit: Option<PathBuf>,
-        /// Scenarios run at once (default: 1; each has its own lab network and hosts).
-        #[arg(short = 'j', long, value_name = "N", default_value_t = 1)]
-        jobs: usize,
+        /// Scenarios run at once, each on its own lab network and hosts (default: one per CPU).
+        #[arg(short = 'j', long, value_name = "N")]
+        jobs: Option<usize>,
         /// The project folder holding roles/ (default: the current folder).
         #[arg(long, value_name = "DIR", default_value = ".")]
         project: PathBuf,

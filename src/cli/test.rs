@@ -14,14 +14,17 @@ pub struct TestArgs<'a> {
     pub keep: bool,
     pub image: Option<&'a str>,
     pub junit: Option<&'a Path>,
-    pub jobs: usize,
+    /// None: one scenario per CPU.
+    pub jobs: Option<usize>,
     pub project: &'a Path,
 }
 
 pub fn run(a: &TestArgs, out: &Out) -> Result<i32> {
     let t0 = Instant::now();
     let image: Option<Image> = a.image.map(|i| i.parse().map_err(Error::usage)).transpose()?;
-    if a.jobs == 0 {
+    let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+    let jobs = a.jobs.unwrap_or(cpus);
+    if jobs == 0 {
         return Err(Error::usage("-j takes at least 1"));
     }
     // Bad scenarios are found before any host exists, and before the root check.
@@ -30,7 +33,7 @@ pub fn run(a: &TestArgs, out: &Out) -> Result<i32> {
         return Err(Error::usage(format!("no scenario in {}/roles/*/tests/", a.project.display())));
     }
     lab::ensure_root("test")?;
-    let opts = RunOptions { project: PathBuf::from(a.project), keep: a.keep, image, jobs: a.jobs };
+    let opts = RunOptions { project: PathBuf::from(a.project), keep: a.keep, image, jobs };
     out.eprint(&format!("rigger test: {} scenario(s), {} at a time\n", scenarios.len(), opts.jobs));
     let progress = |line: &str| eprintln!("  {line}");
     let reports = scenario::run_all(&scenarios, &opts, &progress);
