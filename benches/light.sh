@@ -16,7 +16,7 @@
 # and UTS namespaces (an overlayfs root, private /proc, /run, sysfs).  About
 # 5 MB each, so 200 fit on a small machine.
 #
-# The filesystem is the lab's base image (tests/lab/lab.sh builds it) plus a
+# The filesystem is the lab's base image (`rigger lab up` builds it) plus a
 # cached layer made once here: haproxy installed, and a stub systemctl in
 # /usr/local/sbin (first in root's PATH) that reports every unit as loaded,
 # active and enabled, and succeeds at start/reload.  There is no systemd to
@@ -39,7 +39,7 @@
 set -euo pipefail
 
 LAB=${RIGGER_LAB_DIR:-/var/lib/rigger-lab}
-BASE=$LAB/base
+BASE=$LAB/images/debian12
 KEY=$LAB/id_ed25519
 DIR=${BENCH_LIGHT_DIR:-/var/lib/rigger-bench-light}
 IMAGE=$DIR/image

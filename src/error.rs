@@ -109,6 +109,11 @@ pub enum Error {
     #[error("{0}")]
     System(std::io::Error),
 
+    /// The lab (`rigger lab`, `rigger test`) could not be had: not root, a
+    /// host that did not boot, a subnet in use.
+    #[error("{0}")]
+    Lab(String),
+
     /// A loader's own typed error, shown as it is: `-i vagrant:DIR` and
     /// `inventory --from-vagrant DIR` when the Vagrant machines could not be
     /// had. Boxed so that this module names no other module of the crate.

@@ -293,3 +293,42 @@ fn every_man_page_rigger_1_names_exists() {
     let (code, _, err) = rigger(d.path(), &["man", "pln"]);
     assert_eq!((code, err.contains("did you mean `plan`?")), (1, true), "{err}");
 }
+
+/// `rigger lab` and `rigger test` need root and say why, before touching
+/// anything; a scenario mistake is reported before that. Run as `nobody`
+/// through setpriv (skipped where the tests do not run as root).
+#[test]
+fn lab_and_test_refuse_without_root_and_say_why() {
+    let is_root = std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"));
+    if !is_root || !Path::new("/usr/bin/setpriv").exists() {
+        eprintln!("skipped: needs root and setpriv to become nobody");
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let roles = d.path().join("roles/r/tests");
+    std::fs::create_dir_all(&roles).unwrap();
+    std::fs::write(d.path().join("roles/r/role.yaml"), "resources: []\n").unwrap();
+    std::fs::write(roles.join("default.yaml"), "hosts:\n  - { name: a1 }\n").unwrap();
+    std::fs::set_permissions(d.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let nobody = |args: &[&str]| {
+        let out = Command::new("/usr/bin/setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", env!("CARGO_BIN_EXE_rigger")])
+            .args(args)
+            .current_dir(d.path())
+            .output()
+            .unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (code, err) = nobody(&["lab", "status"]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("rigger lab must run as root: the lab makes network namespaces"), "{err}");
+    let (code, err) = nobody(&["test", "r"]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("rigger test must run as root"), "{err}");
+    std::fs::write(roles.join("default.yaml"), "hosts: []\n").unwrap();
+    let (_, err) = nobody(&["test", "r"]);
+    assert!(err.contains("a scenario needs at least one host"), "{err}");
+}

@@ -38,13 +38,17 @@ cargo test --release --locked
 
 if [ "${LAB:-1}" = 1 ]; then
     echo "== lab: fresh hosts"
-    tests/lab/lab.sh down >/dev/null 2>&1 || true
-    tests/lab/lab.sh up 8
-    trap 'tests/lab/lab.sh down >/dev/null 2>&1 || true' EXIT
+    lab() { target/release/rigger lab "$@"; }
+    lab down >/dev/null 2>&1 || true
+    lab up 8
+    trap 'target/release/rigger lab down >/dev/null 2>&1 || true' EXIT
     rm -f target/lab-figures.txt
     echo "== lab tests"
     # Only the #[ignore]d (lab) tests, one at a time: they share the hosts.
-    cargo test --release --locked --test lab --test lab_storage --test lab_import -- --ignored --test-threads=1 --nocapture
+    cargo test --release --locked --test lab --test lab_storage --test lab_import --test lab_scenarios -- --ignored --test-threads=1 --nocapture
+    echo "== role scenarios (each on a lab of its own), Debian 12, then Debian 13"
+    target/release/rigger test -j 2
+    target/release/rigger test -j 2 --image debian13 web haproxy keepalived
     echo "== figures"
     cat target/lab-figures.txt
 fi

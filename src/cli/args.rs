@@ -4,6 +4,7 @@
 use super::flags::{Common, FactsFlags, InventoryFlags, OutputFlags, ProjectFlags, RunFlags, RunsFlags, VaultFlags};
 use super::report_args::ReportArgs;
 use super::runs::RunsAction;
+use crate::lab::Image;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -215,6 +216,95 @@ pub enum Command {
         #[command(flatten)]
         common: InventoryFlags,
     },
+    /// The lab: VM-like Debian hosts (systemd-nspawn) on this machine, on their own bridge. Needs root.
+    #[command(
+        after_help = "Examples:\n  sudo rigger lab up 8                          # the default lab: h1..h8 on 10.77.0.0/24 (lab0)\n  sudo rigger lab up 2 --image debian13 --lab dev --net 10.78.9\n  sudo rigger lab ssh h1 systemctl is-active ssh\n  sudo rigger lab inventory > inventory/mylab.yaml\n  sudo rigger lab down --lab dev\n\nImages (Debian 12, Debian 13) are built once by debootstrap from this machine's apt mirror and cached in /var/lib/rigger-lab/images."
+    )]
+    Lab {
+        #[command(subcommand)]
+        action: LabAction,
+        /// Which lab: `default` (bridge lab0, hosts hN, 10.77.0.0/24) or a name (a-z0-9, at most 8) for a lab of its own.
+        #[arg(long = "lab", global = true, value_name = "NAME", env = "RIGGER_LAB")]
+        name: Option<String>,
+        /// A named lab's subnet, `A.B.C` of a private /24 (given once, at `up`; remembered).
+        #[arg(long, global = true, value_name = "A.B.C")]
+        net: Option<String>,
+        /// The image of hosts started now: debian12 (bookworm) or debian13 (trixie).
+        #[arg(long, global = true, default_value = "debian12", value_parser = Image::NAMES)]
+        image: String,
+        #[command(flatten)]
+        common: OutputFlags,
+    },
+    /// Test roles on disposable lab hosts: create, converge, idempotence, verify, destroy. Needs root.
+    #[command(
+        after_help = "Examples:\n  sudo rigger test                        # every scenario of every role\n  sudo rigger test web haproxy:failover   # roles/web/tests/*.yaml, roles/haproxy/tests/failover.yaml\n  sudo rigger test web --keep             # leave the hosts up; prints how to reach them\n  sudo rigger test -j 2 --junit report.xml\n\nA scenario is roles/ROLE/tests/NAME.yaml (hosts, image, site, verify); see the README.\nExit codes: 0 every scenario passed, 1 otherwise."
+    )]
+    Test {
+        /// ROLE (its every scenario) or ROLE:SCENARIO; default: every scenario of every role.
+        scenarios: Vec<String>,
+        /// Leave the hosts up after the run and print how to reach them.
+        #[arg(long)]
+        keep: bool,
+        /// The image of every host, whatever the scenario says: debian12 or debian13.
+        #[arg(long, value_parser = Image::NAMES)]
+        image: Option<String>,
+        /// Write a JUnit XML report (one testcase per phase per scenario) to FILE.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
+        /// Scenarios run at once, each on its own lab network and hosts (default: one per CPU).
+        #[arg(short = 'j', long, value_name = "N")]
+        jobs: Option<usize>,
+        /// The project folder holding roles/ (default: the current folder).
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        project: PathBuf,
+        #[command(flatten)]
+        common: VaultFlags,
+    },
+}
+
+/// What `rigger lab` does.
+#[derive(Subcommand, Debug)]
+pub enum LabAction {
+    /// Start hosts h1..hN (idempotent: running hosts stay); returns once every host answers SSH.
+    Up {
+        /// How many hosts (1..50).
+        n: String,
+    },
+    /// Stop every host and remove the lab's network and host state (the cached images stay).
+    Down,
+    /// One line per host: name, address, image, state, ssh.
+    Status,
+    /// Run CMD on HOST as root (or a login shell without CMD); its exit code is rigger's.
+    Ssh {
+        /// The lab host (h1, or a scenario's host name).
+        host: String,
+        /// The command and its words, joined by spaces and run by the host's shell.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        cmd: Vec<String>,
+    },
+    /// The lab's hosts as an Ansible YAML inventory (user, key and known_hosts set).
+    Inventory,
+    /// Stop one host: an orderly poweroff, or --hard: a power cut.
+    Stop {
+        /// The lab host.
+        host: String,
+        /// Cut the power: the host's peers hear nothing more.
+        #[arg(long)]
+        hard: bool,
+    },
+    /// Start one stopped host again (its disk state is kept).
+    Start {
+        /// The lab host.
+        host: String,
+    },
+    /// Power-cut hosts, throw away their disk state, boot them fresh from their image.
+    Wipe {
+        /// The lab hosts.
+        #[arg(required = true)]
+        hosts: Vec<String>,
+    },
+    /// Down, then up again with the same hosts.
+    Reset,
 }
 
 #[derive(Subcommand, Debug)]
@@ -270,6 +360,8 @@ impl Command {
             Command::Doc { .. } => "doc",
             Command::Import { .. } => "import",
             Command::Runs { .. } => "runs",
+            Command::Lab { .. } => "lab",
+            Command::Test { .. } => "test",
         }
     }
 
@@ -291,6 +383,8 @@ impl Command {
             Command::Import { common, .. } => common.common(),
             Command::Runs { common, .. } => common.common(),
             Command::Man { common, .. } => common.common(),
+            Command::Lab { common, .. } => common.common(),
+            Command::Test { common, .. } => common.common(),
         }
     }
 }

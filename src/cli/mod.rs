@@ -7,6 +7,7 @@ mod args;
 mod flags;
 mod init;
 mod inventory;
+mod lab;
 mod manual;
 mod output;
 mod project;
@@ -15,9 +16,10 @@ mod runs;
 mod settings;
 mod show;
 mod site_run;
+mod test;
 mod vault;
 
-pub use args::{Cli, Command, VaultAction};
+pub use args::{Cli, Command, LabAction, VaultAction};
 pub use flags::Common;
 use flags::Flags;
 pub use settings::parse_extra_vars;
@@ -141,6 +143,18 @@ fn dispatch(command: Command, out: Out) -> Result<i32> {
         Command::Completions { shell, .. } => manual::completions(shell),
         Command::Man { subcommand, out: dir, .. } => manual::man(subcommand.as_deref(), dir.as_deref()),
         Command::Doc { kind, .. } => manual::doc(kind.as_deref()),
+        Command::Lab { action, name, net, image, .. } => lab::run(&action, name.as_deref(), net.as_deref(), &image),
+        Command::Test { scenarios, keep, image, junit, jobs, project, .. } => {
+            let a = test::TestArgs {
+                scenarios: &scenarios,
+                keep,
+                image: image.as_deref(),
+                junit: junit.as_deref(),
+                jobs,
+                project: &project,
+            };
+            test::run(&a, &out)
+        }
         Command::Import { path, out: dir, .. } => {
             let (text, code) = crate::import::render(&crate::import::ansible(&path, &dir)?);
             std::io::Write::write_all(&mut std::io::stdout(), text.as_bytes()).map_err(crate::error::Error::System)?;

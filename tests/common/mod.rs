@@ -1,4 +1,4 @@
-//! Helpers shared by the test binaries: running `tests/lab/lab.sh` and
+//! Helpers shared by the test binaries: running `rigger lab` and
 //! commands on lab hosts, running rigger (on the lab, or against the local
 //! host in a test's own folder), reading its `--json` report, recording figures.
 //! Each test binary uses a different subset, hence the `dead_code` allowance.
@@ -17,7 +17,7 @@ pub fn root() -> PathBuf {
 }
 
 pub fn lab(args: &[&str]) -> Output {
-    Command::new(root().join("tests/lab/lab.sh")).args(args).output().expect("run lab.sh")
+    Command::new(env!("CARGO_BIN_EXE_rigger")).arg("lab").args(args).output().expect("run rigger lab")
 }
 
 /// Starts h1..hN (those already running stay as they are).

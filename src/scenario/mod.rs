@@ -1,0 +1,18 @@
+//! Role scenarios (`rigger test`): `roles/ROLE/tests/NAME.yaml` names
+//! disposable hosts, the site to converge on them and the checks that prove
+//! it worked. `model` reads a scenario, `check` turns a check into a remote
+//! script and judges what came back, `idempotence` explains a second apply
+//! that changed something, `workspace` writes the throwaway project a
+//! scenario converges, `runner` drives the lifecycle on a lab of its own and
+//! `report` renders the outcome (text, JSON, JUnit).
+
+pub mod check;
+pub mod idempotence;
+pub mod model;
+pub mod report;
+pub mod runner;
+pub mod workspace;
+
+pub use model::{select, Scenario};
+pub use report::{Phase, PhaseOutcome, ScenarioReport};
+pub use runner::{run_all, RunOptions};
