@@ -109,7 +109,10 @@ fn runs_are_recorded_listed_shown_and_diffed() {
     let diff = rigger_local(d.path(), &["runs", "diff", "last~1", "last"]);
     assert_eq!(diff.code, 0, "{}", diff.all());
     let motd = format!("motd: file {}/out/motd", d.path().display());
-    assert!(diff.stdout.contains(&format!("  h1 {motd}: changed (create) → changed (update)")), "{}", diff.stdout);
+    // The three local hosts share out/motd: which of them created it and which updated
+    // it (re-planned after its base unit) is up to the race between them, not the test.
+    let h1 = ["create", "update"].map(|how| format!("  h1 {motd}: changed ({how}) → changed (update)"));
+    assert!(h1.iter().any(|l| diff.stdout.contains(l.as_str())), "{}", diff.stdout);
     assert!(diff.stdout.contains("+hello world") && diff.stdout.contains("-drifted"), "{}", diff.stdout);
     let doc = json(&rigger_local(d.path(), &["runs", "diff", "last~1", "last", "--json"]));
     assert!(doc["differences"].as_array().unwrap().iter().any(|x| x["host"] == "h1" && x["what"] == motd), "{doc}");
