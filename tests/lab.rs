@@ -1152,3 +1152,39 @@ fn t23_postgresql_through_pgbouncer() {
     assert!(http_get("10.77.0.17", 5432, Duration::from_secs(2)).is_err_and(|e| e.contains("refused")));
     figure(&format!("postgresql: 5432 on {listening:?} only; SHOW POOLS: {}", pools.lines().next().unwrap_or("")));
 }
+
+/// Issues 18 and 19: a connection-level `ansible_become_user` who is not
+/// root. rigger's own state on the host (the pending-handler journal and the
+/// run lock) goes to that user's `~/.local/state/rigger`, which it can
+/// write, instead of root's `/var/lib/rigger`, which it cannot: the apply
+/// runs, its handler runs once, and a second apply changes nothing.
+#[test]
+#[ignore = "needs the lab (tests/run.sh)"]
+fn t25_a_become_user_who_is_not_root_keeps_rigger_state_in_its_home() {
+    lab_up(4);
+    on("h3", "rm -rf /home/nosudo/t25 /home/nosudo/.local/state/rigger");
+    let role = "resources:\n  - directory: { path: /home/nosudo/t25 }\n  - file: { path: /home/nosudo/t25/conf, content: \"one\\n\", notify: note }\nhandlers:\n  note: { command: { cmd: 'echo ran >> /home/nosudo/t25/log' } }\n";
+    let d = scratch(
+        &[("h3", "g")],
+        ", ansible_user: deploy, ansible_become: true, ansible_become_user: nosudo",
+        "- hosts: g\n  roles: [t25]\n",
+        &[("t25", role)],
+    );
+    let first = rigger_in(d.path(), &["apply", "--yes", "--json"]);
+    assert_eq!(first.code, 0, "{}", first.all());
+    assert_eq!(total(&json(&first), "changed"), 2, "{}", first.all());
+    assert_eq!(on_ok("h3", "stat -c %U /home/nosudo/t25/conf"), "nosudo", "written as the become user");
+    assert_eq!(on_ok("h3", "cat /home/nosudo/t25/log"), "ran", "the handler ran once");
+    let state =
+        on_ok("h3", "stat -c '%U %n' /home/nosudo/.local/state/rigger /home/nosudo/.local/state/rigger/pending");
+    assert_eq!(
+        state, "nosudo /home/nosudo/.local/state/rigger\nnosudo /home/nosudo/.local/state/rigger/pending",
+        "the journal lives in the user's own state folder"
+    );
+    assert!(!on("h3", "test -e /home/nosudo/.local/state/rigger/lock").1, "the lock is given back");
+    let second = rigger_in(d.path(), &["apply", "--yes", "--json"]);
+    assert_eq!(second.code, 0, "{}", second.all());
+    assert_eq!(total(&json(&second), "changed"), 0, "{}", second.all());
+    figure("become_user nosudo: rigger's state in /home/nosudo/.local/state/rigger; second apply 0 changed");
+    on("h3", "rm -rf /home/nosudo/t25");
+}
