@@ -26,7 +26,7 @@ pub struct ConnectOptions {
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum TransportError {
     /// No master connection: where to, what ssh said, what to check.
-    #[error("unreachable: cannot connect to {dest}: {detail} ({hint})")]
+    #[error("{}", unreachable_text(.dest, .detail, .hint))]
     Unreachable { dest: String, detail: String, hint: &'static str },
     #[error("cannot start sh: {0}")]
     StartSh(Arc<std::io::Error>),
@@ -256,6 +256,20 @@ fn ssh_config(target: &Target) -> std::io::Result<Option<tempfile::NamedTempFile
     Ok(Some(f))
 }
 
+/// One line when ssh said one; else ssh's lines kept, each on its own line
+/// under the summary (a warning and the error packed into one line read as
+/// one garbled sentence).
+fn unreachable_text(dest: &str, detail: &str, hint: &str) -> String {
+    let lines: Vec<&str> = detail.lines().map(str::trim_end).filter(|l| !l.trim().is_empty()).collect();
+    if lines.len() <= 1 {
+        return format!("unreachable: cannot connect to {dest}: {detail} ({hint})");
+    }
+    // The openssh crate's own words head ssh's first line; the summary says as much.
+    let first = lines[0].strip_prefix("failed to connect to the remote host: ").unwrap_or(lines[0]);
+    let said: String = std::iter::once(first).chain(lines[1..].iter().copied()).map(|l| format!("\n    {l}")).collect();
+    format!("unreachable: cannot connect to {dest} ({hint}); ssh said:{said}")
+}
+
 fn unreachable(t: &Target, e: std::io::Error) -> TransportError {
     let dest = t.address.clone();
     TransportError::Unreachable {
@@ -272,7 +286,7 @@ fn explain_connect_error(t: &Target, e: &openssh::Error) -> TransportError {
         detail.push_str(&format!(": {s}"));
         src = s.source();
     }
-    let detail = detail.trim().replace('\n', " ");
+    let detail = detail.trim().to_string();
     let dest = format!(
         "{}{}:{}",
         t.user.as_ref().map(|u| format!("{u}@")).unwrap_or_default(),
@@ -291,4 +305,24 @@ fn explain_connect_error(t: &Target, e: &openssh::Error) -> TransportError {
         "check that `ssh` to this address works from here"
     };
     TransportError::Unreachable { dest, detail, hint }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unreachable_text;
+
+    #[test]
+    fn ssh_keeps_its_lines() {
+        let one = unreachable_text("h:22", "connect to host h port 22: Connection refused", "is sshd up?");
+        assert_eq!(
+            one,
+            "unreachable: cannot connect to h:22: connect to host h port 22: Connection refused (is sshd up?)"
+        );
+        let many =
+            unreachable_text("h:22", "Warning: Permanently added 'h'.\r\nPermission denied (publickey).\n", "auth");
+        assert_eq!(
+            many,
+            "unreachable: cannot connect to h:22 (auth); ssh said:\n    Warning: Permanently added 'h'.\n    Permission denied (publickey)."
+        );
+    }
 }
