@@ -284,7 +284,20 @@ impl<'a> SiteRun<'a> {
     ) -> Outcome {
         let bar = self.tty.then(|| progress_bar(units));
         let (out, shown) = (self.out.clone(), bar.clone());
+        // The bar names what runs now, per host, not the last unit that ended.
+        let ticker = bar.clone().map(|pb| {
+            let interrupt = interrupt.clone();
+            tokio::spawn(async move {
+                loop {
+                    pb.set_message(running_now(&interrupt.running()));
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            })
+        });
         let outcome = phase.apply(project, forks, move |line| progress(&out, shown.as_ref(), line), interrupt).await;
+        if let Some(t) = ticker {
+            t.abort();
+        }
         if let Some(pb) = bar {
             pb.finish_and_clear();
         }
@@ -316,7 +329,7 @@ impl<'a> SiteRun<'a> {
 fn progress_bar(units: usize) -> ProgressBar {
     let pb = ProgressBar::new(units as u64);
     pb.set_style(
-        ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len} units {elapsed} {msg}")
+        ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len} units done {elapsed}  {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> "),
     );
@@ -324,11 +337,20 @@ fn progress_bar(units: usize) -> ProgressBar {
     pb
 }
 
-/// One converged unit: advance the bar (its message is the unit's name) and print the line.
+/// The bar's message: the units running now (`role@host`), the first few.
+fn running_now(units: &[String]) -> String {
+    const SHOWN: usize = 4;
+    match units.len() {
+        0 => String::new(),
+        n if n <= SHOWN => format!("running: {}", units.join(", ")),
+        n => format!("running: {} (+{} more)", units[..SHOWN].join(", "), n - SHOWN),
+    }
+}
+
+/// One converged unit: advance the bar and print the line.
 fn progress(out: &Out, bar: Option<&ProgressBar>, line: &str) {
     if let Some(pb) = bar {
         pb.inc(1);
-        pb.set_message(line.split_whitespace().nth(1).unwrap_or("").to_string());
     }
     if out.quiet {
         return;
@@ -337,5 +359,18 @@ fn progress(out: &Out, bar: Option<&ProgressBar>, line: &str) {
         (Some(pb), _) => pb.println(out.secrets.redact(line)),
         (None, true) => out.eprint(&format!("{line}\n")),
         (None, false) => out.print(&format!("{line}\n")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::running_now;
+
+    #[test]
+    fn the_bar_names_what_runs_now() {
+        let units = |n: usize| (1..=n).map(|i| format!("web@h{i}")).collect::<Vec<_>>();
+        assert_eq!(running_now(&[]), "");
+        assert_eq!(running_now(&units(2)), "running: web@h1, web@h2");
+        assert_eq!(running_now(&units(6)), "running: web@h1, web@h2, web@h3, web@h4 (+2 more)");
     }
 }
