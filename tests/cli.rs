@@ -332,3 +332,18 @@ fn lab_and_test_refuse_without_root_and_say_why() {
     let (_, err) = nobody(&["test", "r"]);
     assert!(err.contains("a scenario needs at least one host"), "{err}");
 }
+
+/// The README's resource table is `rigger doc --markdown`, the same source the
+/// parser uses: when a kind or key changes, this fails until the README is
+/// regenerated.
+#[test]
+fn the_readme_resource_table_is_generated_from_rigger_doc() {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let start = readme.find("<!-- resource-table").expect("README has the resource-table marker");
+    let body = &readme[readme[start..].find("-->\n").unwrap() + start + 4..];
+    let table = &body[..body.find("<!-- /resource-table -->").expect("and its end marker")];
+    let d = project();
+    let (code, out, err) = rigger(d.path(), &["doc", "--markdown"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(table, out, "README.md's resource table differs from `rigger doc --markdown`: regenerate it");
+}

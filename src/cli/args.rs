@@ -154,6 +154,9 @@ pub enum Command {
     Doc {
         /// A resource kind (`package`, `service`, …).
         kind: Option<String>,
+        /// Every kind as a Markdown table (the README's is this output).
+        #[arg(long, conflicts_with = "kind")]
+        markdown: bool,
         #[command(flatten)]
         common: OutputFlags,
     },

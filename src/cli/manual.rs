@@ -96,6 +96,24 @@ pub fn doc(kind: Option<&str>) -> Result<i32> {
     Ok(0)
 }
 
+/// `rigger doc --markdown`: one row per kind — what it is (the summary's
+/// first sentence) and its keys, the required ones in bold. The README's
+/// table is this output; a test keeps them equal.
+pub fn markdown() -> Result<i32> {
+    let mut out = String::from("| kind | what it is | keys (**required**) |\n|---|---|---|\n");
+    for (k, d) in crate::resource::registry::DOCS {
+        let first = d.summary.split(". ").next().unwrap_or(d.summary).trim_end_matches('.');
+        let keys: Vec<String> = d
+            .fields
+            .iter()
+            .map(|f| if f.default.is_empty() { format!("**`{}`**", f.name) } else { format!("`{}`", f.name) })
+            .collect();
+        out.push_str(&format!("| `{k}` | {}. | {} |\n", first.replace('|', "\\|"), keys.join(", ")));
+    }
+    std::io::stdout().write_all(out.as_bytes()).map_err(Error::System)?;
+    Ok(0)
+}
+
 /// One line per field: name, type, default, help.
 fn fields(fields: &[crate::resource::Field]) -> String {
     let mut out = String::new();

@@ -142,6 +142,7 @@ fn dispatch(command: Command, out: Out) -> Result<i32> {
         Command::Vault { action, .. } => vault::run(&action, &out.secrets),
         Command::Completions { shell, .. } => manual::completions(shell),
         Command::Man { subcommand, out: dir, .. } => manual::man(subcommand.as_deref(), dir.as_deref()),
+        Command::Doc { markdown: true, .. } => manual::markdown(),
         Command::Doc { kind, .. } => manual::doc(kind.as_deref()),
         Command::Lab { action, name, net, image, .. } => lab::run(&action, name.as_deref(), net.as_deref(), &image),
         Command::Test { scenarios, keep, image, junit, jobs, project, .. } => {
