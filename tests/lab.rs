@@ -1172,7 +1172,7 @@ fn t25_a_become_user_who_is_not_root_keeps_rigger_state_in_its_home() {
     );
     let first = rigger_in(d.path(), &["apply", "--yes", "--json"]);
     assert_eq!(first.code, 0, "{}", first.all());
-    assert_eq!(total(&json(&first), "changed"), 2, "{}", first.all());
+    assert_eq!(total(&json(&first), "changed"), 3, "two resources and the handler: {}", first.all());
     assert_eq!(on_ok("h3", "stat -c %U /home/nosudo/t25/conf"), "nosudo", "written as the become user");
     assert_eq!(on_ok("h3", "cat /home/nosudo/t25/log"), "ran", "the handler ran once");
     let state =
