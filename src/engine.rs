@@ -34,6 +34,8 @@ pub struct Outcome {
     pub interrupted: bool,
     /// What the run should tell besides its hosts' reports (a stale lock broken).
     pub warnings: Vec<String>,
+    /// The serial bindings' gates (after each batch), in the order they ended.
+    pub gates: Vec<UnitReport>,
 }
 
 pub struct Runner {
@@ -343,7 +345,15 @@ impl Phase {
             rep.recount();
             hosts.push(rep);
         }
-        Outcome { hosts, changes, failed, aborted: false, interrupted: false, warnings: self.warnings.clone() }
+        Outcome {
+            hosts,
+            changes,
+            failed,
+            aborted: false,
+            interrupted: false,
+            warnings: self.warnings.clone(),
+            gates: vec![],
+        }
     }
 
     /// Walks the graph (see `schedule`), converging each unit as soon as its
@@ -398,6 +408,15 @@ impl Phase {
             hosts.push(rep);
         }
         failed |= results.values().any(|r| r.status == Status::Failed);
+        let mut gates: Vec<UnitReport> =
+            results.iter().filter(|(n, _)| matches!(g[**n], Node::Gate { .. })).map(|(_, r)| r.clone()).collect();
+        gates.sort_by(|a, b| {
+            a.span
+                .as_ref()
+                .map(|s| s.end)
+                .partial_cmp(&b.span.as_ref().map(|s| s.end))
+                .unwrap_or(std::cmp::Ordering::Equal)
+        });
         for run in runs.into_values() {
             if let Some(c) = run.conn {
                 if let Ok(c) = Arc::try_unwrap(c) {
@@ -405,7 +424,7 @@ impl Phase {
                 }
             }
         }
-        Outcome { hosts, changes, failed, aborted: false, interrupted: interrupt.is_set(), warnings }
+        Outcome { hosts, changes, failed, aborted: false, interrupted: interrupt.is_set(), warnings, gates }
     }
 
     pub async fn close(self) {

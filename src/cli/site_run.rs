@@ -269,6 +269,7 @@ impl<'a> SiteRun<'a> {
             aborted: true,
             interrupted: false,
             warnings: vec![],
+            gates: vec![],
         };
         self.report(&outcome, warnings);
     }
@@ -317,6 +318,7 @@ impl<'a> SiteRun<'a> {
             seconds: self.started.elapsed().as_secs_f64(),
             warnings: warnings.to_vec(),
             hosts: outcome.hosts.clone(),
+            gates: outcome.gates.clone(),
         };
         let groups = group::groups(&run.hosts, &self.out.secrets, false);
         if self.out.json {

@@ -8,7 +8,7 @@
 
 use super::group::{self, Change, Group};
 use super::history::{utc, Record};
-use super::run::{HostReport, Span};
+use super::run::{HostReport, Span, UnitReport};
 use super::svg::{self, escape};
 use crate::plan::Status;
 use std::collections::HashMap;
@@ -21,7 +21,7 @@ h2{font-size:1.15em;border-bottom:1px solid #ccc;margin-top:1.6em}pre{background
 .axis span{position:absolute}.row{display:flex;align-items:center;height:16px;border-bottom:1px solid #f0f0f0}\
 .row .name{width:160px;flex:none;overflow:hidden;text-overflow:ellipsis;white-space:nowrap;font-size:11px}\
 .track{position:relative;flex:1;height:12px}.bar{position:absolute;top:1px;height:10px;min-width:2px;border-radius:2px}\
-.probe{background:#b0bec5}.ok{background:#66bb6a}.changed{background:#ffb300}.failed{background:#e53935}.skipped{background:#bdbdbd}\
+.probe{background:#b0bec5}.gate{outline:1px solid #37474f}.ok{background:#66bb6a}.changed{background:#ffb300}.failed{background:#e53935}.skipped{background:#bdbdbd}\
 .scroll{overflow-y:auto;overflow-x:hidden;max-height:70vh;border:1px solid #ddd}.graph-box{overflow:auto;max-height:70vh;border:1px solid #ddd}.change{padding:0 .5em}details summary{cursor:pointer}";
 
 /// The page for `run` (sealed by the caller).
@@ -39,7 +39,7 @@ pub fn render(run: &Record) -> String {
     page.push_str(&summary(run));
     page.push_str("<nav><a href=\"#failures\">failures</a> · <a href=\"#timeline\">timeline</a> · <a href=\"#changes\">changes</a> · <a href=\"#graph\">graph</a></nav>\n");
     page.push_str(&failures(&r.hosts));
-    page.push_str(&timeline(&r.hosts));
+    page.push_str(&timeline(&r.hosts, &r.gates));
     page.push_str(&changes(&run.groups));
     let status: HashMap<(String, String), Status> = r
         .hosts
@@ -196,9 +196,11 @@ fn diff(d: &str) -> String {
         .collect()
 }
 
-/// One row per host; its probe and its units as bars on the run's time axis.
-fn timeline(hosts: &[HostReport]) -> String {
+/// One row per host; its probe and its units as bars on the run's time axis;
+/// under them, one row of the serial bindings' gates (after each batch).
+fn timeline(hosts: &[HostReport], gates: &[UnitReport]) -> String {
     let spans = hosts.iter().flat_map(|h| h.probe.iter().chain(h.units.iter().filter_map(|u| u.span.as_ref())));
+    let spans = spans.chain(gates.iter().filter_map(|g| g.span.as_ref()));
     let (t0, t1) = spans.fold((f64::MAX, f64::MIN), |(a, b), s| (a.min(s.start), b.max(s.end)));
     let length = if t1 > t0 { t1 - t0 } else { 1.0 };
     let pos = |s: &Span| (100.0 * (s.start - t0.min(s.start)) / length, (100.0 * (s.end - s.start) / length).max(0.0));
@@ -239,6 +241,51 @@ fn timeline(hosts: &[HostReport]) -> String {
         }
         out.push_str("</div></div>\n");
     }
+    if !gates.is_empty() {
+        out.push_str("<div class=\"row gates\" data-host=\"\"><div class=\"name\" title=\"after each batch of a serial binding\">gates</div><div class=\"track\">");
+        for g in gates {
+            let Some(s) = &g.span else { continue };
+            let (left, width) = pos(s);
+            let class =
+                serde_json::to_value(g.status).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
+            let _ = write!(
+                out,
+                "<div class=\"bar gate {class}\" style=\"left:{left:.3}%;width:{width:.3}%\" title=\"{} {class} {:.2}s: {}\"></div>",
+                escape(&g.role),
+                s.end - s.start,
+                escape(g.message.as_deref().unwrap_or(""))
+            );
+        }
+        out.push_str("</div></div>\n");
+    }
     out.push_str("</div>\n");
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::run::UnitReport;
+
+    /// A serial binding's gates get a row of their own under the hosts, on the same time axis.
+    #[test]
+    fn the_timeline_shows_the_gates_between_batches() {
+        let unit = |role: &str, status, start: f64, end: f64| UnitReport {
+            role: role.into(),
+            status,
+            message: Some("batch done".into()),
+            resources: vec![],
+            handlers: vec![],
+            seconds: end - start,
+            span: Some(Span { start, end }),
+        };
+        let mut h1 = HostReport::new("lb1");
+        h1.units.push(unit("haproxy", Status::Changed, 10.0, 12.0));
+        let gates = [unit("gate(binding 1 batch 1)", Status::Ok, 12.0, 14.0)];
+        let html = timeline(&[h1], &gates);
+        assert!(html.contains("<div class=\"row gates\""), "{html}");
+        assert!(html.contains("class=\"bar gate ok\" style=\"left:50.000%;width:50.000%\""), "{html}");
+        assert!(html.contains("gate(binding 1 batch 1) ok 2.00s: batch done"), "{html}");
+        assert!(!timeline(&[], &[]).contains("row gates"), "no serial binding, no gate row");
+    }
 }

@@ -123,6 +123,7 @@ mod tests {
             seconds: 1.0,
             warnings: vec![],
             hosts: vec![h, down],
+            gates: vec![],
         }
     }
 

@@ -128,4 +128,8 @@ pub struct RunReport {
     pub seconds: f64,
     pub warnings: Vec<String>,
     pub hosts: Vec<HostReport>,
+    /// The gates of serial bindings (after each batch: its failure budget and
+    /// health check), with their spans, for the timeline.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gates: Vec<UnitReport>,
 }
