@@ -8,6 +8,7 @@ benches/README.md.
     benches/bench.py lab   --hosts 20 --openssh 10      # the same with OpenSSH 10.0 on both ends
     benches/bench.py scale [--sizes 50,100,200]         # no-change run over light hosts
     benches/bench.py check [--hosts 1000]               # offline check of a big inventory
+    benches/bench.py check-scale                         # check from 2,000 to 100,000 hosts, 6 roles, group chains
     benches/bench.py all                                 # all of the above, and a converge breakdown
 
 Run as root on the lab machine.  `lab` uses hosts h11.. only (h1..h10 belong
@@ -931,6 +932,32 @@ handlers:
 }
 
 
+# The `check-scale` sites: six roles of the everyday kind (the ones above but
+# hosts_file, whose /etc/hosts lists every host and so grows as hosts², plus
+# two more), so that the work per host is bounded and check should be linear.
+CHECK_ROLES["sshd"] = ("""description: sshd hardening (check benchmark)
+requires: [base]
+defaults:
+  sshd_port: 22
+  sshd_allow_groups: [ops, root]
+resources:
+  - package: openssh-server
+  - template: { src: sshd.conf.tera, dest: /etc/ssh/sshd_config.d/rigger.conf, mode: "0644", validate: "sshd -t -f %s", notify: reload sshd }
+  - service: { name: ssh, state: started, enabled: true }
+handlers:
+  reload sshd: { service: { name: ssh, state: reloaded } }
+""", {"sshd.conf.tera": "Port {{ sshd_port }}\nPermitRootLogin prohibit-password\nAllowGroups {{ sshd_allow_groups | join(sep=' ') }}\n# {{ inventory_hostname }} in {{ dc }}\n"})
+CHECK_ROLES["logrotate"] = ("""description: log rotation per app (check benchmark)
+requires: [app]
+defaults:
+  logrotate_days: 14
+resources:
+  - file: { path: /etc/logrotate.d/app, content: "/srv/app/*.log {\\n  daily\\n  rotate {{ logrotate_days }}\\n}\\n", mode: "0644" }
+  - command: { cmd: "logrotate -d /etc/logrotate.d/app", unless: "test -f /var/lib/logrotate/status" }
+""", {})
+SIX_ROLES = ["base", "users", "lb", "app", "sshd", "logrotate"]
+
+
 def make_check_project(root, n, roles, clusters=10):
     shutil.rmtree(root, ignore_errors=True)
     (root / "inventory/group_vars").mkdir(parents=True)
@@ -953,7 +980,8 @@ def make_check_project(root, n, roles, clusters=10):
 
 def cmd_check(args):
     rigger_bin, rev = build_rigger()
-    variants = [("5 roles", list(CHECK_ROLES)), ("4 roles (without hosts_file)", [r for r in CHECK_ROLES if r != "hosts_file"])]
+    five = ["base", "users", "hosts_file", "lb", "app"]
+    variants = [("5 roles", five), ("4 roles (without hosts_file)", [r for r in five if r != "hosts_file"])]
     results = []
     for label, roles in variants:
         root = WORK / f"check-{args.hosts}-{len(roles)}"
@@ -983,6 +1011,82 @@ def cmd_check(args):
     print(md)
 
 
+# ------------------------------------------------------- check-scale bench --
+
+def make_range_project(root, n):
+    """One YAML host range, `web[000000:0NNNNN]`, under one group, × the base role."""
+    make_check_project(root, 1, ["base"])
+    width = len(str(n - 1))
+    (root / "inventory/hosts.yaml").write_text(
+        "all:\n  vars:\n    ansible_user: root\n  children:\n    web:\n      vars:\n        cluster: web\n"
+        f"        dc: dc0\n        rack: r0\n      hosts:\n        web[{0:0{width}d}:{n - 1:0{width}d}]:\n")
+
+
+def make_chain_project(root, depth):
+    """An INI inventory whose groups form one `:children` chain `depth` deep,
+    five hosts at the bottom, a var at each end; × the base role."""
+    make_check_project(root, 1, ["base"])
+    (root / "inventory/hosts.yaml").unlink()
+    lines = ["[g0]"] + [f"leaf{i} dc=dc0 rack=r{i}" for i in range(5)] + [""]
+    for i in range(1, depth):
+        lines += [f"[g{i}:children]", f"g{i - 1}", ""]
+    lines += ["[all:vars]", "ansible_user=root", f"[g{depth - 1}:vars]", "cluster=top", "[g0:vars]", "cluster=bottom"]
+    (root / "inventory/hosts.ini").write_text("\n".join(lines) + "\n")
+
+
+def check_scale_cases():
+    """(label, hosts, roles, maker): the issue's sizes for `check`."""
+    cases = [(f"{n:,} hosts × 1 role", n, 1, lambda r, n=n: make_check_project(r, n, ["base"]))
+             for n in (2000, 4000, 8000, 16000, 64000)]
+    cases.append(("web[000000:099999] × 1 role", 100000, 1, lambda r: make_range_project(r, 100000)))
+    # Clusters of 50 hosts: lb lists its cluster, so its work per host is bounded.
+    cases.append(("10,000 hosts × 6 roles", 10000, 6, lambda r: make_check_project(r, 10000, SIX_ROLES, clusters=200)))
+    for d in (2500, 5000, 10000):
+        cases.append((f"INI :children chain {d:,} deep", 5, 1, lambda r, d=d: make_chain_project(r, d)))
+    return cases
+
+
+def time_cpu(argv, cwd, env):
+    """Like time_v, plus user and system CPU seconds (steadier than wall time
+    when something else loads the machine)."""
+    p = subprocess.run(["/usr/bin/time", "-f", "%e %U %S %M", *argv], cwd=cwd, env=env, capture_output=True, text=True)
+    wall, user, sys_, rss = p.stderr.strip().splitlines()[-1].split()
+    return float(wall), float(user) + float(sys_), int(rss), p.returncode, p.stdout
+
+
+def cmd_check_scale(args):
+    if args.rigger:
+        rigger_bin, rev = Path(args.rigger), args.label or args.rigger
+    else:
+        rigger_bin, rev = build_rigger()
+    results = []
+    for label, hosts, nroles, make in check_scale_cases():
+        root = WORK / "check-scale" / re.sub(r"\W+", "-", label)
+        make(root)
+        inv = "inventory/hosts.ini" if (root / "inventory/hosts.ini").exists() else "inventory"
+        for _ in range(args.runs):
+            wall, cpu, rss, rc, out = time_cpu([str(rigger_bin), "check", "-i", inv, "site.yaml", "--json"], root, tool_env())
+            doc = json.loads(out) if out.strip() else {}
+            rec = {"case": label, "hosts": hosts, "roles": nroles, "seconds": wall, "cpu_seconds": round(cpu, 2),
+                   "max_rss_kb": rss, "exit": rc, "units": doc.get("units"), "load1": round(os.getloadavg()[0], 2)}
+            results.append(rec)
+            log(f"  check {label}: {wall:.2f} s wall, {cpu:.2f} s CPU, {rss / 1024:.0f} MB, exit {rc}")
+    doc = {"rigger": rev, "nproc": os.cpu_count(), "date": time.strftime("%Y-%m-%d %H:%M:%S %z"), "runs": results}
+    RESULTS.mkdir(exist_ok=True)
+    name = f"check-scale{'-' + args.label if args.label else ''}"
+    (RESULTS / f"{name}.json").write_text(json.dumps(doc, indent=1) + "\n")
+    out = [f"### `rigger check` at scale ({doc['nproc']} cores, rigger {rev}, {doc['date']})", "",
+           "| inventory | units | wall s, median (min–max) | CPU s, median | peak RSS MB | exit |", "|---|---|---|---|---|---|"]
+    for label, *_ in check_scale_cases():
+        rs = [r for r in results if r["case"] == label]
+        xs, cs = [r["seconds"] for r in rs], [r["cpu_seconds"] for r in rs]
+        out.append(f"| {label} | {rs[0]['units']} | {median(xs):.2f} ({min(xs):.2f}–{max(xs):.2f}) | {median(cs):.2f} | "
+                   f"{max(r['max_rss_kb'] for r in rs) / 1024:.0f} | {'/'.join(sorted({str(r['exit']) for r in rs}))} |")
+    md = "\n".join(out) + "\n"
+    (RESULTS / f"{name}.md").write_text(md)
+    print(md)
+
+
 # ------------------------------------------------------------------- main --
 
 def main():
@@ -1004,6 +1108,10 @@ def main():
     p = sub.add_parser("check", help="rigger check over a generated inventory")
     p.add_argument("--hosts", type=int, default=1000)
     p.add_argument("--runs", type=int, default=3)
+    p = sub.add_parser("check-scale", help="rigger check from 2,000 to 100,000 hosts, 6 roles, deep group chains")
+    p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--rigger", help="measure this binary instead of building one (e.g. an older build)")
+    p.add_argument("--label", help="suffix for the results' file names (check-scale-LABEL.md)")
     p = sub.add_parser("breakdown", help="where a first converge spends its time on one host (strace)")
     p.add_argument("--hosts", type=int, default=5)
     p.add_argument("--rounds", type=int, default=3)
@@ -1018,6 +1126,8 @@ def main():
         cmd_scale(args)
     elif args.cmd == "check":
         cmd_check(args)
+    elif args.cmd == "check-scale":
+        cmd_check_scale(args)
     elif args.cmd == "breakdown":
         cmd_breakdown(args)
     else:
@@ -1029,6 +1139,7 @@ def main():
         cmd_breakdown(argparse.Namespace(hosts=5, rounds=3, tools="rigger,rigger-c25519,pyinfra"))
         cmd_scale(argparse.Namespace(sizes="50,100,200", runs=3, keep=False))
         cmd_check(argparse.Namespace(hosts=1000, runs=3))
+        cmd_check_scale(argparse.Namespace(runs=3, rigger=None, label=None))
 
 
 if __name__ == "__main__":

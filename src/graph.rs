@@ -3,17 +3,17 @@
 //! batch runs the health check). Execution follows the graph, not file order.
 //!
 //! Over 500 lines only with its tests (about 220 lines), which build real
-//! graphs from small projects; the code itself is about 345.
+//! graphs from small projects; the code itself is about 410.
 
 use crate::error::{Error, Location, Result};
 use crate::project::inventory::Inventory;
 use crate::project::role::Roles;
-use crate::project::site::Site;
-use indexmap::IndexMap;
+use crate::project::site::{Serial, Site};
+use indexmap::{IndexMap, IndexSet};
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::EdgeRef;
 use petgraph::Direction;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -80,68 +80,29 @@ impl Graph {
         let mut binding_units: Vec<Vec<(String, NodeIndex)>> = Vec::new();
         for (i, b) in site.bindings.iter().enumerate() {
             let hosts = inv.select(&b.hosts).map_err(|m| Error::at(site.locate(i, &b.hosts), m.to_string()))?;
-            let mut mine = Vec::new();
             for h in &hosts {
                 for r in &b.roles {
                     gr.unit(h, r, Some(i), roles)?;
                 }
             }
             // Units pulled in by `requires` belong to the binding's batches too.
-            for ((h, _), n) in &gr.units {
-                if hosts.contains(h) && matches!(&gr.g[*n], Node::Unit { binding: Some(bi), .. } if *bi == i) {
-                    mine.push((h.clone(), *n));
-                }
-            }
+            // A set, not a scan of `hosts` per unit: that was hosts × units.
+            let hosts: HashSet<&str> = hosts.iter().map(String::as_str).collect();
+            let mine = gr
+                .units
+                .iter()
+                .filter(|((h, _), n)| {
+                    hosts.contains(h.as_str()) && matches!(&gr.g[**n], Node::Unit { binding: Some(bi), .. } if *bi == i)
+                })
+                .map(|((h, _), n)| (h.clone(), *n))
+                .collect();
             binding_units.push(mine);
         }
-        // Cross-host `after`: units of role X → barrier(X) → every unit that is after X.
-        let all: Vec<((String, String), NodeIndex)> = gr.units.iter().map(|(k, v)| (k.clone(), *v)).collect();
-        let mut barriers: IndexMap<String, NodeIndex> = IndexMap::new();
-        for ((_, role), n) in &all {
-            let r = roles.get(role);
-            for before in r.after.iter().filter(|b| *b != role) {
-                let members: Vec<NodeIndex> =
-                    all.iter().filter(|((_, other), _)| other == before).map(|(_, m)| *m).collect();
-                if members.is_empty() {
-                    continue;
-                }
-                let b = *barriers.entry(before.clone()).or_insert_with(|| {
-                    let b = gr.g.add_node(Node::Barrier { role: before.clone() });
-                    for m in &members {
-                        gr.g.add_edge(*m, b, Why::Member);
-                    }
-                    b
-                });
-                gr.g.add_edge(b, *n, Why::After(r.locate_in("after", before)));
-            }
-        }
-        // Serial batches: every unit of batch k before the gate, the gate before batch k+1.
+        gr.link_after(roles);
+        let limit_set: Option<HashSet<&str>> = limit.map(|l| l.iter().map(String::as_str).collect());
         for (i, b) in site.bindings.iter().enumerate() {
-            let Some(serial) = b.serial else { continue };
-            let mut hosts: Vec<String> = Vec::new();
-            for (h, _) in &binding_units[i] {
-                if !hosts.contains(h) && limit.is_none_or(|l| l.contains(h)) {
-                    hosts.push(h.clone());
-                }
-            }
-            let size = serial.batch_size(hosts.len());
-            let loc = site.locate(i, "serial");
-            let mut prev_gate: Option<NodeIndex> = None;
-            for (k, batch) in hosts.chunks(size).enumerate() {
-                let in_batch: Vec<NodeIndex> =
-                    binding_units[i].iter().filter(|(h, _)| batch.contains(h)).map(|(_, n)| *n).collect();
-                if let Some(gate) = prev_gate {
-                    for n in &in_batch {
-                        gr.g.update_edge(gate, *n, Why::Serial(loc.clone()));
-                    }
-                }
-                if (k + 1) * size < hosts.len() {
-                    let gate = gr.g.add_node(Node::Gate { binding: i, batch: k, hosts: batch.to_vec() });
-                    for n in &in_batch {
-                        gr.g.update_edge(*n, gate, Why::Serial(loc.clone()));
-                    }
-                    prev_gate = Some(gate);
-                }
+            if let Some(serial) = b.serial {
+                gr.link_serial(i, serial, &binding_units[i], limit_set.as_ref(), site.locate(i, "serial"));
             }
         }
         gr.check_cycles()?;
@@ -149,6 +110,76 @@ impl Graph {
             gr.restrict(limit);
         }
         Ok(gr)
+    }
+
+    /// Cross-host `after`: units of role X → barrier(X) → every unit that is
+    /// after X. Units are grouped by role once, so this is linear in units.
+    fn link_after(&mut self, roles: &Roles) {
+        let mut by_role: HashMap<&str, Vec<NodeIndex>> = HashMap::new();
+        for ((_, role), n) in &self.units {
+            by_role.entry(role.as_str()).or_default().push(*n);
+        }
+        let mut barriers: HashMap<&str, NodeIndex> = HashMap::new();
+        for ((_, role), n) in &self.units {
+            let r = roles.get(role);
+            for before in r.after.iter().filter(|b| *b != role) {
+                let Some(members) = by_role.get(before.as_str()) else { continue };
+                let b = *barriers.entry(before.as_str()).or_insert_with(|| {
+                    let b = self.g.add_node(Node::Barrier { role: before.clone() });
+                    for m in members {
+                        self.g.add_edge(*m, b, Why::Member);
+                    }
+                    b
+                });
+                self.g.add_edge(b, *n, Why::After(r.locate_in("after", before)));
+            }
+        }
+    }
+
+    /// Serial batches: every unit of batch k before the gate, the gate before
+    /// batch k+1. Each unit is put in its batch by a host → batch index, not
+    /// by scanning every batch.
+    fn link_serial(
+        &mut self,
+        binding: usize,
+        serial: Serial,
+        units: &[(String, NodeIndex)],
+        limit: Option<&HashSet<&str>>,
+        loc: Location,
+    ) {
+        let mut hosts: IndexSet<&str> = IndexSet::new();
+        for (h, _) in units {
+            if limit.is_none_or(|l| l.contains(h.as_str())) {
+                hosts.insert(h);
+            }
+        }
+        let size = serial.batch_size(hosts.len());
+        let order: Vec<&str> = hosts.iter().copied().collect();
+        let batches: Vec<&[&str]> = order.chunks(size).collect();
+        let mut in_batch: Vec<Vec<NodeIndex>> = vec![Vec::new(); batches.len()];
+        for (h, n) in units {
+            if let Some(at) = hosts.get_index_of(h.as_str()) {
+                in_batch[at / size].push(*n);
+            }
+        }
+        let mut prev_gate: Option<NodeIndex> = None;
+        for (k, batch) in batches.iter().enumerate() {
+            // Each unit is in one batch and each gate is new: no edge can
+            // repeat, so add_edge (update_edge scans the node's edges).
+            if let Some(gate) = prev_gate {
+                for n in &in_batch[k] {
+                    self.g.add_edge(gate, *n, Why::Serial(loc.clone()));
+                }
+            }
+            if (k + 1) * size < hosts.len() {
+                let hosts = batch.iter().map(|h| h.to_string()).collect();
+                let gate = self.g.add_node(Node::Gate { binding, batch: k, hosts });
+                for n in &in_batch[k] {
+                    self.g.add_edge(*n, gate, Why::Serial(loc.clone()));
+                }
+                prev_gate = Some(gate);
+            }
+        }
     }
 
     /// The unit (host, role), created with its `requires` chain on first use.
@@ -228,7 +259,8 @@ impl Graph {
     /// barriers and gates to the first units met. (An edge into a barrier is
     /// not enough: `every elasticsearch` may lead to no unit of the limit.)
     fn restrict(&mut self, limit: &[String]) {
-        let outside = |n: &Node| matches!(n, Node::Unit { host, .. } if !limit.contains(host));
+        let limit: HashSet<&str> = limit.iter().map(String::as_str).collect();
+        let outside = |n: &Node| matches!(n, Node::Unit { host, .. } if !limit.contains(host.as_str()));
         let is_unit = |n: &Node| matches!(n, Node::Unit { .. });
         let mut stack: Vec<NodeIndex> =
             self.g.node_indices().filter(|n| is_unit(&self.g[*n]) && !outside(&self.g[*n])).collect();

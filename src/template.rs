@@ -174,11 +174,16 @@ impl Renderer {
         Ok(Renderer { tera, jinja, scans, globals, templates_use_facts, templates_use_generated })
     }
 
-    /// A variable every template sees (`groups`, `hosts`).
-    pub fn set_global(&mut self, key: &str, v: &Value) {
-        self.tera.global_context().insert(key.to_string(), v);
-        self.globals.insert(key.to_string(), v);
-        self.jinja.set_global(key, v);
+    /// A variable every template sees (`groups`, `hosts`), under each of
+    /// `keys` (`hosts` is also `hostvars`). Converted once per engine and
+    /// shared (their values are reference counted): `hosts` is the largest.
+    pub fn set_global(&mut self, keys: &[&str], v: &Value) {
+        let tv = tera::Value::from_serializable(v);
+        for key in keys {
+            self.tera.global_context().insert_value(key.to_string(), tv.clone());
+            self.globals.insert_value(key.to_string(), tv.clone());
+        }
+        self.jinja.set_global(keys, v);
     }
 
     /// The name a role template is registered under.

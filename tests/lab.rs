@@ -1188,3 +1188,84 @@ fn t25_a_become_user_who_is_not_root_keeps_rigger_state_in_its_home() {
     figure("become_user nosudo: rigger's state in /home/nosudo/.local/state/rigger; second apply 0 changed");
     on("h3", "rm -rf /home/nosudo/t25");
 }
+
+/// `rigger lab` on the lab this test is pointed at: the project's own, or
+/// `RIGGER_TEST_LAB` (a named lab, `--lab NAME`) so it can run beside CI.
+fn lab_named(args: &[&str]) -> std::process::Output {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_rigger"));
+    cmd.arg("lab");
+    if let Ok(name) = std::env::var("RIGGER_TEST_LAB") {
+        cmd.args(["--lab", &name]);
+    }
+    cmd.args(args).output().expect("run rigger lab")
+}
+
+/// sshd's accepted connections so far on `host` (this count's own included).
+fn accepted(host: &str) -> usize {
+    // journald may take a moment to store what sshd just logged.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let out = lab_named(&["ssh", host, "journalctl --no-pager _COMM=sshd | grep -c 'Accepted publickey'"]);
+    String::from_utf8_lossy(&out.stdout).trim().parse().expect("a count")
+}
+
+/// The control sockets of the ssh masters under `dir` (RIGGER_SSH_DIR).
+fn masters(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let subs = std::fs::read_dir(dir).into_iter().flatten().flatten().map(|e| e.path());
+    let conns = subs.flat_map(|s| std::fs::read_dir(s).into_iter().flatten().flatten().map(|e| e.path()));
+    conns.map(|c| c.join("master")).filter(|m| m.exists()).collect()
+}
+
+/// Warm connections across runs (issue 22): a run leaves the host's ssh
+/// master up (`--persist`, default 60 s) in a private folder, the next run
+/// within the window opens no new SSH connection, and `--persist 0` closes
+/// the master at exit. Connections counted from the host's sshd journal.
+#[test]
+#[ignore = "needs the lab (tests/run.sh)"]
+fn t26_a_second_run_within_the_window_reuses_the_ssh_master() {
+    let up = lab_named(&["up", "1"]);
+    assert!(up.status.success(), "lab up: {}", String::from_utf8_lossy(&up.stderr));
+    let d = tempfile::tempdir().unwrap();
+    let inv = lab_named(&["inventory"]);
+    common::write(d.path(), "inventory/hosts.yaml", &String::from_utf8_lossy(&inv.stdout));
+    common::write(d.path(), "site.yaml", "- hosts: h1\n  roles: [t26]\n");
+    common::write(d.path(), "roles/t26/role.yaml", "resources:\n  - file: { path: /tmp/t26, content: \"warm\\n\" }\n");
+    let ssh_dir = d.path().join("ssh");
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_rigger"))
+            .args(args)
+            .args(["--limit", "h1"])
+            .current_dir(d.path())
+            .env("NO_COLOR", "1")
+            .env("RIGGER_SSH_DIR", &ssh_dir)
+            .env_remove("RIGGER_INVENTORY")
+            .output()
+            .expect("run rigger");
+        let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        (out.status.code().unwrap_or(-1), all)
+    };
+    let c0 = accepted("h1");
+    let (code, out) = run(&["apply", "--yes"]);
+    assert_eq!(code, 0, "{out}");
+    let c1 = accepted("h1");
+    assert_eq!(c1 - c0 - 1, 1, "the cold run opens one connection");
+    assert_eq!(masters(&ssh_dir).len(), 1, "its master is left up");
+    let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&ssh_dir).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o700, "the masters' folder is private");
+    let (code, out) = run(&["plan"]);
+    assert_eq!(code, 0, "no change pending: {out}");
+    let c2 = accepted("h1");
+    assert_eq!(c2 - c1 - 1, 0, "the warm run opens no new connection");
+    // A master that died is replaced quietly.
+    let ctl = masters(&ssh_dir).pop().unwrap();
+    let exit = std::process::Command::new("ssh").args(["-S", ctl.to_str().unwrap(), "-O", "exit", "x"]).output();
+    assert!(exit.unwrap().status.success(), "the master stops");
+    let (code, out) = run(&["plan"]);
+    assert_eq!(code, 0, "after the master died: {out}");
+    let c3 = accepted("h1");
+    assert_eq!(c3 - c2 - 1, 1, "a dead master is replaced by one new connection");
+    let (code, out) = run(&["plan", "--persist", "0"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(accepted("h1") - c3 - 1, 0, "--persist 0 still reuses a warm master");
+    assert!(masters(&ssh_dir).is_empty(), "--persist 0 leaves no master: {:?}", masters(&ssh_dir));
+    figure("warm ssh master: cold run 1 connection, warm run 0, dead master replaced by 1, --persist 0 leaves none");
+}

@@ -84,6 +84,9 @@ pub struct ConnectArgs {
     /// Wait up to this long for a host's run lock held by another run (default: fail at once).
     #[arg(long, global = true, value_name = "SECONDS", default_value_t = 0)]
     pub lock_timeout: u64,
+    /// Keep each host's ssh master up this long, idle, for the next run to reuse (0: close at exit).
+    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 60)]
+    pub persist: u64,
 }
 
 /// Every flag's value, as `settings` reads them.

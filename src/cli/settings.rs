@@ -63,6 +63,7 @@ impl Settings {
                 connect_timeout: None,
                 lock_timeout: std::time::Duration::from_secs(c.connect.lock_timeout),
                 become_password,
+                persist: std::time::Duration::from_secs(c.connect.persist),
             },
         })
     }

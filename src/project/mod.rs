@@ -192,7 +192,7 @@ impl Project {
         // All groups at once: one group_hosts per group would cost a deep chain its length squared.
         let groups: serde_json::Map<String, Value> =
             self.inv.hosts_by_group().into_iter().map(|(g, hosts)| (g, json!(hosts))).collect();
-        self.renderer.set_global("groups", &Value::Object(groups));
+        self.renderer.set_global(&["groups"], &Value::Object(groups));
         let real = self.written.render(&mut self.renderer, facts, None);
         if self.sealing {
             let sealed = self.written.render(&mut self.renderer, facts, Some(&self.secrets));

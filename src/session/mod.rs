@@ -10,6 +10,7 @@ pub mod host_state;
 pub mod lock;
 pub mod probe;
 pub mod ssh_args;
+pub mod ssh_masters;
 pub mod target;
 pub mod transport;
 

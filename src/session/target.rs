@@ -10,7 +10,7 @@ use crate::project::source::Vars;
 use serde_json::Value;
 use std::time::Duration;
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Target {
     pub name: String,
     pub address: String,

@@ -3,8 +3,10 @@
 //! after that is one channel — one round trip — counted per host.
 //! `ansible_connection: local` runs the same scripts with the local `sh`.
 
+use super::ssh_masters;
 use super::target::Target;
 use openssh::{KnownHosts, SessionBuilder};
+use std::num::NonZeroUsize;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -20,6 +22,9 @@ pub struct ConnectOptions {
     pub lock_timeout: Duration,
     /// `-K`: sudo's password for hosts with `ansible_become` and no password of their own.
     pub become_password: Option<crate::session::target::BecomePassword>,
+    /// `--persist`: how long a host's ssh master stays up, idle, after the
+    /// run for the next run to reuse (`ssh_masters`); zero: closed at exit.
+    pub persist: Duration,
 }
 
 /// Why a script could not be run on a host: ssh (or the local sh) failed.
@@ -76,14 +81,31 @@ impl Connection {
     }
 
     async fn connect(target: &Target, opts: &ConnectOptions) -> Result<openssh::Session, TransportError> {
+        // The inventory's other options reach ssh in a config file of their
+        // own, read only while the master starts.
+        let config = ssh_config(target).map_err(|e| unreachable(target, e))?;
+        let strict = !(opts.accept_new_host_keys || target.strict == Some(false));
+        let folder = ssh_masters::root().and_then(|root| {
+            let config_text = if target.ssh_options.is_empty() { String::new() } else { target.ssh_config() };
+            ssh_masters::folder(&root, target, &config_text, if strict { "strict" } else { "accept-new" })
+        });
+        if let Some(dir) = &folder {
+            if let Some(s) = ssh_masters::resume(dir).await {
+                crate::trace::event(2, &target.name, &format!("reusing the warm ssh master in {}", dir.display()));
+                return Ok(s);
+            }
+        }
         let mut b = SessionBuilder::default();
-        b.control_directory(std::env::temp_dir());
+        b.control_directory(folder.unwrap_or_else(std::env::temp_dir));
         let timeout = target.connect_timeout.or(opts.connect_timeout);
         b.connect_timeout(timeout.unwrap_or(Duration::from_secs(10)));
         // A host that goes silent (power cut) is declared lost after ~3 × 5 s.
         b.server_alive_interval(target.server_alive_interval.unwrap_or(Duration::from_secs(5)));
-        // If rigger itself is killed, its master connection must not outlive it for long.
-        b.control_persist(openssh::ControlPersist::IdleFor(std::num::NonZeroUsize::new(60).expect("non-zero")));
+        // Idle this long, the master exits: the next run's window (--persist);
+        // with --persist 0, 60 s, so that a killed rigger leaves nothing
+        // behind for long. `keep_alive` holds it open while the run needs it.
+        let idle = NonZeroUsize::new(usize::try_from(opts.persist.as_secs()).unwrap_or(usize::MAX));
+        b.control_persist(openssh::ControlPersist::IdleFor(idle.unwrap_or(NonZeroUsize::new(60).expect("non-zero"))));
         if let Some(u) = &target.user {
             b.user(u.clone());
         }
@@ -99,20 +121,12 @@ impl Connection {
         if let Some(j) = &target.jump {
             b.jump_hosts(j.split(','));
         }
-        // The inventory's other options reach ssh in a config file of their
-        // own, read only while the master starts.
-        let config = ssh_config(target).map_err(|e| unreachable(target, e))?;
         match (&config, &target.config_file) {
             (Some(c), _) => b.config_file(c.path()),
             (None, Some(f)) => b.config_file(f),
             (None, None) => &mut b,
         };
-        let check = if opts.accept_new_host_keys || target.strict == Some(false) {
-            KnownHosts::Add
-        } else {
-            KnownHosts::Strict
-        };
-        b.known_hosts_check(check);
+        b.known_hosts_check(if strict { KnownHosts::Strict } else { KnownHosts::Add });
         b.connect_mux(&target.address).await.map_err(|e| explain_connect_error(target, &e))
     }
 
@@ -141,15 +155,21 @@ impl Connection {
     /// While a run holds the host's lock, the master is the lock's holder on
     /// the host (its sshd process): a master closed for being idle while
     /// this host waits for others would make the lock look abandoned. A
-    /// check on the control socket every 20 s keeps it open, and stops when
-    /// rigger does. Nothing to do for a local host.
+    /// check on the control socket (every 20 s, more often with a short
+    /// `--persist`) keeps it open, and stops when rigger does. Nothing to do
+    /// for a local host.
     pub fn keep_alive(&self) -> Option<tokio::task::AbortHandle> {
         let Kind::Ssh(lock) = &self.kind else { return None };
         // Weak: closing the session must still find the master unshared.
         let lock = Arc::downgrade(lock);
+        // Well within the master's idle time (`--persist`, else 60 s).
+        let every = match self.opts.persist.as_secs() {
+            0 => 20,
+            p => (p / 3).clamp(1, 20),
+        };
         let task = tokio::spawn(async move {
             loop {
-                tokio::time::sleep(Duration::from_secs(20)).await;
+                tokio::time::sleep(Duration::from_secs(every)).await;
                 let Some(lock) = lock.upgrade() else { return };
                 let master = lock.read().await.clone();
                 drop(lock);
@@ -236,11 +256,20 @@ impl Connection {
         })
     }
 
+    /// Ends the run's use of the host. With `--persist`, the master stays up
+    /// (it exits by itself once idle that long) for the next run; else it is
+    /// closed, and its folder removed.
     pub async fn close(self) {
         if let Kind::Ssh(lock) = self.kind {
             let Ok(lock) = Arc::try_unwrap(lock) else { return };
             if let Ok(s) = Arc::try_unwrap(lock.into_inner()) {
+                if !self.opts.persist.is_zero() {
+                    let _ = s.detach();
+                    return;
+                }
+                let ctl = s.control_socket().to_path_buf();
                 let _ = s.close().await;
+                ssh_masters::forget(&ctl);
             }
         }
     }

@@ -158,9 +158,14 @@ impl Jinja {
     }
 
     /// A variable every template sees (`groups`, `hosts`).
-    pub fn set_global(&mut self, key: &str, v: &serde_json::Value) {
+    pub fn set_global(&mut self, keys: &[&str], v: &serde_json::Value) {
+        // Converted once: a minijinja Value is reference counted, so every
+        // environment and name shares it.
+        let value = Value::from(Serde(v));
         for (_, env) in &mut self.envs {
-            env.add_global(key.to_string(), Value::from(Serde(v)));
+            for key in keys {
+                env.add_global(key.to_string(), value.clone());
+            }
         }
     }
 

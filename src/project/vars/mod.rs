@@ -185,10 +185,8 @@ impl Written {
 /// `hosts` and its alias `hostvars` (when anything names it: it is the
 /// largest value a template sees) for every template.
 pub fn set_hosts(renderer: &mut Renderer, hosts: &Value, hostvars: bool) {
-    renderer.set_global("hosts", hosts);
-    if hostvars {
-        renderer.set_global("hostvars", hosts);
-    }
+    let keys: &[&str] = if hostvars { &["hosts", "hostvars"] } else { &["hosts"] };
+    renderer.set_global(keys, hosts);
 }
 
 /// Host name → its vars, and its facts when probed.
