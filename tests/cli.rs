@@ -265,6 +265,10 @@ fn each_subcommand_takes_only_its_own_flags() {
         err.starts_with("error: --forks is not a flag of `rigger check`; it is one of `rigger plan`, `rigger apply`, `rigger facts`"),
         "{err}"
     );
+    // Ansible's --check habit: where the dry run is.
+    let (code, _, err) = rigger(d.path(), &["--check"]);
+    assert_eq!(code, 1);
+    assert!(err.starts_with("error: --check: the dry run is `rigger plan` (or `rigger apply --check`)"), "{err}");
 }
 
 /// `rigger man --out DIR` writes rigger(1) and a page for every subcommand

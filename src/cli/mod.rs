@@ -46,7 +46,10 @@ fn usage_error(e: &clap::Error, args: &[OsString]) -> i32 {
     use clap::error::ErrorKind;
     let sub = args.get(1).and_then(|a| a.to_str()).filter(|a| !a.starts_with('-')).unwrap_or("");
     match elsewhere(e) {
-        Some(note) => eprintln!("error: {note}\n\nFor more information, try 'rigger {sub} --help'."),
+        Some(note) => {
+            let help = if sub.is_empty() { "rigger --help".to_string() } else { format!("rigger {sub} --help") };
+            eprintln!("error: {note}\n\nFor more information, try '{help}'.")
+        }
         None => {
             let _ = e.print();
         }
@@ -81,9 +84,22 @@ fn elsewhere(e: &clap::Error) -> Option<String> {
     };
     let subs: Vec<&str> = cmd.get_subcommands().filter(|c| takes(c)).map(|c| c.get_name()).collect();
     let here = e.get(ContextKind::Usage).map(|u| u.to_string()).unwrap_or_default();
-    let here = here.split_whitespace().nth(2).unwrap_or("this subcommand").to_string();
+    let here = match here.split_whitespace().nth(2) {
+        Some(sub) if !sub.starts_with('<') && !sub.starts_with('[') => format!("rigger {sub}"),
+        _ => "rigger".to_string(),
+    };
+    // Ansible's habits have their own answers.
+    match flag {
+        "--check" | "-C" => {
+            return Some(format!(
+                "{flag}: the dry run is `rigger plan` (or `rigger apply --check`), not a flag of `{here}`"
+            ))
+        }
+        "--diff" | "-D" => return Some(format!("{flag}: `rigger plan` and `rigger apply` always show diffs")),
+        _ => {}
+    }
     (!subs.is_empty())
-        .then(|| format!("{flag} is not a flag of `rigger {here}`; it is one of `rigger {}`", subs.join("`, `rigger ")))
+        .then(|| format!("{flag} is not a flag of `{here}`; it is one of `rigger {}`", subs.join("`, `rigger ")))
 }
 
 /// Runs one invocation; returns its exit code.
