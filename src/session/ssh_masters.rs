@@ -2,8 +2,8 @@
 //! folder per user (`$RIGGER_SSH_DIR`, else `$XDG_RUNTIME_DIR/rigger/ssh`,
 //! else `~/.cache/rigger/ssh`), never a shared temp folder. Each master lives
 //! in a subfolder named by a hash of everything that shapes it (destination,
-//! user, port, key, known-hosts file and check, jump hosts, ssh options, the
-//! ssh_config file and when it last changed), so a later run reuses a master
+//! user, port, key, known-hosts files (and what they hold) and check, jump
+//! hosts, ssh options, the ssh_config file and when it last changed), so a later run reuses a master
 //! only when it would have made the same one; a dead one is swept quietly.
 
 use super::target::Target;
@@ -59,6 +59,7 @@ fn identity(t: &Target, config_text: &str, check: &str) -> String {
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".ssh/config")));
     let changed = config.as_ref().and_then(|c| std::fs::metadata(c).ok()).map(|m| (m.len(), m.modified().ok()));
+    let known = known_hosts(t);
     let what = format!(
         "{:?}",
         (
@@ -73,10 +74,28 @@ fn identity(t: &Target, config_text: &str, check: &str) -> String {
             check,
             t.server_alive_interval,
             changed,
+            known,
         )
     );
     let digest = Sha256::digest(what.as_bytes());
     digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+/// What the known-hosts files hold, hashed: a master made while they said
+/// one thing is not reused once they say another (a key removed, replaced
+/// or forged), so the next run's ssh checks the host key again.
+fn known_hosts(t: &Target) -> Vec<String> {
+    let user = match &t.known_hosts_file {
+        Some(files) => files.split_whitespace().map(PathBuf::from).collect(),
+        None => std::env::var_os("HOME").map(|h| vec![PathBuf::from(h).join(".ssh/known_hosts")]).unwrap_or_default(),
+    };
+    user.into_iter()
+        .chain([PathBuf::from("/etc/ssh/ssh_known_hosts")])
+        .map(|f| match std::fs::read(&f) {
+            Ok(bytes) => format!("{}:{:x}", f.display(), Sha256::digest(&bytes)),
+            Err(_) => format!("{}:-", f.display()),
+        })
+        .collect()
 }
 
 /// The first live master in `dir`; dead ones (a socket no master answers,
@@ -136,6 +155,15 @@ mod tests {
         assert_ne!(a, identity(&Target { key: Some("/k".into()), ..target() }, "", "strict"));
         assert_ne!(a, identity(&target(), "Ciphers aes128-ctr\n", "strict"));
         assert_ne!(a, identity(&target(), "", "accept-new"));
+        // A known-hosts file that now says another thing (a forged key): not the same master.
+        let d = tempfile::tempdir().unwrap();
+        let kh = d.path().join("known_hosts");
+        std::fs::write(&kh, "10.0.0.1 ssh-ed25519 AAAAgenuine\n").unwrap();
+        let with = Target { known_hosts_file: Some(kh.display().to_string()), ..target() };
+        let before = identity(&with, "", "strict");
+        assert_eq!(before, identity(&with, "", "strict"));
+        std::fs::write(&kh, "10.0.0.1 ssh-ed25519 AAAAforged\n").unwrap();
+        assert_ne!(before, identity(&with, "", "strict"), "a changed key is checked again by a new master");
     }
 
     #[test]
