@@ -189,12 +189,17 @@ impl Connection {
     pub async fn run_shown(&self, script: &str, shown: &str) -> Result<Output, TransportError> {
         let started = std::time::Instant::now();
         let name = &self.target.name;
-        let via = match &self.kind {
-            Kind::Local => "local sh".to_string(),
-            Kind::Ssh(_) => format!("ssh {}", self.target.destination()),
-        };
-        crate::trace::event(2, name, &format!("{via}: {} ({} bytes on stdin)", self.target.shell(), script.len()));
-        crate::trace::event(3, name, &format!("script:\n{shown}"));
+        // Every script goes through here: build the trace's text only when it is shown.
+        if crate::trace::on(2) {
+            let via = match &self.kind {
+                Kind::Local => "local sh".to_string(),
+                Kind::Ssh(_) => format!("ssh {}", self.target.destination()),
+            };
+            crate::trace::event(2, name, &format!("{via}: {} ({} bytes on stdin)", self.target.shell(), script.len()));
+        }
+        if crate::trace::on(3) {
+            crate::trace::event(3, name, &format!("script:\n{shown}"));
+        }
         let out = self.run_script(script).await;
         if crate::trace::on(2) {
             let what = match &out {
