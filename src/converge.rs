@@ -6,7 +6,6 @@
 //! share runs at the end of the last of them to begin (`SharedHandlers`).
 
 use crate::plan::{self, HandlerKey, HandlerPlan, ResourcePlan, Status, UnitPlan};
-use crate::project::handlers::HostHandlers;
 use crate::project::registered::{Outcome, Registered};
 use crate::project::{Project, UnitError};
 use crate::report::{Span, UnitReport};
@@ -19,11 +18,16 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+mod shared_handlers;
+pub use shared_handlers::SharedHandlers;
+
 /// Per-host knowledge during a run.
 pub struct HostRun {
     pub conn: Option<Arc<Session>>,
     pub state: HostState,
     pub probed: BTreeSet<Query>,
+    /// What each of its units (by role) asked when it was planned.
+    pub asks: HashMap<String, BTreeSet<Query>>,
     /// Why the host cannot be used (unreachable, probe failed), as shown.
     pub error: Option<String>,
     pub started: Instant,
@@ -46,61 +50,15 @@ pub struct Converge {
     pub plans: Plans,
     /// Hosts an earlier unit changed: what the probe saw there may be stale.
     pub dirty: Mutex<HashSet<String>>,
+    /// Per host, its state as read after the last script that changed it
+    /// (asked at the end of that same script): good until the next one runs.
+    pub fresh: Mutex<HashMap<String, HostState>>,
     /// Apply the plans as they are (a saved plan): never plan a unit again.
     pub exact: bool,
     /// Warnings for the end of the run: what the host locks had to say.
     pub notes: Mutex<Vec<String>>,
     /// Handlers shared by units of a host, as they run (`plan::Sharing`).
     pub handlers: Mutex<SharedHandlers>,
-}
-
-/// Per host: the units not begun yet, and the handlers a unit deferred to a later one.
-#[derive(Default)]
-pub struct SharedHandlers {
-    /// Host → which role's handler each `notify:` names there.
-    resolved: HashMap<String, Arc<HostHandlers>>,
-    /// Host → (unit, role) of the units that have not begun.
-    waiting: HashMap<String, Vec<(NodeIndex, String)>>,
-    /// Host → handlers notified and not run yet, carried to the unit that runs them.
-    owed: HashMap<String, Vec<HandlerPlan>>,
-}
-
-impl SharedHandlers {
-    /// Every unit of the run waits at first.
-    pub fn new(project: &Project) -> Self {
-        let mut waiting: HashMap<String, Vec<(NodeIndex, String)>> = HashMap::new();
-        for ((h, r), n) in &project.graph.units {
-            waiting.entry(h.clone()).or_default().push((*n, r.clone()));
-        }
-        SharedHandlers { resolved: project.handlers.clone(), waiting, owed: HashMap::new() }
-    }
-
-    /// Unit `n` begins: the handlers that a unit still waiting on its host owns or notifies run later.
-    fn begin(&mut self, n: NodeIndex, host: &str) -> BTreeSet<HandlerKey> {
-        let waiting = self.waiting.entry(host.to_string()).or_default();
-        waiting.retain(|(m, _)| *m != n);
-        let hh = self.resolved.get(host);
-        hh.map(|hh| hh.later(waiting.iter().map(|(_, r)| r.as_str()))).unwrap_or_default()
-    }
-
-    /// Takes into `plan` what earlier units of the host deferred to this
-    /// unit's role, marks what still waits for a later unit, and carries that on.
-    fn share(&mut self, host: &str, role: &str, later: &BTreeSet<HandlerKey>, plan: &mut UnitPlan) {
-        let Some(hh) = self.resolved.get(host) else { return };
-        let owed = self.owed.entry(host.to_string()).or_default();
-        for h in owed.iter() {
-            if hh.in_group(&h.key(), role) && !plan.handlers.iter().any(|p| p.key() == h.key()) {
-                plan.handlers.push(h.clone());
-            }
-        }
-        plan.defer(later);
-        owed.retain(|o| !plan.run_handlers().any(|p| p.key() == o.key()));
-        for h in plan.handlers.iter().filter(|h| h.deferred) {
-            if !owed.iter().any(|o| o.key() == h.key()) {
-                owed.push(h.clone());
-            }
-        }
-    }
 }
 
 impl schedule::Work for Converge {
@@ -228,7 +186,9 @@ impl Converge {
             let mut part = UnitPlan { resources: std::mem::take(&mut plan.resources), handlers: plan.handlers.clone() };
             part.handlers.iter_mut().for_each(|h| h.deferred = true);
             let fail = |(m, part): Failure| (m, [done.clone(), part, after_failure(rest.clone())].concat());
-            let result = self.apply_part(conn, host, role, &mut part, false).await.map_err(fail)?;
+            // The rest of this unit is planned again right after: read the host in the same script.
+            let then = self.asks(host, [role]);
+            let result = self.apply_part(conn, host, role, &mut part, false, then).await.map_err(fail)?;
             // Every command of the stage that registers a result, now known.
             for (i, r) in part.resources.iter().enumerate().filter(|(_, r)| r.status == Status::Changed) {
                 let Some(name) = r.register.clone() else { continue };
@@ -271,7 +231,10 @@ impl Converge {
         }
         if plan.changes() > 0 {
             let fail = |(m, part): Failure| (m, [done.clone(), part].concat());
-            self.apply_part(conn, host, role, &mut plan, last).await.map_err(fail)?;
+            // The host's units still to begin are planned again after this change: read for them now.
+            let next = if self.exact { vec![] } else { self.handlers.lock().unwrap().waiting(host) };
+            let then = self.asks(host, next.iter().map(String::as_str));
+            self.apply_part(conn, host, role, &mut plan, last, then).await.map_err(fail)?;
         }
         let handlers = plan.run_handlers().map(|h| h.shown(role)).collect();
         done.extend(plan.resources);
@@ -279,6 +242,8 @@ impl Converge {
     }
 
     /// Runs `part` in one round trip; its resources marked with what happened.
+    /// The same script asks `then` after its steps (`fresh`): what the
+    /// host's unit planned next reads.
     async fn apply_part(
         &self,
         conn: &Session,
@@ -286,10 +251,12 @@ impl Converge {
         role: &str,
         part: &mut UnitPlan,
         release: bool,
+        then: BTreeSet<Query>,
     ) -> Result<ApplyResult, Failure> {
         let resources = std::mem::take(&mut part.resources);
-        let applied = match conn.apply(role, &UnitPlan { resources: resources.clone(), ..part.clone() }, release).await
-        {
+        self.fresh.lock().unwrap().remove(host);
+        let plan = UnitPlan { resources: resources.clone(), ..part.clone() };
+        let applied = match conn.apply(role, &plan, release, &then).await {
             Ok(a) => a,
             Err(SessionError::Lock(e)) => {
                 // Nothing ran; the host is another run's now, or changed under this one.
@@ -301,6 +268,9 @@ impl Converge {
                 return Err((format!("unreachable during apply: {e}"), resources));
             }
         };
+        if let Some(st) = applied.then {
+            self.fresh.lock().unwrap().insert(host.to_string(), st);
+        }
         let mut result = applied.result;
         part.resources = resources;
         seal_output(&mut result, part);
@@ -330,12 +300,18 @@ impl Converge {
             // Rendering again may make a value planning did not: save it before it reaches the host.
             self.project.generated.persist_new()?;
             let queries = plan::queries(role, &prepared, &handlers);
-            let mut st = match conn.probe(&queries, false).await {
-                Ok(st) => st,
-                Err(e) => {
-                    self.lose(host, e.to_string());
-                    return Err(e.into());
-                }
+            let mut st = match self.fresh_state(host, &queries) {
+                Some(st) => st,
+                None => match conn.probe(&queries, false).await {
+                    Ok(st) => {
+                        self.fresh.lock().unwrap().insert(host.to_string(), st.clone());
+                        st
+                    }
+                    Err(e) => {
+                        self.lose(host, e.to_string());
+                        return Err(e.into());
+                    }
+                },
             };
             st.facts = facts.clone();
             // What earlier units notified is in the journals now: probed with the rest.
@@ -349,6 +325,19 @@ impl Converge {
             }
             registered.known.extend(learned.into_iter().map(|n| (n, Outcome::not_run())));
         }
+    }
+
+    /// What the host's units of `roles` asked when they were planned.
+    fn asks<'a>(&self, host: &str, roles: impl IntoIterator<Item = &'a str>) -> BTreeSet<Query> {
+        let runs = self.runs.lock().unwrap();
+        let Some(run) = runs.get(host) else { return BTreeSet::new() };
+        roles.into_iter().filter_map(|r| run.asks.get(r)).flatten().cloned().collect()
+    }
+
+    /// The host's state as read since its last change, if that answers `queries`.
+    fn fresh_state(&self, host: &str, queries: &BTreeSet<Query>) -> Option<HostState> {
+        let fresh = self.fresh.lock().unwrap();
+        fresh.get(host).filter(|st| st.covers(queries)).cloned()
     }
 
     /// Marks a host unusable for the rest of the run.
@@ -526,43 +515,5 @@ mod tests {
         let (message, rs) = outcome(&result, vec![changed("a")]).unwrap_err();
         assert_eq!(message, "a step failed (h0.1): exit 1: boom");
         assert_eq!(rs[0].status, Status::Changed);
-    }
-
-    /// Role `app` notifies `reload` of role `lb`, both on host h: whichever
-    /// unit begins last runs it, once, with what the other deferred to it.
-    #[test]
-    fn a_shared_handler_runs_once_in_the_unit_that_begins_last() {
-        let key = HandlerKey { role: "lb".into(), name: "reload".into() };
-        let hh = HostHandlers::for_tests(&[("app", "reload", "lb")]);
-        let handler = |deferred| HandlerPlan {
-            handler: "reload".into(),
-            role: "lb".into(),
-            steps: vec![Step::new("reload", "true")],
-            deferred,
-        };
-        for app_first in [true, false] {
-            let (app, lb) = (NodeIndex::new(0), NodeIndex::new(1));
-            let mut sh = SharedHandlers {
-                resolved: [("h".to_string(), Arc::new(hh.clone()))].into(),
-                waiting: [("h".to_string(), vec![(app, "app".to_string()), (lb, "lb".to_string())])].into(),
-                owed: HashMap::new(),
-            };
-            // app's change notified it; lb's own plan knows nothing of it.
-            let mut app_plan = UnitPlan { resources: vec![changed("a")], handlers: vec![handler(false)] };
-            let mut lb_plan = UnitPlan::default();
-            let order = if app_first { [(app, "app"), (lb, "lb")] } else { [(lb, "lb"), (app, "app")] };
-            let mut ran = 0;
-            for (n, role) in order {
-                let plan = if role == "app" { &mut app_plan } else { &mut lb_plan };
-                let later = sh.begin(n, "h");
-                sh.share("h", role, &later, plan);
-                ran += plan.run_handlers().count();
-                assert_eq!(later.contains(&key), n == order[0].0, "only the first waits for the other");
-            }
-            assert_eq!(ran, 1, "once (app first: {app_first})");
-            assert!(sh.owed["h"].is_empty());
-            let last = if app_first { &lb_plan } else { &app_plan };
-            assert_eq!(last.run_handlers().count(), 1, "in the unit that began last");
-        }
     }
 }

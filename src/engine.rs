@@ -143,7 +143,7 @@ async fn probe_hosts(project: &Project, settings: &Settings, owner: Owner) -> Ha
                 Ok((conn, Err(e))) => (Some(Arc::new(conn)), HostState::default(), Some(e)),
                 Err(e) => (None, HostState::default(), Some(e)),
             };
-            (h, HostRun { conn, state, probed: queries, error, started, seconds: 0.0 })
+            (h, HostRun { conn, state, probed: queries, asks: HashMap::new(), error, started, seconds: 0.0 })
         });
     }
     let mut runs = HashMap::new();
@@ -190,8 +190,9 @@ async fn plan_units(project: &Project, runs: &mut HashMap<String, HostRun>) -> P
                 Ok(x) => x,
                 Err(e) => break (vec![], Err(e)),
             };
-            let missing: BTreeSet<Query> =
-                plan::queries(role, &prepared, &handlers).difference(&run.probed).cloned().collect();
+            let asked = plan::queries(role, &prepared, &handlers);
+            let missing: BTreeSet<Query> = asked.difference(&run.probed).cloned().collect();
+            run.asks.entry(role.clone()).or_default().extend(asked);
             if !missing.is_empty() {
                 let conn = run.conn.clone().expect("connected");
                 match conn.probe(&missing, false).await {
@@ -370,6 +371,7 @@ impl Phase {
             runs: Mutex::new(self.runs),
             plans: self.plans,
             dirty: Mutex::new(HashSet::new()),
+            fresh: Mutex::new(HashMap::new()),
             exact: self.exact,
             // The probes' notes were told with the plan; these are the apply's.
             notes: Mutex::new(Vec::new()),

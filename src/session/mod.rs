@@ -53,6 +53,9 @@ pub struct Applied {
     pub result: apply::ApplyResult,
     /// What the host's sh said on stderr (why a script was cut short).
     pub stderr: String,
+    /// The answers to the queries asked after the steps (`Session::apply`),
+    /// when asked and answered in full.
+    pub then: Option<HostState>,
 }
 
 pub struct Session {
@@ -143,17 +146,37 @@ impl Session {
 
     /// Runs a unit's planned steps and handlers in one round trip; with
     /// `release`, the same script gives the host's lock back at its end.
-    pub async fn apply(&self, role: &str, plan: &UnitPlan, release: bool) -> Result<Applied, SessionError> {
+    /// `then` is asked after the steps, in the same script: the host's
+    /// state as the next unit will find it, without a probe of its own.
+    pub async fn apply(
+        &self,
+        role: &str,
+        plan: &UnitPlan,
+        release: bool,
+        then: &BTreeSet<Query>,
+    ) -> Result<Applied, SessionError> {
         let m = marker();
         let guard = self.lock.as_ref().map(|l| l.apply_guard(&m, release)).unwrap_or_default();
-        let script = apply::script_guarded(role, plan, &m, &self.head(&guard.head), &guard.tail);
+        // Its own marker: the apply's parser and the probe's never read each other's lines.
+        let pm = format!("{m}p");
+        let tail = match then.is_empty() {
+            true => guard.tail,
+            false => format!("{}{}", probe::body(then, false, &pm), guard.tail),
+        };
+        let script = apply::script_guarded(role, plan, &m, &self.head(&guard.head), &tail);
         let shown = match crate::trace::on(3) {
-            true => apply::script_guarded(role, &apply::shown(plan), &m, &self.head(&guard.head), &guard.tail),
+            true => apply::script_guarded(role, &apply::shown(plan), &m, &self.head(&guard.head), &tail),
             false => String::new(),
         };
         let out = self.conn.run_shown(&script, &shown).await.map_err(SessionError::Transport)?;
         let stdout = self.read_lock(&out.stdout, &m)?;
-        Ok(Applied { result: apply::parse(&stdout, &m), stderr: out.stderr.trim().to_string() })
+        // Everything from the probe's first section on is the probe's.
+        let (ours, asked) = match stdout.find(&format!("\n{pm} ")) {
+            Some(at) => stdout.split_at(at + 1),
+            None => (stdout.as_str(), ""),
+        };
+        let then = (!then.is_empty()).then(|| probe::parse(then, asked, &pm).ok()).flatten();
+        Ok(Applied { result: apply::parse(ours, &m), stderr: out.stderr.trim().to_string(), then })
     }
 
     /// Runs a read-only check command: `Ok` when it exits 0, else how it failed.

@@ -120,6 +120,11 @@ impl HostState {
         self.answers.get(q).and_then(|a| a.downcast_ref::<T>()).ok_or_else(not_probed)
     }
 
+    /// Whether this state answers every one of `queries`.
+    pub fn covers(&self, queries: &BTreeSet<Query>) -> bool {
+        queries.iter().all(|q| self.answers.contains_key(q))
+    }
+
     /// Overlays a later, narrower probe on this one.
     pub fn update(&mut self, newer: HostState) {
         if !newer.facts.is_null() {
@@ -156,8 +161,14 @@ pub fn script(queries: &BTreeSet<Query>, with_facts: bool, marker: &str) -> Stri
 /// The probe script with `head` run first and `tail` last, inside its
 /// function (the run lock: taken before anything is read, released after).
 pub fn script_guarded(queries: &BTreeSet<Query>, with_facts: bool, marker: &str, head: &str, tail: &str) -> String {
-    let mut s = String::from("main() {\nexport LC_ALL=C\n");
-    s.push_str(head);
+    format!("main() {{\nexport LC_ALL=C\n{head}{}{tail}}}\nmain\n", body(queries, with_facts, marker))
+}
+
+/// The questions alone, each answer in its section, ending with `end`: the
+/// probe script's body, and what an apply script asks at its end so that
+/// the host's next unit is planned without a round trip of its own.
+pub fn body(queries: &BTreeSet<Query>, with_facts: bool, marker: &str) -> String {
+    let mut s = String::new();
     if with_facts {
         s.push_str(&format!("echo '{marker} facts'\n{FACTS}\n"));
     }
@@ -172,7 +183,7 @@ pub fn script_guarded(queries: &BTreeSet<Query>, with_facts: bool, marker: &str,
             s.push_str(&format!("echo '{marker} {i}'\n{}\n", ask(&q.arg)));
         }
     }
-    s.push_str(&format!("echo '{marker} end'\n{tail}}}\nmain\n"));
+    s.push_str(&format!("echo '{marker} end'\n"));
     s
 }
 
