@@ -9,6 +9,7 @@ pub mod apply;
 pub mod host_state;
 pub mod lock;
 pub mod probe;
+pub mod shell_channel;
 pub mod ssh_args;
 pub mod ssh_masters;
 pub mod target;

@@ -3,6 +3,7 @@
 //! after that is one channel — one round trip — counted per host.
 //! `ansible_connection: local` runs the same scripts with the local `sh`.
 
+use super::shell_channel::{Channel, ChannelError};
 use super::ssh_masters;
 use super::target::Target;
 use openssh::{KnownHosts, SessionBuilder};
@@ -64,6 +65,8 @@ pub struct Connection {
     pub target: Target,
     opts: ConnectOptions,
     round_trips: AtomicUsize,
+    /// The host's sh, open for the run: every script goes down one session.
+    shell: tokio::sync::Mutex<Option<Channel>>,
 }
 
 impl Connection {
@@ -77,7 +80,8 @@ impl Connection {
             crate::trace::event(2, &target.name, &format!("ssh master to {} up in {took:.3}s", target.destination()));
             Kind::Ssh(Arc::new(tokio::sync::RwLock::new(Arc::new(master))))
         };
-        Ok(Connection { kind, target: target.clone(), opts: opts.clone(), round_trips: AtomicUsize::new(0) })
+        let shell = tokio::sync::Mutex::new(None);
+        Ok(Connection { kind, target: target.clone(), opts: opts.clone(), round_trips: AtomicUsize::new(0), shell })
     }
 
     async fn connect(target: &Target, opts: &ConnectOptions) -> Result<openssh::Session, TransportError> {
@@ -215,8 +219,76 @@ impl Connection {
         out
     }
 
+    /// Runs `script` in the host's open sh (`shell_channel`), opening it
+    /// first if need be. A script that finds it busy (a health check beside
+    /// a unit) gets a session of its own.
     async fn run_script(&self, script: &str) -> Result<Output, TransportError> {
         self.round_trips.fetch_add(1, Ordering::Relaxed);
+        let Ok(mut slot) = self.shell.try_lock() else { return self.run_once(script).await };
+        let open_on = slot.as_ref().and_then(|c| c.master.clone());
+        if let (Kind::Ssh(lock), Some(open_on)) = (&self.kind, open_on) {
+            // A master replaced since (it had gone away) took the old shell with it.
+            if !Arc::ptr_eq(&open_on, &self.session(lock).await?) {
+                slot.take();
+            }
+        }
+        let channel = match slot.as_mut() {
+            Some(c) => c,
+            None => slot.insert(self.open_shell().await?),
+        };
+        let answer = match channel.run(script).await {
+            Ok(Some(answer)) => answer,
+            // The shell ended before it answered: what it said last is the answer.
+            Ok(None) | Err(_) => slot.take().expect("open").finish().await.map_err(channel_error)?,
+        };
+        Ok(Output {
+            stdout: String::from_utf8_lossy(&answer.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&answer.stderr).into_owned(),
+            code: answer.code,
+        })
+    }
+
+    /// Starts the host's sh for the run, fed its sudo password first if it takes one.
+    async fn open_shell(&self) -> Result<Channel, TransportError> {
+        let shell = self.target.shell();
+        let mut channel = match &self.kind {
+            Kind::Local => {
+                let child = tokio::process::Command::new("sh")
+                    // Its own process group, like a remote sh (see `run_once`).
+                    .process_group(0)
+                    .arg("-c")
+                    .arg(&shell)
+                    .stdin(Stdio::piped())
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .map_err(|e| TransportError::StartSh(Arc::new(e)))?;
+                Channel::local(child)
+            }
+            Kind::Ssh(lock) => {
+                let child = self
+                    .session(lock)
+                    .await?
+                    .arc_raw_command(&shell)
+                    .stdin(openssh::Stdio::piped())
+                    .stdout(openssh::Stdio::piped())
+                    .stderr(openssh::Stdio::piped())
+                    .spawn()
+                    .await
+                    .map_err(|e| TransportError::Lost(Arc::new(e)))?;
+                Channel::ssh(child)
+            }
+        }
+        .map_err(channel_error)?;
+        let prefix = self.target.stdin_prefix();
+        if !prefix.is_empty() {
+            channel.send(prefix.as_bytes()).await.map_err(channel_error)?;
+        }
+        Ok(channel)
+    }
+
+    /// Runs `script` in a session of its own: one sh that reads it and ends.
+    async fn run_once(&self, script: &str) -> Result<Output, TransportError> {
         let shell = self.target.shell();
         let input = format!("{}{script}", self.target.stdin_prefix());
         let out = match &self.kind {
@@ -265,6 +337,10 @@ impl Connection {
     /// (it exits by itself once idle that long) for the next run; else it is
     /// closed, and its folder removed.
     pub async fn close(self) {
+        // The shell ends at the end of its input; the master is then idle.
+        if let Some(shell) = self.shell.into_inner() {
+            let _ = shell.finish().await;
+        }
         if let Kind::Ssh(lock) = self.kind {
             let Ok(lock) = Arc::try_unwrap(lock) else { return };
             if let Ok(s) = Arc::try_unwrap(lock.into_inner()) {
@@ -277,6 +353,14 @@ impl Connection {
                 ssh_masters::forget(&ctl);
             }
         }
+    }
+}
+
+fn channel_error(e: ChannelError) -> TransportError {
+    match e {
+        ChannelError::NoPipes => TransportError::NoStdin,
+        ChannelError::Io(e) => TransportError::Wait(Arc::new(e)),
+        ChannelError::Lost(e) => TransportError::Lost(Arc::new(e)),
     }
 }
 
