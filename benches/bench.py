@@ -16,7 +16,8 @@ Run as root on the lab machine.  `lab` uses hosts h11.. only (h1..h10 belong
 to other users of the lab) and resets them with `tests/lab/lab.sh wipe`.
 Ansible and pyinfra come from PyPI into a throwaway venv ($BENCH_VENV,
 default /tmp/bench-venv), made here when missing.  Scratch files go to
-$BENCH_WORK (default /tmp/rigger-bench); results to benches/results/.
+$BENCH_WORK (default /tmp/rigger-bench); results to benches/results/
+($BENCH_RESULTS for a trial run).
 """
 
 import argparse
@@ -35,7 +36,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 BENCH = REPO / "benches"
-RESULTS = BENCH / "results"
+RESULTS = Path(os.environ.get("BENCH_RESULTS", BENCH / "results"))  # elsewhere for a trial run
 LAB_SH = REPO / "tests/lab/lab.sh"
 LIGHT_SH = BENCH / "light.sh"
 LAB = Path(os.environ.get("RIGGER_LAB_DIR", "/var/lib/rigger-lab"))
@@ -447,11 +448,12 @@ class Workdir:
         self.run_id += 1
         if tool in ("rigger", "rigger-c25519"):
             env["RIGGER_SSH_DIR"] = str(self.rigger_ssh)
-            base = [str(self.rigger_bin)] + ([] if warm else ["--persist", "0"])  # warm: the default, 60 s
+            persist = [] if warm else ["--persist", "0"]  # warm: the default, 60 s
             cwd = self.rigger if tool == "rigger" else self.rigger_c25519
             if phase == "dry":
-                return base + ["plan", "-i", "inventory", "site.yaml", "--json", "-e", f"haproxy_maxconn={MAXCONN_CHANGED}"], cwd, env, (2,)
-            return base + ["apply", "-i", "inventory", "site.yaml", "--yes", "--json"], cwd, env, (0,)
+                return [str(self.rigger_bin), "plan", *persist, "-i", "inventory", "site.yaml", "--json",
+                        "-e", f"haproxy_maxconn={MAXCONN_CHANGED}"], cwd, env, (2,)
+            return [str(self.rigger_bin), "apply", *persist, "-i", "inventory", "site.yaml", "--yes", "--json"], cwd, env, (0,)
         if tool == "ansible":
             # Cold: a fresh ControlPath directory per run, so that it starts
             # without a persisted master, as rigger and pyinfra do (its masters
@@ -497,7 +499,9 @@ def verify(tool, phase, out, err, hosts):
         except ValueError:
             return ["no JSON document"]
         if doc.get("failed"):
-            bad.append("failed")
+            bad.append("failed" + (f": {doc['error']}" if doc.get("error") else ""))
+        if "hosts" not in doc:
+            return bad
         changed = sum(h["counts"]["changed"] for h in doc["hosts"])
         if phase == "nochange" and changed:
             bad.append(f"{changed} changes in a no-change run")
@@ -517,9 +521,24 @@ def verify(tool, phase, out, err, hosts):
             bad.append("changes in a no-change run: " + (m.group(0) if m else "no results table"))
         if re.search(r"Error\s", text) and phase != "dry" and m and m.group(3) != "-":
             bad.append("errors")
-    if phase == "dry" and len(re.findall(rf"^\s*\+\s*maxconn {MAXCONN_CHANGED}$", text, re.M)) < len(hosts):
+    if phase == "dry" and shown_diffs(tool, out, text) < len(hosts):
         bad.append("diff of maxconn not shown for every host")
     return bad
+
+
+def shown_diffs(tool, out, text):
+    """How many hosts' diffs show maxconn's change.  rigger's terminal output
+    shows a diff once for all the hosts it is the same on, so its per-host
+    diffs are read from its JSON."""
+    line = rf"^\s*\+\s*maxconn {MAXCONN_CHANGED}$"
+    if not tool.startswith("rigger"):
+        return len(re.findall(line, text, re.M))
+    try:
+        hosts = json.loads(out)["hosts"]
+    except (ValueError, KeyError):
+        return 0
+    diffs = lambda h: (st.get("diff") or "" for u in h.get("units", []) for r in u.get("resources", []) for st in r.get("steps", []))
+    return sum(1 for h in hosts if any(re.search(line, d, re.M) for d in diffs(h)))
 
 
 def rigger_round_trips(out):
@@ -1024,8 +1043,8 @@ def scale_size(n, hosts, light_dir, rigger_bin, runs):
     env["TMPDIR"] = str(tmp)
     rs = rigger_ssh_dir(WORK / f"scale-{n}-rs")
     env["RIGGER_SSH_DIR"] = str(rs)
-    argv = lambda v, warm=False: [str(rigger_bin), *([] if warm else ["--persist", "0"]),
-                                  "apply", "-i", f"inventory-{v}", "site.yaml", "--yes", "--json"]
+    argv = lambda v, warm=False: [str(rigger_bin), "apply", *([] if warm else ["--persist", "0"]),
+                                  "-i", f"inventory-{v}", "site.yaml", "--yes", "--json"]
     # converge once (writes haproxy.cfg on the fresh light hosts), then measure
     secs, rss, rc, out, err = time_v(argv("default"), proj, env)
     if rc != 0:
