@@ -4,9 +4,10 @@ Ansible and pyinfra on lab hosts, fan-out over light hosts, and `rigger
 check` over a generated 1,000-host inventory.  Results and how to read them:
 benches/README.md.
 
-    benches/bench.py lab   [--hosts 5] [--rounds 3]     # rigger vs Ansible vs pyinfra vs the floor
+    benches/bench.py lab   [--hosts 5] [--rounds 3]     # rigger vs Ansible vs pyinfra vs the floor, cold and warm
     benches/bench.py lab   --hosts 20 --openssh 10      # the same with OpenSSH 10.0 on both ends
-    benches/bench.py scale [--sizes 50,100,200]         # no-change run over light hosts
+    benches/bench.py scale [--sizes 50,100,200]         # no-change run over light hosts, cold and warm
+    benches/bench.py issue22 [--rigger PATH]             # issue 22's set: lab 5 and 20, scale 50/100/200, cold and warm
     benches/bench.py check [--hosts 1000]               # offline check of a big inventory
     benches/bench.py check-scale                         # check from 2,000 to 100,000 hosts, 6 roles, group chains
     benches/bench.py all                                 # all of the above, and a converge breakdown
@@ -15,7 +16,8 @@ Run as root on the lab machine.  `lab` uses hosts h11.. only (h1..h10 belong
 to other users of the lab) and resets them with `tests/lab/lab.sh wipe`.
 Ansible and pyinfra come from PyPI into a throwaway venv ($BENCH_VENV,
 default /tmp/bench-venv), made here when missing.  Scratch files go to
-$BENCH_WORK (default /tmp/rigger-bench); results to benches/results/.
+$BENCH_WORK (default /tmp/rigger-bench); results to benches/results/
+($BENCH_RESULTS for a trial run).
 """
 
 import argparse
@@ -27,13 +29,14 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 BENCH = REPO / "benches"
-RESULTS = BENCH / "results"
+RESULTS = Path(os.environ.get("BENCH_RESULTS", BENCH / "results"))  # elsewhere for a trial run
 LAB_SH = REPO / "tests/lab/lab.sh"
 LIGHT_SH = BENCH / "light.sh"
 LAB = Path(os.environ.get("RIGGER_LAB_DIR", "/var/lib/rigger-lab"))
@@ -56,6 +59,15 @@ SSH_OPTS = ["-i", str(KEY), "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
 # curve25519-sha256, instead of OpenSSH's default sntrup761x25519-sha512,
 # which costs ~7x the client CPU per connection (README: what dominated).
 TOOLS = ("rigger", "rigger-c25519", "ansible", "pyinfra")
+# Measured warm too: the run reuses the ssh master left up by the run just
+# before it (rigger's --persist, default 60 s; Ansible's ControlPersist=60s).
+# pyinfra (paramiko) has no such mode: its cold run is what it does every time.
+# rigger-c25519 differs from rigger only in the key exchange, which a warm
+# run does not do.
+WARM_TOOLS = ("rigger", "ansible")
+# The warm floor's masters stay up this long idle (longer than any run between
+# two warm floor runs).
+FLOOR_PERSIST = 900
 # `lab --openssh 10`: OpenSSH 10.0 from bookworm-backports on both ends (the
 # hosts' sshd and the ssh that the floor, rigger and Ansible run), whose
 # default key exchange, mlkem768x25519-sha256, is post-quantum and cheap.
@@ -86,6 +98,18 @@ def median(xs):
 
 
 # ------------------------------------------------------------------ setup --
+
+def rigger_binary(args):
+    """--rigger PATH (copied aside, labelled by this worktree's commit), else a fresh release build."""
+    if not getattr(args, "rigger", None):
+        return build_rigger()
+    WORK.mkdir(parents=True, exist_ok=True)
+    dst = WORK / "rigger"
+    if Path(args.rigger).resolve() != dst.resolve():
+        shutil.copy2(args.rigger, dst)
+    rev = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=REPO, capture_output=True, text=True).stdout.strip()
+    return dst, getattr(args, "label", None) or f"{rev} ({args.rigger})"
+
 
 def build_rigger():
     """Builds rigger and copies the binary aside, so that a rebuild by someone
@@ -209,6 +233,58 @@ def parallel(fn, items):
         return list(ex.map(fn, items))
 
 
+# ------------------------------------------------------------ ssh masters --
+
+def warm_opts(cp_dir):
+    """ssh options for the warm floor: through the master at cp_dir/%h."""
+    return ["-o", f"ControlPath={cp_dir}/%h", "-o", "ControlMaster=no"]
+
+
+def open_masters(ips, cp_dir, opts):
+    """One ControlMaster per address at cp_dir/%h, up before any timing (the
+    warm floor's).  ssh -f goes to the background once authenticated."""
+    cp_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(cp_dir, 0o700)
+    def one(ip):
+        # stderr to a file: the backgrounded master keeps it open, so a pipe would never reach EOF
+        with tempfile.TemporaryFile(mode="w+") as err:
+            p = subprocess.run([ssh_bin(), *opts, "-o", f"ControlPath={cp_dir}/%h", "-o", "ControlMaster=yes",
+                                "-o", f"ControlPersist={FLOOR_PERSIST}", "-fN", f"root@{ip}"],
+                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
+            if p.returncode:
+                err.seek(0)
+                die(f"opening a master to {ip} failed: {err.read().strip()}")
+    parallel(one, list(ips))
+
+
+def close_masters(sockets):
+    """Stops the masters behind these control sockets; returns how many there were."""
+    sockets = [s for s in sockets if s.is_socket()]
+    parallel(lambda s: subprocess.run([ssh_bin(), "-o", f"ControlPath={s}", "-O", "exit", "x"], capture_output=True), sockets)
+    return len(sockets)
+
+
+def rigger_sockets(ssh_dir):
+    """rigger's warm masters: RIGGER_SSH_DIR/<hash>/.ssh-connection*/master (src/session/ssh_masters.rs)."""
+    return list(ssh_dir.glob("*/.ssh-connection*/master"))
+
+
+def clear_dir(d, sockets):
+    """Closes the masters of d and removes it: nothing warm is left behind."""
+    n = close_masters(sockets)
+    shutil.rmtree(d, ignore_errors=True)
+    return n
+
+
+def rigger_ssh_dir(path):
+    """RIGGER_SSH_DIR for the measured runs.  rigger keeps a master only when
+    DIR/<16 hex> fits in 70 bytes (a Unix socket path's limit); longer, the
+    warm runs would silently be cold."""
+    if len(str(path)) + 17 > 70:
+        die(f"{path} is too long for rigger's ssh masters (set a shorter BENCH_WORK)")
+    return path
+
+
 # sshd at DEBUG1 logs every session channel ("server_input_channel_open:
 # ctype session"); journald must not rate-limit it.  Sorted before the lab's
 # own drop-in because sshd keeps the first value it reads.
@@ -312,10 +388,11 @@ def inventory_yaml(hosts, extra_all_vars=""):
     return "\n".join(lines) + "\n"
 
 
-def pyinfra_inventory(hosts):
-    conn = (f'{{"ssh_user": "root", "ssh_key": "{KEY}", "ssh_known_hosts_file": "{KNOWN_HOSTS}", '
+def pyinfra_inventory(hosts, known_hosts=KNOWN_HOSTS):
+    """hosts: [(name, address)]."""
+    conn = (f'{{"ssh_user": "root", "ssh_key": "{KEY}", "ssh_known_hosts_file": "{known_hosts}", '
             f'"ssh_strict_host_key_checking": "yes"}}')
-    rows = ",\n".join(f'    ("{h.name}", {{"ssh_hostname": "{h.ip}", **_conn}})' for h in hosts)
+    rows = ",\n".join(f'    ("{name}", {{"ssh_hostname": "{ip}", **_conn}})' for name, ip in hosts)
     return (f"# generated by benches/bench.py\n_conn = {conn}\n\nlb = [\n{rows},\n]\n\nweb = lb\n")
 
 
@@ -353,27 +430,39 @@ class Workdir:
         # pyinfra
         self.pyinfra = self.root / "pyinfra"
         shutil.copytree(BENCH / "pyinfra", self.pyinfra)
-        (self.pyinfra / "inventory.py").write_text(pyinfra_inventory(hosts))
+        (self.pyinfra / "inventory.py").write_text(pyinfra_inventory([(h.name, h.ip) for h in hosts]))
         self.logs = self.root / "logs"
         self.logs.mkdir()
+        # rigger's warm masters (RIGGER_SSH_DIR), Ansible's warm ControlPath,
+        # and the warm floor's masters.
+        self.rigger_ssh = rigger_ssh_dir(self.root / "rs")
+        self.ansible_warm = self.root / "acp"
+        self.floor_cp = self.root / "fcp"
         self.n = n
         self.run_id = 0
 
-    def command(self, tool, phase):
-        """(argv, cwd, env, expected exit codes) of one run."""
+    def command(self, tool, phase, warm=False):
+        """(argv, cwd, env, expected exit codes) of one run.  Cold: no master
+        before it and none left after it; warm: the master left up by the run
+        before is reused, and this run leaves it up for the next."""
         env = tool_env()
         self.run_id += 1
         if tool in ("rigger", "rigger-c25519"):
-            base = [str(self.rigger_bin)]
+            env["RIGGER_SSH_DIR"] = str(self.rigger_ssh)
+            persist = [] if warm else ["--persist", "0"]  # warm: the default, 60 s
             cwd = self.rigger if tool == "rigger" else self.rigger_c25519
             if phase == "dry":
-                return base + ["plan", "-i", "inventory", "site.yaml", "--json", "-e", f"haproxy_maxconn={MAXCONN_CHANGED}"], cwd, env, (2,)
-            return base + ["apply", "-i", "inventory", "site.yaml", "--yes", "--json"], cwd, env, (0,)
+                return [str(self.rigger_bin), "plan", *persist, "-i", "inventory", "site.yaml", "--json",
+                        "-e", f"haproxy_maxconn={MAXCONN_CHANGED}"], cwd, env, (2,)
+            return [str(self.rigger_bin), "apply", *persist, "-i", "inventory", "site.yaml", "--yes", "--json"], cwd, env, (0,)
         if tool == "ansible":
-            # A fresh ControlPath directory per run: every run starts without a
-            # persisted master, as rigger and pyinfra do (masters are closed after it).
+            # Cold: a fresh ControlPath directory per run, so that it starts
+            # without a persisted master, as rigger and pyinfra do (its masters
+            # are closed after it).  Warm: one directory for the warm runs of
+            # a round, so that each reuses the masters (ControlPersist=60s)
+            # of the run before.
             env["ANSIBLE_CONFIG"] = str(self.ansible / "ansible.cfg")
-            env["ANSIBLE_SSH_CONTROL_PATH_DIR"] = str(self.ansible / f"cp/{self.run_id}")
+            env["ANSIBLE_SSH_CONTROL_PATH_DIR"] = str(self.ansible_warm if warm else self.ansible / f"cp/{self.run_id}")
             argv = [f"{VENV}/bin/ansible-playbook", "site.yml"]
             if phase == "dry":
                 argv += ["--check", "--diff", "-e", f"haproxy_maxconn={MAXCONN_CHANGED}"]
@@ -384,10 +473,21 @@ class Workdir:
             return argv, self.pyinfra, env, (0,)
         raise ValueError(tool)
 
-    def after(self, tool):
+    def after(self, tool, warm=False):
+        if tool == "ansible" and not warm:
+            close_masters((self.ansible / f"cp/{self.run_id}").glob("*"))
+
+    def warm_sockets(self, tool):
+        if tool.startswith("rigger"):
+            return rigger_sockets(self.rigger_ssh)
         if tool == "ansible":
-            for sock in (self.ansible / f"cp/{self.run_id}").glob("*"):
-                subprocess.run([ssh_bin(), "-o", f"ControlPath={sock}", "-O", "exit", "x"], capture_output=True)
+            return list(self.ansible_warm.glob("*"))
+        return []
+
+    def close_warm(self, tool):
+        """Closes the tool's warm masters; returns how many were up."""
+        d = self.rigger_ssh if tool.startswith("rigger") else self.ansible_warm
+        return clear_dir(d, self.warm_sockets(tool)) if tool.startswith("rigger") or tool == "ansible" else 0
 
 
 def verify(tool, phase, out, err, hosts):
@@ -400,7 +500,9 @@ def verify(tool, phase, out, err, hosts):
         except ValueError:
             return ["no JSON document"]
         if doc.get("failed"):
-            bad.append("failed")
+            bad.append("failed" + (f": {doc['error']}" if doc.get("error") else ""))
+        if "hosts" not in doc:
+            return bad
         changed = sum(h["counts"]["changed"] for h in doc["hosts"])
         if phase == "nochange" and changed:
             bad.append(f"{changed} changes in a no-change run")
@@ -420,9 +522,24 @@ def verify(tool, phase, out, err, hosts):
             bad.append("changes in a no-change run: " + (m.group(0) if m else "no results table"))
         if re.search(r"Error\s", text) and phase != "dry" and m and m.group(3) != "-":
             bad.append("errors")
-    if phase == "dry" and len(re.findall(rf"^\s*\+\s*maxconn {MAXCONN_CHANGED}$", text, re.M)) < len(hosts):
+    if phase == "dry" and shown_diffs(tool, out, text) < len(hosts):
         bad.append("diff of maxconn not shown for every host")
     return bad
+
+
+def shown_diffs(tool, out, text):
+    """How many hosts' diffs show maxconn's change.  rigger's terminal output
+    shows a diff once for all the hosts it is the same on, so its per-host
+    diffs are read from its JSON."""
+    line = rf"^\s*\+\s*maxconn {MAXCONN_CHANGED}$"
+    if not tool.startswith("rigger"):
+        return len(re.findall(line, text, re.M))
+    try:
+        hosts = json.loads(out)["hosts"]
+    except (ValueError, KeyError):
+        return 0
+    diffs = lambda h: (st.get("diff") or "" for u in h.get("units", []) for r in u.get("resources", []) for st in r.get("steps", []))
+    return sum(1 for h in hosts if any(re.search(line, d, re.M) for d in diffs(h)))
 
 
 def rigger_round_trips(out):
@@ -434,20 +551,28 @@ def rigger_round_trips(out):
 
 # ------------------------------------------------------------- lab bench --
 
-def timed_run(work, hosts, tool, phase, tag):
-    argv, cwd, env, ok = work.command(tool, phase)
+def timed_run(work, hosts, tool, phase, tag, warm=False):
+    """One measured run.  warm: False (cold: --persist 0, no master before),
+    "first" (no master before; leaves it up), True (reuses the one left up)."""
+    problems = []
+    if warm is not True and (left := work.warm_sockets(tool)):
+        # cold stays cold: a master left by an earlier run would make this one warm
+        work.close_warm(tool)
+        problems.append(f"{len(left)} warm master(s) were up before this cold run (closed first)")
+    argv, cwd, env, ok = work.command(tool, phase, warm)
     load = os.getloadavg()[0]
     t0 = time.time()
     m0 = time.monotonic()
     p = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True)
     seconds = time.monotonic() - m0
     t1 = time.time()
-    work.after(tool)
+    work.after(tool, warm)
     (work.logs / f"{tag}.out").write_text(p.stdout)
     (work.logs / f"{tag}.err").write_text(p.stderr)
     counts = sshd_counts(hosts, t0, t1)
-    problems = [] if p.returncode in ok else [f"exit {p.returncode}"]
+    problems += [] if p.returncode in ok else [f"exit {p.returncode}"]
     problems += verify(tool, phase, p.stdout, p.stderr, hosts)
+    problems += warmth(tool, warm, counts)
     rec = {"seconds": round(seconds, 3), "load1": round(load, 2),
            "connections": {h: c[0] for h, c in counts.items()},
            "sessions": {h: c[1] for h, c in counts.items()}}
@@ -460,6 +585,19 @@ def timed_run(work, hosts, tool, phase, tag):
     return rec
 
 
+def warmth(tool, warm, counts):
+    """A warm run that connected did not reuse the master; a cold one that did
+    not connect reused one.  Either way it measured the wrong thing."""
+    if tool not in WARM_TOOLS + ("rigger-c25519",):
+        return []
+    conns = [c[0] for c in counts.values()]
+    if warm is True and any(conns):
+        return [f"warm run opened {sum(conns)} SSH connection(s): a master was not reused"]
+    if warm is not True and not all(conns):
+        return [f"cold run opened no SSH connection to {conns.count(0)} host(s): a master was reused"]
+    return []
+
+
 def fmt_counts(rec):
     c = sorted(set(rec["connections"].values()))
     s = sorted(set(rec["sessions"].values()))
@@ -467,12 +605,13 @@ def fmt_counts(rec):
     return f"{j(c)} conn, {j(s)} sessions"
 
 
-def parallel_ssh(hosts, cmd, tag, work):
-    """One plain ssh per host, all at once: the floor."""
+def parallel_ssh(hosts, cmd, tag, work, extra=()):
+    """One plain ssh per host, all at once: the floor (warm: with `extra`,
+    through a master that is already up)."""
     load = os.getloadavg()[0]
     t0 = time.time()
     m0 = time.monotonic()
-    procs = [subprocess.Popen([ssh_bin(), *SSH_OPTS, f"root@{h.ip}", cmd], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    procs = [subprocess.Popen([ssh_bin(), *extra, *SSH_OPTS, f"root@{h.ip}", cmd], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
              for h in hosts]
     outs = [p.communicate()[0] for p in procs]
     seconds = time.monotonic() - m0
@@ -493,11 +632,11 @@ def cmd_lab(args):
     if FIRST_HOST + n - 1 > 50:
         die("the lab has at most h50")
     hosts = [Host(i) for i in range(FIRST_HOST, FIRST_HOST + n)]
-    rigger_bin, rev = build_rigger()
+    rigger_bin, rev = rigger_binary(args)
     vers = ensure_venv()
     work = Workdir(hosts, rigger_bin)
-    runs = {t: {"converge": [], "nochange": [], "dry": []} for t in TOOLS}
-    runs["floor"] = {"nochange": []}
+    runs = {t: {"converge": [], "nochange": [], "dry": [], "warmup": [], "nochange_warm": [], "dry_warm": []} for t in TOOLS}
+    runs["floor"] = {"nochange": [], "warm": []}
     runs["apt"] = {"converge": []}
     states = {}
     tools = [t for t in TOOLS if t in args.tools.split(",")]
@@ -523,6 +662,8 @@ def cmd_lab(args):
                     rec = timed_run(work, hosts, tool, phase, f"{tool}-{phase}-{r}.{k}")
                     rec["floor_seconds"] = floor["seconds"]
                     runs[tool][phase].append(rec)
+            if tool in WARM_TOOLS:
+                lab_warm(work, hosts, tool, r, args.repeat, runs)
         # apt itself: `apt-get update && apt-get install haproxy` over one plain ssh per fresh host
         wipe(hosts)
         runs["apt"]["converge"].append(parallel_ssh(hosts, APT_CMD, f"apt-{r}", work))
@@ -543,9 +684,32 @@ def cmd_lab(args):
         log(f"WARNING: haproxy not active+enabled after: {list(bad_states)}")
 
 
+def lab_warm(work, hosts, tool, r, repeat, runs):
+    """The warm runs of one tool and round, after its cold ones: a first run
+    leaves the masters up, then each warm run right after a warm floor run
+    (the floor's command through a ControlMaster opened before any timing).
+    Every master is closed after, so the next cold run is cold."""
+    open_masters([h.ip for h in hosts], work.floor_cp, SSH_OPTS)
+    try:
+        runs[tool]["warmup"].append(timed_run(work, hosts, tool, "nochange", f"{tool}-warmup-{r}", warm="first"))
+        for phase in ("nochange", "dry"):
+            for k in range(repeat):
+                floor = parallel_ssh(hosts, FLOOR_CMD, f"floor-warm-{tool}-{phase}-{r}.{k}", work, warm_opts(work.floor_cp))
+                runs["floor"]["warm"].append(floor)
+                rec = timed_run(work, hosts, tool, phase, f"{tool}-{phase}-warm-{r}.{k}", warm=True)
+                rec["floor_seconds"] = floor["seconds"]
+                runs[tool][f"{phase}_warm"].append(rec)
+    finally:
+        work.close_warm(tool)
+        clear_dir(work.floor_cp, list(work.floor_cp.glob("*")))
+
+
 def per_host(recs, key):
     vals = sorted({v for r in recs for v in r[key].values()})
     return "/".join(map(str, vals)) if vals else "–"
+
+
+WARM_NOTE = "pyinfra: no warm mode, its cold run"
 
 
 def lab_table(doc):
@@ -561,29 +725,45 @@ def lab_table(doc):
            "Median wall time in seconds (min–max, runs); per host: SSH connections / session channels (from the hosts' sshd logs).", "",
            "| phase | tool | median s | min–max | runs | × floor | conn/host | sessions/host |",
            "|---|---|---|---|---|---|---|---|"]
-    phases = [("converge", "first converge"), ("nochange", "no-change run"), ("dry", f"dry-run + diff (maxconn → {MAXCONN_CHANGED})")]
+    phases = [("converge", "first converge"), ("nochange", "no-change run"), ("dry", f"dry-run + diff (maxconn → {MAXCONN_CHANGED})"),
+              ("nochange_warm", "no-change run, **warm**"), ("dry_warm", "dry-run + diff, **warm**")]
     for phase, title in phases:
         rows = []
+        if phase.endswith("_warm") and not R["floor"].get("warm"):
+            continue  # a run from before the warm phases
         if phase == "converge":
             rows.append(("apt-get update + install over plain ssh", R["apt"]["converge"]))
+        elif phase.endswith("_warm"):
+            rows.append(("warm floor: one ssh per host through a warm ControlMaster", R["floor"].get("warm", [])))
         else:
             rows.append(("floor: one plain ssh per host", R["floor"]["nochange"]))
-        rows += [(t, R[t][phase]) for t in TOOLS if R[t][phase]]
+        rows += [(t, R[t].get(phase, [])) for t in TOOLS]
+        if phase.endswith("_warm"):
+            # pyinfra has no warm mode: what it does every time is its cold run
+            rows += [(WARM_NOTE, R["pyinfra"].get(phase[:-len("_warm")], []))]
         for name, recs in rows:
+            if not recs:
+                continue
             xs = [r["seconds"] for r in recs]
             if phase == "converge":
                 ratio = f"{median(xs) / apt:.2f}"
+            elif name == WARM_NOTE:
+                ratio = "–"
             elif "floor_seconds" in recs[0]:
                 ratio = f"{paired_ratio(recs):.2f}"
             else:
                 ratio = "1"
             probs = sum(1 for r in recs if r.get("problems"))
             note = f" ⚠ {probs} run(s) with problems" if probs else ""
-            out.append(f"| {title} | {name}{note} | {median(xs):.2f} | {min(xs):.2f}–{max(xs):.2f} | {len(xs)} | "
+            d = 3 if phase.endswith("_warm") else 2  # warm runs take tens of ms
+            out.append(f"| {title} | {name}{note} | {median(xs):.{d}f} | {min(xs):.{d}f}–{max(xs):.{d}f} | {len(xs)} | "
                        f"{ratio} | {per_host(recs, 'connections')} | {per_host(recs, 'sessions')} |")
     out.append("")
-    out.append("× floor: median over runs of (run / the floor run just before it); for the first converge, "
-               "median run / median apt-get run.")
+    out.append("× floor: median over runs of (run / the floor run just before it); warm runs against the warm floor "
+               "run just before them; for the first converge, median run / median apt-get run.  Warm: the run reuses "
+               "the ssh masters left up by the tool's run just before it (rigger's `--persist`, default 60 s; Ansible's "
+               "ControlPersist=60s); cold rigger runs use `--persist 0` with no master before them.  pyinfra (paramiko) "
+               "has no warm mode: its warm rows repeat its cold runs, which is what it does every time.")
     out.append("")
     out += targets(doc, floor, apt)
     return "\n".join(out) + "\n"
@@ -594,19 +774,32 @@ def paired_ratio(recs):
 
 
 def targets(doc, floor, apt):
-    """The issue's targets for rigger, checked against this run."""
+    """The issue's targets for rigger (issue 22), checked against this run."""
     R = doc["runs"]
     if not R["rigger"]["nochange"]:
         return []
-    med = lambda t, ph: median([r["seconds"] for r in R[t][ph]]) if R[t][ph] else None
+    med = lambda t, ph: median([r["seconds"] for r in R[t].get(ph, [])]) if R[t].get(ph) else None
     yes = lambda ok: "**yes**" if ok else "**NO**"
-    one = lambda recs: all(set(r["connections"].values()) == {1} and set(r["sessions"].values()) == {1} for r in recs)
+    each = lambda recs, conns: all(set(r["connections"].values()) == {conns} and set(r["sessions"].values()) == {1} for r in recs)
     lines = ["Targets for rigger at this size:", ""]
     for ph, name in (("nochange", "no-change run"), ("dry", "dry-run with diff")):
         ratio = paired_ratio(R["rigger"][ph])
-        lines.append(f"- {name}: {med('rigger', ph):.2f} s, {ratio:.2f}× the floor (median of paired ratios; "
-                     f"median floor {floor:.2f} s); within 1.2×: {yes(ratio <= 1.2)}; "
-                     f"one SSH connection and one session per host in every run: {yes(one(R['rigger'][ph]))}")
+        lines.append(f"- {name}, cold: {med('rigger', ph):.2f} s, {ratio:.2f}× the floor (median of paired ratios; "
+                     f"median floor {floor:.2f} s); within 1.1×: {yes(ratio <= 1.1)}; "
+                     f"one SSH connection and one session per host in every run: {yes(each(R['rigger'][ph], 1))}")
+    wfloor = median([r["seconds"] for r in R["floor"].get("warm", [])])
+    for ph, name in (("nochange", "no-change run"), ("dry", "dry-run with diff")):
+        recs = R["rigger"].get(f"{ph}_warm")
+        if not recs:
+            continue
+        ratio = paired_ratio(recs)
+        lines.append(f"- {name}, warm: {med('rigger', ph + '_warm'):.3f} s, {ratio:.2f}× the warm floor (median warm floor "
+                     f"{wfloor:.3f} s); within 2×: {yes(ratio <= 2)}; no new SSH connection and one session per host "
+                     f"in every run: {yes(each(recs, 0))}")
+        if R["pyinfra"].get(ph):
+            speed = med("pyinfra", ph) / med("rigger", ph + "_warm")
+            lines.append(f"  - against pyinfra's {name} ({med('pyinfra', ph):.2f} s; it has no warm mode): rigger warm is "
+                         f"{speed:.1f}× faster (rigger warm / pyinfra = {1 / speed:.3f}); at least 4×: {yes(speed >= 4)}")
     if R["pyinfra"]["converge"]:
         pc = med("pyinfra", "converge")
         for t in ("rigger", "rigger-c25519"):
@@ -615,7 +808,8 @@ def targets(doc, floor, apt):
             rc = med(t, "converge")
             per_round = [a["seconds"] / b["seconds"] for a, b in zip(R[t]["converge"], R["pyinfra"]["converge"])]
             lines.append(f"- first converge, {t}: {rc:.2f} s vs pyinfra {pc:.2f} s (medians; {t}/pyinfra per round: "
-                         f"{', '.join(f'{x:.2f}' for x in per_round)}); faster in every round: {yes(max(per_round) < 1)}; "
+                         f"{', '.join(f'{x:.2f}' for x in per_round)}); at or below pyinfra's: {yes(rc <= pc)} "
+                         f"(in every round: {yes(max(per_round) <= 1)}); "
                          f"apt-get update + install alone takes {apt:.2f} s ({apt / rc:.0%} of the converge)")
     return lines
 
@@ -763,21 +957,64 @@ def time_v(argv, cwd, env):
     return secs, int(rss.group(1)) if rss else None, p.returncode, p.stdout, p.stderr
 
 
-def light_floor(hosts, known_hosts, ssh_config=None):
-    """One plain ssh per light host, all at once."""
-    opts = [o.replace(str(KNOWN_HOSTS), str(known_hosts)) for o in SSH_OPTS]
+def light_floor(hosts, known_hosts, ssh_config=None, extra=()):
+    """One plain ssh per light host, all at once (warm: with `extra`, through
+    a master that is already up)."""
+    opts = light_opts(known_hosts)
     if ssh_config:
         opts = ["-F", str(ssh_config)] + opts
     m0 = time.monotonic()
-    procs = [subprocess.Popen(["ssh", *opts, f"root@{ip}", FLOOR_CMD], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    procs = [subprocess.Popen(["ssh", *extra, *opts, f"root@{ip}", FLOOR_CMD], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
              for _, ip in hosts]
     codes = [p.wait() for p in procs]
     return round(time.monotonic() - m0, 3), sum(1 for c in codes if c)
 
 
+def light_opts(known_hosts):
+    return [o.replace(str(KNOWN_HOSTS), str(known_hosts)) for o in SSH_OPTS]
+
+
+def scale_project(n, hosts, light_dir):
+    """rigger's project for n light hosts, with an inventory per key exchange."""
+    proj = WORK / f"scale-{n}"
+    shutil.rmtree(proj, ignore_errors=True)
+    shutil.copytree(BENCH / "rigger", proj, ignore=shutil.ignore_patterns("inventory"))
+    c25519 = proj / "ssh_config-c25519"
+    c25519.write_text("Host *\n    KexAlgorithms curve25519-sha256,curve25519-sha256@libssh.org\n")
+    for variant, extra in (("default", ""), ("c25519", f" -F {c25519}")):
+        inv = ["# generated by benches/bench.py scale", "all:", "  vars:", "    ansible_user: root",
+               f"    ansible_ssh_private_key_file: {KEY}",
+               f'    ansible_ssh_common_args: "-o UserKnownHostsFile={light_dir}/known_hosts{extra}"',
+               "  children:", "    lb:", "      hosts:"]
+        inv += [f"        {h}: {{ ansible_host: {ip} }}" for h, ip in hosts]
+        inv += ["    web:", "      hosts:"] + [f"        {h}:" for h, _ in hosts]
+        (proj / f"inventory-{variant}").mkdir()
+        (proj / f"inventory-{variant}/hosts.yaml").write_text("\n".join(inv) + "\n")
+    return proj, c25519
+
+
+def scale_run(n, k, variant, argv, proj, env, floor):
+    """One measured no-change run (right after its floor run): its record."""
+    secs, rss, rc, out, err = time_v(argv, proj, env)
+    doc = json.loads(out) if out.strip() else {}
+    changed = sum(h["counts"]["changed"] for h in doc.get("hosts", []))
+    rts = sorted({h["round_trips"] for h in doc.get("hosts", [])})
+    rec = {"hosts": n, "variant": variant, "run": k, "seconds": secs, "floor_seconds": floor[0],
+           "floor_failures": floor[1], "max_rss_kb": rss, "exit": rc, "changed": changed,
+           "round_trips": rts, "load1": round(os.getloadavg()[0], 2)}
+    (proj / f"nochange-{variant}-{k}.err").write_text(err)
+    log(f"  no-change {n} hosts ({variant}): {secs:.2f} s (floor {floor[0]:.2f} s, {floor[1]} failed), "
+        f"rigger max RSS {rss / 1024:.1f} MB, round trips {rts}, {changed} changes, exit {rc}")
+    return rec
+
+
 def cmd_scale(args):
-    """The no-change run over light hosts; each rigger run right after a floor run."""
-    rigger_bin, rev = build_rigger()
+    """The no-change run over light hosts, cold then warm; each rigger run
+    right after a floor run (warm: the floor through warm ControlMasters);
+    then pyinfra's no-change run, cold (it has no warm mode)."""
+    rigger_bin, rev = rigger_binary(args)
+    with_pyinfra = "pyinfra" in getattr(args, "tools", "rigger,pyinfra").split(",")
+    vers = ensure_venv() if with_pyinfra else {}
     sizes = [int(s) for s in args.sizes.split(",")]
     light_dir = Path(os.environ.get("BENCH_LIGHT_DIR", "/var/lib/rigger-bench-light"))
     results = []
@@ -786,60 +1023,15 @@ def cmd_scale(args):
             log(f"light hosts: up {n}")
             sh([str(LIGHT_SH), "up", str(n)], stdout=subprocess.DEVNULL)
             hosts = [(f"lh{i}", f"10.77.1.{10 + i}") for i in range(1, n + 1)]
-            proj = WORK / f"scale-{n}"
-            shutil.rmtree(proj, ignore_errors=True)
-            shutil.copytree(BENCH / "rigger", proj, ignore=shutil.ignore_patterns("inventory"))
-            c25519 = proj / "ssh_config-c25519"
-            c25519.write_text("Host *\n    KexAlgorithms curve25519-sha256,curve25519-sha256@libssh.org\n")
-            for variant, extra in (("default", ""), ("c25519", f" -F {c25519}")):
-                inv = ["# generated by benches/bench.py scale", "all:", "  vars:", "    ansible_user: root",
-                       f"    ansible_ssh_private_key_file: {KEY}",
-                       f'    ansible_ssh_common_args: "-o UserKnownHostsFile={light_dir}/known_hosts{extra}"',
-                       "  children:", "    lb:", "      hosts:"]
-                inv += [f"        {h}: {{ ansible_host: {ip} }}" for h, ip in hosts]
-                inv += ["    web:", "      hosts:"] + [f"        {h}:" for h, _ in hosts]
-                (proj / f"inventory-{variant}").mkdir()
-                (proj / f"inventory-{variant}/hosts.yaml").write_text("\n".join(inv) + "\n")
-            env = tool_env()
-            tmp = WORK / f"scale-{n}-tmp"
-            tmp.mkdir(exist_ok=True)
-            env["TMPDIR"] = str(tmp)
-            argv = lambda v: [str(rigger_bin), "apply", "-i", f"inventory-{v}", "site.yaml", "--yes", "--json"]
-            # converge once (writes haproxy.cfg on the fresh light hosts), then measure
-            secs, rss, rc, out, err = time_v(argv("default"), proj, env)
-            if rc != 0:
-                (proj / "converge.err").write_text(err)
-                die(f"converge of {n} light hosts failed (exit {rc}); see {proj}/converge.err")
-            log(f"  converge {n}: {secs:.2f} s")
-            # one more run, not timed, sampling the ssh processes (sampling costs CPU)
-            sampler = SshSampler(str(tmp))
-            sampler.start()
-            time_v(argv("default"), proj, env)
-            sampler.stop.set()
-            sampler.join()
-            for k in range(args.runs):
-                for variant in ("default", "c25519"):
-                    floor, floor_failed = light_floor(hosts, light_dir / "known_hosts", c25519 if variant == "c25519" else None)
-                    load = os.getloadavg()[0]
-                    secs, rss, rc, out, err = time_v(argv(variant), proj, env)
-                    doc = json.loads(out) if out.strip() else {}
-                    changed = sum(h["counts"]["changed"] for h in doc.get("hosts", []))
-                    rts = sorted({h["round_trips"] for h in doc.get("hosts", [])})
-                    rec = {"hosts": n, "variant": variant, "run": k, "seconds": secs, "floor_seconds": floor,
-                           "floor_failures": floor_failed, "max_rss_kb": rss, "exit": rc, "changed": changed,
-                           "round_trips": rts, "ssh_procs_peak": sampler.peak_count, "ssh_pss_peak_kb": sampler.peak_rss_kb,
-                           "load1": round(load, 2)}
-                    (proj / f"nochange-{variant}-{k}.err").write_text(err)
-                    log(f"  no-change {n} hosts ({variant} kex): {secs:.2f} s (floor {floor:.2f} s, {floor_failed} failed), "
-                        f"rigger max RSS {rss / 1024:.1f} MB, round trips {rts}, {changed} changes, exit {rc}")
-                    results.append(rec)
-            log(f"  {sampler.peak_count} ssh processes at peak, {sampler.peak_rss_kb / 1024:.0f} MB PSS together")
+            results += scale_size(n, hosts, light_dir, rigger_bin, args.runs)
+            if with_pyinfra:
+                results += scale_pyinfra(n, hosts, light_dir, args.runs)
             if not args.keep:
                 sh([str(LIGHT_SH), "down"], stdout=subprocess.DEVNULL)
     finally:
         if not args.keep:
             sh([str(LIGHT_SH), "down"], stdout=subprocess.DEVNULL, check=False)
-    doc = {"rigger": rev, "nproc": os.cpu_count(), "date": time.strftime("%Y-%m-%d %H:%M:%S %z"), "runs": results}
+    doc = {"rigger": rev, "versions": vers, "nproc": os.cpu_count(), "date": time.strftime("%Y-%m-%d %H:%M:%S %z"), "runs": results}
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "scale.json").write_text(json.dumps(doc, indent=1) + "\n")
     md = scale_table(doc)
@@ -847,12 +1039,131 @@ def cmd_scale(args):
     print(md)
 
 
+# pyinfra's systemd facts ask `systemctl show --all --property Id --property
+# SubState|UnitFileState UNIT...` and want Id= before each unit's state; the
+# light hosts' stub answers only what rigger asks.  This one answers both
+# (rigger's `show -p ...` as before), and is put on the light hosts, untimed,
+# before pyinfra runs there.
+PYINFRA_STUB = r"""#!/bin/sh
+# benches/bench.py scale: the light hosts' stub systemctl, also answering pyinfra's facts.
+case "$1" in
+show)
+    if [ "$2" = --all ]; then
+        shift 2
+        for a in "$@"; do
+            case "$a" in --property|Id|SubState|UnitFileState|ActiveState|LoadState) ;;
+            *) printf 'Id=%s\nSubState=running\nUnitFileState=enabled\n\n' "$a" ;; esac
+        done
+    else
+        echo LoadState=loaded; echo ActiveState=active; echo UnitFileState=enabled
+    fi ;;
+is-active) [ "$2" = -q ] || echo active ;;
+is-enabled) [ "$2" = -q ] || echo enabled ;;
+esac
+exit 0
+"""
+# pyinfra's apt.packages(update=True, cache_time=3600) runs apt-get update
+# unless this stamp is younger than an hour, as it is on a lab host that
+# pyinfra converged itself; the light image's is as old as the image.
+PYINFRA_PREP = ("cat > /usr/local/sbin/systemctl && chmod 755 /usr/local/sbin/systemctl && "
+                "mkdir -p /var/lib/apt/periodic && touch /var/lib/apt/periodic/update-success-stamp")
+
+
+def scale_pyinfra(n, hosts, light_dir, runs):
+    """pyinfra's no-change run over the light hosts rigger converged (the same
+    bytes), each right after a cold floor run.  paramiko has no warm mode."""
+    kh = light_dir / "known_hosts"
+    def prep(h):
+        p = subprocess.run(["ssh", *light_opts(kh), f"root@{h[1]}", PYINFRA_PREP], input=PYINFRA_STUB,
+                           capture_output=True, text=True)
+        if p.returncode:
+            die(f"{h[0]}: preparing for pyinfra failed: {p.stderr.strip()}")
+    parallel(prep, hosts)
+    proj = WORK / f"scale-{n}-pyinfra"
+    shutil.rmtree(proj, ignore_errors=True)
+    shutil.copytree(BENCH / "pyinfra", proj)
+    (proj / "inventory.py").write_text(pyinfra_inventory(hosts, kh))
+    argv = [f"{VENV}/bin/pyinfra", "inventory.py", "deploy.py", "--parallel", str(max(n, 5)), "--no-wait", "-y"]
+    out = []
+    for k in range(runs):
+        floor = light_floor(hosts, kh)
+        secs, rss, rc, stdout, stderr = time_v(argv, proj, tool_env())
+        problems = ([] if rc == 0 else [f"exit {rc}"]) + verify("pyinfra", "nochange", stdout, stderr, hosts)
+        (proj / f"nochange-{k}.out").write_text(stdout + stderr)
+        rec = {"hosts": n, "variant": "pyinfra", "run": k, "seconds": secs, "floor_seconds": floor[0],
+               "floor_failures": floor[1], "max_rss_kb": rss, "exit": rc, "changed": len(problems), "problems": problems,
+               "round_trips": [], "load1": round(os.getloadavg()[0], 2)}
+        log(f"  pyinfra no-change {n} hosts: {secs:.2f} s (floor {floor[0]:.2f} s), max RSS {rss / 1024:.1f} MB, "
+            f"exit {rc}{', PROBLEM ' + str(problems) + f' (see {proj})' if problems else ''}")
+        out.append(rec)
+    return out
+
+
+def scale_size(n, hosts, light_dir, rigger_bin, runs):
+    """Cold runs (--persist 0, no master before), then warm ones (the master
+    left up by the run before); every master closed at the end."""
+    proj, c25519 = scale_project(n, hosts, light_dir)
+    env = tool_env()
+    tmp = WORK / f"scale-{n}-tmp"
+    tmp.mkdir(exist_ok=True)
+    env["TMPDIR"] = str(tmp)
+    rs = rigger_ssh_dir(WORK / f"scale-{n}-rs")
+    env["RIGGER_SSH_DIR"] = str(rs)
+    argv = lambda v, warm=False: [str(rigger_bin), "apply", *([] if warm else ["--persist", "0"]),
+                                  "-i", f"inventory-{v}", "site.yaml", "--yes", "--json"]
+    # converge once (writes haproxy.cfg on the fresh light hosts), then measure
+    secs, rss, rc, out, err = time_v(argv("default"), proj, env)
+    if rc != 0:
+        (proj / "converge.err").write_text(err)
+        die(f"converge of {n} light hosts failed (exit {rc}); see {proj}/converge.err")
+    log(f"  converge {n}: {secs:.2f} s")
+    # one more run, not timed, sampling the ssh processes (sampling costs CPU);
+    # rigger's masters run with their control folder under RIGGER_SSH_DIR
+    sampler = SshSampler(str(rs))
+    sampler.start()
+    time_v(argv("default"), proj, env)
+    sampler.stop.set()
+    sampler.join()
+    log(f"  {sampler.peak_count} ssh processes at peak, {sampler.peak_rss_kb / 1024:.0f} MB PSS together")
+    out = []
+    for k in range(runs):
+        for variant in ("default", "c25519"):
+            left = clear_dir(rs, rigger_sockets(rs))  # cold stays cold
+            floor = light_floor(hosts, light_dir / "known_hosts", c25519 if variant == "c25519" else None)
+            rec = scale_run(n, k, variant, argv(variant), proj, env, floor)
+            if left:
+                rec["warm_masters_before"] = left
+            out.append(rec)
+    cp = WORK / f"scale-{n}-fcp"
+    open_masters([ip for _, ip in hosts], cp, light_opts(light_dir / "known_hosts"))
+    try:
+        time_v(argv("default", warm=True), proj, env)  # leaves the masters up
+        for k in range(runs):
+            before = set(rigger_sockets(rs))
+            floor = light_floor(hosts, light_dir / "known_hosts", extra=warm_opts(cp))
+            rec = scale_run(n, k, "warm", argv("default", warm=True), proj, env, floor)
+            # a master made anew (not reused) shows as a new control folder
+            rec["masters_reused"] = len(before & set(rigger_sockets(rs)))
+            if rec["masters_reused"] != n:
+                log(f"  PROBLEM: the warm run reused {rec['masters_reused']} of {n} masters")
+            out.append(rec)
+    finally:
+        clear_dir(rs, rigger_sockets(rs))
+        clear_dir(cp, list(cp.glob("*")))
+    for rec in out:
+        rec["ssh_procs_peak"], rec["ssh_pss_peak_kb"] = sampler.peak_count, sampler.peak_rss_kb
+    return out
+
+
 def scale_table(doc):
     out = [f"### no-change `rigger apply` over light hosts ({doc['nproc']} cores, rigger {doc['rigger']}, {doc['date']})", "",
-           "| hosts | key exchange | rigger median s (min–max) | floor median s | × floor | extra s per extra host | "
+           "| hosts | run | rigger median s (min–max) | floor median s | × floor | extra s per extra host | "
            "rigger peak RSS MB | ssh processes at peak (PSS MB) | round trips/host |",
            "|---|---|---|---|---|---|---|---|---|"]
-    for variant, kex in (("default", "sntrup761x25519 (OpenSSH default)"), ("c25519", "curve25519-sha256")):
+    kinds = (("default", "cold, sntrup761x25519 (OpenSSH default)"), ("c25519", "cold, curve25519-sha256"),
+             ("warm", "**warm** (master left up by the run before; warm floor)"),
+             ("pyinfra", "pyinfra, cold (no warm mode; paramiko, curve25519)"))
+    for variant, kex in kinds:
         prev = None
         for n in sorted({r["hosts"] for r in doc["runs"]}):
             rs = [r for r in doc["runs"] if r["hosts"] == n and r.get("variant", "default") == variant]
@@ -865,14 +1176,29 @@ def scale_table(doc):
             rts = sorted({t for r in rs for t in r["round_trips"]})
             ratio = median([r["seconds"] / r["floor_seconds"] for r in rs])
             ssh = f"{rs[0]['ssh_procs_peak']} ({rs[0]['ssh_pss_peak_kb'] / 1024:.0f})" if variant == "default" else "–"
-            bad = sum(1 for r in rs if r["exit"] or r["changed"] or r["floor_failures"])
+            rts = rts or ["–"]
+            bad = sum(1 for r in rs if r["exit"] or r["changed"] or r["floor_failures"] or r.get("warm_masters_before")
+                      or r.get("masters_reused", n) != n)
             note = f" ⚠ {bad} bad run(s)" if bad else ""
-            out.append(f"| {n} | {kex} | {m:.2f} ({min(xs):.2f}–{max(xs):.2f}){note} | "
-                       f"{median([r['floor_seconds'] for r in rs]):.2f} | {ratio:.2f} | {slope} | "
+            d = 3 if variant == "warm" else 2
+            out.append(f"| {n} | {kex} | {m:.{d}f} ({min(xs):.{d}f}–{max(xs):.{d}f}){note} | "
+                       f"{median([r['floor_seconds'] for r in rs]):.{d}f} | {ratio:.2f} | {slope} | "
                        f"{max(r['max_rss_kb'] for r in rs) / 1024:.1f} | {ssh} | {'/'.join(map(str, rts))} |")
-    out += ["", "× floor: median over runs of (rigger run / the floor run just before it, same key exchange). "
-            "Peak RSS of rigger from /usr/bin/time -v (its ssh masters are separate processes: last column, "
-            "sampled in one extra run)."]
+    out += ["", "× floor: median over runs of (rigger run / the floor run just before it, same key exchange; warm runs "
+            "against the warm floor: the floor's command through a ControlMaster opened before timing). Cold rigger runs "
+            "use `--persist 0` with no master before them; a warm run reuses every master the run before left up "
+            "(checked: its control sockets are the same before and after). Peak RSS of rigger from /usr/bin/time -v "
+            "(its ssh masters are separate processes: their column is sampled in one extra cold run). "
+            "The RSS column is pyinfra's own for its row. pyinfra's floor is the cold one (default key exchange). "
+            "Ansible is not run here (see benches/README.md)."]
+    speed = []
+    for n in sorted({r["hosts"] for r in doc["runs"]}):
+        w = [r["seconds"] for r in doc["runs"] if r["hosts"] == n and r.get("variant") == "warm"]
+        p = [r["seconds"] for r in doc["runs"] if r["hosts"] == n and r.get("variant") == "pyinfra"]
+        if w and p:
+            speed.append(f"{n} hosts: {median(p) / median(w):.1f}× (rigger warm / pyinfra = {median(w) / median(p):.3f})")
+    if speed:
+        out += ["", "rigger warm against pyinfra's no-change run (medians): " + "; ".join(speed) + "."]
     return "\n".join(out) + "\n"
 
 
@@ -1089,6 +1415,22 @@ def cmd_check_scale(args):
 
 # ------------------------------------------------------------------- main --
 
+def cmd_issue22(args):
+    """Issue 22's rerun: the lab at 5 and 20 hosts (rigger, Ansible, pyinfra
+    and the floor, cold and warm, in the same run) and the light hosts at
+    50, 100 and 200 (cold and warm), with one binary, into benches/results/."""
+    t0 = time.monotonic()
+    rigger_bin, rev = rigger_binary(args)
+    one = dict(rigger=str(rigger_bin), label=rev)
+    for n in (5, 20):
+        cmd_lab(argparse.Namespace(hosts=n, rounds=3, repeat=2, tools=",".join(TOOLS), **one))
+        log(f"lab {n} done, {(time.monotonic() - t0) / 60:.1f} min so far")
+    cmd_scale(argparse.Namespace(sizes="50,100,200", runs=3, keep=False, tools="rigger,pyinfra", **one))
+    took = time.monotonic() - t0
+    log(f"issue 22's runs took {took / 60:.1f} min ({int(took // 3600)} h {int(took % 3600 // 60)} min)")
+    print(f"issue 22's runs took {took / 60:.1f} min")
+
+
 def main():
     if os.geteuid() != 0:
         die("run as root (the lab needs it)")
@@ -1101,10 +1443,15 @@ def main():
     p.add_argument("--tools", default=",".join(TOOLS))
     p.add_argument("--openssh", choices=("system", "10"), default="system",
                    help="10: OpenSSH 10.0 from bookworm-backports on the hosts and for the floor, rigger and Ansible")
-    p = sub.add_parser("scale", help="no-change rigger runs over light hosts")
+    p.add_argument("--rigger", help="measure this binary instead of building one")
+    p = sub.add_parser("scale", help="no-change rigger runs over light hosts, cold and warm")
     p.add_argument("--sizes", default="50,100,200")
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--keep", action="store_true", help="leave the light hosts up")
+    p.add_argument("--tools", default="rigger,pyinfra", help="rigger alone, or with pyinfra's no-change run")
+    p.add_argument("--rigger", help="measure this binary instead of building one")
+    p = sub.add_parser("issue22", help="what issue 22 asks: lab 5 and 20 hosts, scale 50/100/200, cold and warm (~1 h 50 min)")
+    p.add_argument("--rigger", help="measure this binary instead of building one")
     p = sub.add_parser("check", help="rigger check over a generated inventory")
     p.add_argument("--hosts", type=int, default=1000)
     p.add_argument("--runs", type=int, default=3)
@@ -1130,6 +1477,8 @@ def main():
         cmd_check_scale(args)
     elif args.cmd == "breakdown":
         cmd_breakdown(args)
+    elif args.cmd == "issue22":
+        cmd_issue22(args)
     else:
         for n in (5, 20):
             cmd_lab(argparse.Namespace(hosts=n, rounds=3, repeat=2, tools=",".join(TOOLS)))

@@ -116,10 +116,19 @@ build_image() {
     # no service starts in a chroot
     printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
     chmod 755 "$root/usr/sbin/policy-rc.d"
+    # The base image has no DNS (names come from /etc/hosts, which the lab
+    # writes per host): for the build, its mirrors' names as this machine
+    # resolves them (the chroot shares its network).
+    cp -a "$root/etc/hosts" "$DIR/hosts.orig"
+    local name
+    for name in $(sed -n 's|^URIs:.*http://\([^/:]*\).*|\1|p' "$root"/etc/apt/sources.list.d/*.sources 2>/dev/null | sort -u); do
+        getent ahostsv4 "$name" | awk -v n="$name" 'NR == 1 { print $1, n }' >>"$root/etc/hosts"
+    done
     local ok=1
     chroot "$root" sh -c 'export DEBIAN_FRONTEND=noninteractive; apt-get -q update && apt-get -q -y install haproxy && apt-get clean' \
         >"$DIR/image.log" 2>&1 || ok=0
-    rm -f "$root/usr/sbin/policy-rc.d"
+    cp -a "$DIR/hosts.orig" "$root/etc/hosts"
+    rm -f "$root/usr/sbin/policy-rc.d" "$DIR/hosts.orig"
     stub_systemctl >"$root/usr/local/sbin/systemctl"
     chmod 755 "$root/usr/local/sbin/systemctl"
     umount -R "$root/dev" "$root/proc"
