@@ -419,23 +419,21 @@ impl Phase {
                 .partial_cmp(&b.span.as_ref().map(|s| s.end))
                 .unwrap_or(std::cmp::Ordering::Equal)
         });
-        for run in runs.into_values() {
-            if let Some(c) = run.conn {
-                if let Ok(c) = Arc::try_unwrap(c) {
-                    c.close().await;
-                }
-            }
-        }
+        close_all(runs).await;
         Outcome { hosts, changes, failed, aborted: false, interrupted: interrupt.is_set(), warnings, gates }
     }
 
     pub async fn close(self) {
-        for run in self.runs.into_values() {
-            if let Some(c) = run.conn {
-                if let Ok(c) = Arc::try_unwrap(c) {
-                    c.close().await;
-                }
-            }
-        }
+        close_all(self.runs).await;
     }
+}
+
+/// Ends every host's session at once: each waits for its host's sh to
+/// exit, which costs a round trip, not to be paid host after host.
+async fn close_all(runs: HashMap<String, HostRun>) {
+    let mut closing = tokio::task::JoinSet::new();
+    for c in runs.into_values().filter_map(|r| r.conn).filter_map(|c| Arc::try_unwrap(c).ok()) {
+        closing.spawn(c.close());
+    }
+    while closing.join_next().await.is_some() {}
 }
