@@ -1,10 +1,13 @@
 //! A unit that follows a change on its host is planned against the host as
 //! that change left it, read at the end of the changing unit's own script
-//! (issue 22: one session per changed unit, no probe of its own), through
-//! the real binary against an `ansible_connection: local` host.
+//! (issue 22: no probe of its own), and every script of the run goes to the
+//! same sh (one session per host), through the real binary against an
+//! `ansible_connection: local` host.
 
 mod common;
-use common::{json, rigger_local as rigger, write};
+use common::{json, rigger_local as rigger, write, Run};
+use std::path::Path;
+use std::process::Command;
 
 /// Role `first` makes a file and a folder; role `second`, on the same host
 /// after it, wants the same file (already there: no change, if it sees what
@@ -32,7 +35,7 @@ fn a_unit_after_a_change_is_planned_from_the_state_read_in_the_same_script() {
     let p = d.path();
     let plan = rigger(p, &["plan", "--json"]);
     assert_eq!(plan.code, 2, "{}", plan.all());
-    let first = rigger(p, &["apply", "--yes", "--json"]);
+    let first = rigger_counting_shells(p, &["apply", "--yes", "--json"]);
     assert_eq!(first.code, 0, "{}", first.all());
     let v = json(&first);
     let host = &v["hosts"][0];
@@ -50,10 +53,44 @@ fn a_unit_after_a_change_is_planned_from_the_state_read_in_the_same_script() {
     // `second`'s script (which gives the lock back): no probe between them.
     assert_eq!(host["round_trips"], 3, "{host}");
     assert_eq!(std::fs::read_to_string(p.join("out/d/own")).unwrap(), "own\n");
+    assert_eq!(shells(p), 1, "the probe and both units' scripts went to one sh");
     let again = rigger(p, &["apply", "--yes", "--json"]);
     assert_eq!(again.code, 0, "{}", again.all());
     let v = json(&again);
     assert_eq!(v["hosts"][0]["round_trips"], 1, "a no-op run is one round trip: {v}");
     assert_eq!(common::total(&v, "changed"), 0, "{v}");
     assert_eq!(rigger(p, &["plan"]).code, 0, "in sync");
+}
+
+/// `rigger_local`, with an `sh` first on PATH that notes each shell a
+/// script is sent to (`sh -s`; a step's own `sh -c` is not one) in `shells.log`.
+fn rigger_counting_shells(p: &Path, args: &[&str]) -> Run {
+    write(
+        p,
+        "bin/sh",
+        &format!("#!/bin/sh\ncase \"$1\" in -s) echo s >> {}/shells.log;; esac\nexec /bin/sh \"$@\"\n", p.display()),
+    );
+    let bin = p.join("bin");
+    std::fs::set_permissions(bin.join("sh"), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let out = Command::new(env!("CARGO_BIN_EXE_rigger"))
+        .args(args)
+        .current_dir(p)
+        .env("PATH", path)
+        .env("NO_COLOR", "1")
+        .env_remove("RIGGER_INVENTORY")
+        .env("RIGGER_STATE_DIR", p.join(".state"))
+        .env("RIGGER_HOST_STATE_DIR", p.join("host-state"))
+        .output()
+        .expect("run rigger");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into(),
+        stderr: String::from_utf8_lossy(&out.stderr).into(),
+    }
+}
+
+/// How many shells `rigger_counting_shells` saw scripts sent to.
+fn shells(p: &Path) -> usize {
+    std::fs::read_to_string(p.join("shells.log")).map(|s| s.lines().count()).unwrap_or(0)
 }
