@@ -1,7 +1,8 @@
 //! A host session: one connection (`transport`) and the wire protocol spoken
 //! over it — the probe script and its parsing (`probe`), the apply script
-//! and its parsing (`apply`), health checks — each a POSIX sh script sent on
-//! stdin, one round trip, its answer delimited by a marker unique to the run.
+//! and its parsing (`apply`), health checks — each a POSIX sh script sent to
+//! the host's open sh, one round trip, its answer delimited by a marker
+//! unique to the run.
 //! A session given a run lock (`lock`) folds it into its probe and apply
 //! scripts.
 

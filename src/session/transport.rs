@@ -1,6 +1,7 @@
 //! The only module that touches the network. One multiplexed SSH master per
-//! host (openssh native-mux): the handshake is paid once, and every script
-//! after that is one channel — one round trip — counted per host.
+//! host (openssh native-mux): the handshake is paid once, and one channel on
+//! it, the host's sh kept open (`shell_channel`), takes every script of the
+//! run — one round trip each, counted per host.
 //! `ansible_connection: local` runs the same scripts with the local `sh`.
 
 use super::shell_channel::{Channel, ChannelError};
