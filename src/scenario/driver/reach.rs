@@ -35,8 +35,7 @@ impl Login {
         if !self.sudo {
             return script.to_string();
         }
-        let quoted = shlex::try_quote(script).map(|c| c.into_owned()).unwrap_or_else(|_| "''".into());
-        format!("sudo -n sh -c {quoted}")
+        format!("sudo -n sh -c {}", crate::shell::quote(script))
     }
 
     /// Runs `script` on the host as root; nothing is installed there.
@@ -62,6 +61,8 @@ mod tests {
         let root = Login::default();
         assert_eq!(root.remote("ss -Hltn"), "ss -Hltn");
         let vagrant = Login { sudo: true, ..Default::default() };
-        assert_eq!(vagrant.remote("stat -c %a -- '/x y'"), r#"sudo -n sh -c 'stat -c %a -- '"'"'/x y'"'"''"#);
+        let script = "stat -c %a -- '/x y' && echo \"$HOME\"";
+        let words = shlex::split(&vagrant.remote(script)).unwrap();
+        assert_eq!(words, ["sudo", "-n", "sh", "-c", script]);
     }
 }

@@ -75,14 +75,15 @@ install_packages() {
 ensure_libvirtd() {
     virsh -c qemu:///system version >/dev/null 2>&1 && return 0
     log "starting virtlogd and libvirtd"
-    pgrep -x virtlogd >/dev/null || virtlogd -d
-    pgrep -x libvirtd >/dev/null || libvirtd -d
     local i
-    for i in $(seq 50); do
+    for i in $(seq 100); do
+        # (again while waiting: one that was stopping may just have gone)
+        pgrep -x virtlogd >/dev/null || virtlogd -d
+        pgrep -x libvirtd >/dev/null || libvirtd -d
         virsh -c qemu:///system version >/dev/null 2>&1 && return 0
         sleep 0.2
     done
-    die "libvirtd did not answer on qemu:///system"
+    die "libvirtd did not answer on qemu:///system (see /var/log/libvirt/)"
 }
 
 # "URI SUITE COMPONENTS" of this machine's apt sources (deb822 and one-line).
