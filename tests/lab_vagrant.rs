@@ -53,6 +53,40 @@ fn web_scenario_passes_on_a_vagrant_vm() {
     ));
 }
 
+/// Two VMs: each host's `vars` beat the scenario's, `groups` bind roles,
+/// and each machine carries its scenario name as its hostname.
+#[test]
+#[ignore]
+fn host_vars_and_groups_work_on_two_vms() {
+    let d = tempfile::tempdir().unwrap();
+    let (p, web) = (d.path(), root().join("roles/web"));
+    std::fs::create_dir_all(p.join("roles/web")).unwrap();
+    std::os::unix::fs::symlink(root().join("templates"), p.join("templates")).unwrap();
+    std::os::unix::fs::symlink(web.join("role.yaml"), p.join("roles/web/role.yaml")).unwrap();
+    std::os::unix::fs::symlink(web.join("templates"), p.join("roles/web/templates")).unwrap();
+    write(
+        p,
+        "roles/web/tests/two.yaml",
+        r#"hosts:
+  - { name: web1, groups: [front], vars: { web_title: first box } }
+  - { name: web2, groups: [back] }
+driver: vagrant
+vars: { web_title: shared title }
+site:
+  - { hosts: front, roles: [web] }
+  - { hosts: back, roles: [web] }
+verify:
+  - http: { host: web1, url: "http://127.0.0.1/", status: 200, contains: "<title>first box</title>" }
+  - http: { host: web2, url: "http://127.0.0.1/", status: 200, contains: "<title>shared title</title>" }
+  - command: { host: web2, cmd: "hostname", stdout: "web2" }
+"#,
+    );
+    let run = rigger_in(p, &["test", "web:two", "--json"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    figure(&format!("rigger test (two VMs, driver: vagrant): {:.1} s", doc["seconds"].as_f64().unwrap()));
+}
+
 /// A scenario the box cannot serve fails at create, before any VM boots,
 /// and says why; the run exits 1.
 #[test]

@@ -89,7 +89,8 @@ fn run_one(sc: &Scenario, opts: &RunOptions, progress: &(dyn Fn(&str) + Sync)) -
             return report(phases);
         }
     };
-    lifecycle(sc, opts, machines.as_mut(), &mut phases, &done);
+    // Readying the driver (for Vagrant: libvirtd, the box) counts as create.
+    lifecycle(sc, opts, t0, machines.as_mut(), &mut phases, &done);
     if opts.keep {
         phases.push(skipped(Phase::Destroy, "--keep"));
         progress(&format!("{id}: {}", machines.keep(sc)));
@@ -106,11 +107,11 @@ fn run_one(sc: &Scenario, opts: &RunOptions, progress: &(dyn Fn(&str) + Sync)) -
 fn lifecycle(
     sc: &Scenario,
     opts: &RunOptions,
+    t: Instant,
     machines: &mut dyn Machines,
     phases: &mut Vec<PhaseOutcome>,
     done: &dyn Fn(&PhaseOutcome),
 ) {
-    let t = Instant::now();
     let reach = match machines.create(sc) {
         Ok(r) => r,
         Err(e) => {
