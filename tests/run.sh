@@ -3,6 +3,7 @@
 # then the lab tests on freshly started lab hosts. Installs what it needs (run as root on Debian 12).
 # Usage: tests/run.sh            (everything)
 #        LAB=0 tests/run.sh      (offline tests only)
+#        VAGRANT=0 tests/run.sh  (no scenario on a Vagrant VM)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -49,6 +50,11 @@ if [ "${LAB:-1}" = 1 ]; then
     echo "== role scenarios (each on a lab of its own), Debian 12, then Debian 13"
     target/release/rigger test -j 2
     target/release/rigger test -j 2 --image debian13 web haproxy keepalived
+    if [ "${VAGRANT:-1}" = 1 ]; then
+        echo "== role scenario on a real VM (Vagrant, libvirt, QEMU TCG; the box is built once, ~5 min)"
+        bash src/scenario/driver/vagrant_box.sh install
+        cargo test --release --locked --test lab_vagrant -- --ignored --test-threads=1 --nocapture
+    fi
     echo "== figures"
     cat target/lab-figures.txt
 fi

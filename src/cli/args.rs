@@ -240,7 +240,7 @@ pub enum Command {
     },
     /// Test roles on disposable lab hosts: create, converge, idempotence, verify, destroy. Needs root.
     #[command(
-        after_help = "Examples:\n  sudo rigger test                        # every scenario of every role\n  sudo rigger test web haproxy:failover   # roles/web/tests/*.yaml, roles/haproxy/tests/failover.yaml\n  sudo rigger test web --keep             # leave the hosts up; prints how to reach them\n  sudo rigger test -j 2 --junit report.xml\n\nA scenario is roles/ROLE/tests/NAME.yaml (hosts, image, site, verify); see the README.\nExit codes: 0 every scenario passed, 1 otherwise."
+        after_help = "Examples:\n  sudo rigger test                        # every scenario of every role\n  sudo rigger test web haproxy:failover   # roles/web/tests/*.yaml, roles/haproxy/tests/failover.yaml\n  sudo rigger test web --keep             # leave the hosts up; prints how to reach them\n  sudo rigger test -j 2 --junit report.xml\n  sudo rigger test web --driver vagrant    # on real VMs (Vagrant, libvirt, QEMU)\n\nA scenario is roles/ROLE/tests/NAME.yaml (hosts, image, site, verify); see the README.\nExit codes: 0 every scenario passed, 1 otherwise."
     )]
     Test {
         /// ROLE (its every scenario) or ROLE:SCENARIO; default: every scenario of every role.
@@ -251,6 +251,9 @@ pub enum Command {
         /// The image of every host, whatever the scenario says: debian12 or debian13.
         #[arg(long, value_parser = Image::NAMES)]
         image: Option<String>,
+        /// Where the hosts come from, whatever the scenarios say: nspawn (lab containers, the default) or vagrant (VMs by `vagrant up`, libvirt under QEMU).
+        #[arg(long, value_name = "DRIVER")]
+        driver: Option<String>,
         /// Write a JUnit XML report (one testcase per phase per scenario) to FILE.
         #[arg(long, value_name = "FILE")]
         junit: Option<PathBuf>,

@@ -161,11 +161,12 @@ fn dispatch(command: Command, out: Out) -> Result<i32> {
         Command::Doc { markdown: true, .. } => manual::markdown(),
         Command::Doc { kind, .. } => manual::doc(kind.as_deref()),
         Command::Lab { action, name, net, image, .. } => lab::run(&action, name.as_deref(), net.as_deref(), &image),
-        Command::Test { scenarios, keep, image, junit, jobs, project, .. } => {
+        Command::Test { scenarios, keep, image, driver, junit, jobs, project, .. } => {
             let a = test::TestArgs {
                 scenarios: &scenarios,
                 keep,
                 image: image.as_deref(),
+                driver: driver.as_deref(),
                 junit: junit.as_deref(),
                 jobs,
                 project: &project,

@@ -5,6 +5,7 @@
 use super::output::Out;
 use crate::error::{Error, Result};
 use crate::lab::{self, Image};
+use crate::scenario::driver::DriverKind;
 use crate::scenario::{self, report, RunOptions};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -13,6 +14,8 @@ pub struct TestArgs<'a> {
     pub scenarios: &'a [String],
     pub keep: bool,
     pub image: Option<&'a str>,
+    /// `--driver`: overrides the scenarios' `driver:`.
+    pub driver: Option<&'a str>,
     pub junit: Option<&'a Path>,
     /// None: one scenario per CPU.
     pub jobs: Option<usize>,
@@ -22,6 +25,7 @@ pub struct TestArgs<'a> {
 pub fn run(a: &TestArgs, out: &Out) -> Result<i32> {
     let t0 = Instant::now();
     let image: Option<Image> = a.image.map(|i| i.parse().map_err(Error::usage)).transpose()?;
+    let driver: Option<DriverKind> = a.driver.map(|d| d.parse().map_err(Error::usage)).transpose()?;
     let cpus = std::thread::available_parallelism().map_or(1, usize::from);
     let jobs = a.jobs.unwrap_or(cpus);
     if jobs == 0 {
@@ -33,7 +37,7 @@ pub fn run(a: &TestArgs, out: &Out) -> Result<i32> {
         return Err(Error::usage(format!("no scenario in {}/roles/*/tests/", a.project.display())));
     }
     lab::ensure_root("test")?;
-    let opts = RunOptions { project: PathBuf::from(a.project), keep: a.keep, image, jobs };
+    let opts = RunOptions { project: PathBuf::from(a.project), keep: a.keep, image, jobs, driver };
     out.eprint(&format!("rigger test: {} scenario(s), {} at a time\n", scenarios.len(), opts.jobs));
     let progress = |line: &str| eprintln!("  {line}");
     let reports = scenario::run_all(&scenarios, &opts, &progress);

@@ -362,6 +362,12 @@ pub fn from_dir(dir: &Path) -> Result<SshConfig, VagrantError> {
     from_dir_with(dir, recorded.as_deref(), "vagrant")
 }
 
+/// The machines of the Vagrant environment in `dir`, always from `vagrant
+/// ssh-config` run there (`rigger test` has just made them).
+pub fn from_vagrant_in(dir: &Path) -> Result<SshConfig, VagrantError> {
+    from_dir_with(dir, None, "vagrant")
+}
+
 fn from_dir_with(dir: &Path, recorded: Option<&Path>, program: &str) -> Result<SshConfig, VagrantError> {
     if let Some(file) = recorded {
         let text = std::fs::read_to_string(file)

@@ -3,10 +3,12 @@
 //! it worked. `model` reads a scenario, `check` turns a check into a remote
 //! script and judges what came back, `idempotence` explains a second apply
 //! that changed something, `workspace` writes the throwaway project a
-//! scenario converges, `runner` drives the lifecycle on a lab of its own and
-//! `report` renders the outcome (text, JSON, JUnit).
+//! scenario converges, `driver` makes and removes its hosts (lab containers
+//! or Vagrant VMs), `runner` drives the lifecycle and `report` renders the
+//! outcome (text, JSON, JUnit).
 
 pub mod check;
+pub mod driver;
 pub mod idempotence;
 pub mod model;
 pub mod report;

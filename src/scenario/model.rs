@@ -1,8 +1,9 @@
 //! A scenario file, read and checked: hosts (names, groups, vars, image),
-//! the default image, the site bindings, shared vars and verify checks.
+//! the default image, the driver, the site bindings, shared vars and verify checks.
 //! Mistakes are errors with file:line:col, before any host exists.
 
 use super::check::Check;
+use super::driver::kind::DriverKind;
 use crate::error::{Error, Location, Result};
 use crate::lab::Image;
 use crate::project::source::Source;
@@ -28,6 +29,9 @@ struct File {
     hosts: Vec<HostSpec>,
     #[serde(default)]
     image: Option<String>,
+    /// `nspawn` (default) or `vagrant`.
+    #[serde(default)]
+    driver: Option<String>,
     #[serde(default)]
     vars: serde_json::Map<String, serde_json::Value>,
     #[serde(default)]
@@ -45,6 +49,8 @@ pub struct Scenario {
     pub hosts: Vec<HostSpec>,
     /// Each host's image, in `hosts` order.
     pub images: Vec<Image>,
+    /// The driver the file names; `--driver` overrides it.
+    pub driver: Option<DriverKind>,
     pub vars: serde_json::Map<String, serde_json::Value>,
     /// The site bindings as written (default: the role on every host).
     pub site: serde_yaml::Value,
@@ -69,6 +75,10 @@ impl Scenario {
             }
         };
         let default = image(&file.image, Image::default())?;
+        let driver = match &file.driver {
+            None => None,
+            Some(w) => Some(w.parse().map_err(|e: String| Error::at(src.locate(&format!("driver: {w}")), e))?),
+        };
         if file.hosts.is_empty() {
             return Err(Error::at(src.locate("hosts:"), "a scenario needs at least one host"));
         }
@@ -116,6 +126,7 @@ impl Scenario {
             path: path.to_path_buf(),
             hosts: file.hosts,
             images,
+            driver,
             vars: file.vars,
             site,
             verify: file.verify,
@@ -199,7 +210,16 @@ mod tests {
         let s = load("hosts:\n  - { name: a1 }\n  - { name: b1, image: debian12 }\nimage: debian13\n").unwrap();
         assert_eq!(s.id(), "web:default");
         assert_eq!(s.images, vec![Image::Debian13, Image::Debian12]);
+        assert_eq!(s.driver, None);
         assert_eq!(serde_yaml::to_string(&s.site).unwrap(), "- hosts: all\n  roles:\n  - web\n");
+    }
+
+    #[test]
+    fn the_driver_is_read_and_an_unknown_one_refused_where_written() {
+        let s = load("hosts:\n  - { name: a1 }\ndriver: vagrant\n").unwrap();
+        assert_eq!(s.driver, Some(DriverKind::Vagrant));
+        let e = load("hosts:\n  - { name: a1 }\ndriver: docker\n").unwrap_err().to_string();
+        assert!(e.contains("unknown driver `docker`") && e.contains("default.yaml:3:1"), "{e}");
     }
 
     #[test]

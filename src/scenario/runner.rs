@@ -1,17 +1,17 @@
-//! The scenario lifecycle on a lab of its own: create the hosts, converge
-//! (`rigger apply`), idempotence (a second apply must change nothing),
-//! verify (each check over SSH until it passes or its time is up), destroy.
-//! Scenarios run `jobs` at a time, each on its own bridge and subnet
-//! (10.78.K.0/24, lab `tK`), claimed with a lock so parallel runs never share.
+//! The scenario lifecycle on hosts of its own: create the hosts (by the
+//! scenario's driver: lab containers or Vagrant VMs), converge (`rigger
+//! apply`), idempotence (a second apply must change nothing), verify (each
+//! check over SSH until it passes or its time is up), destroy.
+//! Scenarios run `jobs` at a time, each on hosts and a network of its own.
 
-use super::check::{Check, Seen};
+use super::check::Check;
+use super::driver::reach::{Login, Reach};
+use super::driver::{self, DriverKind, Machines};
 use super::idempotence;
 use super::model::Scenario;
 use super::report::{Phase, PhaseOutcome, ScenarioReport, Status};
-use super::workspace::{self, Reach};
-use crate::error::{Error, Result};
-use crate::lab::{self, Image, LabSpec};
-use std::fs::File;
+use super::workspace;
+use crate::lab::Image;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Mutex;
@@ -25,10 +25,9 @@ pub struct RunOptions {
     /// Every host's image, whatever the scenarios say.
     pub image: Option<Image>,
     pub jobs: usize,
+    /// Every scenario's driver, whatever the scenarios say.
+    pub driver: Option<DriverKind>,
 }
-
-const LABS: &str = "/var/lib/rigger-lab/labs";
-const SLOTS: &str = "/run/rigger-lab-slots";
 
 /// Runs every scenario, `jobs` at a time; reports in the scenarios' order.
 /// `progress` gets one line per phase as it ends.
@@ -54,25 +53,6 @@ pub fn run_all(scenarios: &[Scenario], opts: &RunOptions, progress: &(dyn Fn(&st
     done.into_iter().map(|(_, r)| r).collect()
 }
 
-/// A free lab slot K: its lock held (released when the File drops), no lab
-/// state under its name, and its subnet 10.78.K.0/24 on no interface.
-fn claim_slot() -> Result<(File, u8)> {
-    std::fs::create_dir_all(SLOTS).map_err(|e| Error::io(Path::new(SLOTS), e))?;
-    let addrs = Command::new("ip").args(["-o", "-4", "addr", "show"]).output().map_err(Error::System)?;
-    let addrs = String::from_utf8_lossy(&addrs.stdout).into_owned();
-    for k in 1..=250u8 {
-        if Path::new(LABS).join(format!("t{k}")).exists() || addrs.contains(&format!(" 10.78.{k}.")) {
-            continue;
-        }
-        let path = Path::new(SLOTS).join(format!("t{k}.lock"));
-        let f = File::create(&path).map_err(|e| Error::io(&path, e))?;
-        if f.try_lock().is_ok() {
-            return Ok((f, k));
-        }
-    }
-    Err(Error::Lab("no free lab slot (10.78.1-250.0/24 all taken)".into()))
-}
-
 fn outcome(phase: Phase, started: Instant, result: std::result::Result<(), String>) -> PhaseOutcome {
     let seconds = started.elapsed().as_secs_f64();
     match result {
@@ -90,43 +70,33 @@ fn run_one(sc: &Scenario, opts: &RunOptions, progress: &(dyn Fn(&str) + Sync)) -
     let t0 = Instant::now();
     let id = sc.id();
     let mut phases = Vec::new();
-    let slot = claim_slot();
-    let (lab, net) = match &slot {
-        Ok((_, k)) => (format!("t{k}"), format!("10.78.{k}")),
-        Err(_) => (String::new(), String::new()),
-    };
+    let kind = opts.driver.or(sc.driver).unwrap_or_default();
+    let machines = driver::open(kind, sc, &opts.project, opts.image);
+    let (lab, net) = machines.as_ref().map(|m| m.place()).unwrap_or_default();
     let report = |phases: Vec<PhaseOutcome>| {
         let passed = phases.iter().all(|p| p.status != Status::Failed);
         let (lab, net) = (lab.clone(), net.clone());
         let file = sc.path.display().to_string();
         ScenarioReport { scenario: id.clone(), file, passed, seconds: t0.elapsed().as_secs_f64(), lab, net, phases }
     };
-    if let Err(e) = &slot {
-        phases.push(outcome(Phase::Create, t0, Err(e.to_string())));
-        return report(phases);
-    }
-    let mut spec = match LabSpec::new(Some(&lab), Some(&net), Image::default()) {
-        Ok(s) => s,
+    let done =
+        |p: &PhaseOutcome| progress(&format!("{id}: {} {} ({:.1} s)", p.phase.name(), p.status.name(), p.seconds));
+    let mut machines = match machines {
+        Ok(m) => m,
         Err(e) => {
-            phases.push(outcome(Phase::Create, t0, Err(e.to_string())));
+            record(&mut phases, &done, outcome(Phase::Create, t0, Err(e)));
+            skip_rest(&mut phases, Phase::Converge);
             return report(phases);
         }
     };
-    spec.docker_hosts = workspace::docker_hosts(sc, &opts.project.join("roles"));
-    // Disposable hosts: a short orderly poweroff, then the power is cut.
-    spec.stop_wait = Some(5);
-    let done =
-        |p: &PhaseOutcome| progress(&format!("{id}: {} {} ({:.1} s)", p.phase.name(), p.status.name(), p.seconds));
-    lifecycle(sc, opts, &spec, &net, &mut phases, &done);
+    // Readying the driver (for Vagrant: libvirtd, the box) counts as create.
+    lifecycle(sc, opts, t0, machines.as_mut(), &mut phases, &done);
     if opts.keep {
         phases.push(skipped(Phase::Destroy, "--keep"));
-        progress(&format!(
-            "{id}: hosts kept on lab {lab} ({net}.0/24): sudo rigger lab status --lab {lab}; sudo rigger lab ssh --lab {lab} {} ; sudo rigger lab down --lab {lab}",
-            sc.hosts[0].name
-        ));
+        progress(&format!("{id}: {}", machines.keep(sc)));
     } else {
         let t = Instant::now();
-        let r = lab::capture(&spec, &["down".to_string()]).map(|_| ()).map_err(|e| e.to_string());
+        let r = machines.destroy();
         phases.push(outcome(Phase::Destroy, t, r));
         done(phases.last().expect("just pushed"));
     }
@@ -137,23 +107,19 @@ fn run_one(sc: &Scenario, opts: &RunOptions, progress: &(dyn Fn(&str) + Sync)) -
 fn lifecycle(
     sc: &Scenario,
     opts: &RunOptions,
-    spec: &LabSpec,
-    net: &str,
+    t: Instant,
+    machines: &mut dyn Machines,
     phases: &mut Vec<PhaseOutcome>,
     done: &dyn Fn(&PhaseOutcome),
 ) {
-    let t = Instant::now();
-    let specs: Vec<String> =
-        sc.hosts.iter().zip(&sc.images).map(|(h, img)| format!("{}:{}", h.name, opts.image.unwrap_or(*img))).collect();
-    let created = lab::capture(spec, &[vec!["create".to_string()], specs].concat()).map(|_| ());
-    if !record(phases, done, outcome(Phase::Create, t, created.map_err(|e| e.to_string()))) {
-        return skip_rest(phases, Phase::Converge);
-    }
-    let reach = Reach {
-        net: net.to_string(),
-        key: PathBuf::from(std::env::var("RIGGER_LAB_KEY").unwrap_or_else(|_| "/var/lib/rigger-lab/id_ed25519".into())),
-        known_hosts: Path::new(LABS).join(spec.name.as_deref().unwrap_or_default()).join("known_hosts"),
+    let reach = match machines.create(sc) {
+        Ok(r) => r,
+        Err(e) => {
+            record(phases, done, outcome(Phase::Create, t, Err(e)));
+            return skip_rest(phases, Phase::Converge);
+        }
     };
+    record(phases, done, outcome(Phase::Create, t, Ok(())));
     let ws = match tempfile::Builder::new().prefix("rigger-test.").tempdir() {
         Ok(d) => d,
         Err(e) => {
@@ -237,8 +203,8 @@ fn verify(sc: &Scenario, reach: &Reach) -> std::result::Result<(), String> {
     let mut failures = Vec::new();
     for check in &sc.verify {
         let check = check.expand(&reach.net);
-        let Some(addr) = reach.address(sc, check.host()) else { continue };
-        if let Err(m) = until_passes(&check, &addr, reach) {
+        let Some(login) = reach.hosts.get(check.host()) else { continue };
+        if let Err(m) = until_passes(&check, login) {
             failures.push(format!("{}: expected {}; saw {}", check.label(), m.expected, m.seen));
         }
     }
@@ -250,36 +216,14 @@ fn verify(sc: &Scenario, reach: &Reach) -> std::result::Result<(), String> {
 }
 
 /// Runs the check until it passes or `within` seconds are up: the last mismatch.
-fn until_passes(check: &Check, addr: &str, reach: &Reach) -> std::result::Result<(), super::check::Mismatch> {
+fn until_passes(check: &Check, login: &Login) -> std::result::Result<(), super::check::Mismatch> {
     let deadline = Instant::now() + Duration::from_secs(check.within());
     loop {
-        let seen = ssh(addr, reach, &check.script());
+        let seen = login.run(&check.script());
         match check.judge(&seen) {
             Ok(()) => return Ok(()),
             Err(m) if Instant::now() >= deadline => return Err(m),
             Err(_) => std::thread::sleep(Duration::from_millis(500)),
         }
-    }
-}
-
-/// One command on a lab host as root; nothing is installed there.
-fn ssh(addr: &str, reach: &Reach, script: &str) -> Seen {
-    let out = Command::new("ssh")
-        .args(["-F", "none", "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes"])
-        .args(["-o", "LogLevel=ERROR", "-o", "ConnectTimeout=5", "-i"])
-        .arg(&reach.key)
-        .arg("-o")
-        .arg(format!("UserKnownHostsFile={}", reach.known_hosts.display()))
-        .arg(format!("root@{addr}"))
-        .arg(script)
-        .stdin(std::process::Stdio::null())
-        .output();
-    match out {
-        Ok(o) => Seen {
-            rc: o.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-        },
-        Err(e) => Seen { rc: -1, stdout: String::new(), stderr: format!("cannot run ssh: {e}") },
     }
 }

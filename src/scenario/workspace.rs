@@ -1,30 +1,13 @@
 //! The throwaway project a scenario converges: `site.yaml` (the scenario's
 //! bindings), `roles/` and `templates/` linked to the real project's, and an
-//! inventory of the scenario's hosts at their lab addresses.
+//! inventory of the scenario's hosts with the logins their driver gave.
 
+use super::driver::reach::Reach;
 use super::model::Scenario;
 use crate::error::{Error, Result};
-use crate::lab::LabSpec;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-
-/// Where a scenario's lab hosts are and how to reach them.
-#[derive(Debug, Clone)]
-pub struct Reach {
-    /// The lab's subnet, `A.B.C`.
-    pub net: String,
-    pub key: PathBuf,
-    pub known_hosts: PathBuf,
-}
-
-impl Reach {
-    /// A host's address: by its place in the scenario, as the lab gives it.
-    pub fn address(&self, scenario: &Scenario, host: &str) -> Option<String> {
-        let i = scenario.hosts.iter().position(|h| h.name == host)?;
-        Some(LabSpec::address(&self.net, i + 1))
-    }
-}
 
 /// Writes the project into `dir`; returns the site file's path.
 pub fn write(dir: &Path, project: &Path, scenario: &Scenario, reach: &Reach) -> Result<PathBuf> {
@@ -46,21 +29,15 @@ pub fn write(dir: &Path, project: &Path, scenario: &Scenario, reach: &Reach) -> 
     Ok(site)
 }
 
-/// The inventory: every host at its lab address with its vars, its groups
-/// listing hosts in scenario order (which orders backends and priorities).
+/// The inventory: every host with its login and vars, its groups listing
+/// hosts in scenario order (which orders backends and priorities).
 pub fn inventory(scenario: &Scenario, reach: &Reach) -> Value {
-    let mut vars = Map::new();
-    vars.insert("ansible_user".into(), json!("root"));
-    vars.insert("ansible_ssh_private_key_file".into(), json!(reach.key.display().to_string()));
-    let kh = format!("-o UserKnownHostsFile={}", reach.known_hosts.display());
-    vars.insert("ansible_ssh_common_args".into(), json!(kh));
-    vars.insert("rigger_lab_net".into(), json!(reach.net));
+    let mut vars = reach.common.clone();
     vars.extend(scenario.vars.clone());
     let mut hosts = Map::new();
     let mut groups: indexmap::IndexMap<String, Map<String, Value>> = indexmap::IndexMap::new();
     for h in &scenario.hosts {
-        let mut hv = Map::new();
-        hv.insert("ansible_host".into(), json!(reach.address(scenario, &h.name)));
+        let mut hv = reach.hosts.get(&h.name).map(|l| l.vars.clone()).unwrap_or_default();
         hv.extend(h.vars.clone());
         hosts.insert(h.name.clone(), Value::Object(hv));
         for g in &h.groups {
