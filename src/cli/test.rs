@@ -33,6 +33,9 @@ pub fn run(a: &TestArgs, out: &Out) -> Result<i32> {
     }
     // Bad scenarios are found before any host exists, and before the root check.
     let scenarios = scenario::select(&a.project.join("roles"), a.scenarios)?;
+    for sc in &scenarios {
+        scenario::bindings::check(sc, &a.project.join("roles"))?;
+    }
     if scenarios.is_empty() {
         return Err(Error::usage(format!("no scenario in {}/roles/*/tests/", a.project.display())));
     }

@@ -21,6 +21,10 @@ pub struct HostSpec {
     pub vars: serde_json::Map<String, serde_json::Value>,
     #[serde(default)]
     pub image: Option<String>,
+    /// Writable /proc/sys and /sys (sysctl, transparent huge pages), as a
+    /// Docker host gets them; hosts of a Docker role get them anyway.
+    #[serde(default)]
+    pub writable_sys: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -234,21 +238,39 @@ mod tests {
         assert!(e.contains("bad host name `Web_1`") && e.contains("default.yaml:2:13"), "{e}");
     }
 
-    /// The sample roles' scenarios are valid, and every role a binding names exists.
+    /// The sample roles' scenarios are valid, every role a binding names
+    /// exists, and every sample role runs in some scenario (bound, or
+    /// required by a bound role).
     #[test]
-    fn the_sample_scenarios_load() {
+    fn the_sample_scenarios_load_and_cover_every_sample_role() {
         let roles = Path::new(env!("CARGO_MANIFEST_DIR")).join("roles");
         let all = select(&roles, &[]).unwrap();
         let ids: Vec<String> = all.iter().map(Scenario::id).collect();
-        for want in ["web:default", "haproxy:default", "keepalived:default", "docker:default"] {
-            assert!(ids.contains(&want.to_string()), "{ids:?}");
+        let want =
+            ["web", "haproxy", "keepalived", "docker", "ceph_mon", "elasticsearch", "prometheus", "pgbouncer", "redis"];
+        for w in want {
+            assert!(ids.contains(&format!("{w}:default")), "{ids:?}");
         }
+        let mut covered = std::collections::BTreeSet::new();
+        let mut todo: Vec<String> = Vec::new();
         for s in &all {
             for b in s.site.as_sequence().unwrap() {
                 for r in b["roles"].as_sequence().unwrap() {
                     assert!(roles.join(r.as_str().unwrap()).join("role.yaml").is_file(), "{}: role {r:?}", s.id());
+                    todo.push(r.as_str().unwrap().to_string());
                 }
             }
         }
+        while let Some(r) = todo.pop() {
+            if covered.insert(r.clone()) {
+                let doc: serde_yaml::Value =
+                    serde_yaml::from_str(&std::fs::read_to_string(roles.join(&r).join("role.yaml")).unwrap()).unwrap();
+                let requires = doc.get("requires").and_then(|q| q.as_sequence()).cloned().unwrap_or_default();
+                todo.extend(requires.iter().filter_map(|q| q.as_str().map(str::to_string)));
+            }
+        }
+        let every: std::collections::BTreeSet<String> = sorted_entries(&roles).unwrap().into_iter().collect();
+        let missing: Vec<&String> = every.difference(&covered).collect();
+        assert!(missing.is_empty(), "sample roles in no scenario: {missing:?}");
     }
 }

@@ -49,10 +49,11 @@ pub fn inventory(scenario: &Scenario, reach: &Reach) -> Value {
 }
 
 /// Hosts that will run Docker: those bound (by name, group or `all`) to a
-/// role that is, or requires, `docker`. They need a Docker-capable lab host.
+/// role that is, or requires, `docker`. They need a Docker-capable lab host,
+/// and so do hosts that ask for `writable_sys` (its writable /proc/sys and /sys).
 pub fn docker_hosts(scenario: &Scenario, roles_dir: &Path) -> Vec<String> {
     let bindings = scenario.site.as_sequence().cloned().unwrap_or_default();
-    let mut out = BTreeSet::new();
+    let mut out: BTreeSet<String> = scenario.hosts.iter().filter(|h| h.writable_sys).map(|h| h.name.clone()).collect();
     for b in &bindings {
         let roles: Vec<String> = b
             .get("roles")
@@ -85,4 +86,23 @@ fn needs_docker(roles_dir: &Path, role: &str, depth: usize) -> bool {
     let doc: serde_yaml::Value = serde_yaml::from_str(&text).unwrap_or_default();
     let requires = doc.get("requires").and_then(|r| r.as_sequence()).cloned().unwrap_or_default();
     requires.iter().filter_map(|r| r.as_str()).any(|r| needs_docker(roles_dir, r, depth + 1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(role: &str) -> Scenario {
+        let roles = Path::new(env!("CARGO_MANIFEST_DIR")).join("roles");
+        Scenario::load(role, &roles.join(role).join("tests/default.yaml")).unwrap()
+    }
+
+    /// A Docker role's hosts, and hosts that ask for writable_sys, get a Docker-capable lab host.
+    #[test]
+    fn docker_capable_hosts_come_from_docker_roles_and_writable_sys() {
+        let roles = Path::new(env!("CARGO_MANIFEST_DIR")).join("roles");
+        assert_eq!(docker_hosts(&sample("docker"), &roles), ["docker1"]);
+        assert_eq!(docker_hosts(&sample("redis"), &roles), ["redis1"]);
+        assert!(docker_hosts(&sample("web"), &roles).is_empty());
+    }
 }
