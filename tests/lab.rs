@@ -1036,14 +1036,6 @@ fn apply_twice(what: &str, args: &[&str]) -> (f64, u64) {
     (secs, changed)
 }
 
-/// A value generated for the lab (inventory/lab/generated/NAME): plain when no vault key is set.
-fn generated(name: &str) -> String {
-    let p = root().join("inventory/lab/generated").join(name);
-    let v = std::fs::read_to_string(&p)
-        .unwrap_or_else(|e| panic!("{}: {e} (a vault key set? this test reads the plain file)", p.display()));
-    v.trim_end().to_string()
-}
-
 const MONITORING: &str = "10.77.0.18";
 
 /// Issue 23: every host's node exporter, both HAProxy exporters and the blackbox probes are
@@ -1107,50 +1099,6 @@ fn t21_monitoring_scrapes_the_inventory_and_alerts_on_a_stopped_web_server() {
         resolved.as_secs_f64()
     ));
     assert!(raised < Duration::from_secs(60), "the alert took {raised:?}");
-}
-
-/// Issue 23: Redis with its limits: PING with the vault password, `CONFIG GET maxclients`,
-/// the process's open-file limit from the drop-in, the sysctls and THP off.
-#[test]
-#[ignore = "needs the lab (tests/run.sh)"]
-fn t22_redis_runs_with_its_limits() {
-    lab_up(8);
-    apply_twice("redis on h5", &["--limit", "redis"]);
-    let pw = generated("lab-redis-password");
-    let cli = format!("REDISCLI_AUTH='{pw}' redis-cli -h 10.77.0.15");
-    assert_eq!(on_ok("h5", &format!("{cli} PING")), "PONG");
-    let (noauth, _) = on("h5", "redis-cli -h 10.77.0.15 PING");
-    assert!(noauth.contains("NOAUTH"), "no password, no PING: {noauth}");
-    assert_eq!(on_ok("h5", &format!("{cli} CONFIG GET maxclients")), "maxclients\n10000");
-    let limits = on_ok("h5", "grep 'Max open files' /proc/$(systemctl show -p MainPID --value redis-server)/limits");
-    assert!(limits.split_whitespace().filter(|w| *w == "10032").count() == 2, "{limits}");
-    assert_eq!(on_ok("h5", "systemctl show -p LimitNOFILE redis-server"), "LimitNOFILE=10032");
-    assert_eq!(on_ok("h5", "sysctl -n net.core.somaxconn vm.overcommit_memory"), "1024\n1");
-    assert!(on_ok("h5", "cat /sys/kernel/mm/transparent_hugepage/enabled").contains("[never]"));
-    assert_eq!(on_ok("h5", "systemctl is-enabled disable-thp"), "enabled");
-    figure(&format!("redis: maxclients 10000, Max open files {limits:?}"));
-}
-
-/// Issue 23: PostgreSQL listens on localhost only; the app's user reaches its database
-/// through PgBouncer on 6432 with the generated password, and `SHOW POOLS` has its pool.
-#[test]
-#[ignore = "needs the lab (tests/run.sh)"]
-fn t23_postgresql_through_pgbouncer() {
-    lab_up(8);
-    apply_twice("postgresql + pgbouncer on h7", &["--limit", "postgres"]);
-    let pw = generated("postgresql-app-password");
-    let psql =
-        |db: &str, sql: &str| format!("PGPASSWORD='{pw}' psql -h 10.77.0.17 -p 6432 -U app -d {db} -tAc '{sql}'");
-    assert_eq!(on_ok("h7", &psql("app", "SELECT current_user || 1")), "app1");
-    let pools = on_ok("h7", &psql("pgbouncer", "SHOW POOLS"));
-    assert!(pools.lines().any(|l| l.starts_with("app|app|")), "{pools}");
-    let (wrong, ok) = on("h7", "PGPASSWORD=wrong psql -h 10.77.0.17 -p 6432 -U app -d app -tAc 'SELECT 1'");
-    assert!(!ok, "a wrong password is refused: {wrong}");
-    // PostgreSQL itself only on loopback: other hosts cannot reach 5432.
-    let listening = on_ok("h7", "ss -Hltn 'sport = :5432' | awk '{print $4}' | sort");
-    assert!(listening.lines().all(|l| l.starts_with("127.0.0.1:") || l.starts_with("[::1]:")), "{listening}");
-    assert!(http_get("10.77.0.17", 5432, Duration::from_secs(2)).is_err_and(|e| e.contains("refused")));
-    figure(&format!("postgresql: 5432 on {listening:?} only; SHOW POOLS: {}", pools.lines().next().unwrap_or("")));
 }
 
 /// Issues 18 and 19: a connection-level `ansible_become_user` who is not
