@@ -3,8 +3,8 @@
 //! mistake is reported at its line:col there, before any host exists, and
 //! not against the throwaway site.yaml the runner writes.
 
-use super::model::Scenario;
 use super::driver::reach::Reach;
+use super::model::Scenario;
 use super::workspace;
 use crate::error::{Error, Location, Result};
 use crate::project::inventory::Inventory;
