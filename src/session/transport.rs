@@ -253,32 +253,8 @@ impl Connection {
     async fn open_shell(&self) -> Result<Channel, TransportError> {
         let shell = self.target.shell();
         let mut channel = match &self.kind {
-            Kind::Local => {
-                let child = tokio::process::Command::new("sh")
-                    // Its own process group, like a remote sh (see `run_once`).
-                    .process_group(0)
-                    .arg("-c")
-                    .arg(&shell)
-                    .stdin(Stdio::piped())
-                    .stdout(Stdio::piped())
-                    .stderr(Stdio::piped())
-                    .spawn()
-                    .map_err(|e| TransportError::StartSh(Arc::new(e)))?;
-                Channel::local(child)
-            }
-            Kind::Ssh(lock) => {
-                let child = self
-                    .session(lock)
-                    .await?
-                    .arc_raw_command(&shell)
-                    .stdin(openssh::Stdio::piped())
-                    .stdout(openssh::Stdio::piped())
-                    .stderr(openssh::Stdio::piped())
-                    .spawn()
-                    .await
-                    .map_err(|e| TransportError::Lost(Arc::new(e)))?;
-                Channel::ssh(child)
-            }
+            Kind::Local => Channel::local(local_sh(&shell)?),
+            Kind::Ssh(lock) => Channel::ssh(self.remote_sh(lock, &shell).await?),
         }
         .map_err(channel_error)?;
         let prefix = self.target.stdin_prefix();
@@ -288,38 +264,37 @@ impl Connection {
         Ok(channel)
     }
 
+    /// The host's `shell` on a new channel of its master, its stdio piped.
+    async fn remote_sh(
+        &self,
+        lock: &tokio::sync::RwLock<Arc<openssh::Session>>,
+        shell: &str,
+    ) -> Result<openssh::Child<Arc<openssh::Session>>, TransportError> {
+        self.session(lock)
+            .await?
+            .arc_raw_command(shell)
+            .stdin(openssh::Stdio::piped())
+            .stdout(openssh::Stdio::piped())
+            .stderr(openssh::Stdio::piped())
+            .spawn()
+            .await
+            .map_err(|e| TransportError::Lost(Arc::new(e)))
+    }
+
     /// Runs `script` in a session of its own: one sh that reads it and ends.
     async fn run_once(&self, script: &str) -> Result<Output, TransportError> {
         let shell = self.target.shell();
         let input = format!("{}{script}", self.target.stdin_prefix());
         let out = match &self.kind {
             Kind::Local => {
-                let mut child = tokio::process::Command::new("sh")
-                    // Its own process group, like a remote sh: a Ctrl-C at the
-                    // terminal is rigger's to handle, and must not kill a unit mid-way.
-                    .process_group(0)
-                    .arg("-c")
-                    .arg(&shell)
-                    .stdin(Stdio::piped())
-                    .stdout(Stdio::piped())
-                    .stderr(Stdio::piped())
-                    .spawn()
-                    .map_err(|e| TransportError::StartSh(Arc::new(e)))?;
+                let mut child = local_sh(&shell)?;
                 let mut stdin = child.stdin.take().ok_or(TransportError::NoStdin)?;
                 stdin.write_all(input.as_bytes()).await.map_err(|e| TransportError::Send(Arc::new(e)))?;
                 drop(stdin);
                 child.wait_with_output().await.map_err(|e| TransportError::Wait(Arc::new(e)))?
             }
             Kind::Ssh(lock) => {
-                let s = self.session(lock).await?;
-                let mut child = s
-                    .raw_command(&shell)
-                    .stdin(openssh::Stdio::piped())
-                    .stdout(openssh::Stdio::piped())
-                    .stderr(openssh::Stdio::piped())
-                    .spawn()
-                    .await
-                    .map_err(|e| TransportError::Lost(Arc::new(e)))?;
+                let mut child = self.remote_sh(lock, &shell).await?;
                 let mut stdin = child.stdin().take().ok_or(TransportError::NoStdin)?;
                 stdin.write_all(input.as_bytes()).await.map_err(|e| TransportError::Send(Arc::new(e)))?;
                 stdin.shutdown().await.ok();
@@ -355,6 +330,21 @@ impl Connection {
             }
         }
     }
+}
+
+/// `sh -c shell` here, its stdio piped, in its own process group like a
+/// remote sh: a Ctrl-C at the terminal is rigger's to handle, and must not
+/// kill a unit mid-way.
+fn local_sh(shell: &str) -> Result<tokio::process::Child, TransportError> {
+    tokio::process::Command::new("sh")
+        .process_group(0)
+        .arg("-c")
+        .arg(shell)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| TransportError::StartSh(Arc::new(e)))
 }
 
 fn channel_error(e: ChannelError) -> TransportError {
