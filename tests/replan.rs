@@ -7,7 +7,6 @@
 mod common;
 use common::{json, rigger_local as rigger, write, Run};
 use std::path::Path;
-use std::process::Command;
 
 /// Role `first` makes a file and a folder; role `second`, on the same host
 /// after it, wants the same file (already there: no change, if it sees what
@@ -73,21 +72,7 @@ fn rigger_counting_shells(p: &Path, args: &[&str]) -> Run {
     let bin = p.join("bin");
     std::fs::set_permissions(bin.join("sh"), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
-    let out = Command::new(env!("CARGO_BIN_EXE_rigger"))
-        .args(args)
-        .current_dir(p)
-        .env("PATH", path)
-        .env("NO_COLOR", "1")
-        .env_remove("RIGGER_INVENTORY")
-        .env("RIGGER_STATE_DIR", p.join(".state"))
-        .env("RIGGER_HOST_STATE_DIR", p.join("host-state"))
-        .output()
-        .expect("run rigger");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into(),
-        stderr: String::from_utf8_lossy(&out.stderr).into(),
-    }
+    common::rigger_local_with(p, args, &[("PATH", path)])
 }
 
 /// How many shells `rigger_counting_shells` saw scripts sent to.

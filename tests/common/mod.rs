@@ -103,8 +103,14 @@ pub fn local_project(vars: &str) -> tempfile::TempDir {
 /// the user's environment, and its state (the plan key, the run lock, the
 /// vault key `vault.key`) in `dir`, not in the user's home or /var/lib/rigger.
 pub fn rigger_local(dir: &Path, args: &[&str]) -> Run {
+    rigger_local_with(dir, args, &[])
+}
+
+/// `rigger_local` with `envs` set too (a `PATH` with a stand-in first).
+pub fn rigger_local_with(dir: &Path, args: &[&str], envs: &[(&str, String)]) -> Run {
     let out = Command::new(env!("CARGO_BIN_EXE_rigger"))
         .args(args)
+        .envs(envs.iter().map(|(k, v)| (k, v)))
         .current_dir(dir)
         .env("NO_COLOR", "1")
         .env("RIGGER_VAULT_KEY_FILE", dir.join("vault.key"))
