@@ -156,7 +156,7 @@ fn a_second_run_is_refused_at_once_naming_the_holder_and_only_one_runs_the_comma
     // again at its end for the second (issue 22), whose script gives the lock back.
     let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(report["hosts"][0]["round_trips"], 3, "{report}");
-    // A no-op run still costs one round trip: the lock is taken and let go in the probe.
+    // A no-op run still costs one round trip: its probe reads without taking the lock.
     let again = s.run(&["apply", "--yes", "--json"]);
     assert_eq!(again.status.code(), Some(0), "{}", text(&again));
     let report: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();

@@ -9,9 +9,15 @@
 //! `seen` (when a script of the run last used it) and `busy` (the script
 //! running now). `STATE/last` names the last run that applied on the host.
 //!
-//! - Every probe takes the lock and releases it in the same script, so
-//!   `plan` and a no-op `apply` stay one round trip per host, and neither
-//!   reads a host while another run applies there.
+//! - A probe reads without taking the lock when no run holds it (and a
+//!   run has been there before): no program runs for it on the host, so
+//!   `plan` and a no-op `apply` cost the host what their questions cost.
+//!   `STATE/last`, read at its start and again at its end, tells whether a
+//!   run applied meanwhile (`moved`): then rigger probes again, taking the
+//!   lock and releasing it in the same script, as a probe does whenever the
+//!   lock is held or the state folder is new. Either way `plan` and a no-op
+//!   `apply` stay one round trip per host, and neither acts on what it read
+//!   while another run applied there.
 //! - The first apply script on a host takes it again and keeps it; it first
 //!   checks that no run applied since this run's probe (`STATE/last`), else
 //!   applies nothing. Later scripts check the lock is still theirs. A last
@@ -27,7 +33,10 @@ mod sh;
 use crate::session::host_state;
 use crate::session::target::Target;
 use crate::shell::quote;
-use sh::{APPLY_HEAD, APPLY_TAIL, BUSY, FUNCTIONS, HELD_HEAD, KEEP_RUNNING, PROBE_HEAD, PROBE_TAIL, RELEASE};
+use sh::{
+    APPLY_HEAD, APPLY_TAIL, BUSY, FUNCTIONS, HELD_HEAD, KEEP_RUNNING, PROBE_HEAD, PROBE_TAIL, READ_HEAD, READ_TAIL,
+    RELEASE,
+};
 use std::fmt;
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -181,6 +190,10 @@ pub enum LockError {
         "changed since it was probed: another run, {by}, applied here meanwhile; nothing was applied here, run again"
     )]
     Changed { by: Record },
+    /// Another run applied while this run's probe read without the lock
+    /// (what it read may be half of that run's work): probe again.
+    #[error("another run applied here while this run read the host")]
+    Moved,
     #[error("this run's lock {path} was broken by another run{}: stopped here", .by.as_ref().filter(|r| r.get("by").is_some()).map(|r| format!(" ({r})")).unwrap_or_default())]
     Lost { path: String, by: Option<Record> },
 }
@@ -236,6 +249,9 @@ struct State {
     unavailable: bool,
     /// `STATE/last`'s first line as this run's first probe saw it.
     last: Option<String>,
+    /// A run applied while this run's probe read without the lock: probe
+    /// again, taking it.
+    moved: bool,
     /// What the user should hear: a lock broken, no lock possible.
     notes: Vec<String>,
 }
@@ -271,14 +287,15 @@ impl HostLock {
     /// The shell variables and functions every lock snippet uses.
     fn prelude(&self, marker: &str) -> String {
         let holder = match self.holder {
-            Holder::Pid(p) => p.to_string(),
-            Holder::Sshd => "$(rl_sshd)".into(),
+            Holder::Pid(p) => format!("rl_hp={p}"),
+            Holder::Sshd => "rl_hp=; rl_sshd".into(),
         };
         format!(
-            "{KEEP_RUNNING}{FUNCTIONS}rl_d={}\nrl_t={}\nrl_w={}\nrl_m={}\nrl_rec={}\nrl_own=\nrl_hs=\nrl_hp={holder}\nif [ -n \"$rl_hp\" ] && rl_x=$(rl_start \"$rl_hp\"); then rl_hs=\"$rl_hp $rl_x\"; fi\n",
+            "{KEEP_RUNNING}{FUNCTIONS}rl_d={}\nrl_t={}\nrl_w={}\nrl_n={}\nrl_m={}\nrl_rec={}\nrl_own=\nrl_hs=\n{holder}\nif [ -n \"$rl_hp\" ] && rl_start \"$rl_hp\"; then rl_hs=\"$rl_hp $rl_sv\"; fi\n",
             self.dir_sh,
             quote(&self.owner.token),
             self.wait_secs,
+            now(),
             quote(&format!("{marker}.lock")),
             quote(&self.owner.record()),
         )
@@ -291,8 +308,11 @@ impl HostLock {
         if st.unavailable {
             return Guard::default();
         }
-        let body = if st.held { HELD_HEAD } else { PROBE_HEAD };
-        let tail = if st.held { "" } else { PROBE_TAIL };
+        let (body, tail) = match (st.held, st.moved) {
+            (true, _) => (HELD_HEAD, ""),
+            (false, false) => (READ_HEAD, READ_TAIL),
+            (false, true) => (PROBE_HEAD, PROBE_TAIL),
+        };
         Guard { head: format!("{}{body}", self.prelude(marker)), tail: tail.into() }
     }
 
@@ -329,6 +349,11 @@ impl HostLock {
                 "taken" => st.held = true,
                 "released" => st.held = false,
                 "last" if st.last.is_none() => st.last = Some(arg.to_string()),
+                "moved" => {
+                    st.last = None;
+                    st.moved = true;
+                    return Err(LockError::Moved);
+                }
                 "broke" => st.notes.push(format!("broke a stale run lock {}, left by {record}", self.path())),
                 "none" if !st.unavailable => {
                     st.unavailable = true;
@@ -463,6 +488,41 @@ mod tests {
         assert!(!d.path().join("state/lock").exists(), "released at the end of the probe");
         assert!(!a.held());
         assert_eq!(a.state.lock().unwrap().last.as_deref(), Some(""), "no run applied here yet");
+    }
+
+    /// A probe whose body says whether the lock is there while it reads,
+    /// and then runs `meanwhile` (what another run does at that moment).
+    fn probe_seeing_lock(l: &HostLock, dir: &Path, meanwhile: &str) -> (Result<(), LockError>, bool) {
+        let g = l.probe_guard(M);
+        let lock = dir.join("lock");
+        let body =
+            format!("if [ -d '{}' ]; then echo body locked; else echo body free; fi\n{meanwhile}\n", lock.display());
+        let out = sh(&format!("main() {{\n{}{body}{}}}\nmain\n", g.head, g.tail));
+        let (result, _) = read(l, &out);
+        (result, out.contains("body locked"))
+    }
+
+    #[test]
+    fn a_probe_where_a_run_has_been_reads_without_taking_the_lock() {
+        let d = tempfile::tempdir().unwrap();
+        let a = run_lock(d.path(), "a", 0);
+        assert_eq!(probe_seeing_lock(&a, d.path(), ""), (Ok(()), false), "nothing to take: no program runs");
+        assert_eq!(a.state.lock().unwrap().last.as_deref(), Some(""));
+        assert!(!d.path().join("lock").exists());
+        let new = run_lock(&d.path().join("new"), "b", 0);
+        assert_eq!(probe_seeing_lock(&new, &d.path().join("new"), ""), (Ok(()), true), "a new state folder: taken");
+        assert!(!d.path().join("new/lock").exists(), "and given back");
+    }
+
+    #[test]
+    fn a_run_that_applies_while_a_probe_reads_makes_it_probe_again_under_the_lock() {
+        let d = tempfile::tempdir().unwrap();
+        let a = run_lock(d.path(), "a", 0);
+        let other = format!("printf 'token=b\\n' >'{}'", d.path().join("last").display());
+        assert_eq!(probe_seeing_lock(&a, d.path(), &other), (Err(LockError::Moved), false));
+        assert_eq!(probe_seeing_lock(&a, d.path(), ""), (Ok(()), true), "the second probe holds the lock");
+        assert_eq!(a.state.lock().unwrap().last.as_deref(), Some("token=b"), "what the second probe read");
+        assert!(!d.path().join("lock").exists());
     }
 
     #[test]

@@ -120,8 +120,16 @@ impl Session {
         self.conn.round_trips()
     }
 
-    /// Asks every query (and the facts, when wanted) in one round trip.
+    /// Asks every query (and the facts, when wanted) in one round trip; a
+    /// second one, taking the lock, when another run applied while it read.
     pub async fn probe(&self, queries: &BTreeSet<Query>, facts: bool) -> Result<HostState, SessionError> {
+        match self.probe_once(queries, facts).await {
+            Err(SessionError::Lock(LockError::Moved)) => self.probe_once(queries, facts).await,
+            answer => answer,
+        }
+    }
+
+    async fn probe_once(&self, queries: &BTreeSet<Query>, facts: bool) -> Result<HostState, SessionError> {
         let m = marker();
         let guard = self.lock.as_ref().map(|l| l.probe_guard(&m)).unwrap_or_default();
         let script = probe::script_guarded(queries, facts, &m, &self.head(&guard.head), &guard.tail);
