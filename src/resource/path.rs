@@ -12,9 +12,70 @@ use crate::shell::{check_value, quote};
 pub const MAX_CONTENT: u64 = 4 * 1024 * 1024;
 
 /// A file up to MAX_CONTENT comes whole (`-`, then base64; its sha256 is
-/// computed here); a bigger one as its sha256 only.
+/// computed here); a bigger one as its sha256 only. Every path of a probe
+/// shares one `stat` (`stat_all_sh`).
 pub static PATH: Probe =
-    Probe { name: "path", ask: Ask::Each(|p| stat_sh(&quote(p))), parse: |_, lines| parse_state(lines).map(answer) };
+    Probe { name: "path", ask: Ask::All(stat_all_sh), parse: |p, lines| parse_state(own_lines(p, lines)?).map(answer) };
+
+/// The batch's helpers. `rp_exist` notes which paths exist (`1`/`0` each,
+/// in order, by sh's own tests); `rp_stat` runs ONE `stat` for those that
+/// do (each program costs the host about a millisecond, on every host of a
+/// run); `rp_one` prints a path's header and answer, taking its line of that
+/// output. Should `stat` fail (a path went away in between), every path is
+/// asked on its own instead, as `stat_sh` does.
+const STAT_ALL: &str = r#"rp_nl='
+'
+rp_exist() { rp_x=; for rp_p do if [ -e "$rp_p" ] || [ -L "$rp_p" ]; then rp_x=${rp_x}1; else rp_x=${rp_x}0; fi; done; }
+rp_stat() {
+rp_f=$rp_x
+for rp_p do
+shift
+case $rp_f in 1*) set -- "$@" "$rp_p";; esac
+rp_f=${rp_f#?}
+done
+[ $# -eq 0 ] || exec stat -c '%F|%a|%U|%G|%s' -- "$@" 2>/dev/null
+}
+"#;
+
+/// The path probe for all of `paths` at once: one header line per path
+/// (`own_lines` finds it), then what `stat_sh` would print for it.
+fn stat_all_sh(paths: &[&str]) -> String {
+    let quoted: Vec<String> = paths.iter().map(|p| quote(p)).collect();
+    let all = quoted.join(" ");
+    let content = format!(
+        "if [ -f \"$2\" ] && [ ! -L \"$2\" ]; then if [ \"${{s##*|}}\" -le {MAX_CONTENT} ]; then echo -; base64 < \"$2\"; \
+         else sha256sum < \"$2\"; fi; fi"
+    );
+    let one = format!(
+        "rp_one() {{\necho \"$1\"\ncase $rp_x in\n\
+         1*) rp_x=${{rp_x#?}}; s=${{rp_s%%\"$rp_nl\"*}}; rp_s=${{rp_s#*\"$rp_nl\"}}; echo \"$s\"; {content};;\n\
+         0*) rp_x=${{rp_x#?}}; echo absent;;\n\
+         *) {};;\nesac\n}}\n",
+        stat_sh("\"$2\"")
+    );
+    let mut s = format!("{STAT_ALL}{one}rp_exist {all}\nrp_s=$(rp_stat {all}) || rp_x=\nrp_s=$rp_s$rp_nl\n");
+    for (p, q) in paths.iter().zip(&quoted) {
+        s.push_str(&format!("rp_one '{}' {q}\n", header(p)));
+    }
+    s
+}
+
+/// The line before a path's answer in the batch: `#` and the path's bytes
+/// in hex, one line whatever the path holds. No answer line starts with `#`.
+fn header(p: &str) -> String {
+    p.bytes().fold(String::from("#"), |mut h, b| {
+        h.push_str(&format!("{b:02x}"));
+        h
+    })
+}
+
+/// `p`'s answer among the batch's lines.
+fn own_lines<'a>(p: &str, lines: &'a [&'a str]) -> Result<&'a [&'a str], ProbeError> {
+    let h = header(p);
+    let start = lines.iter().position(|l| *l == h).ok_or(ProbeError::Empty { what: "path" })? + 1;
+    let len = lines[start..].iter().position(|l| l.starts_with('#')).unwrap_or(lines.len() - start);
+    Ok(&lines[start..start + len])
+}
 
 /// The sh that answers the path probe for `p`, a path already in sh words
 /// (quoted, or an expression such as `"$var/x"`).
@@ -311,6 +372,97 @@ mod tests {
         let b = state(&st, bp).unwrap();
         assert_eq!((b.kind, b.size, b.content.is_none()), (PathKind::File, MAX_CONTENT + 1, true));
         assert_eq!(b.sha256.as_deref(), Some(sha256_hex(&data).as_str()));
+    }
+
+    /// Each of `paths` through the batched probe and through `stat_sh` on its
+    /// own, with `path_dir` first on PATH; the two answers, parsed.
+    fn both_ways(paths: &[&str], path_dir: Option<&std::path::Path>) -> Vec<(PathState, PathState)> {
+        let q: std::collections::BTreeSet<Query> = paths.iter().map(|p| query(p)).collect();
+        let env_path = match path_dir {
+            Some(d) => format!("{}:{}", d.display(), std::env::var("PATH").unwrap()),
+            None => std::env::var("PATH").unwrap(),
+        };
+        let sh = |script: &str| {
+            let out = std::process::Command::new("sh").arg("-c").arg(script).env("PATH", &env_path).output().unwrap();
+            String::from_utf8(out.stdout).unwrap()
+        };
+        let batched = sh(&crate::session::probe::script(&q, false, "@@M@@"));
+        let st = crate::session::probe::parse(&q, &batched, "@@M@@").unwrap();
+        let alone = |p: &str| {
+            let out = sh(&stat_sh(&quote(p)));
+            parse_state(&out.lines().collect::<Vec<_>>()).unwrap()
+        };
+        paths.iter().map(|p| (state(&st, p).unwrap().clone(), alone(p))).collect()
+    }
+
+    /// Files, a folder, a link, nothing, and names that quoting or a newline
+    /// could break.
+    fn a_mixed_folder() -> (tempfile::TempDir, Vec<String>) {
+        let d = tempfile::tempdir().unwrap();
+        let p = |n: &str| d.path().join(n).to_str().unwrap().to_string();
+        std::fs::write(p("plain"), "plain\n").unwrap();
+        std::fs::write(p("it's a $(file)\nwith #lines|"), "odd\n").unwrap();
+        std::fs::write(p("empty"), "").unwrap();
+        std::fs::create_dir(p("dir")).unwrap();
+        std::os::unix::fs::symlink(p("plain"), p("link")).unwrap();
+        let names = ["plain", "missing", "it's a $(file)\nwith #lines|", "empty", "dir", "link", "dir/missing"];
+        let paths = names.iter().map(|n| p(n)).collect();
+        (d, paths)
+    }
+
+    #[test]
+    fn the_batched_probe_answers_as_each_path_on_its_own_does() {
+        let (_d, paths) = a_mixed_folder();
+        let paths: Vec<&str> = paths.iter().map(String::as_str).collect();
+        for (i, (batched, alone)) in both_ways(&paths, None).into_iter().enumerate() {
+            assert_eq!(batched, alone, "{}", paths[i]);
+            assert_eq!(batched.content, alone.content, "{}", paths[i]);
+        }
+        let got = both_ways(&paths, None);
+        assert_eq!(got[0].0.content.as_deref(), Some(&b"plain\n"[..]));
+        assert_eq!(got[2].0.content.as_deref(), Some(&b"odd\n"[..]));
+        let kinds: Vec<PathKind> = got.iter().map(|(b, _)| b.kind).collect();
+        use PathKind::*;
+        assert_eq!(kinds, [File, Absent, File, File, Directory, Link, Absent]);
+    }
+
+    /// A `stat` first on PATH in `dir/bin` that logs each call to `dir/calls`,
+    /// then runs `then` (sh) before the real one.
+    fn stat_wrapper(dir: &std::path::Path, then: &str) -> std::path::PathBuf {
+        let bin = dir.join("bin");
+        std::fs::create_dir(&bin).unwrap();
+        let real = std::process::Command::new("sh").args(["-c", "command -v stat"]).output().unwrap().stdout;
+        let log = dir.join("calls");
+        let real = String::from_utf8(real).unwrap();
+        let body = format!("#!/bin/sh\necho >>'{}'\n{then}\nexec {} \"$@\"\n", log.display(), real.trim());
+        std::fs::write(bin.join("stat"), body).unwrap();
+        std::fs::set_permissions(bin.join("stat"), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        bin
+    }
+
+    #[test]
+    fn one_stat_answers_every_path_of_a_probe() {
+        let (d, paths) = a_mixed_folder();
+        let paths: Vec<&str> = paths.iter().map(String::as_str).collect();
+        let bin = stat_wrapper(d.path(), "");
+        let q: std::collections::BTreeSet<Query> = paths.iter().map(|p| query(p)).collect();
+        let script = crate::session::probe::script(&q, false, "@@M@@");
+        let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+        std::process::Command::new("sh").arg("-c").arg(&script).env("PATH", path).output().unwrap();
+        assert_eq!(std::fs::read_to_string(d.path().join("calls")).unwrap().lines().count(), 1);
+    }
+
+    #[test]
+    fn when_the_one_stat_fails_each_path_is_asked_on_its_own() {
+        let (d, paths) = a_mixed_folder();
+        let paths: Vec<&str> = paths.iter().map(String::as_str).collect();
+        // A `stat` that fails when given more than one path (as when one went away).
+        let bin = stat_wrapper(d.path(), "[ $# -gt 4 ] && exit 1");
+        let got = both_ways(&paths, Some(&bin));
+        assert_eq!(got.iter().filter(|(b, _)| b.exists()).count(), 5);
+        for (i, (batched, alone)) in got.into_iter().enumerate() {
+            assert_eq!((&batched, &batched.content), (&alone, &alone.content), "{}", paths[i]);
+        }
     }
 
     #[test]
