@@ -1450,7 +1450,7 @@ def main():
     p.add_argument("--keep", action="store_true", help="leave the light hosts up")
     p.add_argument("--tools", default="rigger,pyinfra", help="rigger alone, or with pyinfra's no-change run")
     p.add_argument("--rigger", help="measure this binary instead of building one")
-    p = sub.add_parser("issue22", help="what issue 22 asks: lab 5 and 20 hosts, scale 50/100/200, cold and warm (~1 h 50 min)")
+    p = sub.add_parser("issue22", help="what issue 22 asks: lab 5 and 20 hosts, scale 50/100/200, cold and warm (~50 min)")
     p.add_argument("--rigger", help="measure this binary instead of building one")
     p = sub.add_parser("check", help="rigger check over a generated inventory")
     p.add_argument("--hosts", type=int, default=1000)
