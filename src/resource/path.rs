@@ -33,7 +33,7 @@ shift
 case $rp_f in 1*) set -- "$@" "$rp_p";; esac
 rp_f=${rp_f#?}
 done
-[ $# -eq 0 ] || exec stat -c '%F|%a|%U|%G|%s' -- "$@" 2>/dev/null
+[ $# -eq 0 ] || exec stat -c "$rp_fmt" -- "$@" 2>/dev/null
 }
 "#;
 
@@ -42,10 +42,7 @@ done
 fn stat_all_sh(paths: &[&str]) -> String {
     let quoted: Vec<String> = paths.iter().map(|p| quote(p)).collect();
     let all = quoted.join(" ");
-    let content = format!(
-        "if [ -f \"$2\" ] && [ ! -L \"$2\" ]; then if [ \"${{s##*|}}\" -le {MAX_CONTENT} ]; then echo -; base64 < \"$2\"; \
-         else sha256sum < \"$2\"; fi; fi"
-    );
+    let content = content_sh("\"$2\"");
     let one = format!(
         "rp_one() {{\necho \"$1\"\ncase $rp_x in\n\
          1*) rp_x=${{rp_x#?}}; s=${{rp_s%%\"$rp_nl\"*}}; rp_s=${{rp_s#*\"$rp_nl\"}}; echo \"$s\"; {content};;\n\
@@ -53,7 +50,9 @@ fn stat_all_sh(paths: &[&str]) -> String {
          *) {};;\nesac\n}}\n",
         stat_sh("\"$2\"")
     );
-    let mut s = format!("{STAT_ALL}{one}rp_exist {all}\nrp_s=$(rp_stat {all}) || rp_x=\nrp_s=$rp_s$rp_nl\n");
+    let mut s = format!(
+        "{STAT_ALL}{one}rp_fmt='{STAT_FORMAT}'\nrp_exist {all}\nrp_s=$(rp_stat {all}) || rp_x=\nrp_s=$rp_s$rp_nl\n"
+    );
     for (p, q) in paths.iter().zip(&quoted) {
         s.push_str(&format!("rp_one '{}' {q}\n", header(p)));
     }
@@ -81,9 +80,20 @@ fn own_lines<'a>(p: &str, lines: &'a [&'a str]) -> Result<&'a [&'a str], ProbeEr
 /// (quoted, or an expression such as `"$var/x"`).
 pub fn stat_sh(p: &str) -> String {
     format!(
-        "if [ -e {p} ] || [ -L {p} ]; then s=$(stat -c '%F|%a|%U|%G|%s' -- {p}) && echo \"$s\" && \
-         if [ -f {p} ] && [ ! -L {p} ]; then if [ \"${{s##*|}}\" -le {MAX_CONTENT} ]; then echo -; base64 < {p}; \
-         else sha256sum < {p}; fi; fi; else echo absent; fi"
+        "if [ -e {p} ] || [ -L {p} ]; then s=$(stat -c '{STAT_FORMAT}' -- {p}) && echo \"$s\" && {}; else echo absent; fi",
+        content_sh(p)
+    )
+}
+
+/// What `stat` prints of a path: type, mode, owner, group, size.
+const STAT_FORMAT: &str = "%F|%a|%U|%G|%s";
+
+/// After a path's `stat` line (in `$s`): its content, for a regular file
+/// up to MAX_CONTENT, else its sha256.
+fn content_sh(p: &str) -> String {
+    format!(
+        "if [ -f {p} ] && [ ! -L {p} ]; then if [ \"${{s##*|}}\" -le {MAX_CONTENT} ]; then echo -; base64 < {p}; \
+         else sha256sum < {p}; fi; fi"
     )
 }
 
